@@ -1,0 +1,294 @@
+"""LAN-SUBNET per host: does this host answer ping, fast and without loss, and do its
+configured TCP ports accept a connection?
+
+params:
+  address         IPv4 address (or a name that resolves to one)
+  count           echo requests to send (10)
+  interval_s      seconds between them (0.1)
+  ports           TCP ports that must accept a connection ([])
+  warn_loss_pct   loss above this warns (0)
+  fail_loss_pct   loss above this fails (50)
+  warn_rtt_ms     an average round trip above this warns (5)
+  reply_timeout_s how long one echo may take (1.0), port_timeout_s per port (2.0);
+                  both are shortened to fit the deadline
+
+The probe keeps its own deadline: pings and port connects run concurrently and their
+timeouts are cut from `deadline_s`, so the runner's hard stop is only a backstop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from readiness.results import SEVERITY, ProbeOutcome, Status, Text
+
+from .icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
+
+DEFAULT_COUNT = 10
+DEFAULT_INTERVAL_S = 0.1
+DEFAULT_REPLY_TIMEOUT_S = 1.0
+DEFAULT_PORT_TIMEOUT_S = 2.0
+# Below this an echo on a healthy but busy LAN could be counted lost.
+MIN_REPLY_TIMEOUT_S = 0.2
+
+PORT_OPEN = "open"
+PORT_REFUSED = "refused"
+PORT_TIMEOUT = "timeout"
+PORT_UNREACHABLE = "unreachable"
+PORT_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class _Params:
+    address: str
+    count: int
+    interval_s: float
+    ports: tuple[int, ...]
+    warn_loss_pct: float
+    fail_loss_pct: float
+    warn_rtt_ms: float
+    reply_timeout_s: float
+    port_timeout_s: float
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> _Params:
+        address = params.get("address")
+        if not isinstance(address, str) or not address:
+            raise ValueError("'address' must be a non-empty string")
+        count = int(params.get("count", DEFAULT_COUNT))
+        if not 1 <= count <= 0xFFFF:
+            raise ValueError(f"'count' must be 1..65535, not {count}")
+        ports = tuple(int(p) for p in params.get("ports", []) or [])
+        bad = [p for p in ports if not 1 <= p <= 0xFFFF]
+        if bad:
+            raise ValueError(f"'ports' must be 1..65535, not {bad}")
+        interval_s = float(params.get("interval_s", DEFAULT_INTERVAL_S))
+        reply_timeout_s = float(params.get("reply_timeout_s", DEFAULT_REPLY_TIMEOUT_S))
+        port_timeout_s = float(params.get("port_timeout_s", DEFAULT_PORT_TIMEOUT_S))
+        if interval_s < 0 or reply_timeout_s <= 0 or port_timeout_s <= 0:
+            raise ValueError("intervals and timeouts must be positive")
+        return cls(
+            address=address,
+            count=count,
+            interval_s=interval_s,
+            ports=tuple(dict.fromkeys(ports)),
+            warn_loss_pct=float(params.get("warn_loss_pct", 0)),
+            fail_loss_pct=float(params.get("fail_loss_pct", 50)),
+            warn_rtt_ms=float(params.get("warn_rtt_ms", 5)),
+            reply_timeout_s=reply_timeout_s,
+            port_timeout_s=port_timeout_s,
+        )
+
+
+def _error(en: str, zh: str, measured: dict[str, Any] | None = None) -> ProbeOutcome:
+    return ProbeOutcome(Status.ERROR, Text(en, zh), measured or {})
+
+
+def _plan_pings(count: int, interval_s: float, reply_timeout_s: float,
+                budget_s: float) -> tuple[float, float]:
+    """(interval, reply timeout) that fit `count` echoes into `budget_s`.
+
+    The interval gives way before the reply timeout does: a shorter gap between
+    echoes changes nothing on a LAN, a too-short timeout turns slow replies into loss.
+    """
+    gaps = count - 1
+    if gaps and gaps * interval_s + MIN_REPLY_TIMEOUT_S > budget_s:
+        interval_s = max(0.0, (budget_s - MIN_REPLY_TIMEOUT_S) / gaps)
+    reply_timeout_s = min(reply_timeout_s, budget_s - gaps * interval_s)
+    return interval_s, reply_timeout_s
+
+
+async def _connect(address: str, port: int, timeout_s: float) -> str:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await loop.sock_connect(sock, (address, port))
+        return PORT_OPEN
+    except TimeoutError:
+        return PORT_TIMEOUT
+    except ConnectionRefusedError:
+        return PORT_REFUSED
+    except OSError as exc:
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
+            return PORT_UNREACHABLE
+        return PORT_ERROR
+    finally:
+        sock.close()
+
+
+def _port_issue(address: str, port: int, state: str, timeout_s: float) -> Text:
+    if state == PORT_REFUSED:
+        return Text(
+            f"port {port} refused on {address}: start the service or allow the port "
+            "in the host's firewall",
+            f"{address} 的端口 {port} 拒绝连接：请启动该服务，或在主机防火墙中放行该端口")
+    if state == PORT_TIMEOUT:
+        return Text(
+            f"port {port} did not answer within {timeout_s:.1f} s on {address}: check that "
+            "the service is running and that no firewall drops the connection",
+            f"{address} 的端口 {port} 在 {timeout_s:.1f} 秒内无应答：请确认服务已运行，"
+            "且没有防火墙丢弃连接")
+    if state == PORT_UNREACHABLE:
+        return Text(
+            f"port {port} on {address} could not be reached (host unreachable): check the "
+            "cable and that the PC is switched on",
+            f"无法连接 {address} 的端口 {port}（主机不可达）：请检查网线并确认电脑已开机")
+    return Text(
+        f"port {port} on {address}: this computer could not open a connection; check its "
+        "network settings",
+        f"无法从本机连接 {address} 的端口 {port}：请检查本机的网络设置")
+
+
+def _icmp_issue(p: _Params, address: str, stats: PingStats,
+                ports: dict[str, str]) -> tuple[Status, Text] | None:
+    count = stats.count
+    if stats.received == 0:
+        # A TCP answer, even a refusal, proves the host is on the wire.
+        alive = [port for port, state in ports.items() if state in (PORT_OPEN, PORT_REFUSED)]
+        if alive:
+            return Status.WARN, Text(
+                f"{address} is up (port {alive[0]} answered) but does not answer ping: "
+                "allow ICMP echo (ping) in its firewall so it can be monitored",
+                f"{address} 在线（端口 {alive[0]} 有应答），但不回应 ping：请在其防火墙中"
+                "允许 ICMP 回显（ping），以便监测")
+        if stats.no_route:
+            return Status.FAIL, Text(
+                f"no answer from {address} to {count} pings: this computer has no route "
+                "to it; check this computer's IP address, subnet mask and gateway",
+                f"{address} 对 {count} 个 ping 无回应：本机没有到它的路由；请检查本机的"
+                "IP 地址、子网掩码和网关")
+        return Status.FAIL, Text(
+            f"no answer from {address} to {count} pings: check the cable and that the PC "
+            "is switched on",
+            f"{address} 对 {count} 个 ping 无回应：请检查网线并确认电脑已开机")
+    lost = count - stats.received
+    loss = stats.loss_pct
+    if loss > p.fail_loss_pct or loss > p.warn_loss_pct:
+        status = Status.FAIL if loss > p.fail_loss_pct else Status.WARN
+        return status, Text(
+            f"{address} lost {lost} of {count} pings ({loss:.0f} %): check the cable, the "
+            "switch port and the network card",
+            f"{address} 的 {count} 个 ping 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
+            "交换机端口和网卡")
+    avg = stats.rtt_avg_ms
+    if avg is not None and avg > p.warn_rtt_ms:
+        return Status.WARN, Text(
+            f"{address} answers slowly: {avg:.1f} ms on average, limit {p.warn_rtt_ms:g} ms: "
+            "check for an overloaded switch, a faulty cable or a busy PC",
+            f"{address} 响应慢：平均 {avg:.1f} ms，上限 {p.warn_rtt_ms:g} ms：请检查交换机"
+            "是否过载、网线是否损坏、电脑是否繁忙")
+    return None
+
+
+def _ms(value: float) -> str:
+    # Sub-millisecond LAN times would all print as "0.0 ms".
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}"
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
+    # Leave the runner a little slack: finishing at exactly its deadline is a race.
+    margin_s = min(0.25, 0.1 * deadline_s)
+    budget_s = deadline_s - 2 * margin_s
+    if budget_s < MIN_REPLY_TIMEOUT_S:
+        return _error(f"deadline of {deadline_s:g} s is too short to ping {p.address}",
+                      f"{deadline_s:g} 秒的时限太短，无法 ping {p.address}")
+    try:
+        address = await asyncio.wait_for(resolve_ipv4(p.address), budget_s)
+    except (OSError, TimeoutError) as exc:
+        return _error(
+            f"cannot resolve {p.address} ({exc}): check the address in the site file",
+            f"无法解析 {p.address}（{exc}）：请检查站点配置中的地址")
+    interval_s, reply_timeout_s = _plan_pings(p.count, p.interval_s, p.reply_timeout_s,
+                                              budget_s)
+    port_timeout_s = min(p.port_timeout_s, budget_s)
+
+    ping_task = asyncio.ensure_future(ping(address, p.count, interval_s, reply_timeout_s))
+    try:
+        port_states = await asyncio.gather(
+            *(_connect(address, port, port_timeout_s) for port in p.ports))
+        return _judge(p, address, await _settle(ping_task), ports=dict(
+            zip((str(port) for port in p.ports), port_states, strict=True)),
+            interval_s=interval_s, port_timeout_s=port_timeout_s)
+    finally:
+        # On the backstop timeout the ping must not outlive the probe.
+        ping_task.cancel()
+
+
+async def _settle(task: asyncio.Future[PingStats]) -> PingStats | IcmpUnavailable:
+    try:
+        return await task
+    except IcmpUnavailable as exc:
+        return exc
+
+
+def _judge(p: _Params, address: str, result: PingStats | IcmpUnavailable,
+           *, ports: dict[str, str], interval_s: float, port_timeout_s: float) -> ProbeOutcome:
+    measured: dict[str, Any] = {
+        "sent": 0, "received": 0, "loss_pct": None, "rtt_min_ms": None,
+        "rtt_avg_ms": None, "rtt_max_ms": None, "ports": ports,
+        "interval_s": round(interval_s, 4), "icmp_socket": None,
+    }
+    issues: list[tuple[Status, Text]] = []
+    stats: PingStats | None = None
+    if isinstance(result, IcmpUnavailable):
+        detail = f" ({result.detail})" if result.detail else ""
+        detail_zh = f"（{result.detail}）" if result.detail else ""
+        issues.append((Status.ERROR, Text(
+            f"cannot ping from this computer: {NEEDS}{detail}. Run readiness as root "
+            "(sudo) or give it CAP_NET_RAW",
+            f"本机无法发送 ping：需要 root 权限或 CAP_NET_RAW，或 net.ipv4.ping_group_range "
+            f"包含当前用户组{detail_zh}。请以 root（sudo）运行 readiness 或为其授予 CAP_NET_RAW")))
+    else:
+        stats = result
+        measured.update(
+            sent=stats.sent, received=stats.received, loss_pct=round(stats.loss_pct, 1),
+            rtt_min_ms=_round(stats.rtt_min_ms), rtt_avg_ms=_round(stats.rtt_avg_ms),
+            rtt_max_ms=_round(stats.rtt_max_ms), icmp_socket=stats.socket_kind)
+        if stats.errors:
+            measured["errors"] = stats.errors
+        issue = _icmp_issue(p, address, stats, ports)
+        if issue:
+            issues.append(issue)
+    for port, state in ports.items():
+        if state != PORT_OPEN:
+            issues.append((Status.FAIL, _port_issue(address, int(port), state, port_timeout_s)))
+
+    if not issues and stats is not None:
+        avg = stats.rtt_avg_ms or 0.0
+        plural = "s" if len(ports) > 1 else ""
+        open_en = f"; port{plural} {', '.join(ports)} open" if ports else ""
+        open_zh = f"；端口 {', '.join(ports)} 可连接" if ports else ""
+        return ProbeOutcome(Status.PASS, Text(
+            f"{address} answers {stats.received}/{stats.count} pings, "
+            f"{_ms(avg)} ms on average{open_en}",
+            f"{address} 回应了 {stats.received}/{stats.count} 个 ping，"
+            f"平均 {_ms(avg)} ms{open_zh}"), measured)
+    issues.sort(key=lambda item: -SEVERITY[item[0]])
+    status = issues[0][0]
+    message = Text("; ".join(t.en for _, t in issues), "；".join(t.zh for _, t in issues))
+    return ProbeOutcome(status, message, measured)
+
+
+async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    try:
+        p = _Params.parse(params)
+    except (TypeError, ValueError) as exc:
+        return _error(f"bad reachability parameters: {exc}", f"连通性检测参数错误：{exc}")
+    margin_s = min(0.25, 0.1 * deadline_s)
+    try:
+        # Backstop only: every wait inside is already cut to fit the budget.
+        async with asyncio.timeout(deadline_s - margin_s):
+            return await _probe(p, deadline_s)
+    except TimeoutError:
+        return _error(f"checking {p.address} did not finish within {deadline_s:g} s",
+                      f"检查 {p.address} 未能在 {deadline_s:g} 秒内完成")

@@ -1,0 +1,313 @@
+"""The `readiness` command. The only layer that prints or decides exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .config.errors import ConfigError
+from .results import EXIT_BAD_CONFIG, EXIT_CODES
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_SITE = REPO / "config" / "lab" / "site.yaml"
+# config/lab/site.yaml reads its secrets from this lab's state folder
+LAB_PREFIX = "rdy"
+
+
+def default_lang() -> str:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _say(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _print_config_error(err: ConfigError, lang: str) -> int:
+    console = Console(stderr=True, highlight=False)
+    count = len(err.issues)
+    console.print(_say(lang, f"[bold red]The configuration has {count} mistake(s):[/]",
+                       f"[bold red]配置有 {count} 处错误：[/]"))
+    for issue in err.issues:
+        console.print(f"  {issue}", markup=False)
+    console.print(_say(lang, "Fix them and run the command again. "
+                             "See config/site.example.yaml for an annotated example.",
+                       "请修改后重新运行。带注释的示例见 config/site.example.yaml。"))
+    return EXIT_BAD_CONFIG
+
+
+def _usage_error(lang: str, en: str, zh: str) -> int:
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]{_say(lang, 'error', '错误')}:[/] {_say(lang, en, zh)}")
+    return EXIT_BAD_CONFIG
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .config.load import load_site
+    from .config.profile import available_profiles
+
+    try:
+        site = load_site(args.config, set(available_profiles()))
+    except ConfigError as err:
+        return _print_config_error(err, args.lang)
+    seats = sum(len(s) for s in site.seats.values())
+    Console(highlight=False).print(_say(
+        args.lang,
+        f"[green]OK[/] {args.config}: site {site.name!r}, profile {site.profile}, "
+        f"{len(site.model.rooms)} room(s), {seats} seat(s)",
+        f"[green]通过[/] {args.config}：站点 {site.name!r}，证书 {site.profile}，"
+        f"{len(site.model.rooms)} 个考场，{seats} 个考位"))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from probes import registry
+
+    from .config.load import load_site
+    from .config.profile import available_profiles, load_profile
+    from .output.console import LiveProgress, render_summary
+    from .output.json_writer import write_json
+    from .output.junit_writer import write_junit
+    from .output.run_record import RunRecord
+    from .plan import build_plan
+    from .results import CheckResult, Text, overall_verdict
+    from .runner import Runner, run_checks
+
+    lang = args.lang
+    try:
+        site = load_site(args.config, set(available_profiles()))
+        profile = load_profile(site.profile)
+    except ConfigError as err:
+        return _print_config_error(err, lang)
+    room_ids = [r.strip() for r in args.room.split(",")] if args.room else None
+    known_rooms = [r.id for r in site.model.rooms]
+    if room_ids and (bad := [r for r in room_ids if r not in known_rooms]):
+        return _usage_error(lang, f"--room: no room {', '.join(bad)} in {args.config}; "
+                                  f"rooms are {', '.join(known_rooms)}",
+                            f"--room：{args.config} 中没有考场 {', '.join(bad)}；"
+                            f"现有考场：{', '.join(known_rooms)}")
+    only = {r.strip().upper() for r in args.only.split(",")} if args.only else None
+    known_reqs = [r.id for r in profile.requirements]
+    if only and (bad := sorted(r for r in only if r not in known_reqs)):
+        return _usage_error(lang, f"--only: unknown requirement {', '.join(bad)}; "
+                                  f"known: {', '.join(known_reqs)}",
+                            f"--only：未知要求 {', '.join(bad)}；可选：{', '.join(known_reqs)}")
+
+    plan = build_plan(site, profile, room_ids, only)
+    secrets = list(site.secrets.values())
+    console = Console(highlight=False)
+    started = datetime.now(UTC)
+    with LiveProgress(console, len(plan.checks), lang) as live:
+        runner = Runner(profile, registry(), concurrency=args.concurrency,
+                        on_start=live.on_start, on_done=live.on_done)
+        results = run_checks(runner, plan.checks)
+    finished = datetime.now(UTC)
+    for req_id, status, message in plan.placeholders:
+        req = profile.requirement(req_id)
+        results.append(CheckResult(
+            requirement=req_id, title=req.title if req else Text(req_id, req_id),
+            target="site", vantage="-", status=status, message=message, measured={},
+            threshold=dict(req.thresholds) if req else {},
+            citation=req.citation if req else None, started_at=finished, duration_s=0.0,
+            check_id=f"{req_id}/site"))
+    order = {r.id: i for i, r in enumerate(profile.requirements)}
+    results.sort(key=lambda r: (order.get(r.requirement, 99), r.check_id))
+    record = RunRecord(
+        site_name=site.name, site_code=site.model.site.code, profile_id=profile.id,
+        certificate=profile.certificate, started_at=started, finished_at=finished,
+        verdict=overall_verdict(results, plan.required), results=results,
+        required=plan.required)
+    render_summary(console, record, lang, secrets, show_passing=args.verbose)
+    if args.json:
+        write_json(record, Path(args.json), lang, secrets)
+        console.print(_say(lang, f"JSON results: {args.json}", f"JSON 结果：{args.json}"))
+    if args.junit:
+        write_junit(record, Path(args.junit), lang, secrets)
+        console.print(_say(lang, f"JUnit XML: {args.junit}", f"JUnit XML：{args.junit}"))
+    return EXIT_CODES[record.verdict]
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from .config.profile import available_profiles, load_profile
+    from .profiles_view import render_profile, render_profile_list
+
+    console = Console(highlight=False)
+    if args.action == "show":
+        if not args.name:
+            return _usage_error(args.lang, "say which profile: readiness profiles show cbec",
+                                "请指定证书：readiness profiles show cbec")
+        if args.name not in available_profiles() and not Path(args.name).is_file():
+            return _usage_error(
+                args.lang, f"no profile {args.name!r}; known: {', '.join(available_profiles())}",
+                f"没有证书配置 {args.name!r}；可选：{', '.join(available_profiles())}")
+        try:
+            render_profile(console, load_profile(args.name), args.lang)
+        except ConfigError as err:
+            return _print_config_error(err, args.lang)
+        return 0
+    render_profile_list(console, args.lang)
+    return 0
+
+
+def _lab_prereqs_ok(lang: str) -> bool:
+    from . import lab
+
+    missing = lab.missing_prerequisites()
+    if not missing:
+        return True
+    console = Console(stderr=True, highlight=False)
+    console.print(_say(lang, "[bold red]The simulated exam room cannot be built here:[/]",
+                       "[bold red]无法在本机搭建模拟考场：[/]"))
+    for what, fix in missing:
+        console.print(f"  - {what}\n    {_say(lang, 'fix', '解决')}: {fix}", markup=False)
+    return False
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from . import lab
+
+    console = Console(highlight=False)
+    if args.action == "down":
+        removed = lab.down(args.prefix)
+        console.print(_say(args.lang, f"lab {args.prefix}: removed {len(removed)} item(s)",
+                           f"实验环境 {args.prefix}：已删除 {len(removed)} 项"))
+        return 0
+    if args.action == "status":
+        console.print(lab.status(args.prefix))
+        return 0
+    if not _lab_prereqs_ok(args.lang):
+        return EXIT_BAD_CONFIG
+    try:
+        spec = lab.load_spec(Path(args.spec) if args.spec else None)
+        built = lab.up(spec, args.prefix)
+    except ConfigError as err:
+        return _print_config_error(err, args.lang)
+    except lab.LabError as err:
+        return _usage_error(args.lang, str(err), str(err))
+    console.print(_say(
+        args.lang,
+        f"lab {built.prefix} is up. Check it from the proctor PC:\n"
+        f"  ip netns exec {built.ns('proctor')} readiness check {LAB_SITE}\n"
+        f"Remove it with: readiness lab down",
+        f"实验环境 {built.prefix} 已启动。从监考机检查：\n"
+        f"  ip netns exec {built.ns('proctor')} readiness check {LAB_SITE}\n"
+        f"删除：readiness lab down"))
+    return 0
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from . import lab
+
+    lang = args.lang
+    console = Console(highlight=False)
+    if not _lab_prereqs_ok(lang):
+        return EXIT_BAD_CONFIG
+    try:
+        spec = lab.load_spec(Path(args.spec) if args.spec else None)
+    except ConfigError as err:
+        return _print_config_error(err, lang)
+    out = Path(args.out) / datetime.now().strftime("drill-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(_say(lang, "Building the simulated exam room (network namespaces)...",
+                       "正在搭建模拟考场（网络命名空间）……"))
+    try:
+        with lab.running(spec, LAB_PREFIX) as room:
+            console.print(_say(lang, "Checking it from the proctor PC:",
+                               "从监考机检查："))
+            argv = room.exec_argv("proctor", [
+                sys.executable, "-m", "readiness", "check", str(LAB_SITE),
+                "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
+                "--lang", lang])
+            code = subprocess.call(argv, timeout=args.timeout)
+    except lab.LabError as err:
+        return _usage_error(lang, str(err), str(err))
+    except subprocess.TimeoutExpired:
+        return _usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
+                            f"演练检查未在 {args.timeout} 秒内完成")
+    console.print(_say(
+        lang,
+        f"The simulated room has been removed. Results: {out}/result.json (exit code {code})",
+        f"模拟考场已删除。结果：{out}/result.json（退出码 {code}）"))
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    lang_default = default_lang()
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand must not reset a --lang given before it
+    common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
+                        help=f"language of messages (default from the locale: {lang_default})")
+    parser = argparse.ArgumentParser(
+        prog="readiness",
+        description="Prove an exam room is ready for a 1+X computer-based exam: LAN, "
+                    "filtering, uplink, cameras, power, measured from the network itself.",
+        epilog="Exit codes of check and drill: 0 ready, 1 not ready (a requirement fails), "
+               "2 bad configuration or usage, 3 could not verify (errors, or a required "
+               "rule not proven).",
+        parents=[common])
+    parser.set_defaults(lang=lang_default)
+    parser.add_argument("--version", action="version", version=f"readiness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", parents=[common],
+                       help="check a site file and list every mistake with file:line")
+    p.add_argument("config", help="the site YAML file")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("check", parents=[common], help="run the checks of a site now")
+    p.add_argument("config", help="the site YAML file")
+    p.add_argument("--room", help="only these rooms (comma-separated room ids)")
+    p.add_argument("--only", help="only these requirements, e.g. LAN-SUBNET,LAN-SEATS")
+    p.add_argument("--json", metavar="FILE", help="write results as JSON (docs/result-schema.json)")
+    p.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
+    p.add_argument("--concurrency", type=int, default=64,
+                   help="checks run at once (default %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passing checks too")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("profiles", parents=[common],
+                       help="list certificate profiles, or show one's rules")
+    p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    p.add_argument("name", nargs="?", help="profile id (eda, cbec) for show")
+    p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("lab", parents=[common],
+                       help="build, inspect or remove the simulated exam room (root)")
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("spec", nargs="?", help="lab spec (default config/lab/room.yaml)")
+    p.add_argument("--prefix", default=LAB_PREFIX, help="namespace prefix (default %(default)s)")
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("drill", parents=[common],
+                       help="build the simulated exam room, check it, remove it (root)")
+    p.add_argument("spec", nargs="?", help="lab spec (default config/lab/room.yaml)")
+    p.add_argument("--out", default="runs", help="folder for results (default %(default)s)")
+    p.add_argument("--timeout", type=int, default=900,
+                   help="give up on the check after this many seconds (default %(default)s)")
+    p.set_defaults(func=cmd_drill)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Site and certificate-profile models, loading and validation."""

@@ -1,0 +1,329 @@
+"""Load a site file: shape (pydantic), then meaning (addresses, seats, secrets).
+
+Every mistake is collected before anything is raised, so `readiness validate`
+shows them all at once, each with its file, line and field path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from .errors import ConfigError, ConfigIssue
+from .secrets import REF_HELP, Secret, SecretsFile, is_reference
+from .site import Room, SeatSpec, SiteFile
+from .yamlsource import PathKey, YamlSource, dotted, load_yaml
+
+
+@dataclass(frozen=True)
+class Seat:
+    label: str
+    address: str
+    mac: str | None = None
+
+
+@dataclass
+class Site:
+    path: Path
+    model: SiteFile
+    seats: dict[str, list[Seat]]  # room id -> seats in order
+    secrets: dict[str, Secret] = field(default_factory=dict)  # dotted field path -> secret
+
+    @property
+    def name(self) -> str:
+        return self.model.site.name
+
+    @property
+    def profile(self) -> str:
+        return self.model.profile
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.model.timezone)
+
+    def room(self, room_id: str) -> Room | None:
+        return next((r for r in self.model.rooms if r.id == room_id), None)
+
+    def secret(self, path: str) -> Secret | None:
+        return self.secrets.get(path)
+
+    def session_windows(self) -> list[tuple[datetime, datetime]]:
+        from datetime import timedelta
+
+        out = []
+        for s in self.model.exam_sessions:
+            start = s.start if s.start.tzinfo else s.start.replace(tzinfo=self.tz)
+            out.append((start, start + timedelta(minutes=s.duration_min)))
+        return out
+
+
+_PYDANTIC_HINTS = {
+    "extra_forbidden": "unknown key (check the spelling; see config/site.example.yaml)",
+    "missing": "required field is missing",
+}
+
+
+def _pydantic_issues(exc: ValidationError, src: YamlSource) -> list[ConfigIssue]:
+    issues = []
+    seen: set[tuple[PathKey, str]] = set()
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        msg = _PYDANTIC_HINTS.get(err["type"]) or _clean_message(err)
+        if (loc, msg) in seen:
+            continue
+        seen.add((loc, msg))
+        issues.append(ConfigIssue(src.file, src.line_of(loc), dotted(loc), msg))
+    return issues
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the union member's name ("str", "SeatSpec", "2c") to a location;
+    # users never wrote those, so they must not appear in the field path.
+    return isinstance(part, str) and (
+        part in {"str", "SeatSpec", "SnmpV2c", "SnmpV3", "2c", "3"} or part.startswith("function-")
+    )
+
+
+def _clean_message(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if err["type"] == "union_tag_invalid":
+        return "version must be '2c' or '3' (quote it: version: \"2c\")"
+    if err["type"] == "union_tag_not_found":
+        return "missing 'version' ('2c' or '3')"
+    return msg
+
+
+SEAT_RANGE = re.compile(r"^([A-Za-z]*)(\d+)-([A-Za-z]*)(\d+)$")
+ADDR_RANGE = re.compile(r"^(\d+\.\d+\.\d+\.)(\d+)-(\d+)$")
+
+
+def _expand_seats(key: str, value: str | SeatSpec) -> tuple[list[Seat], str | None]:
+    """`A01-A40: 192.168.10.101-140` -> 40 seats; a plain label -> one seat."""
+    rng = SEAT_RANGE.match(key)
+    if isinstance(value, SeatSpec):
+        if rng:
+            return [], "a seat range needs an address range such as 192.168.10.101-140"
+        return _single(key, value.address, value.mac)
+    if not rng:
+        if ADDR_RANGE.match(value):
+            return [], f"address range {value!r} needs a seat range label such as A01-A40"
+        return _single(key, value, None)
+    prefix, first, prefix2, last = rng.groups()
+    if prefix != prefix2 or int(last) < int(first):
+        return [], f"seat range {key!r} must look like A01-A40 (same letters, ascending)"
+    arng = ADDR_RANGE.match(value)
+    if not arng:
+        return [], f"seat range {key} needs an address range such as 192.168.10.101-140"
+    base, lo, hi = arng.group(1), int(arng.group(2)), int(arng.group(3))
+    count = int(last) - int(first) + 1
+    if hi - lo + 1 != count:
+        return [], (
+            f"seat range {key} has {count} seats but address range {value} "
+            f"has {hi - lo + 1} addresses"
+        )
+    if hi > 255:
+        return [], f"address range {value} runs past .255"
+    width = len(first)
+    seats = []
+    for i in range(count):
+        label = f"{prefix}{int(first) + i:0{width}d}"
+        seats.append(Seat(label, f"{base}{lo + i}"))
+    return seats, None
+
+
+def _single(label: str, address: str, mac: str | None) -> tuple[list[Seat], str | None]:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return [], f"{address!r} is not an IPv4 address such as 192.168.10.101"
+    return [Seat(label, address, mac)], None
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _address(value: Any) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None  # the shape check already reported it
+
+
+def _room_semantics(
+    raw: dict[str, Any], index: int, src: YamlSource
+) -> tuple[list[Seat], list[ConfigIssue]]:
+    """Meaning of one room, read from the raw data so that a shape mistake in one
+    field does not hide the mistakes in the others."""
+    issues: list[ConfigIssue] = []
+
+    def issue(path: PathKey, message: str) -> None:
+        issues.append(ConfigIssue(src.file, src.line_of(path), dotted(path), message))
+
+    try:
+        subnet: ipaddress.IPv4Network | None = ipaddress.IPv4Network(raw.get("subnet"))
+    except (ValueError, TypeError):
+        subnet = None
+    base: PathKey = ("rooms", index)
+    seats: list[Seat] = []
+    owner_of: dict[str, str] = {}
+    labels: set[str] = set()
+
+    def claim(address: ipaddress.IPv4Address | None, who: str, path: PathKey) -> None:
+        if address is None:
+            return
+        if str(address) in owner_of:
+            issue(path, f"{address} is already used by {owner_of[str(address)]}")
+        else:
+            owner_of[str(address)] = who
+
+    router = _address(_get(raw, "router", "address"))
+    if router and subnet and router not in subnet:
+        issue(base + ("router", "address"),
+              f"{router} is outside the room subnet {subnet}; the router's LAN "
+              "address must be in the exam LAN")
+    claim(router, "the router", base + ("router", "address"))
+    claim(_address(_get(raw, "proctor", "address")), "the proctor PC",
+          base + ("proctor", "address"))
+    for which in ("primary", "backup"):
+        claim(_address(_get(raw, "exam_servers", which, "address")),
+              f"the {which} exam server", base + ("exam_servers", which, "address"))
+    claim(_address(_get(raw, "switch", "address")), "the switch", base + ("switch", "address"))
+    claim(_address(_get(raw, "ups", "address")), "the UPS", base + ("ups", "address"))
+
+    raw_seats = raw.get("seats")
+    if isinstance(raw_seats, dict):
+        if not raw_seats:
+            issue(base + ("seats",), "a room needs at least one seat")
+        for key, value in raw_seats.items():
+            path = base + ("seats", str(key))
+            if isinstance(value, dict):
+                try:
+                    value = SeatSpec.model_validate(value)
+                except ValidationError:
+                    continue  # reported by the shape check
+            elif not isinstance(value, str):
+                continue
+            expanded, problem = _expand_seats(str(key), value)
+            if problem:
+                issue(path, problem)
+                continue
+            for seat in expanded:
+                where = f"{seat.label} {seat.address}" if len(expanded) > 1 else seat.address
+                if seat.label in labels:
+                    issue(path, f"seat {seat.label} is listed twice")
+                    continue
+                labels.add(seat.label)
+                address = ipaddress.IPv4Address(seat.address)
+                if subnet and address not in subnet:
+                    issue(path, f"{where} is outside the room subnet {subnet}")
+                    continue
+                if subnet and address in (subnet.network_address, subnet.broadcast_address):
+                    issue(path, f"{where} is the subnet's network or broadcast address")
+                    continue
+                claim(address, f"seat {seat.label}", path)
+                seats.append(seat)
+
+    cameras = raw.get("cameras")
+    names = [c.get("name") for c in cameras if isinstance(c, dict)] \
+        if isinstance(cameras, list) else []
+    for ci, name in enumerate(names):
+        if name is not None and names.index(name) != ci:
+            issue(base + ("cameras", ci, "name"), f"camera name {name!r} is used twice")
+    return seats, issues
+
+
+def _secret_fields(data: dict[str, Any]) -> list[tuple[PathKey, str]]:
+    """Every field that holds a secret reference, read from the raw data."""
+    found: list[tuple[PathKey, str]] = []
+    token = _get(data, "agent", "token")
+    if isinstance(token, str):
+        found.append((("agent", "token"), token))
+    rooms = data.get("rooms")
+    for ri, room in enumerate(rooms if isinstance(rooms, list) else []):
+        base: PathKey = ("rooms", ri)
+        for part in ("router", "switch", "ups"):
+            snmp = _get(room, part, "snmp")
+            if not isinstance(snmp, dict):
+                continue
+            for name in ("community", "auth_key", "priv_key"):
+                if isinstance(snmp.get(name), str):
+                    found.append((base + (part, "snmp", name), snmp[name]))
+        cameras = _get(room, "cameras")
+        for ci, cam in enumerate(cameras if isinstance(cameras, list) else []):
+            if isinstance(_get(cam, "password"), str):
+                found.append((base + ("cameras", ci, "password"), cam["password"]))
+    return found
+
+
+def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
+    path = Path(path)
+    src = load_yaml(path, path.name)
+    if not isinstance(src.data, dict):
+        raise ConfigError([ConfigIssue(src.file, 1, "", "the site file must be a YAML mapping")])
+    data: dict[str, Any] = src.data
+    issues: list[ConfigIssue] = []
+    model: SiteFile | None = None
+    try:
+        model = SiteFile.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issues(exc, src))
+
+    profile = data.get("profile")
+    if known_profiles is not None and isinstance(profile, str) and profile not in known_profiles:
+        issues.append(ConfigIssue(src.file, src.line_of(("profile",)), "profile",
+                                  f"unknown profile {profile!r}; expected one of "
+                                  + ", ".join(sorted(known_profiles))))
+    raw_rooms = data.get("rooms")
+    seen_rooms: set[str] = set()
+    seats: dict[str, list[Seat]] = {}
+    for index, raw in enumerate(raw_rooms if isinstance(raw_rooms, list) else []):
+        if not isinstance(raw, dict):
+            continue
+        room_id = str(raw.get("id"))
+        if room_id in seen_rooms:
+            issues.append(ConfigIssue(src.file, src.line_of(("rooms", index, "id")),
+                                      dotted(("rooms", index, "id")),
+                                      f"room id {room_id!r} is used twice"))
+        seen_rooms.add(room_id)
+        room_seats, room_issues = _room_semantics(raw, index, src)
+        seats[room_id] = room_seats
+        issues.extend(room_issues)
+
+    secrets_file = data.get("secrets_file")
+    secrets_path = None
+    if isinstance(secrets_file, str) and secrets_file:
+        secrets_path = Path(secrets_file)
+        if not secrets_path.is_absolute():
+            secrets_path = path.parent / secrets_path
+    store = SecretsFile(secrets_path)
+    resolved: dict[str, Secret] = {}
+    for field_path, value in _secret_fields(data):
+        where = dotted(field_path)
+        if not is_reference(value):
+            # The value itself is never repeated: it may be the real secret.
+            issues.append(ConfigIssue(src.file, src.line_of(field_path), where,
+                                      f"is written inline; it must be {REF_HELP}"))
+            continue
+        secret, problem = store.resolve(value)
+        if problem:
+            issues.append(ConfigIssue(src.file, src.line_of(field_path), where, problem))
+        elif secret is not None:
+            resolved[where] = secret
+
+    if issues or model is None:
+        issues.sort(key=lambda i: (i.line or 0, i.path))
+        raise ConfigError(issues)
+    return Site(path=path, model=model, seats=seats, secrets=resolved)

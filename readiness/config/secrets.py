@@ -1,0 +1,102 @@
+"""Secrets are referenced from the site file, never written in it, never printed.
+
+A reference is `${ENV_VAR}` or `secret:NAME` (a key of the site's secrets file,
+which must be readable by its owner only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import yaml
+
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+FILE_REF = re.compile(r"^secret:([A-Za-z0-9_.-]+)$")
+REF_HELP = "a reference: ${ENV_VAR} or secret:NAME (a key of the secrets file)"
+
+
+class Secret:
+    """A resolved secret value. Its text form never shows the value."""
+
+    __slots__ = ("_value", "ref")
+
+    def __init__(self, value: str, ref: str):
+        self._value = value
+        self.ref = ref
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.ref})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.ref)
+
+
+def is_reference(value: str) -> bool:
+    return bool(ENV_REF.match(value) or FILE_REF.match(value))
+
+
+class SecretsFile:
+    """The site's secrets file: a flat YAML mapping NAME -> value."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._values: dict[str, str] | None = None
+        self.problem: str | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._values is not None:
+            return self._values
+        self._values = {}
+        if self.path is None:
+            self.problem = "the site has no secrets_file"
+            return self._values
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            self.problem = f"secrets file {self.path} does not exist"
+            return self._values
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            self.problem = (
+                f"secrets file {self.path} can be read by other users "
+                f"(mode {stat.filemode(mode)}); run: chmod 600 {self.path}"
+            )
+            return self._values
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            self.problem = f"secrets file {self.path} is not a readable YAML mapping"
+            return self._values
+        if not isinstance(data, dict):
+            self.problem = f"secrets file {self.path} must be a mapping NAME: value"
+            return self._values
+        self._values = {str(k): str(v) for k, v in data.items()}
+        return self._values
+
+    def resolve(self, ref: str) -> tuple[Secret | None, str | None]:
+        """Return (secret, None) or (None, why it cannot be resolved)."""
+        env = ENV_REF.match(ref)
+        if env:
+            name = env.group(1)
+            if name not in os.environ:
+                return None, f"environment variable {name} is not set"
+            return Secret(os.environ[name], ref), None
+        key = FILE_REF.match(ref)
+        if key:
+            values = self._load()
+            if self.problem:
+                return None, self.problem
+            if key.group(1) not in values:
+                return None, f"no key {key.group(1)!r} in secrets file {self.path}"
+            return Secret(values[key.group(1)], ref), None
+        return None, f"must be {REF_HELP}, not the secret itself"

@@ -1,0 +1,1 @@
+"""Writers of a finished run: terminal summary, JSON, JUnit XML."""

@@ -1,0 +1,141 @@
+"""What staff see on the terminal: live progress, then a summary per requirement."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..checks import Check
+from ..config.secrets import Secret
+from ..results import CheckResult, Status, Verdict, worst
+from .run_record import RunRecord, scrub
+
+STATUS_WORDS = {
+    "en": {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL",
+           Status.ERROR: "ERROR", Status.SKIP: "SKIP"},
+    "zh": {Status.PASS: "通过", Status.WARN: "警告", Status.FAIL: "不通过",
+           Status.ERROR: "错误", Status.SKIP: "跳过"},
+}
+STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
+                Status.ERROR: "magenta", Status.SKIP: "dim"}
+VERDICT_WORDS = {
+    "en": {Verdict.READY: "READY", Verdict.NOT_READY: "NOT READY",
+           Verdict.UNVERIFIED: "COULD NOT VERIFY"},
+    "zh": {Verdict.READY: "就绪", Verdict.NOT_READY: "未就绪", Verdict.UNVERIFIED: "无法确认"},
+}
+VERDICT_STYLE = {Verdict.READY: "bold green", Verdict.NOT_READY: "bold white on red",
+                 Verdict.UNVERIFIED: "bold black on yellow"}
+LABELS = {
+    "en": {"req": "Requirement", "verdict": "Verdict", "checks": "Checks",
+           "finding": "Findings (measured vs threshold)", "rule": "Rule", "overall": "Overall",
+           "running": "running", "checking": "Checking"},
+    "zh": {"req": "要求", "verdict": "结论", "checks": "检查项",
+           "finding": "发现（实测 / 阈值）", "rule": "依据", "overall": "总体结论",
+           "running": "正在检查", "checking": "检查中"},
+}
+UNITS = (("_pct", "%"), ("_ms", " ms"), ("_mbps", " Mbit/s"), ("_s", " s"),
+         ("_minutes", " min"))
+
+
+def _fmt_value(key: str, value: Any) -> str:
+    if isinstance(value, float):
+        value = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    for suffix, unit in UNITS:
+        if key.endswith(suffix):
+            return f"{value}{unit}"
+    return str(value)
+
+
+# Measurements kept in JSON for the record but too detailed for a terminal summary.
+HIDDEN = {"interval_s", "icmp_socket", "rtt_min_ms", "address", "subnet", "errors"}
+
+
+def format_pairs(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_fmt_value(k, v)}" for k, v in values.items()
+                    if k not in HIDDEN and v is not None and v != [] and v != {})
+
+
+class LiveProgress:
+    """A bar and the checks running now; safe to use as the runner's callbacks."""
+
+    def __init__(self, console: Console, total: int, lang: str):
+        self.lang = lang
+        self.running: OrderedDict[str, str] = OrderedDict()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.fields[now]}"),
+            console=console, transient=True,
+        )
+        self.task = self.progress.add_task(LABELS[lang]["checking"], total=total, now="")
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _refresh(self) -> None:
+        names = list(self.running.values())
+        now = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+        self.progress.update(self.task, now=f"{LABELS[self.lang]['running']}: {now}"
+                             if names else "")
+
+    def on_start(self, check: Check) -> None:
+        self.running[check.check_id] = f"{check.requirement} {check.target}"
+        self._refresh()
+
+    def on_done(self, result: CheckResult) -> None:
+        self.running.pop(result.check_id, None)
+        self.progress.advance(self.task)
+        self._refresh()
+
+
+def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Secret],
+                   show_passing: bool = False) -> None:
+    words, labels = STATUS_WORDS[lang], LABELS[lang]
+    by_req: dict[str, list[CheckResult]] = OrderedDict()
+    for r in run.results:
+        by_req.setdefault(r.requirement, []).append(r)
+
+    table = Table(title=f"{run.site_name} · {run.certificate.get(lang)} ({run.profile_id})",
+                  show_lines=True, expand=True)
+    table.add_column(labels["req"], no_wrap=True)
+    table.add_column(labels["verdict"], no_wrap=True)
+    table.add_column(labels["checks"], no_wrap=True)
+    table.add_column(labels["finding"], ratio=3)
+    table.add_column(labels["rule"], ratio=2)
+    for req, results in by_req.items():
+        verdict = worst([r.status for r in results])
+        counts = " ".join(
+            f"[{STATUS_STYLE[s]}]{sum(r.status == s for r in results)} {words[s]}[/]"
+            for s in Status if any(r.status == s for r in results))
+        lines = []
+        for r in results:
+            if r.status == Status.PASS and not show_passing and len(results) > 1:
+                continue
+            line = f"[{STATUS_STYLE[r.status]}]{words[r.status]}[/] {escape(r.target)}: " \
+                   f"{escape(scrub(r.message.get(lang), secrets))}"
+            if r.measured and r.status != Status.SKIP:
+                line += f"\n   [dim]{escape(format_pairs(r.measured))}"
+                if r.threshold:
+                    line += f" / {escape(format_pairs(r.threshold))}"
+                line += "[/]"
+            lines.append(line)
+        first = results[0]
+        rule = ""
+        if first.citation:
+            rule = f"{escape(first.citation.article)}: {escape(first.citation.original)}"
+        table.add_row(f"[bold]{req}[/]\n{escape(first.title.get(lang))}",
+                      f"[{STATUS_STYLE[verdict]}]{words[verdict]}[/]", counts,
+                      "\n".join(lines) or f"[green]{len(results)} {words[Status.PASS]}[/]", rule)
+    console.print(table)
+    console.print(f"{labels['overall']}: [{VERDICT_STYLE[run.verdict]}] "
+                  f"{VERDICT_WORDS[lang][run.verdict]} [/]")

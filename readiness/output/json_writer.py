@@ -1,0 +1,29 @@
+"""The versioned JSON result document (schema: docs/result-schema.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config.secrets import Secret
+from .run_record import SCHEMA_VERSION, RunRecord, scrub
+
+
+def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "site": {"name": run.site_name, "code": run.site_code},
+        "profile": {"id": run.profile_id, "certificate": run.certificate.to_dict()},
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat(),
+        "verdict": run.verdict.value,
+        "required": sorted(run.required),
+        "results": [r.to_dict(lang) for r in run.results],
+    }
+
+
+def write_json(run: RunRecord, path: Path, lang: str, secrets: list[Secret]) -> None:
+    text = json.dumps(to_document(run, lang), ensure_ascii=False, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(scrub(text, secrets) + "\n", encoding="utf-8")

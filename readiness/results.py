@@ -1,0 +1,125 @@
+"""The one result model of the project: what a probe measured and what it means.
+
+Every arrow of the design (probe -> runner -> console / JSON / JUnit / store /
+report) carries these plain objects, so no layer needs to know another's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+# Worst first: a requirement's verdict is the worst of its checks' verdicts.
+SEVERITY = {Status.FAIL: 4, Status.ERROR: 3, Status.WARN: 2, Status.PASS: 1, Status.SKIP: 0}
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=SEVERITY.__getitem__, default=Status.SKIP)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A sentence staff read, in both languages the sites use."""
+
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def to_dict(self) -> dict[str, str]:
+        return {"en": self.en, "zh": self.zh}
+
+
+@dataclass
+class ProbeOutcome:
+    """What a probe returns: measurements and its verdict, nothing about rules or files."""
+
+    status: Status
+    message: Text
+    measured: dict[str, Any] = field(default_factory=dict)
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Citation:
+    seed: str
+    article: str
+    original: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"seed": self.seed, "article": self.article, "original": self.original}
+
+
+@dataclass
+class CheckResult:
+    requirement: str
+    title: Text
+    target: str
+    vantage: str
+    status: Status
+    message: Text
+    measured: dict[str, Any]
+    threshold: dict[str, Any]
+    citation: Citation | None
+    started_at: datetime
+    duration_s: float
+    check_id: str = ""
+    evidence: list[str] = field(default_factory=list)
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {
+            "id": self.check_id,
+            "requirement": self.requirement,
+            "title": self.title.to_dict(),
+            "target": self.target,
+            "vantage": self.vantage,
+            "status": self.status.value,
+            "measured": self.measured,
+            "threshold": self.threshold,
+            "citation": self.citation.to_dict() if self.citation else None,
+            "message": self.message.get(lang),
+            "message_i18n": self.message.to_dict(),
+            "evidence": self.evidence,
+            "started_at": self.started_at.isoformat(),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+class Verdict(StrEnum):
+    READY = "ready"
+    NOT_READY = "not_ready"
+    UNVERIFIED = "unverified"
+
+
+EXIT_CODES = {Verdict.READY: 0, Verdict.NOT_READY: 1, Verdict.UNVERIFIED: 3}
+EXIT_BAD_CONFIG = 2
+
+
+def overall_verdict(results: list[CheckResult], required: set[str]) -> Verdict:
+    """ready only when nothing failed, nothing errored, and every required
+    requirement was actually proven by at least one pass or warn.
+
+    A skipped requirement that the profile requires is not proof: a site must not
+    be called ready because a check could not be made.
+    """
+    statuses = [r.status for r in results]
+    if Status.FAIL in statuses:
+        return Verdict.NOT_READY
+    if Status.ERROR in statuses:
+        return Verdict.UNVERIFIED
+    proven = {r.requirement for r in results if r.status in (Status.PASS, Status.WARN)}
+    if required - proven:
+        return Verdict.UNVERIFIED
+    return Verdict.READY

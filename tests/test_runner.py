@@ -1,0 +1,161 @@
+"""The runner's promises: deadlines always hold, a broken probe is one error, throughput
+checks never overlap, derived checks see every other result."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from readiness.checks import Check
+from readiness.results import Citation, ProbeOutcome, Status, Text
+from readiness.runner import Runner, run_checks
+
+
+@dataclass
+class _Req:
+    title: Text
+    citation: Citation | None
+
+
+class _Profile:
+    """Just enough of a profile for the runner: titles and citations by id."""
+
+    id = "test"
+
+    def requirement(self, req_id: str) -> _Req:
+        return _Req(Text(req_id, req_id), Citation("seed.txt", "第一条", "原文"))
+
+
+def ok(message: str = "fine") -> ProbeOutcome:
+    return ProbeOutcome(Status.PASS, Text(message, message), {"value": 1})
+
+
+async def sleeper(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    await asyncio.sleep(params["sleep_s"])
+    return ok()
+
+
+async def stubborn(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    # a probe that swallows cancellation, as buggy library code sometimes does
+    end = time.monotonic() + params["sleep_s"]
+    while time.monotonic() < end:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            continue
+    return ok()
+
+
+async def broken(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    raise ConnectionResetError("peer reset the connection")
+
+
+async def silent_peer(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    # reads from a server that accepted and never answers, with no timeout of its own
+    reader, writer = await asyncio.open_connection("127.0.0.1", params["port"])
+    writer.write(b"HELLO\r\n")
+    data = await reader.read(1)
+    return ok(f"got {data!r}")
+
+
+def check(name: str, probe: str, deadline_s: float = 1.0, exclusive: bool = False,
+          **params: Any) -> Check:
+    return Check(check_id=name, requirement="LAN-SUBNET", target=name, vantage="test",
+                 probe=probe, params=params, deadline_s=deadline_s, exclusive=exclusive)
+
+
+def run(checks: list[Check], probes: dict[str, Any]) -> list:
+    runner = Runner(_Profile(), probes)  # type: ignore[arg-type]
+    return run_checks(runner, checks)
+
+
+PROBES = {"sleeper": sleeper, "stubborn": stubborn, "broken": broken,
+          "silent_peer": silent_peer}
+
+
+def test_overrunning_probe_becomes_error_at_its_deadline_and_others_still_report() -> None:
+    t0 = time.monotonic()
+    results = run([check("slow", "sleeper", deadline_s=0.5, sleep_s=30),
+                   check("quick", "sleeper", sleep_s=0.01)], PROBES)
+    elapsed = time.monotonic() - t0
+    by = {r.target: r for r in results}
+    assert by["slow"].status == Status.ERROR
+    assert "deadline exceeded" in by["slow"].message.en
+    assert by["quick"].status == Status.PASS
+    assert elapsed < 1.5
+
+
+def test_deadline_holds_even_when_the_probe_ignores_cancellation() -> None:
+    t0 = time.monotonic()
+    results = run([check("stubborn", "stubborn", deadline_s=0.4, sleep_s=3)], PROBES)
+    assert time.monotonic() - t0 < 1.5
+    assert results[0].status == Status.ERROR
+
+
+def test_a_listener_that_accepts_and_never_answers_costs_only_the_deadline() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    try:
+        port = server.getsockname()[1]
+        t0 = time.monotonic()
+        results = run([check("mute", "silent_peer", deadline_s=0.6, port=port),
+                       check("other", "sleeper", sleep_s=0.01)], PROBES)
+        assert time.monotonic() - t0 < 1.6
+    finally:
+        server.close()
+    by = {r.target: r for r in results}
+    assert by["mute"].status == Status.ERROR and "0.6 s" in by["mute"].message.en
+    assert by["other"].status == Status.PASS
+
+
+def test_exception_in_a_probe_is_one_error_naming_the_cause() -> None:
+    results = run([check("bad", "broken"), check("good", "sleeper", sleep_s=0)], PROBES)
+    by = {r.target: r for r in results}
+    assert by["bad"].status == Status.ERROR
+    assert "ConnectionResetError" in by["bad"].message.en
+    assert "peer reset" in by["bad"].message.en
+    assert by["good"].status == Status.PASS
+
+
+def test_unknown_probe_is_an_error_not_a_crash() -> None:
+    results = run([check("x", "no-such-probe")], PROBES)
+    assert results[0].status == Status.ERROR
+
+
+def test_independent_checks_overlap_but_exclusive_ones_never_do() -> None:
+    active = {"now": 0, "max": 0}
+
+    async def tracked(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        active["now"] += 1
+        active["max"] = max(active["max"], active["now"])
+        await asyncio.sleep(0.1)
+        active["now"] -= 1
+        return ok()
+
+    t0 = time.monotonic()
+    run([check(f"bg{i}", "sleeper", sleep_s=0.3) for i in range(20)], PROBES)
+    assert time.monotonic() - t0 < 1.5  # 20 × 0.3 s run side by side, not one after another
+
+    results = run([check(f"tp{i}", "tracked", exclusive=True) for i in range(5)],
+                  {"tracked": tracked})
+    assert active["max"] == 1
+    assert all(r.status == Status.PASS for r in results)
+
+
+def test_derived_check_sees_every_probe_result() -> None:
+    def count(results: list) -> ProbeOutcome:
+        passing = sum(r.status == Status.PASS for r in results)
+        status = Status.PASS if passing >= 2 else Status.FAIL
+        return ProbeOutcome(status, Text(f"{passing} pass", f"{passing} 通过"),
+                            {"passing": passing})
+
+    derived = Check(check_id="count", requirement="LAN-SEATS", target="room", vantage="test",
+                    probe=None, derive=count)
+    results = run([check("a", "sleeper", sleep_s=0), check("b", "broken"), derived], PROBES)
+    assert results[-1].target == "room"
+    assert results[-1].status == Status.FAIL and results[-1].measured == {"passing": 1}
+    assert results[-1].citation is not None
