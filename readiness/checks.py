@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,9 @@ class Check:
     deadline_s: float = 10.0
     # throughput-class checks never overlap each other (perfSONAR's exclusive class)
     exclusive: bool = False
+    # a probe bound to its credentials (SNMP keys, camera password, agent token): such
+    # secrets never travel in params, which are logged and sent to agents
+    fn: Callable[[dict[str, Any], float], Awaitable[ProbeOutcome]] | None = None
     # a derived check judges the other results (e.g. LAN-SEATS counts passing seats);
     # it runs after every probe check has finished
     derive: Callable[[list[CheckResult]], ProbeOutcome] | None = None

@@ -70,7 +70,7 @@ class Runner:
         )
 
     async def _probe(self, check: Check) -> ProbeOutcome:
-        fn = self.probes.get(check.probe or "")
+        fn = check.fn or self.probes.get(check.probe or "")
         if fn is None:
             return ProbeOutcome(Status.ERROR, Text(
                 f"internal: no probe named {check.probe!r}",

@@ -1,0 +1,66 @@
+"""Services on the room's own machines: the exam server, the UPS card, the cameras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import daemons
+from . import topology as t
+from .services import ServiceDef
+from .topology import Topology
+
+
+def exam_server(topo: Topology, folder: Path) -> list[ServiceDef]:
+    ns = topo.ns("srv")
+    return [
+        daemons.websrv("srv-web", ns, [(t.SERVER, 80, "examserver")]),
+        # Seats' throughput to the exam server is measured against this stock server.
+        daemons.iperf3("srv-iperf3", ns, t.SERVER, t.IPERF_PORT),
+    ]
+
+
+# RFC 1628 UPS-MIB scalars, served by `override` (Debian's snmpd has no UPS-MIB of its own).
+UPS_BATTERY_STATUS = ".1.3.6.1.2.1.33.1.2.1.0"
+UPS_SECONDS_ON_BATTERY = ".1.3.6.1.2.1.33.1.2.2.0"
+UPS_MINUTES_REMAINING = ".1.3.6.1.2.1.33.1.2.3.0"
+UPS_OUTPUT_SOURCE = ".1.3.6.1.2.1.33.1.4.1.0"
+
+
+def ups(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[ServiceDef]:
+    values = topo.spec.ups
+    return [
+        daemons.snmpd(
+            "ups-snmpd",
+            topo.ns("ups"),
+            folder,
+            t.UPS,
+            [
+                *daemons.snmp_access(secrets, t.LAN_NET),
+                "sysName exam-room-ups",
+                "sysDescr UPS network management card (readiness lab)",
+                "sysObjectID .1.3.6.1.2.1.33",
+                f"override {UPS_BATTERY_STATUS} integer {values.battery_status}",
+                f"override {UPS_SECONDS_ON_BATTERY} integer {values.seconds_on_battery}",
+                f"override {UPS_MINUTES_REMAINING} integer {values.minutes_remaining}",
+                f"override {UPS_OUTPUT_SOURCE} integer {values.output_source}",
+            ],
+        )
+    ]
+
+
+def cameras(topo: Topology) -> list[ServiceDef]:
+    return [
+        daemons.camera(
+            cam.name,
+            topo.ns(cam.name),
+            t.camera_address(cam),
+            t.RTSP_PORT,
+            t.RTSP_PATH,
+            width=cam.width,
+            height=cam.height,
+            fps=cam.fps,
+            audio=cam.audio,
+            pattern=cam.pattern,
+        )
+        for cam in topo.cameras
+    ]

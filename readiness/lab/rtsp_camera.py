@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""A lab IP camera: a GStreamer RTSP server with a test picture (and optional audio).
+
+Runs under Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0); standard
+library and gi only, because the project's interpreter cannot import gi. The pipeline is
+built when a client connects, so an idle camera costs no CPU.
+
+Patterns: ball (a moving picture, healthy), black (a covered lens), smpte (colour bars:
+with a live source the picture never changes, i.e. a frozen camera).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+log = logging.getLogger("rtsp_camera")
+
+
+def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) -> str:
+    video = (
+        f"videotestsrc is-live=true pattern={pattern} "
+        f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=2048 "
+        "! rtph264pay name=pay0 pt=96 config-interval=1"
+    )
+    sound = (
+        " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+        "! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 "
+        "! mulawenc ! rtppcmupay name=pay1 pt=0"
+    )
+    return f"( {video}{sound if audio else ''} )"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--port", type=int, default=554)
+    parser.add_argument("--path", default="/stream")
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--audio", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--pattern", choices=("ball", "black", "smpte"), default="ball")
+    parser.add_argument("--label", default="", help="the lab namespace (to find us in ps)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address(args.address)
+    server.set_service(str(args.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    line = launch_line(args.width, args.height, args.fps, args.audio, args.pattern)
+    factory.set_launch(line)
+    factory.set_shared(True)  # several viewers share one encoder
+    server.get_mount_points().add_factory(args.path, factory)
+    # attach() returns 0 instead of raising when the port is taken.
+    if server.attach(None) == 0:
+        log.error(
+            "cannot listen on %s:%d (address missing or port in use)", args.address, args.port
+        )
+        return 1
+    log.info("rtsp://%s:%d%s serving %s", args.address, args.port, args.path, line)
+
+    loop = GLib.MainLoop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
+    # Drop sessions of clients that went away without TEARDOWN.
+    GLib.timeout_add_seconds(5, lambda: server.get_session_pool().cleanup() >= 0)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The lab spec: what the simulated exam room looks like and which faults it carries.
+
+Shape is checked by pydantic (unknown keys are errors); meaning (a fault names a seat
+the room has, an address stays inside the lab's documentation ranges) is checked by
+`LabSpec` itself so that a spec built in Python is held to the same rules as a file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from readiness.config.errors import ConfigError, ConfigIssue
+from readiness.config.yamlsource import PathKey, YamlSource, dotted, load_yaml
+
+from .errors import LabSpecError
+
+DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "config" / "lab" / "room.yaml"
+
+MAX_SEATS = 40
+MAX_CAMERA_NUMBER = 40  # cam-N lives at 198.18.10.(200+N)
+SEAT_ID = re.compile(r"^A(\d{2})$")
+CAMERA_NAME = re.compile(r"^cam-([1-9]\d?)$")
+BLOCKED_SITE_NAMES = ("games.example", "video.example")
+
+# The only ranges the lab may ever use (RFC 2544 benchmarking and RFC 5737 documentation).
+LAB_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
+SeatId = Annotated[str, Field(pattern=SEAT_ID.pattern, description="A01 ... A40")]
+CameraName = Annotated[str, Field(pattern=CAMERA_NAME.pattern, description="cam-1 ... cam-40")]
+Mbit = Annotated[int, Field(ge=1, le=10_000)]
+Pattern = Literal["ball", "black", "smpte"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UpsSpec(_Strict):
+    """UPS-MIB (RFC 1628) values the UPS card serves."""
+
+    minutes_remaining: int = Field(240, ge=0)  # upsEstimatedMinutesRemaining
+    seconds_on_battery: int = Field(0, ge=0)  # upsSecondsOnBattery, 0 = on mains
+    output_source: int = Field(3, ge=1, le=7)  # upsOutputSource, 3 = normal, 5 = battery
+    battery_status: int = Field(2, ge=1, le=4)  # upsBatteryStatus, 2 = normal, 3 = low
+
+
+class CameraSpec(_Strict):
+    name: CameraName
+    width: int = Field(1920, ge=16, le=3840)
+    height: int = Field(1080, ge=16, le=2160)
+    fps: int = Field(15, ge=1, le=30)
+    audio: bool = True
+    pattern: Pattern = "ball"  # black = covered lens, smpte = frozen picture
+
+    @property
+    def number(self) -> int:
+        return int(CAMERA_NAME.match(self.name).group(1))  # type: ignore[union-attr]
+
+
+class SeatLinkRate(_Strict):
+    kind: Literal["seat_link_rate"]
+    seat: SeatId
+    rate_mbit: Mbit
+
+
+class AbsentSeat(_Strict):
+    kind: Literal["absent_seat"]
+    seat: SeatId
+
+
+class WrongSubnet(_Strict):
+    kind: Literal["wrong_subnet"]
+    seat: SeatId
+    address: ipaddress.IPv4Interface
+
+
+class DuplicateAddress(_Strict):
+    kind: Literal["duplicate_address"]
+    seat: SeatId
+    same_as: SeatId
+
+
+class BlockedSiteOpenByIp(_Strict):
+    kind: Literal["blocked_site_open_by_ip"]
+    site: Literal["games.example", "video.example"]
+
+
+class PublicResolverOpen(_Strict):
+    kind: Literal["public_resolver_open"]
+
+
+class SlowUplink(_Strict):
+    kind: Literal["slow_uplink"]
+    rate_mbit: Mbit
+
+
+class CameraFault(_Strict):
+    kind: Literal["camera"]
+    camera: CameraName
+    width: int | None = Field(None, ge=16, le=3840)
+    height: int | None = Field(None, ge=16, le=2160)
+    fps: int | None = Field(None, ge=1, le=30)
+    audio: bool | None = None
+    pattern: Pattern | None = None
+
+
+Fault = Annotated[
+    SeatLinkRate
+    | AbsentSeat
+    | WrongSubnet
+    | DuplicateAddress
+    | BlockedSiteOpenByIp
+    | PublicResolverOpen
+    | SlowUplink
+    | CameraFault,
+    Field(discriminator="kind"),
+]
+
+_SEAT_ADDRESSING = (AbsentSeat, WrongSubnet, DuplicateAddress)
+
+
+class SpecProblems(ValueError):
+    """Meaning errors, each with the field path it is about (carried through pydantic)."""
+
+    def __init__(self, problems: list[tuple[PathKey, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{dotted(p)}: {m}" for p, m in problems))
+
+
+class LabSpec(_Strict):
+    name: str = "exam-room"
+    seats: int = Field(MAX_SEATS, ge=1, le=MAX_SEATS)
+    seat_link_mbit: Mbit = 1000
+    server_link_mbit: Mbit = 1000
+    uplink_mbit: Mbit = 1000
+    ups: UpsSpec = UpsSpec()
+    cameras: list[CameraSpec] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_meaning(self) -> LabSpec:
+        problems = _meaning_problems(self)
+        if problems:
+            raise SpecProblems(problems)
+        return self
+
+    # -- derived views used to build the room -------------------------------------------------
+
+    def seat_ids(self) -> list[str]:
+        return [f"A{n:02d}" for n in range(1, self.seats + 1)]
+
+    def faults_of(self, kind: type[_Strict]) -> list[Any]:
+        return [f for f in self.faults if isinstance(f, kind)]
+
+    def seat_fault(self, seat: str) -> AbsentSeat | WrongSubnet | DuplicateAddress | None:
+        return next(
+            (f for f in self.faults if isinstance(f, _SEAT_ADDRESSING) and f.seat == seat), None
+        )
+
+    def seat_rate_mbit(self, seat: str) -> int:
+        rates = [f.rate_mbit for f in self.faults_of(SeatLinkRate) if f.seat == seat]
+        return rates[-1] if rates else self.seat_link_mbit
+
+    def effective_uplink_mbit(self) -> int:
+        slow = self.faults_of(SlowUplink)
+        return slow[-1].rate_mbit if slow else self.uplink_mbit
+
+    def open_blocked_sites(self) -> set[str]:
+        return {f.site for f in self.faults_of(BlockedSiteOpenByIp)}
+
+    def public_resolver_open(self) -> bool:
+        return bool(self.faults_of(PublicResolverOpen))
+
+    def effective_cameras(self) -> list[CameraSpec]:
+        """The camera list with every `camera` fault applied on top."""
+        out = []
+        for cam in self.cameras:
+            changes: dict[str, Any] = {}
+            for fault in self.faults_of(CameraFault):
+                if fault.camera == cam.name:
+                    changes.update(fault.model_dump(exclude={"kind", "camera"}, exclude_none=True))
+            out.append(cam.model_copy(update=changes))
+        return out
+
+
+def _in_lab_ranges(address: ipaddress.IPv4Interface) -> bool:
+    return any(address.ip in net for net in LAB_RANGES)
+
+
+def _meaning_problems(spec: LabSpec) -> list[tuple[PathKey, str]]:
+    problems: list[tuple[PathKey, str]] = []
+    seats = set(spec.seat_ids())
+    seat_range = f"A01-A{spec.seats:02d}"
+    names = [c.name for c in spec.cameras]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            problems.append((("cameras", i, "name"), f"{name} is listed twice"))
+        elif int(name.split("-")[1]) > MAX_CAMERA_NUMBER:
+            problems.append(
+                (("cameras", i, "name"), f"camera numbers go up to {MAX_CAMERA_NUMBER}")
+            )
+    addressed: dict[str, int] = {}
+    absent = {f.seat for f in spec.faults_of(AbsentSeat)}
+    for i, fault in enumerate(spec.faults):
+        at: PathKey = ("faults", i)
+        for field in ("seat", "same_as"):
+            seat = getattr(fault, field, None)
+            if seat is not None and seat not in seats:
+                problems.append(
+                    (at + (field,), f"{seat} is not a seat of this room ({seat_range})")
+                )
+        if isinstance(fault, _SEAT_ADDRESSING):
+            if fault.seat in addressed:
+                problems.append(
+                    (
+                        at + ("seat",),
+                        f"{fault.seat} already has an addressing fault "
+                        f"(faults[{addressed[fault.seat]}]); give each seat at most one",
+                    )
+                )
+            addressed.setdefault(fault.seat, i)
+        if isinstance(fault, DuplicateAddress):
+            if fault.same_as == fault.seat:
+                problems.append((at + ("same_as",), "a seat cannot duplicate itself"))
+            elif fault.same_as in absent:
+                problems.append((at + ("same_as",), f"{fault.same_as} is an absent seat"))
+        if isinstance(fault, WrongSubnet):
+            if not _in_lab_ranges(fault.address):
+                problems.append(
+                    (
+                        at + ("address",),
+                        "the lab only uses 198.18.0.0/15, 192.0.2.0/24, "
+                        "198.51.100.0/24 and 203.0.113.0/24",
+                    )
+                )
+            elif fault.address.ip in ipaddress.IPv4Network("198.18.10.0/24"):
+                problems.append((at + ("address",), "must be outside the room's 198.18.10.0/24"))
+        if isinstance(fault, CameraFault) and fault.camera not in names:
+            problems.append((at + ("camera",), f"{fault.camera} is not in the cameras list"))
+    return problems
+
+
+def load_spec(path: Path | None = None) -> LabSpec:
+    """Read and check a lab spec; every mistake is reported with file, line and field."""
+    path = path or DEFAULT_SPEC
+    try:
+        source = load_yaml(path)
+    except ConfigError as exc:
+        raise LabSpecError(exc.issues) from None
+    data = source.data if source.data is not None else {}
+    if not isinstance(data, dict):
+        raise LabSpecError([ConfigIssue(source.file, 1, "", "a lab spec is a YAML mapping")])
+    try:
+        return LabSpec.model_validate(data)
+    except ValidationError as exc:
+        raise LabSpecError(_issues(exc, source)) from None
+
+
+def _issues(exc: ValidationError, source: YamlSource) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SpecProblems):
+            for path, message in cause.problems:
+                issues.append(ConfigIssue(source.file, source.line_of(path), dotted(path), message))
+            continue
+        # A discriminated union puts the tag (e.g. "seat_link_rate") into the location.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _FAULT_KINDS))
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        issues.append(ConfigIssue(source.file, source.line_of(loc), dotted(loc), message))
+    return issues
+
+
+_FAULT_KINDS = {
+    m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    for m in (
+        SeatLinkRate,
+        AbsentSeat,
+        WrongSubnet,
+        DuplicateAddress,
+        BlockedSiteOpenByIp,
+        PublicResolverOpen,
+        SlowUplink,
+        CameraFault,
+    )
+}
