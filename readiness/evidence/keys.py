@@ -1,0 +1,193 @@
+"""The site key: an Ed25519 key pair that signs every evidence record.
+
+`site.key` (private) never leaves the site machine and is readable by its owner only;
+`site.pub` is what the site hands to the inspector so they can verify the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets as _random
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ..results import Text
+from .errors import EvidenceError, KeyExistsError, KeyPermissionError
+
+PRIVATE_NAME = "site.key"
+PUBLIC_NAME = "site.pub"
+# Relative like the default results folder `runs/`; keep it out of version control.
+DEFAULT_KEY_DIR = Path("keys")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    private_path: Path
+    public_path: Path
+    fingerprint: str  # grouped, for people: "sha256:ab12 cd34 ..."
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Fingerprint without spaces: the form written into every record's `key` field."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte public key, grouped by four so a person can compare it
+    aloud or against a printed report."""
+    return group(key_id(public_key))
+
+
+def group(kid: str) -> str:
+    digest = kid.removeprefix("sha256:").replace(" ", "")
+    return "sha256:" + " ".join(digest[i:i + 4] for i in range(0, len(digest), 4))
+
+
+def same_key(a: str, b: str) -> bool:
+    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+
+
+def _fsync_dir(directory: Path) -> None:
+    # A rename or link is only durable once the directory entry itself is on disk.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, data: bytes, mode: int, force: bool) -> None:
+    """Write `data` to `path` so that it never exists half-written or with a wider
+    mode than `mode`, and (unless `force`) never replaces an existing file."""
+    tmp = path.with_name(f".{path.name}.{_random.token_hex(6)}.tmp")
+    # O_EXCL also refuses to follow a symlink planted at the temporary name; the mode
+    # is given at creation so the file is never readable by others, not even briefly.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 mode)
+    try:
+        try:
+            os.fchmod(fd, mode)  # the umask can only narrow the mode; make it exact
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if force:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the name exists: no window between "check" and "create"
+            os.link(tmp, path)
+    except FileExistsError:
+        raise KeyExistsError(_exists_text(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _exists_text(path: Path) -> Text:
+    return Text(
+        f"{path} already exists: refusing to replace the site key. Records signed with the "
+        "old key could no longer be verified with a new one. Use --force only if the old "
+        "key is lost or leaked, and give the new site.pub to the inspector.",
+        f"{path} 已存在：拒绝覆盖站点密钥。换钥后，旧密钥签名的记录将无法用新公钥验证。"
+        "仅在旧密钥丢失或泄露时使用 --force，并把新的 site.pub 交给检查人员。")
+
+
+def init_keys(directory: Path, force: bool = False) -> KeyInfo:
+    """Create the site key pair in `directory` (site.key mode 0600, site.pub)."""
+    directory = Path(directory)
+    private_path, public_path = directory / PRIVATE_NAME, directory / PUBLIC_NAME
+    if not force:
+        for path in (private_path, public_path):
+            if path.exists() or path.is_symlink():
+                raise KeyExistsError(_exists_text(path))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    # private first: a public key must never be handed out for a private key that a
+    # crash kept from reaching the disk
+    _write_new(private_path, private_pem, 0o600, force)
+    _write_new(public_path, public_pem, 0o644, force)
+    return KeyInfo(private_path, public_path, fingerprint(key.public_key()))
+
+
+def _private_path(path: Path) -> Path:
+    path = Path(path)
+    return path / PRIVATE_NAME if path.is_dir() else path
+
+
+def _public_path(path: Path) -> Path:
+    path = Path(path)
+    return path / PUBLIC_NAME if path.is_dir() else path
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    """Load the site's private key from a key folder (or the site.key file itself).
+
+    Refuses a key that group or others may read: a signature only proves something
+    while nobody else can have made it.
+    """
+    path = _private_path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise EvidenceError(Text(
+            f"no site key at {path}: create one with `readiness keys init`",
+            f"{path} 没有站点密钥：请先运行 `readiness keys init` 生成")) from None
+    except OSError as err:
+        raise EvidenceError(Text(f"cannot open the site key {path}: {err.strerror}",
+                                 f"无法打开站点密钥 {path}：{err.strerror}")) from None
+    with os.fdopen(fd, "rb") as f:
+        # fstat on the open file: the mode checked is the mode of the file read
+        mode = os.fstat(f.fileno()).st_mode
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyPermissionError(Text(
+                f"the site key {path} can be used by other users (mode {stat.filemode(mode)}); "
+                f"anyone who can read it can forge evidence. Run: chmod 600 {path}",
+                f"站点密钥 {path} 可被其他用户访问（权限 {stat.filemode(mode)}），"
+                f"任何能读取它的人都能伪造证据。请运行：chmod 600 {path}"))
+        data = f.read()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise EvidenceError(Text(
+            f"{path} is not an unencrypted PEM private key",
+            f"{path} 不是未加密的 PEM 私钥")) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise EvidenceError(Text(f"{path} is not an Ed25519 key", f"{path} 不是 Ed25519 密钥"))
+    return key
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    """Load a public key from a site.pub file (or a key folder holding one)."""
+    path = _public_path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EvidenceError(Text(f"no public key at {path}", f"{path} 没有公钥文件")) from None
+    except OSError as err:
+        raise EvidenceError(Text(f"cannot read the public key {path}: {err.strerror}",
+                                 f"无法读取公钥 {path}：{err.strerror}")) from None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm):
+        raise EvidenceError(Text(f"{path} is not a PEM public key",
+                                 f"{path} 不是 PEM 公钥")) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise EvidenceError(Text(f"{path} is not an Ed25519 key", f"{path} 不是 Ed25519 密钥"))
+    return key

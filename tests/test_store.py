@@ -1,0 +1,174 @@
+"""The results store: runs come back as they went in (minus secrets), and the trend
+series read the right measurements."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from readiness.config.secrets import Secret
+from readiness.evidence import commands
+from readiness.output.json_writer import to_document
+from readiness.output.run_record import RunRecord
+from readiness.results import CheckResult, Citation, Status, Text, Verdict
+from readiness.store import ResultsStore, StoredRun
+
+SHANGHAI = timezone(timedelta(hours=8))
+T0 = datetime(2024, 5, 20, 9, 0, tzinfo=SHANGHAI)
+SECRET = Secret("s3cret-Token", "${SITE_TOKEN}")
+
+
+def result(requirement: str, target: str, status: Status, measured: dict,
+           message: str = "ok", started: datetime = T0) -> CheckResult:
+    return CheckResult(
+        requirement=requirement, title=Text(requirement, f"要求 {requirement}"), target=target,
+        vantage="coordinator", status=status, message=Text(message, f"中文 {message}"),
+        measured=measured, threshold={"floor_mbps": 100},
+        citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M"),
+        started_at=started, duration_s=2.5, check_id=f"{requirement}/{target}",
+        evidence=["snap.jpg"] if requirement == "CAM-RES" else [])
+
+
+def make_run(started: datetime, uplink: list[float], seats: dict[str, float],
+             cams: list[Status], working: dict[str, int],
+             verdict: Verdict = Verdict.READY) -> RunRecord:
+    results = [result("WAN-FLOOR", f"uplink {i}", Status.PASS, {"throughput_mbps": v},
+                      started=started) for i, v in enumerate(uplink)]
+    results += [result("LAN-SPEED", seat, Status.PASS, {"throughput_mbps": v}, started=started)
+                for seat, v in seats.items()]
+    results += [result("CAM-RES", f"camera {i}", s, {"width": 1920}, started=started)
+                for i, s in enumerate(cams)]
+    results += [result("LAN-SEATS", room, Status.PASS, {"working_seats": n}, started=started)
+                for room, n in working.items()]
+    return RunRecord(
+        site_name="第一考点", site_code="SITE01", profile_id="cbec",
+        certificate=Text("Cross-border e-commerce", "跨境电子商务多平台运营"),
+        started_at=started, finished_at=started + timedelta(minutes=2), verdict=verdict,
+        results=results, required={"WAN-FLOOR", "LAN-SPEED", "CAM-RES"})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ResultsStore:
+    return ResultsStore(tmp_path / "runs" / "readiness.sqlite")
+
+
+def test_a_run_comes_back_as_it_was_saved(store: ResultsStore) -> None:
+    run = make_run(T0, [212.5], {"A01": 941.0, "A02": 94.1},
+                   [Status.PASS, Status.FAIL], {"room 1": 40}, Verdict.NOT_READY)
+    run_id = store.save_run(run, trigger="schedule")
+    loaded = store.load_run(run_id)
+    assert isinstance(loaded, StoredRun) and isinstance(loaded, RunRecord)
+    assert loaded.run_id == run_id and loaded.trigger == "schedule"
+    assert (loaded.site_name, loaded.site_code, loaded.profile_id) == (
+        "第一考点", "SITE01", "cbec")
+    assert loaded.certificate == run.certificate and loaded.verdict == Verdict.NOT_READY
+    assert loaded.started_at == run.started_at and loaded.started_at.tzinfo is not None
+    assert loaded.required == run.required
+    assert loaded.results == run.results  # every field, order kept
+    # a stored run feeds the same writers as a fresh one
+    assert to_document(loaded, "zh")["results"][0]["message"] == "中文 ok"
+    assert store.load_run(run_id + 99) is None
+
+
+def test_list_latest_and_since(store: ResultsStore) -> None:
+    ids = [store.save_run(make_run(T0 + timedelta(days=d), [100], {}, [], {}),
+                          trigger="manual" if d else "schedule") for d in range(3)]
+    runs = store.list_runs()
+    assert [r.run_id for r in runs] == ids  # oldest first
+    assert runs[0].trigger == "schedule" and runs[0].counts == {Status.PASS: 1}
+    assert [r.run_id for r in store.list_runs(since=T0 + timedelta(days=1))] == ids[1:]
+    assert store.list_runs(site_code="OTHER") == []
+    latest = store.latest_run()
+    assert latest is not None and latest.run_id == ids[-1]
+    # a run saved later but started earlier is not the latest
+    store.save_run(make_run(T0 - timedelta(days=5), [1], {}, [], {}))
+    latest = store.latest_run()
+    assert latest is not None and latest.run_id == ids[-1]
+
+
+def test_trends(store: ResultsStore) -> None:
+    a = store.save_run(make_run(T0, [212.5, 180.0], {"A01": 941.0, "A02": 94.1},
+                                [Status.PASS, Status.PASS, Status.WARN],
+                                {"room 1": 40, "room 2": 38}))
+    b = store.save_run(make_run(T0 + timedelta(days=1), [95.0], {"A01": 930.0},
+                                [Status.FAIL, Status.PASS], {"room 1": 39}))
+    c = store.save_run(make_run(T0 + timedelta(days=2), [], {}, [], {}))
+
+    uplink = store.trend("uplink_mbps")
+    assert [(p.run_id, p.value) for p in uplink] == [(a, 180.0), (b, 95.0), (c, None)]
+    slowest = store.trend("slowest_seat_mbps")
+    assert [p.value for p in slowest] == [94.1, 930.0, None]
+    assert slowest[0].parts == {"A01": 941.0, "A02": 94.1}
+    assert [p.value for p in store.trend("cameras_passing")] == [2, 1, None]
+    seats = store.trend("seats_answering")
+    assert [p.value for p in seats] == [78, 39, None]
+    assert seats[0].parts == {"room 1": 40, "room 2": 38}
+    assert [p.run_id for p in store.trend("uplink_mbps", since=T0 + timedelta(hours=1))] == [b, c]
+    with pytest.raises(KeyError, match="known"):
+        store.trend("nonsense")
+
+
+def test_a_measurement_that_is_not_a_number_is_left_out(store: ResultsStore) -> None:
+    run = make_run(T0, [], {}, [], {})
+    run.results = [result("LAN-SPEED", "A01", Status.ERROR, {"throughput_mbps": None}),
+                   result("LAN-SPEED", "A02", Status.ERROR, {"throughput_mbps": True}),
+                   result("LAN-SPEED", "A03", Status.PASS, {"throughput_mbps": 500})]
+    store.save_run(run)
+    assert [p.value for p in store.trend("slowest_seat_mbps")] == [500.0]
+
+
+def test_no_secret_is_stored(store: ResultsStore) -> None:
+    value = SECRET.reveal()
+    run = make_run(T0, [100], {}, [], {})
+    run.results.append(result("CAM-RES", f"rtsp://admin:{value}@cam", Status.ERROR,
+                              {"url": f"rtsp://admin:{value}@cam", "why": [value]},
+                              message=f"auth {value} failed"))
+    run_id = store.save_run(run, secrets=[SECRET])
+    raw = store.path.read_bytes()
+    assert value.encode() not in raw
+    loaded = store.load_run(run_id)
+    assert loaded is not None
+    cam = loaded.results[-1]
+    assert cam.target == "rtsp://admin:***@cam" and cam.message.en == "auth *** failed"
+    assert cam.measured == {"url": "rtsp://admin:***@cam", "why": ["***"]}
+
+
+def test_reopening_keeps_the_runs(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    run_id = ResultsStore(path).save_run(make_run(T0, [10], {}, [], {}))
+    loaded = ResultsStore(path).load_run(run_id)
+    assert loaded is not None and loaded.results[0].measured == {"throughput_mbps": 10}
+
+
+def test_history_command(store: ResultsStore) -> None:
+    store.save_run(make_run(T0, [212.5], {"A01": 941.0}, [Status.PASS], {"room 1": 40}),
+                   trigger="schedule")
+    out = io.StringIO()
+    console = Console(file=out, width=220, highlight=False, color_system=None)
+    assert commands.history(console, store.path, lang="en") == 0
+    text = out.getvalue()
+    assert "schedule" in text and "212 Mbit/s" in text and "941 Mbit/s" in text
+    out.truncate(0)
+    assert commands.history(console, store.path, since=datetime.now(UTC), lang="zh") == 0
+    assert "没有检查记录" in out.getvalue()
+    assert commands.history(console, store.path.with_name("none.sqlite")) == 2
+
+
+def test_record_run_signs_then_stores_with_a_link_to_the_proof(tmp_path: Path) -> None:
+    from readiness.evidence.chain import verify
+    from readiness.evidence.keys import init_keys, load_public
+
+    init_keys(tmp_path / "keys")
+    run = make_run(T0, [150.0], {"A01": 900.0}, [Status.PASS], {"room 1": 40})
+    done = commands.record_run(run, [SECRET], trigger="schedule",
+                               log_path=tmp_path / "evidence.jsonl", key_dir=tmp_path / "keys",
+                               store_path=tmp_path / "readiness.sqlite")
+    report = verify(tmp_path / "evidence.jsonl", load_public(tmp_path / "keys"))
+    assert report.ok and report.count == 1 + len(run.results) and report.head == done.head
+    stored = ResultsStore(tmp_path / "readiness.sqlite").load_run(done.run_id or 0)
+    assert stored is not None and stored.trigger == "schedule"
+    assert stored.evidence_ref == done.evidence_ref is not None
