@@ -79,7 +79,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .output.json_writer import write_json
     from .output.junit_writer import write_junit
     from .output.run_record import RunRecord
-    from .plan import build_plan
+    from .planning import PlanContext, build_plan
     from .results import CheckResult, Text, overall_verdict
     from .runner import Runner, run_checks
 
@@ -103,7 +103,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                                   f"known: {', '.join(known_reqs)}",
                             f"--only：未知要求 {', '.join(bad)}；可选：{', '.join(known_reqs)}")
 
-    plan = build_plan(site, profile, room_ids, only)
+    plan = build_plan(PlanContext(site, profile), room_ids, only)
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
     started = datetime.now(UTC)
@@ -173,6 +173,34 @@ def _lab_prereqs_ok(lang: str) -> bool:
     return False
 
 
+def _render_lab_status(console: Console, st: object, lang: str) -> int:
+    from rich.table import Table
+
+    from .lab import LabStatus
+
+    assert isinstance(st, LabStatus)
+    if not st.exists:
+        console.print(_say(lang, f"lab {st.prefix}: not built (readiness lab up)",
+                           f"实验环境 {st.prefix}：未搭建（readiness lab up）"))
+        return 1
+    state = _say(lang, "up", "运行中") if st.up else _say(lang, "BROKEN", "异常")
+    console.print(f"lab {st.prefix}: {state}, {len(st.namespaces)} "
+                  f"{_say(lang, 'namespaces', '个命名空间')}, {st.state_dir}")
+    for name in st.missing_namespaces:
+        console.print(_say(lang, f"  missing namespace {name}", f"  缺少命名空间 {name}"))
+    table = Table(_say(lang, "service", "服务"), _say(lang, "namespace", "命名空间"), "pid",
+                  _say(lang, "alive", "存活"), _say(lang, "listens", "监听"))
+    for svc in st.services:
+        table.add_row(svc.name, svc.namespace, str(svc.pid),
+                      "[green]yes[/]" if svc.alive else f"[red]no[/] ({svc.log})",
+                      " ".join(svc.listens))
+    console.print(table)
+    if not st.up:
+        console.print(_say(lang, "Rebuild it with: readiness lab down && readiness lab up",
+                           "重建：readiness lab down && readiness lab up"))
+    return 0 if st.up else 1
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from . import lab
 
@@ -183,8 +211,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
                            f"实验环境 {args.prefix}：已删除 {len(removed)} 项"))
         return 0
     if args.action == "status":
-        console.print(lab.status(args.prefix))
-        return 0
+        return _render_lab_status(console, lab.status(args.prefix), args.lang)
     if not _lab_prereqs_ok(args.lang):
         return EXIT_BAD_CONFIG
     try:

@@ -1,53 +1,39 @@
-"""Turn a site and a certificate profile into the checks of one run.
-
-One Check per (requirement, target, vantage point). Requirements this version
-cannot measure yet, or that the profile does not apply, still get one result, so a
-report never silently omits a rule.
-"""
+"""LAN-SUBNET and LAN-SEATS: one subnet, every host answers, enough seats work."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .checks import Check
-from .config.load import Site
-from .config.profile import Profile
-from .config.site import Room
-from .results import CheckResult, ProbeOutcome, Status, Text
+from ..checks import Check
+from ..config.load import Site
+from ..config.site import Room
+from ..results import CheckResult, ProbeOutcome, Status, Text
+
+if TYPE_CHECKING:
+    from ..config.profile import Requirement
+    from . import PlanContext
 
 COORDINATOR = "coordinator"
 
-# Requirements that have a probe in this version; the rest are reported as not verified.
-IMPLEMENTED = {"LAN-SUBNET", "LAN-SEATS"}
 
-
-@dataclass
-class Plan:
-    checks: list[Check]
-    # requirement id -> why it has no check (not applicable, not measured yet, ...)
-    placeholders: list[tuple[str, Status, Text]]
-    required: set[str]
-
-
-def _host_label(role_en: str, name: str, address: str) -> str:
+def host_label(role_en: str, name: str, address: str) -> str:
     return f"{role_en} {name} ({address})" if name else f"{role_en} ({address})"
 
 
 def _lan_hosts(room: Room, site: Site) -> list[tuple[str, str, str, list[int]]]:
     """(target label, role_en, address, tcp ports) for every host that must answer."""
     hosts = [
-        (_host_label("proctor", "", room.proctor.address), "proctor",
+        (host_label("proctor", "", room.proctor.address), "proctor",
          room.proctor.address, room.proctor.ports),
-        (_host_label("exam server", "primary", room.exam_servers.primary.address),
+        (host_label("exam server", "primary", room.exam_servers.primary.address),
          "exam server", room.exam_servers.primary.address, room.exam_servers.primary.ports),
     ]
     backup = room.exam_servers.backup
     if backup:
-        hosts.append((_host_label("exam server", "backup", backup.address), "exam server",
+        hosts.append((host_label("exam server", "backup", backup.address), "exam server",
                       backup.address, backup.ports))
     for seat in site.seats[room.id]:
-        hosts.append((_host_label("seat", seat.label, seat.address), "seat", seat.address, []))
+        hosts.append((host_label("seat", seat.label, seat.address), "seat", seat.address, []))
     return hosts
 
 
@@ -131,48 +117,22 @@ def _count_seats(room_id: str, seat_targets: set[str], minimum: int,
     return derive
 
 
-def build_plan(site: Site, profile: Profile, room_ids: list[str] | None = None,
-               only: set[str] | None = None) -> Plan:
-    rooms = [r for r in site.model.rooms if not room_ids or r.id in room_ids]
-    if only and "LAN-SEATS" in only:
-        # seats are counted from their reachability results, so those must run too
-        only = only | {"LAN-SUBNET"}
-    checks: list[Check] = []
-    placeholders: list[tuple[str, Status, Text]] = []
-    required: set[str] = set()
-    for req in profile.requirements:
-        if only and req.id not in only:
-            continue
-        if not req.applies:
-            placeholders.append((req.id, Status.SKIP, Text(
-                "not a rule of this certificate", "本证书无此要求")))
-            continue
-        if req.required:
-            required.add(req.id)
-        if req.id not in IMPLEMENTED:
-            placeholders.append((req.id, Status.SKIP, Text(
-                "not verified: this version of readiness has no probe for this rule yet; "
-                "check it by hand",
-                "未验证：本版本尚无此项检测，请人工检查")))
-            continue
-        th = req.thresholds
-        for room in rooms:
-            if req.id == "LAN-SUBNET":
-                checks.extend(_lan_subnet_checks(room, site, th))
-            elif req.id == "LAN-SEATS":
-                seat_targets = {
-                    _host_label("seat", s.label, s.address) for s in site.seats[room.id]
-                }
-                minimum = int(th.get("min_seats", 40))
-                recommended = int(th.get("recommended_seats", minimum))
-                checks.append(Check(
-                    check_id=f"LAN-SEATS/{room.id}",
-                    requirement="LAN-SEATS",
-                    target=f"room {room.id}",
-                    vantage=COORDINATOR,
-                    probe=None,
-                    threshold={"min_seats": minimum, "recommended_seats": recommended},
-                    deadline_s=1.0,
-                    derive=_count_seats(room.id, seat_targets, minimum, recommended),
-                ))
-    return Plan(checks, placeholders, required)
+def plan_lan_subnet(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
+    return _lan_subnet_checks(room, ctx.site, req.thresholds)
+
+
+def plan_lan_seats(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
+    th = req.thresholds
+    seat_targets = {host_label("seat", s.label, s.address) for s in ctx.site.seats[room.id]}
+    minimum = int(th.get("min_seats", 40))
+    recommended = int(th.get("recommended_seats", minimum))
+    return [Check(
+        check_id=f"LAN-SEATS/{room.id}",
+        requirement="LAN-SEATS",
+        target=f"room {room.id}",
+        vantage=COORDINATOR,
+        probe=None,
+        threshold={"min_seats": minimum, "recommended_seats": recommended},
+        deadline_s=1.0,
+        derive=_count_seats(room.id, seat_targets, minimum, recommended),
+    )]

@@ -1,0 +1,88 @@
+"""Turn a site and a certificate profile into the checks of one run.
+
+One Check per (requirement, target, vantage point). Each requirement family has a
+planner module here; a planner is `plan(ctx, requirement, room) -> list[Check]`.
+Requirements without a planner, or that the profile does not apply, still get one
+result, so a report never silently omits a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..checks import Check
+from ..config.load import Site
+from ..config.profile import Profile, Requirement
+from ..config.site import Room
+from ..results import Status, Text
+from . import lan
+
+COORDINATOR = "coordinator"
+
+
+@dataclass
+class PlanContext:
+    site: Site
+    profile: Profile
+    # folder where probes may write evidence (snapshots...); None = keep none
+    evidence_dir: Path | None = None
+    # seat / server label -> what its agent said at discovery (None: no agent answers)
+    agents: dict[str, Any] = field(default_factory=dict)
+
+
+Planner = Callable[[PlanContext, Requirement, Room], list[Check]]
+
+PLANNERS: dict[str, Planner] = {
+    "LAN-SUBNET": lan.plan_lan_subnet,
+    "LAN-SEATS": lan.plan_lan_seats,
+}
+
+# Planners that need another requirement's results (derived checks) pull it in.
+NEEDS: dict[str, set[str]] = {"LAN-SEATS": {"LAN-SUBNET"}}
+
+
+@dataclass
+class Plan:
+    checks: list[Check]
+    # (requirement id, status, why it has no check: not applicable, not measured yet)
+    placeholders: list[tuple[str, Status, Text]]
+    required: set[str]
+
+
+def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
+               only: set[str] | None = None) -> Plan:
+    site, profile = ctx.site, ctx.profile
+    rooms = [r for r in site.model.rooms if not room_ids or r.id in room_ids]
+    selected = set(only) if only else None
+    if selected:
+        for req_id in list(selected):
+            selected |= NEEDS.get(req_id, set())
+    checks: list[Check] = []
+    placeholders: list[tuple[str, Status, Text]] = []
+    required: set[str] = set()
+    for req in profile.requirements:
+        if selected and req.id not in selected:
+            continue
+        if not req.applies:
+            placeholders.append((req.id, Status.SKIP, Text(
+                "not a rule of this certificate", "本证书无此要求")))
+            continue
+        if req.required:
+            required.add(req.id)
+        planner = PLANNERS.get(req.id)
+        if planner is None:
+            placeholders.append((req.id, Status.SKIP, Text(
+                "not verified: this version of readiness has no probe for this rule yet; "
+                "check it by hand",
+                "未验证：本版本尚无此项检测，请人工检查")))
+            continue
+        planned = [c for room in rooms for c in planner(ctx, req, room)]
+        if not planned:
+            placeholders.append((req.id, Status.SKIP, Text(
+                "not configured: nothing in the site file to check for this rule",
+                "未配置：站点文件中没有此项的检查对象")))
+        checks.extend(planned)
+    return Plan(checks, placeholders, required)
