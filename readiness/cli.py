@@ -270,6 +270,58 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return code
 
 
+RUNS = Path("runs")
+DEFAULT_LOG = RUNS / "evidence.jsonl"
+DEFAULT_STORE = RUNS / "readiness.sqlite"
+DEFAULT_KEYS = Path("keys")
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from .evidence.commands import keys_init
+
+    return keys_init(Console(highlight=False), Path(args.dir), args.force, args.lang)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .evidence.commands import verify_log
+
+    return verify_log(Console(highlight=False), Path(args.log),
+                      Path(args.pub) if args.pub else None, args.head,
+                      key_dir=Path(args.dir), lang=args.lang)
+
+
+def cmd_attest(args: argparse.Namespace) -> int:
+    from .evidence.commands import attest, parse_items
+
+    site = profile = None
+    if args.config:
+        from .config.load import load_site
+        from .config.profile import available_profiles
+
+        try:
+            loaded = load_site(args.config, set(available_profiles()))
+        except ConfigError as err:
+            return _print_config_error(err, args.lang)
+        site, profile = loaded.name, loaded.profile
+    try:
+        items = parse_items(args.item or [])
+    except ValueError as err:
+        return _usage_error(args.lang, str(err), str(err))
+    return attest(Console(highlight=False), Path(args.log), args.name or "", args.role or "",
+                  items, args.note or "", key_dir=Path(args.dir), site=site, profile=profile,
+                  lang=args.lang)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .evidence.commands import history, parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as err:
+        return _usage_error(args.lang, f"--since: {err}", f"--since：{err}")
+    return history(Console(highlight=False), Path(args.store), since, lang=args.lang)
+
+
 def build_parser() -> argparse.ArgumentParser:
     lang_default = default_lang()
     common = argparse.ArgumentParser(add_help=False)
@@ -309,6 +361,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     p.add_argument("name", nargs="?", help="profile id (eda, cbec) for show")
     p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("keys", parents=[common],
+                       help="create the site's signing key (for the evidence log)")
+    p.add_argument("action", choices=("init",))
+    p.add_argument("--dir", default=str(DEFAULT_KEYS),
+                   help="key folder (default %(default)s); site.key is readable by you only")
+    p.add_argument("--force", action="store_true", help="replace an existing key")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("verify", parents=[common],
+                       help="prove an evidence log was not edited: OK + chain head, or the "
+                            "first bad record and why")
+    p.add_argument("log", nargs="?", default=str(DEFAULT_LOG),
+                   help="evidence log (default %(default)s)")
+    p.add_argument("--pub", help="public key file (default: site.pub in --dir)")
+    p.add_argument("--head", help="expected chain head (as printed on the report): also "
+                                  "catches records cut off the end")
+    p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("attest", parents=[common],
+                       help="sign a named person's attestation of what no probe can see "
+                            "(staff, seat spacing, signage...) into the evidence log")
+    p.add_argument("--name", required=True, help="who attests")
+    p.add_argument("--role", required=True, help="their role, e.g. 考务组长")
+    p.add_argument("--item", action="append", metavar="KEY=VALUE",
+                   help="e.g. staff=6 seat_spacing=yes signage=yes (repeat)")
+    p.add_argument("--note", help="free text")
+    p.add_argument("--config", help="the site file (names the site and certificate)")
+    p.add_argument("--log", default=str(DEFAULT_LOG), help="evidence log (default %(default)s)")
+    p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
+    p.set_defaults(func=cmd_attest)
+
+    p = sub.add_parser("history", parents=[common],
+                       help="past runs and the trend of key figures")
+    p.add_argument("--since", help="e.g. 7d, 12h or 2026-12-01")
+    p.add_argument("--store", default=str(DEFAULT_STORE),
+                   help="results store (default %(default)s)")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("lab", parents=[common],
                        help="build, inspect or remove the simulated exam room (root)")
