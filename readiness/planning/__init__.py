@@ -35,10 +35,17 @@ class PlanContext:
 
 Planner = Callable[[PlanContext, Requirement, Room], list[Check]]
 
-PLANNERS: dict[str, Planner] = {
-    "LAN-SUBNET": lan.plan_lan_subnet,
-    "LAN-SEATS": lan.plan_lan_seats,
+# requirement id -> its planners (several families may prove one requirement, e.g.
+# LAN-SPEED from throughput tests, NIC speed reported by agents and switch ports)
+PLANNERS: dict[str, list[Planner]] = {
+    "LAN-SUBNET": [lan.plan_lan_subnet],
+    "LAN-SEATS": [lan.plan_lan_seats],
 }
+
+
+def planners_for(req_id: str) -> list[Planner]:
+    found = PLANNERS.get(req_id, [])
+    return [found] if callable(found) else list(found)
 
 # Planners that need another requirement's results (derived checks) pull it in.
 NEEDS: dict[str, set[str]] = {"LAN-SEATS": {"LAN-SUBNET"}}
@@ -72,14 +79,14 @@ def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
             continue
         if req.required:
             required.add(req.id)
-        planner = PLANNERS.get(req.id)
-        if planner is None:
+        planners = planners_for(req.id)
+        if not planners:
             placeholders.append((req.id, Status.SKIP, Text(
                 "not verified: this version of readiness has no probe for this rule yet; "
                 "check it by hand",
                 "未验证：本版本尚无此项检测，请人工检查")))
             continue
-        planned = [c for room in rooms for c in planner(ctx, req, room)]
+        planned = [c for room in rooms for planner in planners for c in planner(ctx, req, room)]
         if not planned:
             placeholders.append((req.id, Status.SKIP, Text(
                 "not configured: nothing in the site file to check for this rule",
