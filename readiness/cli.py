@@ -254,7 +254,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
             console.print(_say(lang, "Checking it from the proctor PC:",
                                "从监考机检查："))
             argv = room.exec_argv("proctor", [
-                sys.executable, "-m", "readiness", "check", str(LAB_SITE),
+                sys.executable, "-m", "readiness", "check", str(room.site_file),
                 "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
                 "--lang", lang])
             code = subprocess.call(argv, timeout=args.timeout)
@@ -361,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     p.add_argument("name", nargs="?", help="profile id (eda, cbec) for show")
     p.set_defaults(func=cmd_profiles)
+
+    from .agent.cli import add_agent_parser
+
+    add_agent_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],
                        help="create the site's signing key (for the evidence log)")

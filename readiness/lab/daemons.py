@@ -110,6 +110,17 @@ def websrv(name: str, ns: str, sites: list[tuple[str, int, str]]) -> ServiceDef:
     return ServiceDef(name, ns, argv, [Listen("tcp", a, p) for a, p, _ in sites], env)
 
 
+AGENT_PORT = 8765
+
+
+def agent(name: str, ns: str, address: str, site_file: Path) -> ServiceDef:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "readiness.agent", "--config", str(site_file),
+            "--bind", address, "--port", str(AGENT_PORT)]
+    return ServiceDef(name, ns, argv, [Listen("tcp", address, AGENT_PORT)], env)
+
+
 def camera(
     name: str,
     ns: str,

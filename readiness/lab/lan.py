@@ -48,6 +48,20 @@ def ups(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[ServiceDe
     ]
 
 
+def agents(topo: Topology, site_file: Path) -> list[ServiceDef]:
+    """`readiness agent` on the exam server and on every seat that has one, each bound
+    to the address its PC really has (a mis-addressed PC's agent is just as lost)."""
+    out = []
+    if topo.spec.agents:
+        out.append(daemons.agent("srv-agent", topo.ns("srv"), t.SERVER, site_file))
+    for host in topo.hosts:
+        if host.role.startswith("seat-") and topo.spec.agent_on(host.role[len("seat-"):]):
+            address = host.address.split("/")[0]
+            out.append(daemons.agent(f"{host.role}-agent", topo.ns(host.role), address,
+                                     site_file))
+    return out
+
+
 def cameras(topo: Topology) -> list[ServiceDef]:
     return [
         daemons.camera(

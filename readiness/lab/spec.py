@@ -102,6 +102,13 @@ class SlowUplink(_Strict):
     rate_mbit: Mbit
 
 
+class NoAgent(_Strict):
+    """The seat's PC is up but nobody started `readiness agent` on it."""
+
+    kind: Literal["no_agent"]
+    seat: SeatId
+
+
 class CameraFault(_Strict):
     kind: Literal["camera"]
     camera: CameraName
@@ -120,6 +127,7 @@ Fault = Annotated[
     | BlockedSiteOpenByIp
     | PublicResolverOpen
     | SlowUplink
+    | NoAgent
     | CameraFault,
     Field(discriminator="kind"),
 ]
@@ -143,6 +151,8 @@ class LabSpec(_Strict):
     uplink_mbit: Mbit = 1000
     ups: UpsSpec = UpsSpec()
     cameras: list[CameraSpec] = Field(default_factory=list)
+    # run `readiness agent` on every seat and on the exam server (no_agent faults aside)
+    agents: bool = True
     faults: list[Fault] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -164,6 +174,9 @@ class LabSpec(_Strict):
         return next(
             (f for f in self.faults if isinstance(f, _SEAT_ADDRESSING) and f.seat == seat), None
         )
+
+    def agent_on(self, seat: str) -> bool:
+        return self.agents and seat not in {f.seat for f in self.faults_of(NoAgent)}
 
     def seat_rate_mbit(self, seat: str) -> int:
         rates = [f.rate_mbit for f in self.faults_of(SeatLinkRate) if f.seat == seat]
@@ -289,6 +302,7 @@ _FAULT_KINDS = {
         BlockedSiteOpenByIp,
         PublicResolverOpen,
         SlowUplink,
+        NoAgent,
         CameraFault,
     )
 }

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..checks import Check
 from ..config.secrets import Secret
-from ..results import CheckResult, Status, Verdict, worst
+from ..results import SEVERITY, CheckResult, Status, Verdict, worst
 from .run_record import RunRecord, scrub
 
 STATUS_WORDS = {
@@ -54,7 +54,9 @@ def _fmt_value(key: str, value: Any) -> str:
 
 
 # Measurements kept in JSON for the record but too detailed for a terminal summary.
-HIDDEN = {"interval_s", "icmp_socket", "rtt_min_ms", "address", "subnet", "errors"}
+HIDDEN = {"interval_s", "icmp_socket", "rtt_min_ms", "address", "subnet", "errors",
+          "hostname", "os", "cpu_cores", "nic", "mac", "default_gateway", "dns_servers",
+          "agent_version", "clock_skew_s", "reason", "agent"}
 
 
 def format_pairs(values: dict[str, Any]) -> str:
@@ -98,6 +100,15 @@ class LiveProgress:
         self._refresh()
 
 
+# findings listed per requirement before the rest is summed up (all are in the JSON)
+MAX_LINES = 6
+
+
+def _more(count: int, lang: str) -> str:
+    return (f"[dim]… {count} 项未列出：见 JSON 结果或加 -v[/]" if lang == "zh"
+            else f"[dim]… and {count} more: see the JSON results, or use -v[/]")
+
+
 def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Secret],
                    show_passing: bool = False) -> None:
     words, labels = STATUS_WORDS[lang], LABELS[lang]
@@ -118,9 +129,12 @@ def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Se
             f"[{STATUS_STYLE[s]}]{sum(r.status == s for r in results)} {words[s]}[/]"
             for s in Status if any(r.status == s for r in results))
         lines = []
-        for r in results:
-            if r.status == Status.PASS and not show_passing and len(results) > 1:
-                continue
+        shown = [r for r in results
+                 if show_passing or r.status != Status.PASS or len(results) == 1]
+        # worst first, so a long room list still puts the failures on screen
+        shown.sort(key=lambda r: -SEVERITY[r.status])
+        hidden = len(shown) - MAX_LINES if not show_passing and len(shown) > MAX_LINES else 0
+        for r in shown[:len(shown) - hidden]:
             line = f"[{STATUS_STYLE[r.status]}]{words[r.status]}[/] {escape(r.target)}: " \
                    f"{escape(scrub(r.message.get(lang), secrets))}"
             if r.measured and r.status != Status.SKIP:
@@ -129,6 +143,8 @@ def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Se
                     line += f" / {escape(format_pairs(r.threshold))}"
                 line += "[/]"
             lines.append(line)
+        if hidden:
+            lines.append(_more(hidden, lang))
         first = results[0]
         rule = ""
         if first.citation:

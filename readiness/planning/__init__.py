@@ -18,7 +18,7 @@ from ..config.load import Site
 from ..config.profile import Profile, Requirement
 from ..config.site import Room
 from ..results import Status, Text
-from . import lan
+from . import agents, lan
 
 COORDINATOR = "coordinator"
 
@@ -40,6 +40,9 @@ Planner = Callable[[PlanContext, Requirement, Room], list[Check]]
 PLANNERS: dict[str, list[Planner]] = {
     "LAN-SUBNET": [lan.plan_lan_subnet],
     "LAN-SEATS": [lan.plan_lan_seats],
+    "LAN-SPEED": [agents.plan_nic_speed],
+    "LAN-FIXED-IP": [agents.plan_fixed_ip_agents],
+    "SEAT-SPEC": [agents.plan_seat_spec],
 }
 
 

@@ -1,0 +1,7 @@
+"""`python -m readiness.agent --config SITE --bind ADDR`: the same as `readiness agent`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""`readiness agent`: the command line of the seat agent (part of the CLI layer)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from readiness.results import EXIT_BAD_CONFIG
+
+SERVICE_HELP = r"""Run it on every candidate PC and on the exam server, bound to that
+machine's exam-LAN address. Every request must be signed with the site token
+(agent.token in the site file), so the site file and its secrets file must be on the
+machine (secrets file readable by its owner only).
+
+As a systemd service (Linux):
+  cp config/readiness-agent.service /etc/systemd/system/
+  # edit ExecStart: the site file and this PC's address after --bind
+  systemctl daemon-reload && systemctl enable --now readiness-agent
+  journalctl -u readiness-agent        # one line per request
+
+As a scheduled task at start-up (Windows, in an administrator PowerShell):
+  $a = New-ScheduledTaskAction -Execute C:\readiness\venv\Scripts\readiness.exe -Argument `
+    "agent --config C:\readiness\site.yaml --bind 192.168.10.107 --log-file C:\readiness\agent.log"
+  # no 3-day time limit (the default), restart if it stops
+  $s = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) `
+    -RestartCount 999 -RestartInterval (New-TimeSpan -Minutes 1) -AllowStartIfOnBatteries
+  Register-ScheduledTask -TaskName "readiness agent" -Action $a -Settings $s `
+    -Trigger (New-ScheduledTaskTrigger -AtStartup) -User SYSTEM -RunLevel Highest
+  New-NetFirewallRule -DisplayName "readiness agent" -Direction Inbound -Protocol TCP `
+    -LocalPort 8765 -RemoteAddress 192.168.10.2 -Action Allow
+  Start-ScheduledTask -TaskName "readiness agent"
+
+Open the port to the proctor PC (the coordinator) only; the agent refuses unsigned
+requests anyway, but a closed port is quieter.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="SITE",
+                        help="the site YAML file (its agent.token signs every request)")
+    parser.add_argument("--bind", required=True, metavar="ADDR",
+                        help="this machine's exam-LAN address to listen on, e.g. "
+                             "192.168.10.107")
+    parser.add_argument("--port", type=int, default=None,
+                        help="TCP port (default: agent.port of the site file, 8765)")
+    parser.add_argument("--listen-all", action="store_true",
+                        help="allow --bind 0.0.0.0 (every network of this machine)")
+    parser.add_argument("--log-file", metavar="FILE",
+                        help="append the request log here instead of stderr (Windows tasks "
+                             "have no console)")
+
+
+def add_agent_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
+                     ) -> argparse.ArgumentParser:
+    """Add `readiness agent` to the main command's subparsers."""
+    parser = subparsers.add_parser(
+        "agent", parents=parents, help="run the seat agent on a candidate PC or exam server",
+        description="Serve signed checks that only this machine can answer: its NIC speed, "
+                    "static or DHCP address, inventory, and probes run from its seat.",
+        epilog=SERVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(func=cmd_agent)
+    return parser
+
+
+def _say(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _fail(lang: str, en: str, zh: str) -> int:
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]{_say(lang, 'error', '错误')}:[/] {_say(lang, en, zh)}")
+    return EXIT_BAD_CONFIG
+
+
+def _logging(log_file: str | None) -> None:
+    logger = logging.getLogger("readiness.agent")
+    logger.setLevel(logging.INFO)
+    handler: logging.Handler = (logging.FileHandler(log_file, encoding="utf-8") if log_file
+                                else logging.StreamHandler(sys.stderr))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    # our own handler: the root's (WARNING) must not print every request a second time
+    logger.propagate = False
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from readiness.cli import _print_config_error
+    from readiness.config.errors import ConfigError
+    from readiness.config.load import load_site
+
+    from .allow import AllowList
+    from .server import BindRefused, check_bind, serve
+
+    lang = getattr(args, "lang", "en")
+    try:
+        check_bind(args.bind, args.listen_all)
+    except BindRefused as exc:
+        return _fail(lang, str(exc), f"监听地址不可用：{exc}")
+    try:
+        site = load_site(args.config)
+    except ConfigError as err:
+        return _print_config_error(err, lang)
+    token = site.secret("agent.token")
+    if token is None:
+        return _fail(lang, f"{args.config} has no agent.token: every agent request is signed "
+                           "with it; add  agent: {token: secret:agent_token}  and the key to "
+                           "the secrets file",
+                     f"{args.config} 中没有 agent.token：代理的每个请求都用它签名；请添加 "
+                     " agent: {token: secret:agent_token}  并在密钥文件中写入该键")
+    port = args.port or site.model.agent.port
+    try:
+        _logging(args.log_file)
+    except OSError as exc:
+        return _fail(lang, f"cannot write the log file {args.log_file}: {exc.strerror}",
+                     f"无法写入日志文件 {args.log_file}：{exc.strerror}")
+    try:
+        serve(args.bind, port, token, AllowList.from_site_model(site.model),
+              listen_all=args.listen_all)
+    except BindRefused as exc:
+        return _fail(lang, str(exc), f"监听失败：{exc}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from readiness.cli import default_lang
+
+    parser = argparse.ArgumentParser(
+        prog="python -m readiness.agent",
+        description="The readiness seat agent (the same as `readiness agent`).",
+        epilog=SERVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lang", choices=("zh", "en"), default=default_lang())
+    add_arguments(parser)
+    return cmd_agent(parser.parse_args(argv))

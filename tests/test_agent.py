@@ -1,0 +1,674 @@
+"""The seat agent, against a real running agent on loopback.
+
+Refusals (no signature, wrong token, replay, stale time, target outside the site)
+each get their own status and message; a huge body and a slow client do not delay the
+next legitimate request; the token appears in no log line and no reply.
+
+NIC speed and duplex are tested on injected interface tables: the lab's veth links
+always report 10000 Mb/s full duplex and `ethtool -s` cannot change them, so a slow or
+half-duplex NIC cannot be made for real here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from probes.seat_agent import judge_self_report, make_agent_run_probe, make_self_report_probe
+from readiness.agent import self_report as sr
+from readiness.agent.allow import AllowList, targets_in
+from readiness.agent.auth import AuthError, NonceCache, Verifier, sign
+from readiness.agent.client import AgentTarget, call_agent, fan_out
+from readiness.agent.server import (
+    AgentProbe,
+    AgentServer,
+    BindRefused,
+    Limits,
+    default_registry,
+    running,
+)
+from readiness.config.secrets import Secret
+from readiness.config.site import SiteFile
+from readiness.results import ProbeOutcome, Status, Text
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN_VALUE = "tok-9f2c41d7-agent-test-value"
+TOKEN = Secret(TOKEN_VALUE, "secret:agent_token")
+WRONG = Secret("some-other-site-token", "secret:agent_token")
+HOST = "127.0.0.1"
+ALLOW = AllowList.of(["198.51.100.0/24", "http://exam.example/"])
+READ_TIMEOUT_S = 2.0
+
+# Every log line and every reply of this module, searched for the token after each test.
+_LOG_LINES: list[str] = []
+_REPLIES: list[bytes] = []
+
+
+class _Capture(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _LOG_LINES.append(self.format(record))
+
+
+async def _echo_target(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    return ProbeOutcome(Status.PASS, Text("reached", "已到达"), {"host": params.get("host")})
+
+
+async def _slow(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    await asyncio.sleep(float(params.get("sleep_s", 1.0)))
+    return ProbeOutcome(Status.PASS, Text("done", "完成"))
+
+
+async def _boom(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    raise RuntimeError("probe exploded")
+
+
+def _registry() -> dict[str, AgentProbe]:
+    reg = default_registry()
+    reg["echo_target"] = AgentProbe(_echo_target)
+    reg["slow_exclusive"] = AgentProbe(_slow, exclusive=True)
+    reg["slow"] = AgentProbe(_slow)
+    reg["boom"] = AgentProbe(_boom)
+    return reg
+
+
+@pytest.fixture(scope="module")
+def agent() -> Iterator[AgentServer]:
+    handler = _Capture(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    for name in ("readiness", "asyncio"):
+        logging.getLogger(name).addHandler(handler)
+    logging.getLogger("readiness.agent").setLevel(logging.DEBUG)
+    try:
+        with running(HOST, 0, TOKEN, ALLOW, registry=_registry(),
+                     limits=Limits(read_timeout_s=READ_TIMEOUT_S)) as server:
+            yield server
+    finally:
+        for name in ("readiness", "asyncio"):
+            logging.getLogger(name).removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _token_never_shown(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG)
+    yield
+    seen = "\n".join(_LOG_LINES) + caplog.text + b"".join(_REPLIES).decode("utf-8", "replace")
+    assert TOKEN_VALUE not in seen
+    assert WRONG.reveal() not in seen
+
+
+# ------------------------------------------------------------------ raw HTTP helpers
+
+
+def _request(port: int, method: str, path: str, body: bytes = b"",
+             headers: dict[str, str] | None = None, timeout_s: float = 5.0,
+             ) -> tuple[int, dict[str, Any]]:
+    lines = [f"{method} {path} HTTP/1.1", "Host: agent", f"Content-Length: {len(body)}",
+             *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    with socket.create_connection((HOST, port), timeout=timeout_s) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    _REPLIES.append(raw)
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+def _signed(port: int, path: str, body: dict[str, Any], token: Secret = TOKEN,
+            now: float | None = None) -> tuple[int, dict[str, Any]]:
+    data = json.dumps(body).encode()
+    return _request(port, "POST", path, data, sign(token, "POST", path, data, now=now))
+
+
+def _timed_self_report(port: int) -> float:
+    started = time.monotonic()
+    status, data = _signed(port, "/v1/self-report", {})
+    assert status == 200 and "report" in data
+    return time.monotonic() - started
+
+
+# ------------------------------------------------------------------ authentication
+
+
+def test_health_is_open_and_tells_only_the_version(agent: AgentServer) -> None:
+    status, data = _request(agent.port, "GET", "/v1/health")
+    assert status == 200
+    assert set(data) == {"agent", "version"}
+
+
+def test_missing_signature_is_401(agent: AgentServer) -> None:
+    status, data = _request(agent.port, "POST", "/v1/self-report", b"{}")
+    assert status == 401
+    assert data["error"] == "missing_signature"
+    assert "not signed" in data["message"]
+
+
+def test_wrong_token_is_403(agent: AgentServer) -> None:
+    status, data = _signed(agent.port, "/v1/self-report", {}, token=WRONG)
+    assert status == 403
+    assert data["error"] == "bad_signature"
+    assert "token differs" in data["message"]
+
+
+def test_altered_body_is_403(agent: AgentServer) -> None:
+    headers = sign(TOKEN, "POST", "/v1/run", b'{"probe": "self_report"}')
+    status, data = _request(agent.port, "POST", "/v1/run", b'{"probe": "boom"}', headers)
+    assert (status, data["error"]) == (403, "bad_signature")
+
+
+def test_replayed_request_is_403(agent: AgentServer) -> None:
+    body = b"{}"
+    headers = sign(TOKEN, "POST", "/v1/self-report", body)
+    first, _ = _request(agent.port, "POST", "/v1/self-report", body, headers)
+    again, data = _request(agent.port, "POST", "/v1/self-report", body, headers)
+    assert first == 200
+    assert again == 403
+    assert data["error"] == "replayed"
+    assert "already received" in data["message"]
+
+
+@pytest.mark.parametrize("offset_s, code, words", [(-120, "expired", "in the past"),
+                                                   (+120, "future", "in the future")])
+def test_stale_or_future_time_is_401(agent: AgentServer, offset_s: int, code: str,
+                                     words: str) -> None:
+    status, data = _signed(agent.port, "/v1/self-report", {}, now=time.time() + offset_s)
+    assert status == 401
+    assert data["error"] == code
+    assert words in data["message"] and "clocks" in data["message"]
+    assert abs(data["server_time"] - time.time()) < 5
+
+
+def test_malformed_signature_headers_are_401(agent: AgentServer) -> None:
+    headers = sign(TOKEN, "POST", "/v1/self-report", b"{}")
+    headers["X-Readiness-Nonce"] = "not-hex"
+    status, data = _request(agent.port, "POST", "/v1/self-report", b"{}", headers)
+    assert (status, data["error"]) == (401, "malformed_signature")
+
+
+# ------------------------------------------------------------------ what may run
+
+
+def test_target_outside_the_site_is_403(agent: AgentServer) -> None:
+    status, data = _signed(agent.port, "/v1/run",
+                           {"probe": "echo_target", "params": {"host": "192.0.2.99"}})
+    assert status == 403
+    assert data["error"] == "target_not_allowed"
+    assert data["message"] == "target 192.0.2.99 is not in the site configuration"
+    for params in ({"url": "http://evil.example/x"}, {"hosts": ["198.51.100.7", "192.0.2.5"]},
+                   {"server_address": "203.0.113.9"}, {"host": 3232235777}):
+        status, data = _signed(agent.port, "/v1/run", {"probe": "echo_target",
+                                                       "params": params})
+        assert (status, data["error"]) == (403, "target_not_allowed"), params
+
+
+def test_target_inside_the_site_runs(agent: AgentServer) -> None:
+    for params in ({"host": "198.51.100.7"}, {"url": "http://exam.example/login?x=1"},
+                   {"url": "http://EXAM.example./"}):
+        status, data = _signed(agent.port, "/v1/run",
+                               {"probe": "echo_target", "params": params, "deadline_s": 2})
+        assert status == 200, data
+        assert data["outcome"]["status"] == "pass"
+
+
+def test_unknown_probe_is_404(agent: AgentServer) -> None:
+    status, data = _signed(agent.port, "/v1/run", {"probe": "shell", "params": {}})
+    assert (status, data["error"]) == (404, "unknown_probe")
+    assert "self_report" in data["message"]
+
+
+def test_bad_deadline_is_400(agent: AgentServer) -> None:
+    for deadline in (0, -1, 10_000, "soon", True):
+        status, data = _signed(agent.port, "/v1/run",
+                               {"probe": "self_report", "deadline_s": deadline})
+        assert (status, data["error"]) == (400, "bad_deadline"), deadline
+
+
+def test_exclusive_probes_run_one_at_a_time(agent: AgentServer) -> None:
+    results: list[tuple[int, dict[str, Any]]] = []
+
+    def call() -> None:
+        results.append(_signed(agent.port, "/v1/run", {"probe": "slow_exclusive",
+                                                       "params": {"sleep_s": 1.0}}))
+
+    first = threading.Thread(target=call)
+    first.start()
+    time.sleep(0.3)
+    call()
+    first.join()
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409]
+    busy = next(data for status, data in results if status == 409)
+    assert busy["error"] == "busy" and "slow_exclusive" in busy["message"]
+    # non-exclusive probes are not held up by it
+    assert _signed(agent.port, "/v1/run", {"probe": "slow", "params": {"sleep_s": 0}})[0] == 200
+
+
+def test_every_probe_run_keeps_its_deadline(agent: AgentServer) -> None:
+    started = time.monotonic()
+    status, data = _signed(agent.port, "/v1/run", {"probe": "slow", "deadline_s": 0.3,
+                                                   "params": {"sleep_s": 30}})
+    assert time.monotonic() - started < 1.5
+    assert status == 200
+    assert data["outcome"]["status"] == "error"
+    assert "deadline of 0.3 s" in data["outcome"]["message"]["en"]
+
+
+def test_a_failing_probe_is_an_error_outcome(agent: AgentServer) -> None:
+    status, data = _signed(agent.port, "/v1/run", {"probe": "boom"})
+    assert status == 200
+    assert data["outcome"]["status"] == "error"
+    assert "probe exploded" in data["outcome"]["message"]["en"]
+
+
+# ------------------------------------------------------------------ abuse
+
+
+def test_a_100_mb_body_is_refused_without_reading_it(agent: AgentServer) -> None:
+    announced = 100 * 1024 * 1024
+    chunk = bytes(64 * 1024)  # the same 64 KiB again and again: nothing big in memory
+    sent = 0
+    reply = b""
+    with socket.create_connection((HOST, agent.port), timeout=5) as sock:
+        sock.sendall(f"POST /v1/run HTTP/1.1\r\nHost: agent\r\n"
+                     f"Content-Length: {announced}\r\n\r\n".encode())
+        try:  # a first megabyte blindly, as a client that does not wait for a reply would
+            for _ in range(16):
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        deadline = time.monotonic() + 10
+        while sent < announced and time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock], [], 1.0)
+            if readable:
+                reply = sock.recv(65536)
+                break
+            if writable:
+                try:
+                    sent += sock.send(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        if not reply:
+            try:
+                reply = sock.recv(65536)
+            except ConnectionResetError:
+                reply = b""
+    _REPLIES.append(reply)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+    assert b"too_large" in reply
+    assert sent < 20 * 1024 * 1024, f"the agent let {sent} bytes in before refusing"
+    assert _timed_self_report(agent.port) < 0.5
+
+
+def test_slow_and_idle_clients_do_not_block_the_next_request(agent: AgentServer) -> None:
+    idle = [socket.create_connection((HOST, agent.port)) for _ in range(30)]
+    cut_after: list[float] = []
+
+    def trickle() -> None:
+        started = time.monotonic()
+        with socket.create_connection((HOST, agent.port), timeout=10) as sock:
+            for byte in b"POST /v1/self-report HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}":
+                try:
+                    sock.send(bytes([byte]))
+                    readable, _, _ = select.select([sock], [], [], 1.0)  # one byte a second
+                    if readable:
+                        _REPLIES.append(sock.recv(65536))
+                        break
+                except OSError:
+                    break
+        cut_after.append(time.monotonic() - started)
+
+    slow = threading.Thread(target=trickle)
+    slow.start()
+    try:
+        time.sleep(0.5)
+        latencies = [_timed_self_report(agent.port) for _ in range(5)]
+        slow.join(READ_TIMEOUT_S + 5)
+    finally:
+        for sock in idle:
+            sock.close()
+    assert max(latencies) < 0.5, latencies
+    assert cut_after and cut_after[0] < READ_TIMEOUT_S + 1.5, cut_after
+    assert Limits().read_timeout_s <= 10  # "a few seconds" in production too
+
+
+def test_refuses_to_listen_everywhere_unless_told() -> None:
+    with pytest.raises(BindRefused, match="--listen-all"):
+        AgentServer("0.0.0.0", 0, TOKEN, ALLOW)
+    with pytest.raises(BindRefused, match="not an IP address"):
+        AgentServer("seat-a07", 0, TOKEN, ALLOW)
+    AgentServer("0.0.0.0", 0, TOKEN, ALLOW, listen_all=True)  # constructed, never started
+
+
+def test_an_address_this_pc_does_not_have_is_named() -> None:
+    with pytest.raises(BindRefused, match="not an address of this PC"), \
+            running("198.18.250.250", 0, TOKEN, ALLOW):
+        pass
+
+
+# ------------------------------------------------------------------ coordinator side
+
+
+def test_fan_out_marks_absent_agents(agent: AgentServer) -> None:
+    with socket.socket() as spare:  # a port where nothing listens
+        spare.bind((HOST, 0))
+        dead_port = spare.getsockname()[1]
+    targets = [AgentTarget(f"A{i:02d}", HOST) for i in range(1, 11)]
+    targets.append(AgentTarget("A11", HOST, dead_port))
+    started = time.monotonic()
+    replies = asyncio.run(fan_out(targets, "/v1/self-report", {}, TOKEN, agent.port,
+                                  concurrency=4, timeout_s=3))
+    assert time.monotonic() - started < 3
+    assert {r.status for label, r in replies.items() if label != "A11"} == {"ok"}
+    assert replies["A11"].status == "absent"
+    assert "not running" in replies["A11"].reason
+    wrong = asyncio.run(fan_out(targets[:1], "/v1/self-report", {}, WRONG, agent.port))
+    assert wrong["A01"].status == "refused" and wrong["A01"].error_code == "bad_signature"
+
+
+def test_client_copes_with_a_seat_clock_that_is_off() -> None:
+    with running(HOST, 0, TOKEN, ALLOW, clock=lambda: time.time() + 300) as skewed:
+        reply = asyncio.run(call_agent(HOST, skewed.port, "/v1/self-report", {}, TOKEN))
+        assert reply.status == "ok"
+        assert reply.clock_skew_s is not None and 295 <= reply.clock_skew_s <= 305
+        strict = asyncio.run(call_agent(HOST, skewed.port, "/v1/self-report", {}, TOKEN,
+                                        adjust_clock=False))
+        # the agent's clock is ahead, so our time looks stale to it
+        assert strict.status == "refused" and strict.error_code == "expired"
+
+
+def test_self_report_probe_against_a_live_agent(agent: AgentServer) -> None:
+    probe = make_self_report_probe(TOKEN)
+    outcome = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07"}, 5))
+    assert outcome.status == Status.PASS, outcome.message
+    assert outcome.measured["hostname"] == socket.gethostname()
+    assert outcome.measured["nic"]  # the NIC carrying 127.0.0.1 (lo)
+    assert outcome.measured["addressing"] == "static"
+    assert outcome.message.en.startswith("A07:") and outcome.message.zh.startswith("A07：")
+    # loopback has no negotiated speed: a speed rule cannot pass on it
+    judged = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07",
+                                "fail_below_mbps": 100}, 5))
+    assert judged.status == Status.WARN and "does not report the speed" in judged.message.en
+
+
+def test_self_report_probe_when_no_agent_answers() -> None:
+    with socket.socket() as spare:
+        spare.bind((HOST, 0))
+        port = spare.getsockname()[1]
+    probe = make_self_report_probe(TOKEN)
+    params = {"address": HOST, "port": port, "label": "A07"}
+    outcome = asyncio.run(probe(params, 3))
+    assert outcome.status == Status.SKIP
+    assert outcome.message.en == (f"no agent answers on A07 ({HOST}:{port}): start "
+                                  "`readiness agent` on that PC")
+    assert "readiness agent" in outcome.message.zh
+    assert asyncio.run(probe({**params, "when_absent": "warn"}, 3)).status == Status.WARN
+
+
+def test_self_report_probe_with_the_wrong_token(agent: AgentServer) -> None:
+    probe = make_self_report_probe(WRONG)
+    outcome = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07"}, 3))
+    assert outcome.status == Status.ERROR
+    assert "refused our token: the site token differs" in outcome.message.en
+    assert "令牌" in outcome.message.zh
+
+
+def test_run_probe_relays_the_agents_outcome(agent: AgentServer) -> None:
+    probe = make_agent_run_probe(TOKEN)
+    base = {"address": HOST, "port": agent.port, "label": "A07", "probe": "echo_target"}
+    outcome = asyncio.run(probe({**base, "params": {"host": "198.51.100.7"}}, 3))
+    assert outcome.status == Status.PASS
+    assert outcome.measured == {"host": "198.51.100.7", "agent": "A07"}
+    refused = asyncio.run(probe({**base, "params": {"host": "192.0.2.99"}}, 3))
+    assert refused.status == Status.ERROR
+    assert "192.0.2.99 is not in the site configuration" in refused.message.en
+
+
+# ------------------------------------------------------------------ pieces on their own
+
+
+def test_nonce_cache_forgets_with_the_window_and_is_bounded() -> None:
+    cache = NonceCache(max_entries=2)
+    assert cache.add("a", expires_at=100, now=50)
+    assert not cache.add("a", expires_at=100, now=60)
+    assert cache.add("b", expires_at=200, now=60)
+    with pytest.raises(AuthError) as full:
+        cache.add("c", expires_at=200, now=60)
+    assert full.value.status == 503
+    assert cache.add("c", expires_at=300, now=150)  # "a" expired, room again
+    assert len(cache) == 2
+
+
+def test_verifier_messages_never_hold_the_token() -> None:
+    now = 1_000_000.0
+    verifier = Verifier(TOKEN, clock=lambda: now)
+    headers = {k.lower(): v for k, v in sign(WRONG, "POST", "/v1/run", b"{}", now=now).items()}
+    with pytest.raises(AuthError) as refused:
+        verifier.verify("POST", "/v1/run", headers, b"{}")
+    assert TOKEN_VALUE not in repr(refused.value) + str(refused.value) + repr(verifier)
+    assert TOKEN_VALUE not in repr(TOKEN)
+
+
+def test_allow_list_from_the_lab_site() -> None:
+    model = SiteFile.model_validate(yaml.safe_load((REPO / "config/lab/site.yaml").read_text()))
+    allow = AllowList.from_site_model(model)
+    for target in ("198.18.10.107", "198.51.100.80", "http://exam.example/x",
+                   "http://games.example/", "speed.example", "rtsp://198.18.10.201:554/s"):
+        assert allow.allows(target), target
+    for target in ("192.0.2.99", "http://evil.example/", "198.18.11.1", "", "exam.example.evil"):
+        assert not allow.allows(target), target
+
+
+def test_target_keys() -> None:
+    params = {"host": "a", "urls": ["b", "c"], "proxy_url": None, "server_address": "d",
+              "count": 3, "exam_hosts": ["e"]}
+    assert sorted(targets_in(params)) == ["a", "b", "c", "d", "e"]
+
+
+# ------------------------------------------------------------------ self-report parsing
+
+
+def _nic_report(speed: int, duplex: int, dynamic: bool) -> dict[str, Any]:
+    raw = sr.RawFacts(
+        hostname="seat-a07", os={"system": "Windows", "name": "Windows 10 Education"},
+        cpu_model="Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz", logical_cores=6,
+        physical_cores=6, ram_bytes=8 * 2**30 - 300 * 2**20,
+        partitions=[("C:\\", "C:\\", "NTFS", 255_000_000_000),
+                    ("D:\\", "D:\\", "NTFS", 245_000_000_000)],
+        if_addrs={"Ethernet": [sr.IfAddr("link", "00:1A:2B:3C:4D:5E"),
+                               sr.IfAddr("inet", "198.18.10.107", "255.255.255.0")],
+                  "Loopback": [sr.IfAddr("inet", "127.0.0.1", "255.0.0.0")]},
+        if_stats={"Ethernet": sr.IfStat(True, duplex, speed, 1500),
+                  "Loopback": sr.IfStat(True, 0, 0, 1500)},
+        addressing={"198.18.10.107": sr.DHCP if dynamic else sr.STATIC},
+        addressing_source="test", gateway="198.18.10.1", dns_servers=["198.18.10.1"])
+    return sr.build_report(raw, version="9.9")
+
+
+LAN_SPEED = {"fail_below_mbps": 100, "warn_below_mbps": 1000, "warn_half_duplex": True}
+
+
+def test_gigabit_full_duplex_static_seat_passes() -> None:
+    report = _nic_report(1000, 2, dynamic=False)
+    outcome = judge_self_report(report, "198.18.10.107", "A07",
+                                {**LAN_SPEED, "require_static": True})
+    assert outcome.status == Status.PASS, outcome.message
+    m = outcome.measured
+    assert (m["nic"], m["mac"], m["nic_speed_mbps"], m["duplex"], m["addressing"]) == (
+        "Ethernet", "00:1a:2b:3c:4d:5e", 1000, "full", "static")
+    assert m["ram_gib"] == 7.7 and m["disk_gb"] == 500.0
+    assert m["cpu"].startswith("Intel(R) Core(TM) i5")
+    assert "1000 Mbit/s, full duplex" in outcome.message.en and "全双工" in outcome.message.zh
+
+
+def test_100_mbit_half_duplex_dhcp_seat() -> None:
+    report = _nic_report(100, 1, dynamic=True)
+    outcome = judge_self_report(report, "198.18.10.107", "A07", LAN_SPEED)
+    assert outcome.status == Status.WARN
+    assert "100 Mbit/s, below the recommended 1000" in outcome.message.en
+    assert "half duplex" in outcome.message.en and "半双工" in outcome.message.zh
+    assert outcome.measured["addressing"] == "dhcp"
+    static = judge_self_report(report, "198.18.10.107", "A07", {"require_static": True})
+    assert static.status == Status.FAIL and "DHCP" in static.message.en
+
+
+def test_10_mbit_fails_and_unknown_nic_warns() -> None:
+    outcome = judge_self_report(_nic_report(10, 2, False), "198.18.10.107", "A07", LAN_SPEED)
+    assert outcome.status == Status.FAIL and "below the minimum 100" in outcome.message.en
+    elsewhere = judge_self_report(_nic_report(1000, 2, False), "198.18.10.108", "A08", {})
+    assert elsewhere.status == Status.WARN
+    assert "none of its NICs has 198.18.10.108" in elsewhere.message.en
+
+
+def test_nic_table_reads_psutil_shapes() -> None:
+    nics = sr.build_nics({"eth0": [sr.IfAddr("inet", "198.18.10.5", "255.255.255.0")]},
+                         {"eth0": sr.IfStat(False, 0, 0, 1500), "wlan0": sr.IfStat(True, 2,
+                                                                                   300, 1500)},
+                         {})
+    assert [n["name"] for n in nics] == ["eth0", "wlan0"]
+    assert nics[0]["speed_mbps"] is None and nics[0]["duplex"] == "unknown"
+    assert nics[0]["ipv4"] == [{"address": "198.18.10.5", "prefixlen": 24,
+                                "addressing": "unknown"}]
+    assert nics[1]["speed_mbps"] == 300 and nics[1]["duplex"] == "full"
+
+
+def test_ip_json_dynamic_flag_means_dhcp() -> None:
+    text = json.dumps([{"ifname": "eth0", "addr_info": [
+        {"family": "inet", "local": "198.18.10.107", "prefixlen": 24, "scope": "global",
+         "dynamic": True, "valid_life_time": 86000},
+        {"family": "inet", "local": "198.18.10.200", "prefixlen": 24, "scope": "global",
+         "valid_life_time": 4294967295},
+        {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]},
+        {"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1",
+                                        "scope": "host"}]}])
+    assert sr.parse_ip_addr_json(text) == {"198.18.10.107": "dhcp", "198.18.10.200": "static",
+                                           "127.0.0.1": "static"}
+
+
+def test_lease_files_name_their_addresses() -> None:
+    dhclient = "lease {\n  interface \"eth0\";\n  fixed-address 198.18.10.107;\n}\n"
+    networkd = "# This is private data.\nADDRESS=198.18.10.108\nNETMASK=255.255.255.0\n"
+    assert sr.parse_lease_addresses([dhclient, networkd]) == {"198.18.10.107", "198.18.10.108"}
+
+
+def test_gateway_dns_cpu_and_disks_from_text() -> None:
+    route = ("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+             "eth1\t00000000\t010A12C6\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+             "eth0\t00000000\t010A12C6\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+             "eth0\t000A12C6\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n")
+    assert sr.parse_proc_route(route) == "198.18.10.1"
+    assert sr.parse_proc_route(route.splitlines()[0]) is None
+    assert sr.parse_resolv_conf("# x\nnameserver 198.18.10.1\nsearch lab\n"
+                                "nameserver 198.18.10.1\nnameserver 203.0.113.53 # b\n") == [
+        "198.18.10.1", "203.0.113.53"]
+    assert sr.parse_cpuinfo("processor\t: 0\nmodel name\t: Intel(R) Core(TM)  i5-8500 CPU\n") \
+        == "Intel(R) Core(TM) i5-8500 CPU"
+    assert sr.whole_disks({"sda": (976773168, False), "loop0": (100, False),
+                           "sdb": (1000, True), "zram0": (1000, False)}) == {
+        "sda": 976773168 * 512}
+
+
+@pytest.mark.parametrize("origin_dhcp, origin_manual", [("Dhcp", "Manual"), (3, 1)])
+def test_windows_netconfig(origin_dhcp: Any, origin_manual: Any) -> None:
+    text = json.dumps({
+        "addresses": [{"IPAddress": "198.18.10.107", "PrefixOrigin": origin_dhcp},
+                      {"IPAddress": "127.0.0.1", "PrefixOrigin": 2},
+                      {"IPAddress": "198.18.20.5", "PrefixOrigin": origin_manual}],
+        "routes": {"NextHop": "198.18.10.1", "RouteMetric": 0},
+        "dns": [{"ServerAddresses": ["198.18.10.1"]}, {"ServerAddresses": []}]})
+    addressing, gateway, dns = sr.parse_windows_netconfig(text)
+    assert addressing == {"198.18.10.107": "dhcp", "127.0.0.1": "static",
+                          "198.18.20.5": "static"}
+    assert gateway == "198.18.10.1" and dns == ["198.18.10.1"]
+
+
+def test_collect_on_this_machine() -> None:
+    report = sr.collect()
+    assert report["hostname"] == socket.gethostname()
+    assert report["cpu"]["logical_cores"] >= 1 and report["ram_gib"] > 0
+    assert any(a["address"] == "127.0.0.1" for n in report["nics"] for a in n["ipv4"])
+
+
+# ------------------------------------------------------------------ the command
+
+
+def _site_files(tmp_path: Path, with_token: bool = True) -> Path:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(f"agent_token: {TOKEN_VALUE}\n")
+    secrets.chmod(0o600)
+    site = {
+        "site": {"name": "Agent test", "code": "T-1"}, "profile": "cbec",
+        "secrets_file": str(secrets),
+        "agent": {"port": 8765, **({"token": "secret:agent_token"} if with_token else {})},
+        "rooms": [{"id": "r1", "subnet": "198.18.40.0/24",
+                   "router": {"address": "198.18.40.1"},
+                   "exam_servers": {"primary": {"address": "198.18.40.10"}},
+                   "proctor": {"address": "198.18.40.2"},
+                   "seats": {"A01-A02": "198.18.40.101-102"}}]}
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(site))
+    return path
+
+
+def _agent_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "readiness.agent", *args]
+
+
+def test_the_command_serves_signed_requests_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with socket.socket() as spare:
+        spare.bind((HOST, 0))
+        port = spare.getsockname()[1]
+    proc = subprocess.Popen(
+        _agent_cmd("--config", str(_site_files(tmp_path)), "--bind", HOST, "--port", str(port)),
+        cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                status, data = _request(port, "GET", "/v1/health", timeout_s=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "agent did not start"
+                time.sleep(0.1)
+        assert status == 200
+        assert _signed(port, "/v1/self-report", {})[0] == 200
+        assert _signed(port, "/v1/self-report", {}, token=WRONG)[0] == 403
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "POST '/v1/self-report' 200" in stderr and "POST '/v1/self-report' 403" in stderr
+    assert TOKEN_VALUE not in stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--bind", "0.0.0.0"), "--listen-all"),
+    (("--bind", "127.0.0.1", "--no-token"), "has no agent.token"),
+])
+def test_the_command_explains_what_is_wrong(tmp_path: Path, args: tuple[str, ...],
+                                            words: str) -> None:
+    site = _site_files(tmp_path, with_token="--no-token" not in args)
+    argv = _agent_cmd("--config", str(site), *(a for a in args if a != "--no-token"),
+                      "--lang", "en")
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 2
+    assert words in done.stderr
