@@ -10,12 +10,13 @@ fi
 
 # iperf3, snmpd, dnsmasq, nftables, ping, nmap: the real peers of the lab room;
 # python3-gi + gst-rtsp-server + x264 (plugins-ugly): the lab's RTSP cameras;
-# ffmpeg: ffprobe, the peer the camera benchmark compares with.
+# ffmpeg: ffprobe, the peer the camera benchmark compares with; arp-scan: the ARP
+# benchmark's peer; chromium + CJK fonts: the PDF report; poppler-utils: its tests.
 PACKAGES=(
-    iproute2 iputils-ping nftables dnsmasq-base snmpd snmp iperf3 nmap ethtool procps
+    iproute2 iputils-ping nftables dnsmasq-base snmpd snmp iperf3 nmap arp-scan ethtool procps
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-    ffmpeg
+    ffmpeg chromium fonts-noto-cjk poppler-utils
 )
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -322,6 +322,17 @@ def cmd_history(args: argparse.Namespace) -> int:
     return history(Console(highlight=False), Path(args.store), since, lang=args.lang)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report.commands import report
+
+    return report(Console(highlight=False), Path(args.store), Path(args.out),
+                  run_id=args.run, latest=args.run is None, evidence_log=Path(args.log),
+                  key_dir=Path(args.dir), lang=args.lang,
+                  config=Path(args.config) if args.config else None,
+                  evidence_dir=Path(args.evidence_dir) if args.evidence_dir else None,
+                  pdf=not args.no_pdf, report_lang=args.report_lang)
+
+
 def build_parser() -> argparse.ArgumentParser:
     lang_default = default_lang()
     common = argparse.ArgumentParser(add_help=False)
@@ -404,6 +415,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store (default %(default)s)")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("report", parents=[common],
+                       help="write the proof-of-readiness report (HTML and PDF) of a run")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", type=int, metavar="ID", help="a run id from `readiness history`")
+    which.add_argument("--latest", action="store_true", help="the latest run (the default)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the report files")
+    p.add_argument("--store", default=str(DEFAULT_STORE),
+                   help="results store (default %(default)s)")
+    p.add_argument("--log", default=str(DEFAULT_LOG), help="evidence log (default %(default)s)")
+    p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
+    p.add_argument("--config", metavar="SITE",
+                   help="the site file: draws every seat on the seat map")
+    p.add_argument("--evidence-dir", metavar="DIR",
+                   help="where the run's snapshots are (default: beside the store)")
+    p.add_argument("--no-pdf", action="store_true", help="write the HTML page only")
+    p.add_argument("--report-lang", choices=("zh", "en"), default="zh",
+                   help="the report's first language (both are always shown; default zh)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("lab", parents=[common],
                        help="build, inspect or remove the simulated exam room (root)")

@@ -1,0 +1,399 @@
+"""What the proof-of-readiness page shows, worked out from a run before any HTML is
+written: requirement verdicts, the seat map, snapshots, leaks, the attestation list.
+
+Kept apart from the HTML so the rules that decide what an inspector sees (which result
+names which seat, which attestation item answers which checklist line) can be read and
+tested without markup around them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..config.load import Site
+from ..config.profile import Profile, Requirement
+from ..evidence.record import ATTESTATION_ITEMS
+from ..output.run_record import RunRecord
+from ..results import SEVERITY, CheckResult, Citation, Status, Text, worst
+
+# A result names a seat as "seat A07 (192.168.10.107)" (planning.lan.host_label);
+# other probes may add words after it ("seat A07 (...) -> exam server").
+SEAT_RE = re.compile(r"(?<![\w-])seat\s+(?P<label>[A-Za-z0-9_.-]+)(?:\s*\((?P<addr>[^)]*)\))?")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+LEAK_REQUIREMENTS = ("WAN-POLICY", "FILTER-FEATURES")
+# Snapshots are embedded: large enough to judge the picture, small enough that a
+# report with a dozen cameras stays a few megabytes.
+SNAPSHOT_MAX_WIDTH = 640
+
+# `readiness attest --item KEY=VALUE` keys (evidence.record.ATTESTATION_ITEMS) that
+# do not spell the profile's checklist id once upper-cased.
+ITEM_ALIASES = {
+    "STAFF": "STAFF-COUNT",
+    "LIGHTING": "LIGHTING-VENTILATION",
+    "VENTILATION": "LIGHTING-VENTILATION",
+    "OFFICE": "EXAM-OFFICE",
+}
+
+
+# --- requirements ---------------------------------------------------------------
+
+
+@dataclass
+class RequirementRow:
+    id: str
+    title: Text
+    status: Status | None  # None: the run has no result for it
+    results: list[CheckResult]
+    deciding: CheckResult | None  # the result the verdict comes from
+    citation: Citation | None
+    see_also: tuple[Citation, ...]
+    rule: Text | None  # the profile's words for this verdict
+    applies: bool
+    required: bool
+    note: Text | None
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        out: dict[Status, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _deciding(results: list[CheckResult]) -> CheckResult | None:
+    """The result that makes the requirement's verdict; among equals the lowest
+    throughput, so a throughput row shows its slowest path, not the first one."""
+    if not results:
+        return None
+    top = max(SEVERITY[r.status] for r in results)
+    tied = [r for r in results if SEVERITY[r.status] == top]
+
+    def key(r: CheckResult) -> float:
+        value = _number(r.measured.get("throughput_mbps"))
+        return value if value is not None else float("inf")
+
+    return min(tied, key=key)
+
+
+def requirement_rows(run: RunRecord, profile: Profile | None) -> list[RequirementRow]:
+    """One row per requirement: the profile's order first, then anything the run has
+    that the profile does not list (so no result is left off the page)."""
+    by_req: dict[str, list[CheckResult]] = {}
+    for r in run.results:
+        by_req.setdefault(r.requirement, []).append(r)
+    order = [req.id for req in profile.requirements] if profile else []
+    order += [rid for rid in by_req if rid not in order]
+    rows = []
+    for rid in order:
+        results = by_req.get(rid, [])
+        req: Requirement | None = profile.requirement(rid) if profile else None
+        if req is None and not results:
+            continue
+        status = worst([r.status for r in results]) if results else None
+        deciding = _deciding(results)
+        title = req.title if req else (results[0].title if results else Text(rid, rid))
+        citation = req.citation if req else next(
+            (r.citation for r in results if r.citation), None)
+        rule = None
+        if req and status is not None:
+            rule = req.rule.get(status.value)
+        rows.append(RequirementRow(
+            id=rid, title=title, status=status, results=results, deciding=deciding,
+            citation=citation, see_also=req.see_also if req else (), rule=rule,
+            applies=req.applies if req else True,
+            required=(rid in run.required) or bool(req and req.required),
+            note=req.note if req else None))
+    return rows
+
+
+# --- seat map -----------------------------------------------------------------------
+
+
+@dataclass
+class SeatCell:
+    label: str
+    address: str | None
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status | None:
+        return worst([r.status for r in self.results]) if self.results else None
+
+    @property
+    def throughput_mbps(self) -> float | None:
+        values = [_number(r.measured.get("throughput_mbps")) for r in self.results
+                  if r.requirement == "LAN-SPEED"]
+        found = [v for v in values if v is not None]
+        # several directions (send, receive) per seat: the slower one is what counts
+        return min(found) if found else None
+
+
+@dataclass
+class RoomMap:
+    room_id: str
+    name: str
+    subnet: str | None
+    cells: list[SeatCell]
+
+
+def _natural(label: str) -> tuple[Any, ...]:
+    # A2 before A10: seat labels are letters and numbers
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", label))
+
+
+def _room_of(result: CheckResult) -> str | None:
+    # LAN-SUBNET ids are "LAN-SUBNET/<room>/<address>/reach" (planning.lan)
+    parts = result.check_id.split("/")
+    if len(parts) >= 3 and parts[0] == result.requirement:
+        return parts[1]
+    return None
+
+
+def seat_maps(run: RunRecord, site: Site | None) -> list[RoomMap]:
+    """Rooms with one cell per seat. With the site file every configured seat has a
+    cell, checked or not (a seat missing from the results is a finding, too); without
+    it the seats are the ones the results name."""
+    rooms: dict[str, RoomMap] = {}
+    by_addr: dict[str, SeatCell] = {}
+    by_label: dict[str, list[tuple[str, SeatCell]]] = {}
+
+    def add(room_id: str, cell: SeatCell) -> None:
+        rooms[room_id].cells.append(cell)
+        if cell.address:
+            by_addr[cell.address] = cell
+        by_label.setdefault(cell.label, []).append((room_id, cell))
+
+    if site is not None:
+        for room in site.model.rooms:
+            rooms[room.id] = RoomMap(room.id, room.name, room.subnet, [])
+            for seat in site.seats.get(room.id, []):
+                add(room.id, SeatCell(seat.label, seat.address))
+
+    for result in run.results:
+        match = SEAT_RE.search(result.target)
+        if not match:
+            continue
+        label, addr = match.group("label"), (match.group("addr") or "").strip() or None
+        room_hint = _room_of(result)
+        cell = by_addr.get(addr) if addr else None
+        if cell is None or cell.label != label:
+            candidates = by_label.get(label, [])
+            if room_hint is not None:
+                candidates = [c for c in candidates if c[0] == room_hint] or candidates
+            cell = candidates[0][1] if len(candidates) == 1 else None
+        if cell is None:
+            if site is not None:
+                # a result about a seat the site file does not list: show it, apart
+                room_id = "?"
+            else:
+                room_id = room_hint or ""
+            if room_id not in rooms:
+                rooms[room_id] = RoomMap(room_id, "", None, [])
+            cell = SeatCell(label, addr)
+            add(room_id, cell)
+        cell.results.append(result)
+
+    for room_map in rooms.values():
+        room_map.cells.sort(key=lambda c: _natural(c.label))
+    return [m for m in rooms.values() if m.cells]
+
+
+# --- camera snapshots -----------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    result: CheckResult
+    name: str
+    data_uri: str | None  # None: the file could not be read (problem says why)
+    sha256: str | None
+    width: int | None
+    height: int | None
+    problem: Text | None = None
+
+
+def _resolve(name: str, evidence_dir: Path | None) -> Path:
+    path = Path(name)
+    if not path.is_absolute() and evidence_dir is not None:
+        path = evidence_dir / path
+    return path
+
+
+def snapshots(run: RunRecord, evidence_dir: Path | None) -> list[Snapshot]:
+    import cv2  # imported here: the rest of the report does not need OpenCV
+    import numpy as np
+
+    out = []
+    for result in run.results:
+        for name in result.evidence:
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            path = _resolve(name, evidence_dir)
+            try:
+                raw = path.read_bytes()
+            except OSError as err:
+                reason = err.strerror or type(err).__name__
+                out.append(Snapshot(result, name, None, None, None, None, Text(
+                    f"snapshot file not readable ({reason}): {path}",
+                    f"无法读取截图文件（{reason}）：{path}")))
+                continue
+            # the hash of the original file, which is what the evidence log recorded
+            digest = hashlib.sha256(raw).hexdigest()
+            image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                out.append(Snapshot(result, name, None, digest, None, None, Text(
+                    "the snapshot file is not a readable image",
+                    "截图文件不是可读取的图像")))
+                continue
+            height, width = image.shape[:2]
+            if width > SNAPSHOT_MAX_WIDTH:
+                scale = SNAPSHOT_MAX_WIDTH / width
+                image = cv2.resize(image, (SNAPSHOT_MAX_WIDTH, max(1, round(height * scale))),
+                                   interpolation=cv2.INTER_AREA)
+            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 82])
+            uri = ("data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode()
+                   if ok else None)
+            out.append(Snapshot(result, name, uri, digest, width, height))
+    return out
+
+
+# --- filter leaks --------------------------------------------------------------------
+
+# Measured keys shown as leak items, or too bulky to repeat next to them.
+LEAK_DETAIL_KEYS = frozenset({"request", "leak", "attempts", "leaks", "exam", "blocked",
+                              "requests", "resolvers"})
+
+
+@dataclass
+class LeakItem:
+    request: Any  # exactly as the probe recorded it (a line, or a dict of fields)
+    answer: Any  # what came back (or, for an exam site, why it did not load)
+    technique: str | None = None  # e.g. direct_ip, doh, resolver
+    exam_blocked: bool = False  # an exam site that must load and did not
+
+
+@dataclass
+class Leak:
+    result: CheckResult
+    items: list[LeakItem]
+    other: dict[str, Any]  # the rest of the measurement, for context
+
+
+def _leak_items(measured: dict[str, Any]) -> list[LeakItem]:
+    items: list[LeakItem] = []
+    if "request" in measured or "leak" in measured:
+        items.append(LeakItem(measured.get("request"), measured.get("leak")))
+    attempts = measured.get("attempts")
+    # the url_filter audit: every bypass and block attempt, `leak` true where it got
+    # through; its `leaks` list holds the same attempts as text lines
+    if isinstance(attempts, list):
+        for att in attempts:
+            if isinstance(att, dict) and att.get("leak") is True:
+                items.append(LeakItem(att.get("request"), att.get("result"),
+                                      str(att.get("technique") or "") or None))
+    elif isinstance(measured.get("leaks"), list):
+        items += [LeakItem(line, None) for line in measured["leaks"]]
+    exam = measured.get("exam")
+    if isinstance(exam, list):
+        for entry in exam:
+            if isinstance(entry, dict) and entry.get("ok") is False:
+                items.append(LeakItem(entry.get("requests") or entry.get("url"),
+                                      entry.get("detail") or entry.get("why"),
+                                      exam_blocked=True))
+    return items
+
+
+def leaks(run: RunRecord) -> list[Leak]:
+    """Failed filtering results with the requests that made them fail. A failed
+    result whose probe recorded no request still appears (with its message)."""
+    out = []
+    for r in run.results:
+        if r.requirement in LEAK_REQUIREMENTS and r.status == Status.FAIL:
+            other = {k: v for k, v in r.measured.items() if k not in LEAK_DETAIL_KEYS}
+            out.append(Leak(r, _leak_items(r.measured), other))
+    return out
+
+
+# --- attestations ------------------------------------------------------------------------
+
+
+@dataclass
+class AttestationRow:
+    id: str
+    title: Text
+    rule: Text | None
+    citation: Citation | None
+    value: bool | str | None = None  # None: nobody has attested it yet
+    person: str | None = None
+    role: str | None = None
+    at: datetime | None = None
+    note: str | None = None
+    seq: int | None = None  # the record's place in the evidence log
+
+
+def _item_id(key: str) -> str:
+    norm = key.strip().upper().replace("_", "-")
+    return ITEM_ALIASES.get(norm, norm)
+
+
+def _parse_at(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def attestation_rows(profile: Profile | None, records: Iterable[dict[str, Any]] | None,
+                     run: RunRecord) -> list[AttestationRow]:
+    """The profile's checklist, each line filled from the latest attestation that
+    answers it; items attested but not on the checklist follow as extra lines.
+
+    `records`: evidence-log records of type "attestation" (or their bodies). Records
+    naming another site or certificate are left out: they do not attest this room.
+    """
+    rows: dict[str, AttestationRow] = {}
+    if profile is not None:
+        for att in profile.attestations:
+            rows[att.id] = AttestationRow(att.id, att.title, att.rule, att.citation)
+    for record in records or []:
+        body = record.get("body", record) if isinstance(record, dict) else None
+        if not isinstance(body, dict) or record.get("type", "attestation") != "attestation":
+            continue
+        if body.get("site") not in (None, run.site_name):
+            continue
+        if body.get("profile") not in (None, run.profile_id):
+            continue
+        items = body.get("items")
+        if not isinstance(items, dict):
+            continue
+        for key, value in items.items():
+            if not isinstance(value, bool | str):
+                continue
+            item_id = _item_id(str(key))
+            row = rows.get(item_id)
+            if row is None:
+                known = ATTESTATION_ITEMS.get(str(key))
+                row = rows[item_id] = AttestationRow(
+                    item_id, known or Text(str(key), str(key)), None, None)
+            # records come in log order, so a later attestation replaces an earlier one
+            row.value, row.note = value, str(body.get("note") or "") or None
+            row.person, row.role = str(body.get("person", "")), str(body.get("role", ""))
+            row.at = _parse_at(record.get("at"))
+            seq = record.get("seq")
+            row.seq = seq if isinstance(seq, int) else None
+    return list(rows.values())

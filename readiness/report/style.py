@@ -1,0 +1,129 @@
+"""The report's stylesheet, inlined into the page (the page loads nothing)."""
+
+from __future__ import annotations
+
+from ..results import Status
+
+# Solid fills: the seat map must read at a glance on screen and in a colour print;
+# every cell also carries its verdict in words for a black-and-white copy.
+STATUS_COLOURS = {
+    Status.PASS: ("#2f9e44", "#ffffff"),
+    Status.WARN: ("#f0a020", "#1d1d1d"),
+    Status.FAIL: ("#d63a3a", "#ffffff"),
+    Status.ERROR: ("#8250df", "#ffffff"),
+    Status.SKIP: ("#c9ced6", "#1d1d1d"),
+}
+UNCHECKED_COLOURS = ("#eef0f3", "#6b7280")
+
+
+def _status_rules() -> str:
+    rules = []
+    for status, (fill, ink) in STATUS_COLOURS.items():
+        rules.append(f".st-{status.value}{{background:{fill};color:{ink};}}")
+    fill, ink = UNCHECKED_COLOURS
+    rules.append(f".st-none{{background:{fill};color:{ink};border:1px dashed #b8bec7;}}")
+    return "\n".join(rules)
+
+
+CSS = """
+@page { size: A4; margin: 14mm 12mm 14mm 12mm; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body {
+  margin: 0; background: #f1f3f5; color: #1d1d1d;
+  font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC",
+    "Microsoft YaHei", "WenQuanYi Micro Hei", "DejaVu Sans", sans-serif;
+  font-size: 10.5pt; line-height: 1.45;
+}
+.page { max-width: 210mm; margin: 0 auto; background: #fff; padding: 14mm 12mm; }
+@media screen {
+  .page { margin: 16px auto; box-shadow: 0 1px 6px rgba(0,0,0,.15); }
+  section { margin-top: 12mm; }
+}
+@media print { body { background: #fff; } .page { padding: 0; max-width: none; } }
+section { break-before: page; padding-top: 2mm; }
+h1 { font-size: 20pt; margin: 0 0 2mm; letter-spacing: .5px; }
+h1 .en, h2 .en, h3 .en { font-weight: normal; }
+h2 { font-size: 14pt; margin: 0 0 4mm; padding-bottom: 1.5mm; border-bottom: 2px solid #1d1d1d; }
+h3 { font-size: 11.5pt; margin: 5mm 0 2mm; }
+.en { color: #555; font-size: .88em; }
+.zh + .en, .en + .zh { margin-left: .45em; }
+.block > .en, .block > .zh + .en { display: block; margin-left: 0; }
+p { margin: 1.5mm 0; }
+.muted { color: #666; }
+.small { font-size: 8.5pt; }
+code, .mono {
+  font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "Liberation Mono", monospace;
+  font-size: .88em; overflow-wrap: anywhere;
+}
+.hash { word-break: break-all; font-size: 8.3pt; }
+pre.mono {
+  white-space: pre-wrap; background: #f6f7f9; border: 1px solid #d9dde2;
+  border-radius: 3px; padding: 2mm 3mm; margin: 1.5mm 0;
+}
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #c9ced6; padding: 1.4mm 2mm; vertical-align: top; text-align: left; }
+th { background: #eef0f3; font-weight: bold; font-size: 9.5pt; }
+tr { break-inside: avoid; }
+thead { display: table-header-group; }
+.facts th { width: 28%; }
+.badge {
+  display: inline-block; padding: .2mm 2mm; border-radius: 3px; font-weight: bold;
+  font-size: 8.5pt; white-space: nowrap;
+}
+.badge .en { color: inherit; font-size: .85em; }
+.verdict {
+  margin: 5mm 0 3mm; padding: 4mm 5mm; border-radius: 4px; break-inside: avoid;
+  border: 2px solid #1d1d1d;
+}
+.verdict .word { font-size: 22pt; font-weight: bold; }
+.verdict.ready { background: #e6f4ea; border-color: #2f9e44; }
+.verdict.not_ready { background: #fde8e8; border-color: #d63a3a; }
+.verdict.unverified { background: #fff4de; border-color: #f0a020; }
+.counts span { margin-right: 3mm; }
+.proof-box {
+  border: 1px solid #1d1d1d; padding: 3mm 4mm; margin-top: 4mm; break-inside: avoid;
+}
+.proof-box.unsigned { border-color: #d63a3a; background: #fde8e8; }
+.reqs td { font-size: 9pt; }
+.reqs td .small { font-size: 8pt; }
+.pairs { display: block; }
+.pairs > span { display: block; }
+.req td.verdict-cell { width: 19mm; }
+.cite { border-left: 3px solid #9aa1a9; padding-left: 2mm; margin: 1mm 0; }
+.cite .original { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; }
+.findings { margin: 1mm 0 0; padding-left: 5mm; }
+.findings li { margin: .6mm 0; }
+.room { break-inside: avoid; margin-bottom: 6mm; }
+.seats { display: grid; grid-template-columns: repeat(8, 1fr); gap: 1.6mm; }
+.seat {
+  border-radius: 3px; padding: 1.2mm 1mm; text-align: center; min-height: 14mm;
+  break-inside: avoid; line-height: 1.2;
+}
+.seat .label { font-weight: bold; font-size: 10.5pt; display: block; }
+.seat .st { font-size: 7.5pt; display: block; }
+.seat .mbps { font-size: 8pt; display: block; font-weight: bold; }
+.legend { margin: 2mm 0 4mm; }
+.legend .seat-key {
+  display: inline-block; width: 9mm; height: 4mm; vertical-align: middle;
+  border-radius: 2px; margin: 0 1mm 0 3mm;
+}
+.snaps { display: grid; grid-template-columns: 1fr 1fr; gap: 4mm; }
+figure { margin: 0; break-inside: avoid; }
+figure img { width: 100%; height: auto; border: 1px solid #c9ced6; display: block; }
+figcaption { font-size: 9pt; margin-top: 1mm; }
+.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 4mm 5mm; }
+.charts svg { width: 100%; height: auto; }
+.leak { border: 1px solid #d63a3a; border-left-width: 5px; padding: 2mm 3mm;
+  margin-bottom: 3mm; break-inside: avoid; }
+.box { display: inline-block; width: 4.5mm; height: 4.5mm; border: 1.5px solid #1d1d1d;
+  vertical-align: middle; text-align: center; line-height: 4mm; font-weight: bold; }
+.sign-line { display: inline-block; min-width: 30mm; border-bottom: 1px solid #1d1d1d;
+  height: 5mm; vertical-align: bottom; }
+.att td { height: 11mm; }
+.cmd { font-size: 9.5pt; }
+.appendix td, .appendix th { font-size: 7.8pt; padding: .8mm 1.2mm; line-height: 1.3; }
+.appendix .en { font-size: .95em; }
+ol.contents { columns: 2; margin: 0; }
+footer { margin-top: 6mm; border-top: 1px solid #c9ced6; padding-top: 2mm; }
+""" + _status_rules()
