@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +19,10 @@ REPO = Path(__file__).resolve().parent.parent
 LAB_SITE = REPO / "config" / "lab" / "site.yaml"
 # config/lab/site.yaml reads its secrets from this lab's state folder
 LAB_PREFIX = "rdy"
+RUNS = Path("runs")
+DEFAULT_LOG = RUNS / "evidence.jsonl"
+DEFAULT_STORE = RUNS / "readiness.sqlite"
+DEFAULT_KEYS = Path("keys")
 
 
 def default_lang() -> str:
@@ -71,62 +75,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from probes import registry
-
-    from .config.load import load_site
-    from .config.profile import available_profiles, load_profile
+    from .check_run import SelectionError, execute, load, plan_run, select
     from .output.console import LiveProgress, render_summary
     from .output.json_writer import write_json
     from .output.junit_writer import write_junit
-    from .output.run_record import RunRecord
-    from .planning import PlanContext, build_plan
-    from .results import CheckResult, Text, overall_verdict
-    from .runner import Runner, run_checks
 
     lang = args.lang
     try:
-        site = load_site(args.config, set(available_profiles()))
-        profile = load_profile(site.profile)
+        site, profile = load(args.config)
     except ConfigError as err:
         return _print_config_error(err, lang)
-    room_ids = [r.strip() for r in args.room.split(",")] if args.room else None
-    known_rooms = [r.id for r in site.model.rooms]
-    if room_ids and (bad := [r for r in room_ids if r not in known_rooms]):
-        return _usage_error(lang, f"--room: no room {', '.join(bad)} in {args.config}; "
-                                  f"rooms are {', '.join(known_rooms)}",
-                            f"--room：{args.config} 中没有考场 {', '.join(bad)}；"
-                            f"现有考场：{', '.join(known_rooms)}")
-    only = {r.strip().upper() for r in args.only.split(",")} if args.only else None
-    known_reqs = [r.id for r in profile.requirements]
-    if only and (bad := sorted(r for r in only if r not in known_reqs)):
-        return _usage_error(lang, f"--only: unknown requirement {', '.join(bad)}; "
-                                  f"known: {', '.join(known_reqs)}",
-                            f"--only：未知要求 {', '.join(bad)}；可选：{', '.join(known_reqs)}")
-
-    plan = build_plan(PlanContext(site, profile), room_ids, only)
+    try:
+        selection = select(site, profile, args.room.split(",") if args.room else None,
+                           args.only.split(",") if args.only else None)
+    except SelectionError as err:
+        return _usage_error(lang, err.text.en, err.text.zh)
+    evidence_dir = None
+    if not args.no_store:
+        # snapshots and other evidence files of this run, beside the store
+        evidence_dir = Path(args.store).parent / datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
+    plan = plan_run(site, profile, selection, evidence_dir)
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
-    started = datetime.now(UTC)
     with LiveProgress(console, len(plan.checks), lang) as live:
-        runner = Runner(profile, registry(), concurrency=args.concurrency,
-                        on_start=live.on_start, on_done=live.on_done)
-        results = run_checks(runner, plan.checks)
-    finished = datetime.now(UTC)
-    for req_id, status, message in plan.placeholders:
-        req = profile.requirement(req_id)
-        results.append(CheckResult(
-            requirement=req_id, title=req.title if req else Text(req_id, req_id),
-            target="site", vantage="-", status=status, message=message, measured={},
-            threshold=dict(req.thresholds) if req else {},
-            citation=req.citation if req else None, started_at=finished, duration_s=0.0,
-            check_id=f"{req_id}/site"))
-    order = {r.id: i for i, r in enumerate(profile.requirements)}
-    results.sort(key=lambda r: (order.get(r.requirement, 99), r.check_id))
-    record = RunRecord(
-        site_name=site.name, site_code=site.model.site.code, profile_id=profile.id,
-        certificate=profile.certificate, started_at=started, finished_at=finished,
-        verdict=overall_verdict(results, plan.required), results=results,
-        required=plan.required)
+        record = execute(site, profile, plan, concurrency=args.concurrency,
+                         on_start=live.on_start, on_done=live.on_done)
     render_summary(console, record, lang, secrets, show_passing=args.verbose)
     if args.json:
         write_json(record, Path(args.json), lang, secrets)
@@ -134,7 +107,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(record, Path(args.junit), lang, secrets)
         console.print(_say(lang, f"JUnit XML: {args.junit}", f"JUnit XML：{args.junit}"))
+    if not args.no_store:
+        _record(console, record, secrets, args, evidence_dir)
     return EXIT_CODES[record.verdict]
+
+
+def _record(console: Console, record: object, secrets: list, args: argparse.Namespace,
+            evidence_dir: Path | None) -> None:
+    """Every run goes to the results store; it is signed into the evidence log when the
+    site has a key. A failure here is reported but never changes the verdict's exit code."""
+    from .evidence.commands import record_run
+    from .evidence.errors import EvidenceError
+
+    lang = args.lang
+    key = Path(args.dir) / "site.key"
+    log_path = Path(args.log) if key.exists() else None
+    try:
+        done = record_run(record, secrets, trigger="manual", log_path=log_path,  # type: ignore[arg-type]
+                          key_dir=Path(args.dir), store_path=Path(args.store),
+                          evidence_dir=evidence_dir)
+    except (EvidenceError, OSError) as err:
+        text = getattr(err, "text", None)
+        console.print("[yellow]" + _say(lang, "not recorded: ", "未记录：") + (
+            text.get(lang) if text else str(err)) + "[/]")
+        return
+    console.print(_say(lang, f"Saved as run {done.run_id} in {args.store}",
+                       f"已保存为第 {done.run_id} 次检查：{args.store}"))
+    if done.head:
+        console.print(_say(lang, f"Signed into {args.log}; chain head {done.head}",
+                           f"已签名写入 {args.log}；链头 {done.head}"))
+    else:
+        console.print(_say(lang, f"Not signed: there is no site key in {args.dir} "
+                                 "(readiness keys init)",
+                           f"未签名：{args.dir} 中没有站点密钥（readiness keys init）"))
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -236,6 +241,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     import subprocess
 
     from . import lab
+    from .evidence.keys import init_keys
 
     lang = args.lang
     console = Console(highlight=False)
@@ -245,35 +251,36 @@ def cmd_drill(args: argparse.Namespace) -> int:
         spec = lab.load_spec(Path(args.spec) if args.spec else None)
     except ConfigError as err:
         return _print_config_error(err, lang)
-    out = Path(args.out) / datetime.now().strftime("drill-%Y%m%d-%H%M%S")
+    out = Path(args.out).resolve() / datetime.now().strftime("drill-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
+    # the drill signs its run with a key of its own, so its report shows the whole chain
+    init_keys(out / "keys")
     console.print(_say(lang, "Building the simulated exam room (network namespaces)...",
                        "正在搭建模拟考场（网络命名空间）……"))
     try:
         with lab.running(spec, LAB_PREFIX) as room:
-            console.print(_say(lang, "Checking it from the proctor PC:",
-                               "从监考机检查："))
+            console.print(_say(lang, "Checking it from the proctor PC:", "从监考机检查："))
             argv = room.exec_argv("proctor", [
                 sys.executable, "-m", "readiness", "check", str(room.site_file),
                 "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
-                "--lang", lang])
+                "--store", str(out / "readiness.sqlite"), "--log", str(out / "evidence.jsonl"),
+                "--dir", str(out / "keys"), "--lang", lang])
             code = subprocess.call(argv, timeout=args.timeout)
     except lab.LabError as err:
         return _usage_error(lang, str(err), str(err))
     except subprocess.TimeoutExpired:
         return _usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
                             f"演练检查未在 {args.timeout} 秒内完成")
-    console.print(_say(
-        lang,
-        f"The simulated room has been removed. Results: {out}/result.json (exit code {code})",
-        f"模拟考场已删除。结果：{out}/result.json（退出码 {code}）"))
+    console.print(_say(lang, "The simulated room has been removed.", "模拟考场已删除。"))
+    if not args.no_report and (out / "readiness.sqlite").exists():
+        from .report.commands import report
+
+        report(console, out / "readiness.sqlite", out, latest=True,
+               evidence_log=out / "evidence.jsonl", key_dir=out / "keys", lang=lang,
+               pdf=True, report_lang=lang)
+    console.print(_say(lang, f"Results: {out}/result.json (exit code {code})",
+                       f"结果：{out}/result.json（退出码 {code}）"))
     return code
-
-
-RUNS = Path("runs")
-DEFAULT_LOG = RUNS / "evidence.jsonl"
-DEFAULT_STORE = RUNS / "readiness.sqlite"
-DEFAULT_KEYS = Path("keys")
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -347,7 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
                "2 bad configuration or usage, 3 could not verify (errors, or a required "
                "rule not proven).",
         parents=[common])
-    parser.set_defaults(lang=lang_default)
     parser.add_argument("--version", action="version", version=f"readiness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -365,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=64,
                    help="checks run at once (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing checks too")
+    p.add_argument("--store", default=str(DEFAULT_STORE),
+                   help="results store every run is saved in (default %(default)s)")
+    p.add_argument("--no-store", action="store_true", help="do not save this run")
+    p.add_argument("--log", default=str(DEFAULT_LOG),
+                   help="evidence log the run is signed into when a site key exists "
+                        "(default %(default)s)")
+    p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("profiles", parents=[common],
@@ -374,8 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_profiles)
 
     from .agent.cli import add_agent_parser
+    from .schedule.cli import add_schedule_parser
 
     add_agent_parser(sub, [common])
+    add_schedule_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],
                        help="create the site's signing key (for the evidence log)")
@@ -448,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="folder for results (default %(default)s)")
     p.add_argument("--timeout", type=int, default=900,
                    help="give up on the check after this many seconds (default %(default)s)")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip the HTML/PDF proof-of-readiness report")
     p.set_defaults(func=cmd_drill)
     return parser
 
@@ -455,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if not hasattr(args, "lang"):
+        args.lang = default_lang()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -265,7 +265,23 @@ def _secret_fields(data: dict[str, Any]) -> list[tuple[PathKey, str]]:
         for ci, cam in enumerate(cameras if isinstance(cameras, list) else []):
             if isinstance(_get(cam, "password"), str):
                 found.append((base + ("cameras", ci, "password"), cam["password"]))
+    # a webhook's address carries the robot's token: it is a secret like a password
+    hooks = _get(data, "alerts", "webhooks")
+    for hi, hook in enumerate(hooks if isinstance(hooks, list) else []):
+        for name in ("url", "sign_secret"):
+            if isinstance(_get(hook, name), str):
+                found.append((("alerts", "webhooks", hi, name), hook[name]))
+    if isinstance(_get(data, "alerts", "email", "password"), str):
+        found.append((("alerts", "email", "password"), data["alerts"]["email"]["password"]))
     return found
+
+
+def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
+    """A resolved secret whose value cannot be right, said without repeating the value."""
+    if field_path[:2] == ("alerts", "webhooks") and field_path[-1] == "url" \
+            and not re.match(r"^https?://[^\s/]+", secret.reveal()):
+        return f"the value of {secret.ref} is not an http:// or https:// address"
+    return None
 
 
 def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
@@ -318,6 +334,8 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
                                       f"is written inline; it must be {REF_HELP}"))
             continue
         secret, problem = store.resolve(value)
+        if secret is not None and not problem:
+            problem = _secret_value_issue(field_path, secret)
         if problem:
             issues.append(ConfigIssue(src.file, src.line_of(field_path), where, problem))
         elif secret is not None:

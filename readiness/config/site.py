@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
 
@@ -146,6 +146,12 @@ class Room(Strict):
     exam_urls: list[str] = []
     blocked_samples: list[str] = []
     wan_endpoints: list[WanEndpoint] = []
+    # The room's own DHCP server, if it has one. Any other server answering on the exam
+    # LAN is rogue; without one (fixed addresses) every DHCP server is rogue.
+    dhcp_server: str | None = None
+
+    _check_dhcp_server = field_validator("dhcp_server")(
+        classmethod(lambda cls, v: None if v is None else _ipv4(v)))
 
     @field_validator("subnet")
     @classmethod
@@ -159,6 +165,117 @@ class Room(Strict):
             ) from None
 
 
+DURATION_RE = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+DURATION_HELP = "a duration with its unit, such as 7d, 2h, 30m, 1h30m or 20s"
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, timedelta) or value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, str):
+        # a bare number has no unit, and minutes and hours are both plausible
+        raise ValueError(f"{value!r} is not {DURATION_HELP}")
+    match = DURATION_RE.match(value)
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not {DURATION_HELP}")
+    d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+
+def _time_of_day(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 20:00 as the base-60 number 1200
+        raise ValueError('write the time in quotes, e.g. daily_at: "20:00"')
+    if isinstance(value, str) and not re.match(r"^\d{1,2}:\d{2}(:\d{2})?$", value.strip()):
+        raise ValueError(f"{value!r} is not a time of day such as \"20:00\"")
+    return value.strip() if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day)]
+
+
+class Schedule(Strict):
+    """When `readiness schedule` checks the site, counting down to each exam session.
+
+    Each phase runs from its `*_from` (how long before the session starts) until the
+    next phase begins; `null` switches a phase off. Times inside an exam session are
+    left out: a check must not load the network candidates are using.
+    """
+
+    daily_from: Duration | None = timedelta(days=7)
+    daily_at: TimeOfDay = time(20, 0)
+    night_from: Duration | None = timedelta(days=1)
+    night_every: Duration = timedelta(hours=2)
+    final_from: Duration | None = timedelta(hours=3)
+    final_every: Duration = timedelta(minutes=30)
+    last: Duration | None = timedelta(minutes=30)
+    # what each scheduled run checks (default: every room, every requirement)
+    rooms: list[str] = []
+    only: list[str] = []
+    # a run missed while the machine was off still runs if it is at most this late
+    misfire_grace: Duration = timedelta(minutes=15)
+
+    @model_validator(mode="after")
+    def _order(self) -> Schedule:
+        for name in ("night_every", "final_every", "misfire_grace"):
+            if getattr(self, name) < timedelta(seconds=5):
+                raise ValueError(f"{name} must be at least 5s")
+        marks = [(n, getattr(self, n)) for n in ("daily_from", "night_from", "final_from",
+                                                   "last") if getattr(self, n) is not None]
+        for (earlier, a), (later, b) in zip(marks, marks[1:], strict=False):
+            if a <= b:
+                raise ValueError(f"{earlier} ({a}) must be longer before the exam than "
+                                 f"{later} ({b})")
+        return self
+
+
+class Webhook(Strict):
+    kind: Literal["generic", "dingtalk", "wecom", "feishu"]
+    # the robot's address carries its access token: a reference, like any secret
+    url: str
+    # DingTalk "加签" / Feishu "签名校验" secret, when the robot has one
+    sign_secret: str | None = None
+    format: Literal["text", "markdown"] = "text"
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Webhook:
+        if self.format == "markdown" and self.kind not in ("dingtalk", "wecom"):
+            raise ValueError("format: markdown is for dingtalk and wecom robots only")
+        if self.sign_secret is not None and self.kind not in ("dingtalk", "feishu"):
+            raise ValueError("sign_secret is for dingtalk and feishu robots only")
+        return self
+
+
+class EmailAlerts(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    sender: str = Field(alias="from", min_length=3)
+    to: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+    ssl: bool = False  # implicit TLS (usually port 465) instead of STARTTLS
+
+    @model_validator(mode="after")
+    def _auth(self) -> EmailAlerts:
+        if self.password is not None and not self.username:
+            raise ValueError("a password needs a username")
+        if self.ssl and self.starttls:
+            raise ValueError("choose ssl (port 465) or starttls (port 587), not both")
+        return self
+
+
+class Alerts(Strict):
+    """Who hears when a scheduled run finds a requirement broken (or fixed again)."""
+
+    webhooks: list[Webhook] = []
+    email: EmailAlerts | None = None
+    timeout_s: float = Field(10, gt=0, le=120)
+
+
 class SiteFile(Strict):
     site: SiteInfo
     profile: str
@@ -166,6 +283,8 @@ class SiteFile(Strict):
     secrets_file: str | None = None
     agent: Agent = Agent()
     exam_sessions: list[ExamSession] = []
+    schedule: Schedule = Schedule()
+    alerts: Alerts | None = None
     rooms: list[Room] = Field(min_length=1)
 
     @field_validator("timezone")

@@ -1,0 +1,137 @@
+"""One check run of a site, without printing: load, plan, run, judge.
+
+`readiness check` and the scheduler both call this, so a scheduled run is exactly the
+run a technician would get by hand. Everything that prints or writes files (console
+progress, JSON, JUnit, the evidence log) stays with the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .checks import Check
+from .config.load import Site
+from .config.profile import Profile
+from .output.run_record import RunRecord
+from .planning import Plan
+from .results import CheckResult, Text
+
+log = logging.getLogger(__name__)
+
+OnStart = Callable[[Check], None]
+OnDone = Callable[[CheckResult], None]
+
+
+class SelectionError(ValueError):
+    """A room or requirement named on the command line (or in the schedule section) that
+    the site or its profile does not have. `text` is what staff read, in both languages."""
+
+    def __init__(self, text: Text):
+        super().__init__(text.en)
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Selection:
+    room_ids: list[str] | None
+    only: set[str] | None
+
+
+def load(config_path: str | Path) -> tuple[Site, Profile]:
+    """The validated site and its certificate profile; raises ConfigError."""
+    from .config.load import load_site
+    from .config.profile import available_profiles, load_profile
+
+    site = load_site(config_path, set(available_profiles()))
+    return site, load_profile(site.profile)
+
+
+def select(site: Site, profile: Profile, room_ids: Iterable[str] | None = None,
+           only: Iterable[str] | None = None) -> Selection:
+    """Check the names of rooms and requirements; raises SelectionError."""
+    rooms = [r.strip() for r in room_ids if r.strip()] if room_ids else None
+    known_rooms = [r.id for r in site.model.rooms]
+    if rooms and (bad := [r for r in rooms if r not in known_rooms]):
+        raise SelectionError(Text(
+            f"--room: no room {', '.join(bad)} in {site.path}; "
+            f"rooms are {', '.join(known_rooms)}",
+            f"--room：{site.path} 中没有考场 {', '.join(bad)}；现有考场：{', '.join(known_rooms)}"))
+    wanted = {r.strip().upper() for r in only if r.strip()} if only else None
+    known_reqs = [r.id for r in profile.requirements]
+    if wanted and (bad := sorted(r for r in wanted if r not in known_reqs)):
+        raise SelectionError(Text(
+            f"--only: unknown requirement {', '.join(bad)}; known: {', '.join(known_reqs)}",
+            f"--only：未知要求 {', '.join(bad)}；可选：{', '.join(known_reqs)}"))
+    return Selection(rooms or None, wanted or None)
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
+def plan_run(site: Site, profile: Profile, selection: Selection,
+             evidence_dir: Path | None = None) -> Plan:
+    """The checks of one run; `len(plan.checks)` sizes a progress display."""
+    from .planning import PlanContext, build_plan
+
+    return build_plan(PlanContext(site, profile, evidence_dir=evidence_dir),
+                      selection.room_ids, selection.only)
+
+
+def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
+            on_start: OnStart = _nothing, on_done: OnDone = _nothing) -> RunRecord:
+    """Run a plan: every check, a result for each rule without one, the verdict."""
+    from probes import registry
+
+    from .results import overall_verdict
+    from .runner import Runner, run_checks
+
+    started = datetime.now(UTC)
+    runner = Runner(profile, registry(), concurrency=concurrency, on_start=on_start,
+                    on_done=on_done)
+    results = run_checks(runner, plan.checks)
+    finished = datetime.now(UTC)
+    for req_id, status, message in plan.placeholders:
+        # a rule without a check still gets a line, so a report never silently omits it
+        req = profile.requirement(req_id)
+        results.append(CheckResult(
+            requirement=req_id, title=req.title if req else Text(req_id, req_id),
+            target="site", vantage="-", status=status, message=message, measured={},
+            threshold=dict(req.thresholds) if req else {},
+            citation=req.citation if req else None, started_at=finished, duration_s=0.0,
+            check_id=f"{req_id}/site"))
+    order = {r.id: i for i, r in enumerate(profile.requirements)}
+    results.sort(key=lambda r: (order.get(r.requirement, 99), r.check_id))
+    return RunRecord(
+        site_name=site.name, site_code=site.model.site.code, profile_id=profile.id,
+        certificate=profile.certificate, started_at=started, finished_at=finished,
+        verdict=overall_verdict(results, plan.required), results=results,
+        required=plan.required)
+
+
+def run_site(config_path: str | Path, *, room_ids: Iterable[str] | None = None,
+             only: Iterable[str] | None = None, trigger: str = "schedule", lang: str = "en",
+             concurrency: int = 64, on_start: OnStart = _nothing, on_done: OnDone = _nothing,
+             evidence_dir: Path | None = None) -> RunRecord:
+    """Load the site file afresh and run its checks: the whole of one run, no output.
+
+    Raises ConfigError (the file is wrong) or SelectionError (a room or requirement
+    that does not exist). `trigger` only labels the log line: the trigger that is stored
+    is the one given to `record_run`. `lang` changes nothing yet: every message a run
+    produces is a Text carrying both languages, and the caller picks one when it shows it.
+    """
+    del lang
+    site, profile = load(config_path)
+    plan = plan_run(site, profile, select(site, profile, room_ids, only), evidence_dir)
+    record = execute(site, profile, plan, concurrency=concurrency, on_start=on_start,
+                     on_done=on_done)
+    log.info("%s run of %s: %s, %d result(s)", trigger, site.model.site.code,
+             record.verdict.value, len(record.results))
+    return record
+
+
+__all__ = ["Selection", "SelectionError", "execute", "load", "plan_run", "run_site", "select"]
