@@ -386,11 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="profile id (eda, cbec) for show")
     p.set_defaults(func=cmd_profiles)
 
+    from probes.iperf3_server import add_throughput_server_parser
+
     from .agent.cli import add_agent_parser
     from .schedule.cli import add_schedule_parser
 
     add_agent_parser(sub, [common])
     add_schedule_parser(sub, [common])
+    add_throughput_server_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],
                        help="create the site's signing key (for the evidence log)")
