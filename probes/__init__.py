@@ -19,9 +19,13 @@ ProbeFn = Callable[[dict[str, Any], float], Awaitable[ProbeOutcome]]
 def registry() -> dict[str, ProbeFn]:
     # Imported lazily so a broken optional dependency of one probe (e.g. OpenCV)
     # cannot stop the others from loading.
-    from . import reachability, subnet
+    from . import reachability, router_web, subnet, url_filter, wan_bandwidth
 
     return {
         "reachability": reachability.run,
         "subnet": subnet.run,
+        "wan_bandwidth": wan_bandwidth.run,
+        "url_filter": url_filter.run,
+        "internet_reach": url_filter.run_reach,
+        "router_web": router_web.run,
     }

@@ -136,8 +136,13 @@ class Iperf3Server:
                 continue
             self._admit(conn, _host(addr))
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:
+    def stop(self) -> None:
+        """Ask the server to stop without waiting: a process serving many ports asks them
+        all first, so they wind down together instead of one accept poll after another."""
         self._closing.set()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        self.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
         io.close_quietly(self._listener)
@@ -586,15 +591,65 @@ def _listen(host: str, port: int) -> socket.socket:
 
 # -- command line ----------------------------------------------------------------------------
 
+# A room's seats load the exam server at once, one port each (`--ports 5301-5340`).
+MAX_PORTS = 256
+
+
+def parse_ports(spec: str) -> list[int]:
+    """"5201", "5301-5340" or "5201,5301-5340": the ports in order, each once."""
+    ports: list[int] = []
+    for part in spec.replace(" ", "").split(","):
+        first, sep, last = part.partition("-")
+        try:
+            lo = int(first)
+            hi = int(last) if sep else lo
+        except ValueError:
+            raise ValueError(f"{part!r} is not a port or a range such as 5301-5340") from None
+        if not 1 <= lo <= hi <= 0xFFFF:
+            raise ValueError(f"{part!r}: ports run 1-65535 and a range runs upwards")
+        if hi - lo + 1 > MAX_PORTS:
+            raise ValueError(f"{part!r} names {hi - lo + 1} ports; at most {MAX_PORTS}")
+        ports += range(lo, hi + 1)
+    ports = list(dict.fromkeys(ports))
+    if len(ports) > MAX_PORTS:
+        raise ValueError(f"{spec!r} names {len(ports)} ports; at most {MAX_PORTS}")
+    return ports
+
+
 def serve(bind: str = "0.0.0.0", port: int = DEFAULT_PORT,
-          idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
-    """Serve in the calling thread until Ctrl-C (KeyboardInterrupt is left to the caller)."""
-    server = Iperf3Server(bind, port, idle_timeout_s=idle_timeout_s)
-    server.bind()
+          idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+          ports: Sequence[int] | None = None) -> None:
+    """Serve in the calling thread until Ctrl-C (KeyboardInterrupt is left to the caller).
+
+    With `ports`, one server per port in this process: each runs its own test, so as
+    many clients as ports can test at once. A port that cannot be bound raises OSError
+    naming it before any port serves, so a half-started server never hides the problem.
+    """
+    servers = [Iperf3Server(bind, p, idle_timeout_s=idle_timeout_s)
+               for p in (list(ports) if ports else [port])]
     try:
-        server.serve_forever()
+        for server in servers:
+            try:
+                server.bind()
+            except OSError as exc:
+                raise OSError(exc.errno, f"port {server.requested_port}: "
+                                         f"{exc.strerror or exc}") from None
+        if len(servers) == 1:
+            servers[0].serve_forever()
+            return
+        for server in servers:
+            server.start()
+        log.info("iperf3 server: serving %d ports (%d-%d) on %s", len(servers),
+                 min(s.port for s in servers), max(s.port for s in servers), bind)
+        # A timed wait, so Ctrl-C reaches this thread on every platform.
+        forever = threading.Event()
+        while not forever.wait(1.0):
+            pass
     finally:
-        server.shutdown()
+        for server in servers:
+            server.stop()
+        for server in servers:
+            server.shutdown()
 
 
 def add_throughput_server_parser(subparsers: Any,
@@ -610,21 +665,34 @@ def add_throughput_server_parser(subparsers: Any,
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind", default="0.0.0.0", metavar="ADDR",
                    help="address to listen on (default %(default)s: all)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help="TCP port (default %(default)s, as iperf3)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help="TCP port (default %(default)s, as iperf3)")
+    where.add_argument("--ports", type=_ports_arg, metavar="LIST",
+                       help="serve several ports at once, one test each, e.g. 5301-5340 "
+                            "(the room load test: every seat tests its own port) or "
+                            "5201,5301-5340")
     p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S,
                    metavar="SECONDS",
                    help="drop a client silent this long (default %(default)s)")
 
 
+def _ports_arg(text: str) -> list[int]:
+    try:
+        return parse_ports(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cmd(args: argparse.Namespace) -> int:
     # The CLI logs warnings only; a server's operator wants each test's line too.
     log.setLevel(logging.INFO)
+    ports = getattr(args, "ports", None)
     try:
-        serve(args.bind, args.port, args.idle_timeout)
+        serve(args.bind, args.port, args.idle_timeout, ports)
     except OSError as exc:
-        log.error("iperf3 server: cannot listen on %s port %d: %s", args.bind, args.port,
-                  exc.strerror or exc)
+        # serve() names the port that failed
+        log.error("iperf3 server: cannot listen on %s %s", args.bind, exc.strerror or exc)
         return 2
     except KeyboardInterrupt:
         return 0

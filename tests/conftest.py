@@ -6,7 +6,9 @@ simulated exam room was never built, so it is turned into a failure.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 
 import pytest
 
@@ -52,3 +54,53 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
         terminalreporter.write_line(
             f"FAILED: the tests left network namespaces behind: {', '.join(left[:10])}",
             red=True)
+
+
+# Tests may only talk to loopback and to the lab's own ranges inside namespaces the
+# project creates. 192.0.2.0/24 is excluded on purpose: it is a documentation range,
+# but the CI machines' own LAN uses it. This guard covers sockets opened by the test
+# process itself (including threads switched into a lab namespace); subprocesses are
+# confined by running inside lab namespaces.
+_ALLOWED_NETS = [ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "::1/128", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24")]
+
+
+def _destination_allowed(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths, netlink, packet sockets: not an IP destination
+    try:
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
+    except ValueError:
+        return False  # a host name would be resolved by the system resolver: refuse
+    return any(ip in net for net in _ALLOWED_NETS)
+
+
+@pytest.fixture(autouse=True)
+def _network_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+    original_sendto = socket.socket.sendto
+
+    def refuse(address: object) -> None:
+        raise AssertionError(f"test tried to reach {address!r}: only loopback and the lab "
+                             "ranges inside lab namespaces are allowed")
+
+    def connect(self: socket.socket, address: object) -> None:
+        if not _destination_allowed(address):
+            refuse(address)
+        return original_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if not _destination_allowed(address):
+            refuse(address)
+        return original_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: bytes, *args: object) -> int:
+        address = args[-1]
+        if not _destination_allowed(address):
+            refuse(address)
+        return original_sendto(self, data, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", sendto)

@@ -249,6 +249,8 @@ def test_shipped_room_has_every_fault_on() -> None:
         "blocked_site_open_by_ip",
         "public_resolver_open",
         "slow_uplink",
+        "no_agent",
+        "rogue_dhcp",
         "camera",
     }
     cams = {c.name: c for c in spec.effective_cameras()}
@@ -530,7 +532,8 @@ def test_the_full_drill_room_is_quick_to_build_and_remove(lab_host: None) -> Non
         lab = up(load_spec(), prefix)
         up_s = time.monotonic() - started
         present = status(prefix).namespaces
-        assert len(present) == 3 + 3 + 39 + 5  # sw rtr inet, srv proctor ups, seats, cameras
+        # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server
+        assert len(present) == 3 + 3 + 39 + 5 + 1
         assert lab.ns("seat-A13") not in present
         assert "rate 100Mbit" in qdisc(lab, "seat-A07", "eth0")
         assert up_s < 30, f"up took {up_s:.1f} s"

@@ -87,6 +87,12 @@ class AllowList:
             entries += room.exam_urls + room.blocked_samples
             for wan in room.wan_endpoints:
                 entries += [x for x in (wan.url, wan.host) if x]
+            audit = room.filter_audit
+            if audit:
+                entries += audit.control_resolvers + audit.bypass_resolvers + audit.doh_urls
+                entries += [a for addrs in audit.blocked_addresses.values() for a in addrs]
+                if audit.remote_management_url:
+                    entries.append(audit.remote_management_url)
         return cls.of(entries)
 
     def allows(self, target: str) -> bool:
@@ -96,7 +102,11 @@ class AllowList:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            return _norm_name(host) in self.names
+            # a subdomain of a site's name is that site (the audit tries random
+            # subdomains of a blocked name to test wildcard rules)
+            name = _norm_name(host)
+            labels = name.split(".")
+            return any(".".join(labels[i:]) in self.names for i in range(len(labels) - 1))
         return any(address in net for net in self.networks)
 
     def describe(self) -> str:
@@ -127,3 +137,13 @@ def check_targets(allow: AllowList, params: dict[str, Any]) -> None:
     for target in targets_in(params):
         if not allow.allows(target):
             raise TargetRefused(target)
+    # The filter audit hands a seat the addresses a control resolver gave for each blocked
+    # name, to try them directly. The names must be the site's; the addresses are what
+    # the site's own resolver said those names are, which no file can list in advance.
+    answers = params.get("control_answers")
+    if answers is not None:
+        if not isinstance(answers, dict):
+            raise TargetRefused(repr(answers))
+        for name in answers:
+            if not allow.allows(str(name)):
+                raise TargetRefused(str(name))

@@ -65,8 +65,19 @@ async def self_report_probe(params: dict[str, Any], deadline_s: float) -> ProbeO
 
 
 def default_registry() -> dict[str, AgentProbe]:
-    """The probes every agent has; the lead adds e.g. throughput (exclusive), url_filter."""
-    return {"self_report": AgentProbe(self_report_probe)}
+    """The probes every agent has: what must be seen from the seat's own address."""
+    from probes import router_web, throughput, url_filter, wan_bandwidth
+
+    return {
+        "self_report": AgentProbe(self_report_probe),
+        "url_filter": AgentProbe(url_filter.run),
+        "internet_reach": AgentProbe(url_filter.run_reach),
+        "router_web": AgentProbe(router_web.run),
+        # bandwidth tests share the uplink: one at a time
+        "wan_bandwidth": AgentProbe(wan_bandwidth.run, exclusive=True),
+        # LAN-SPEED from the seat to the exam server (its `host` is in the site file)
+        "throughput": AgentProbe(throughput.run, exclusive=True),
+    }
 
 
 @dataclass(frozen=True)

@@ -336,7 +336,12 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
         secret, problem = store.resolve(value)
         if secret is not None and not problem:
             problem = _secret_value_issue(field_path, secret)
-        if problem:
+        if problem and problem == store.problem:
+            # the secrets file itself is missing or unsafe: say so once, at its own line
+            if not any(i.path == "secrets_file" for i in issues):
+                issues.append(ConfigIssue(src.file, src.line_of(("secrets_file",)),
+                                          "secrets_file", problem))
+        elif problem:
             issues.append(ConfigIssue(src.file, src.line_of(field_path), where, problem))
         elif secret is not None:
             resolved[where] = secret

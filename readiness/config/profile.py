@@ -140,6 +140,15 @@ class LanSpeedThresholds(_Thresholds):
     fast_ethernet_class_min_mbps: Positive
     required_class: Literal["gigabit", "fast_ethernet"]
     nic_speed_mbps: Literal[10, 100, 1000, 2500, 10000]
+    # Each seat's test, each direction (iperf3 counts whole seconds). Every seat is
+    # tested one after another, so these set how long a room takes.
+    duration_s: int = Field(1, ge=1, le=30)
+    omit_s: int = Field(0, ge=0, le=10)
+    # The room load test: every seat with an agent at once (after a 1 s warm-up, so the
+    # seats that started a little late are all sending before anything is counted).
+    load_duration_s: int = Field(2, ge=1, le=30)
+    # Under load a seat getting less than this share of an even split warns.
+    load_min_share_pct: Pct = 5
 
     @model_validator(mode="after")
     def _ordered(self) -> LanSpeedThresholds:

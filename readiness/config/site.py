@@ -131,6 +131,34 @@ class Agent(Strict):
     token: str | None = None
 
 
+class FilterAudit(Strict):
+    """What the filter audit tries beyond the room's exam URLs and blocked samples.
+    No default names a real resolver: what a site may contact is its own decision."""
+
+    # asked from the coordinator for the blocked names' real addresses
+    control_resolvers: list[str] = []
+    # "another DNS server" a candidate would try from a seat
+    bypass_resolvers: list[str] = []
+    # DNS-over-HTTPS endpoints a candidate would try
+    doh_urls: list[str] = []
+    # blocked names' addresses known without DNS
+    blocked_addresses: dict[str, list[str]] = {}
+    # words the keyword filter must block in URLs
+    keywords: list[str] = []
+    # regular expressions of this router's block page, and hosts its block redirect goes to
+    block_page_patterns: list[str] = []
+    block_hosts: list[str] = []
+    # seats the FILTER-FEATURES audit runs from
+    sample_seats: int = Field(1, ge=1, le=40)
+    # the router's remote (WAN-side) management page, if it must answer
+    remote_management_url: str | None = None
+
+    @field_validator("control_resolvers", "bypass_resolvers")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        return [_ipv4(v) for v in values]
+
+
 class Room(Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     name: str = ""
@@ -146,6 +174,7 @@ class Room(Strict):
     exam_urls: list[str] = []
     blocked_samples: list[str] = []
     wan_endpoints: list[WanEndpoint] = []
+    filter_audit: FilterAudit | None = None
     # The room's own DHCP server, if it has one. Any other server answering on the exam
     # LAN is rogue; without one (fixed addresses) every DHCP server is rogue.
     dhcp_server: str | None = None

@@ -100,6 +100,15 @@ def iperf3(name: str, ns: str, address: str, port: int) -> ServiceDef:
     )
 
 
+def throughput_server(name: str, ns: str, address: str, ports: range) -> ServiceDef:
+    """Our own iperf3-compatible server on a port range, one test per port at once."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "probes.iperf3_server", "--bind", address,
+            "--ports", f"{ports.start}-{ports.stop - 1}"]
+    return ServiceDef(name, ns, argv, [Listen("tcp", address, p) for p in ports], env)
+
+
 def websrv(name: str, ns: str, sites: list[tuple[str, int, str]]) -> ServiceDef:
     """One process of readiness.lab.websrv serving each (address, port, kind)."""
     env = dict(os.environ)

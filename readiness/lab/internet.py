@@ -1,5 +1,6 @@
 """The room's "internet": the exam website, blocked sample sites, a speed-test server,
-a public DNS resolver and an iperf3 server, all in one namespace behind the router."""
+a public DNS resolver (with a DNS-over-HTTPS front end) and an iperf3 server, all in one
+namespace behind the router."""
 
 from __future__ import annotations
 
@@ -17,14 +18,33 @@ SITE_KINDS = {
     "speed.example": "speed",
 }
 
+# The public resolver also answers DNS-over-HTTPS on its own address, as the big public
+# resolvers do: the filter audit tries it as a bypass of the room's DNS filter.
+DOH_NAME = "doh.example"
+DOH_URL = f"http://{DOH_NAME}/dns-query"
+
+# More sites the room must block, for audits of many targets: names hosted on the
+# video site's server (shared hosting: many names, one address). The router knows
+# nothing of them, so they resolve for a seat and are stopped by address only.
+EXTRA_BLOCKED = tuple(f"blocked{n}.example" for n in range(1, 19))
+EXTRA_BLOCKED_ADDRESS = t.SITES["video.example"]
+
+
+def zone() -> dict[str, str]:
+    """Every name the public resolver answers, with its address."""
+    names = dict(t.SITES)
+    names[DOH_NAME] = t.PUBLIC_RESOLVER
+    names.update({name: EXTRA_BLOCKED_ADDRESS for name in EXTRA_BLOCKED})
+    return names
+
 
 def services(topo: Topology, folder: Path) -> list[ServiceDef]:
     ns = topo.ns("inet")
-    records = [f"address=/{name}/{address}" for name, address in t.SITES.items()]
+    records = [f"address=/{name}/{address}" for name, address in zone().items()]
+    sites = [(t.SITES[name], 80, kind) for name, kind in SITE_KINDS.items()]
+    sites.append((t.PUBLIC_RESOLVER, 80, "doh"))
     return [
-        daemons.websrv(
-            "inet-web", ns, [(t.SITES[name], 80, kind) for name, kind in SITE_KINDS.items()]
-        ),
+        daemons.websrv("inet-web", ns, sites),
         # Authoritative for the lab's names; every other name does not exist (NXDOMAIN),
         # as a public resolver would answer for a name nobody registered.
         daemons.dnsmasq(

@@ -215,6 +215,7 @@ def _build(spec: LabSpec, prefix: str) -> Lab:
         *lan.exam_server(topo, folder),
         *lan.ups(topo, folder, secrets),
         *lan.cameras(topo),
+        *lan.rogue_dhcp(topo, folder),
         *lan.agents(topo, site_file),
     ]
     started = [services.start(prefix, folder, d) for d in definitions]

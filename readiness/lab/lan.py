@@ -6,8 +6,13 @@ from pathlib import Path
 
 from . import daemons
 from . import topology as t
-from .services import ServiceDef
+from .services import Listen, ServiceDef
+from .spec import MAX_SEATS
 from .topology import Topology
+
+# The room load test gives every seat a port of its own on the exam server, from 5301
+# (readiness.planning.throughput.LOAD_BASE_PORT): one per seat the lab can have.
+LOAD_PORTS = range(5301, 5301 + MAX_SEATS)
 
 
 def exam_server(topo: Topology, folder: Path) -> list[ServiceDef]:
@@ -16,6 +21,9 @@ def exam_server(topo: Topology, folder: Path) -> list[ServiceDef]:
         daemons.websrv("srv-web", ns, [(t.SERVER, 80, "examserver")]),
         # Seats' throughput to the exam server is measured against this stock server.
         daemons.iperf3("srv-iperf3", ns, t.SERVER, t.IPERF_PORT),
+        # ... and the whole room's at once against ours, since stock iperf3 serves one
+        # test at a time.
+        daemons.throughput_server("srv-throughput", ns, t.SERVER, LOAD_PORTS),
     ]
 
 
@@ -60,6 +68,34 @@ def agents(topo: Topology, site_file: Path) -> list[ServiceDef]:
             out.append(daemons.agent(f"{host.role}-agent", topo.ns(host.role), address,
                                      site_file))
     return out
+
+
+def rogue_dhcp(topo: Topology, folder: Path) -> list[ServiceDef]:
+    """The rogue_dhcp fault: dnsmasq as a DHCP server only (port=0: no DNS), offering its
+    pool with itself as the gateway, the way a home router plugged into the exam switch
+    does."""
+    fault = topo.spec.rogue_dhcp()
+    if fault is None:
+        return []
+    own = str(fault.address.ip)
+    svc = daemons.dnsmasq(
+        "rogue-dhcp",
+        topo.ns(t.ROGUE_DHCP),
+        folder,
+        own,
+        [
+            "port=0",
+            f"dhcp-range={fault.pool_start},{fault.pool_end},{fault.address.netmask},10m",
+            f"dhcp-option=option:router,{own}",
+            f"dhcp-option=option:dns-server,{own}",
+            # its own lease file: never the host's /var/lib/misc/dnsmasq.leases
+            f"dhcp-leasefile={folder / 'run' / 'rogue-dhcp.leases'}",
+            "log-dhcp",
+        ],
+    )
+    # DHCP listens on the wildcard port 67, and with port=0 nothing listens on 53.
+    svc.listens = [Listen("udp", "0.0.0.0", 67)]
+    return [svc]
 
 
 def cameras(topo: Topology) -> list[ServiceDef]:

@@ -28,9 +28,10 @@ CAMERA_NAME = re.compile(r"^cam-([1-9]\d?)$")
 BLOCKED_SITE_NAMES = ("games.example", "video.example")
 
 # The only ranges the lab may ever use (RFC 2544 benchmarking and RFC 5737 documentation).
+# 192.0.2.0/24 is left out although it is a documentation range: the CI machines' own
+# LAN uses it, and a lab address there could be confused with the host's network.
 LAB_RANGES = tuple(
-    ipaddress.IPv4Network(n)
-    for n in ("198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+    ipaddress.IPv4Network(n) for n in ("198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24")
 )
 
 SeatId = Annotated[str, Field(pattern=SEAT_ID.pattern, description="A01 ... A40")]
@@ -109,6 +110,18 @@ class NoAgent(_Strict):
     seat: SeatId
 
 
+class RogueDhcp(_Strict):
+    """A DHCP server nobody configured on the exam LAN: the home router a student or a
+    teacher plugged into the exam switch, handing out its own addresses and gateway."""
+
+    kind: Literal["rogue_dhcp"]
+    # the device's own address (it answers ARP there and names itself as the gateway)
+    address: ipaddress.IPv4Interface = ipaddress.IPv4Interface("198.18.10.250/24")
+    # the pool it offers from
+    pool_start: ipaddress.IPv4Address = ipaddress.IPv4Address("198.18.10.150")
+    pool_end: ipaddress.IPv4Address = ipaddress.IPv4Address("198.18.10.199")
+
+
 class CameraFault(_Strict):
     kind: Literal["camera"]
     camera: CameraName
@@ -128,6 +141,7 @@ Fault = Annotated[
     | PublicResolverOpen
     | SlowUplink
     | NoAgent
+    | RogueDhcp
     | CameraFault,
     Field(discriminator="kind"),
 ]
@@ -192,6 +206,10 @@ class LabSpec(_Strict):
     def public_resolver_open(self) -> bool:
         return bool(self.faults_of(PublicResolverOpen))
 
+    def rogue_dhcp(self) -> RogueDhcp | None:
+        rogue = self.faults_of(RogueDhcp)
+        return rogue[0] if rogue else None
+
     def effective_cameras(self) -> list[CameraSpec]:
         """The camera list with every `camera` fault applied on top."""
         out = []
@@ -250,14 +268,43 @@ def _meaning_problems(spec: LabSpec) -> list[tuple[PathKey, str]]:
                 problems.append(
                     (
                         at + ("address",),
-                        "the lab only uses 198.18.0.0/15, 192.0.2.0/24, "
+                        "the lab only uses 198.18.0.0/15, "
                         "198.51.100.0/24 and 203.0.113.0/24",
                     )
                 )
             elif fault.address.ip in ipaddress.IPv4Network("198.18.10.0/24"):
                 problems.append((at + ("address",), "must be outside the room's 198.18.10.0/24"))
+        if isinstance(fault, RogueDhcp):
+            problems += [(at + (k,), m) for k, m in _rogue_dhcp_problems(spec, fault, i)]
         if isinstance(fault, CameraFault) and fault.camera not in names:
             problems.append((at + ("camera",), f"{fault.camera} is not in the cameras list"))
+    return problems
+
+
+# Addresses the room's own machines hold (router, proctor, switch, UPS, exam server).
+_ROOM_FIXED = ("198.18.10.1", "198.18.10.2", "198.18.10.3", "198.18.10.4", "198.18.10.10")
+
+
+def _rogue_dhcp_problems(spec: LabSpec, fault: RogueDhcp, index: int) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    first = next(i for i, f in enumerate(spec.faults) if isinstance(f, RogueDhcp))
+    if first != index:
+        problems.append(("kind", f"the room has one rogue DHCP server already (faults[{first}])"))
+    for key, addr in (("address", fault.address.ip), ("pool_start", fault.pool_start),
+                      ("pool_end", fault.pool_end)):
+        if not _in_lab_ranges(ipaddress.IPv4Interface(addr)):
+            problems.append((key, "the lab only uses 198.18.0.0/15, "
+                                  "198.51.100.0/24 and 203.0.113.0/24"))
+        elif key != "address" and addr not in fault.address.network:
+            problems.append((key, f"must be inside the rogue server's own subnet "
+                                  f"{fault.address.network}"))
+    if fault.pool_start > fault.pool_end:
+        problems.append(("pool_end", "must not come before pool_start"))
+    used = {*_ROOM_FIXED, *(f"198.18.10.{100 + n}" for n in range(1, spec.seats + 1)),
+            *(f"198.18.10.{200 + c.number}" for c in spec.cameras)}
+    if str(fault.address.ip) in used:
+        problems.append(("address", f"{fault.address.ip} belongs to a machine of the room; "
+                                    "pick a free address"))
     return problems
 
 
@@ -303,6 +350,7 @@ _FAULT_KINDS = {
         PublicResolverOpen,
         SlowUplink,
         NoAgent,
+        RogueDhcp,
         CameraFault,
     )
 }

@@ -47,6 +47,8 @@ ROUTER_LAN_NIC = "lan0"
 ROUTER_WAN_NIC = "wan0"
 ISP_NIC = "isp0"
 BRIDGE = "br0"
+# The role of the rogue_dhcp fault's device: its namespace is <prefix>-rogue-dhcp.
+ROGUE_DHCP = "rogue-dhcp"
 
 PREFIX = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
@@ -152,5 +154,11 @@ def plan(spec: LabSpec, prefix: str) -> Topology:
                 _mac(200 + cam.number, group=2),
                 None,
             )
+        )
+    rogue = spec.rogue_dhcp()
+    if rogue is not None:
+        # Cabled to the exam switch like any PC; no gateway, since it plays the gateway.
+        hosts.append(
+            LanHost(ROGUE_DHCP, "p-rogue", str(rogue.address), None, _mac(0xFA, group=3), None)
         )
     return Topology(prefix, spec, hosts, cams)

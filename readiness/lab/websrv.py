@@ -4,18 +4,22 @@ Run inside a lab namespace as
 `python -m readiness.lab.websrv --site 198.51.100.10:80=exam --site ...`.
 Kinds: exam (exam.example), games / video (blocked samples), speed (LibreSpeed-compatible
 endpoints plus a large file), router (the router's management page), examserver (the
-exam service on the room's server).
+exam service on the room's server), doh (DNS-over-HTTPS, RFC 8484, at `/dns-query`,
+answered by the DNS server on the same address: the public resolver's DoH front end).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import html
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +32,9 @@ MAX_GARBAGE_MIB = 1024  # LibreSpeed's own cap on ckSize
 # the path can compress it, cheap enough to stream at line rate from Python.
 CHUNK = os.urandom(MIB)
 FILE_PATH = re.compile(r"^/file/(\d+)(MB|GB)\.bin$")
+DOH_PATH = "/dns-query"
+DOH_TYPE = "application/dns-message"
+MAX_DNS_MESSAGE = 65535
 
 PAGES = {
     "exam": ("Exam platform", "Exam platform: candidate login (exam.example, readiness lab)."),
@@ -36,6 +43,7 @@ PAGES = {
     "speed": ("Speed test", "speed.example: /garbage?ckSize=N, /empty, /file/100MB.bin"),
     "router": ("Router management", "Router management: behaviour management gateway login."),
     "examserver": ("Exam server", "Exam server: exam service is running."),
+    "doh": ("DNS over HTTPS", "doh.example: DNS-over-HTTPS (RFC 8484) at /dns-query."),
 }
 
 
@@ -61,12 +69,24 @@ class SiteHandler(BaseHTTPRequestHandler):
         if self.kind == "speed" and url.path == "/empty":
             self._discard_body()
             self._send(200, b"", "text/plain")
+        elif self.kind == "doh" and url.path == DOH_PATH:
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_DNS_MESSAGE:
+                self._discard_body()
+                return self._send(400, b"bad DNS message length\n", "text/plain")
+            self._doh(self.rfile.read(length))
         else:
             self._discard_body()
             self._send(405, b"method not allowed\n", "text/plain")
 
     def _dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
+        if self.kind == "doh" and url.path == DOH_PATH and not head:
+            try:
+                query = base64.urlsafe_b64decode(parse_qs(url.query)["dns"][0] + "==")
+            except (KeyError, binascii.Error, ValueError):
+                return self._send(400, b"missing or bad ?dns=\n", "text/plain")
+            return self._doh(query)
         if self.kind == "speed":
             if url.path == "/garbage":
                 return self._stream(self._ck_size(url.query) * MIB, head)
@@ -92,6 +112,19 @@ class SiteHandler(BaseHTTPRequestHandler):
         self._send(404, b"not found\n", "text/plain", head=head)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _doh(self, query: bytes) -> None:
+        """Relay the wire query to the DNS server on our own address (port 53): the
+        answer is exactly what that resolver would give over UDP."""
+        upstream = (self.server.server_address[0], 53)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2.0)
+            try:
+                sock.sendto(query, upstream)
+                answer = sock.recv(MAX_DNS_MESSAGE)
+            except OSError:
+                return self._send(502, b"upstream DNS did not answer\n", "text/plain")
+        self._send(200, answer, DOH_TYPE)
 
     @staticmethod
     def _ck_size(query: str) -> int:

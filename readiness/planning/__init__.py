@@ -18,7 +18,7 @@ from ..config.load import Site
 from ..config.profile import Profile, Requirement
 from ..config.site import Room
 from ..results import Status, Text
-from . import agents, lan
+from . import agents, cameras, filtering, lan, layer2, throughput
 
 COORDINATOR = "coordinator"
 
@@ -38,11 +38,18 @@ Planner = Callable[[PlanContext, Requirement, Room], list[Check]]
 # requirement id -> its planners (several families may prove one requirement, e.g.
 # LAN-SPEED from throughput tests, NIC speed reported by agents and switch ports)
 PLANNERS: dict[str, list[Planner]] = {
-    "LAN-SUBNET": [lan.plan_lan_subnet],
+    "LAN-SUBNET": [lan.plan_lan_subnet, layer2.plan_layer2_for_subnet],
     "LAN-SEATS": [lan.plan_lan_seats],
-    "LAN-SPEED": [agents.plan_nic_speed],
-    "LAN-FIXED-IP": [agents.plan_fixed_ip_agents],
+    "LAN-SPEED": [agents.plan_nic_speed, throughput.plan_seat_throughput,
+                  throughput.plan_room_load],
+    "LAN-FIXED-IP": [agents.plan_fixed_ip_agents, layer2.plan_lan_fixed_ip],
     "SEAT-SPEC": [agents.plan_seat_spec],
+    "WAN-FLOOR": [filtering.plan_wan_floor],
+    "WAN-POLICY": [filtering.plan_wan_policy],
+    "FILTER-FEATURES": [filtering.plan_filter_features],
+    "CAM-RES": [cameras.plan_cam_res],
+    "CAM-AUDIO": [cameras.plan_cam_audio],
+    "CAM-COUNT": [cameras.plan_cam_count],
 }
 
 
@@ -51,7 +58,9 @@ def planners_for(req_id: str) -> list[Planner]:
     return [found] if callable(found) else list(found)
 
 # Planners that need another requirement's results (derived checks) pull it in.
-NEEDS: dict[str, set[str]] = {"LAN-SEATS": {"LAN-SUBNET"}}
+# (LAN-FIXED-IP judges the ARP sweep that LAN-SUBNET plans.)
+NEEDS: dict[str, set[str]] = {"LAN-SEATS": {"LAN-SUBNET"}, "LAN-FIXED-IP": {"LAN-SUBNET"},
+                              "CAM-COUNT": {"CAM-RES"}}
 
 
 @dataclass

@@ -1,0 +1,354 @@
+"""Judging one layer-2 sweep of a room (probes/l2_sweep.py): one ARP sweep and one DHCP
+discovery per room, then these pure functions turn its measured data into the results
+staff read. They send nothing; the planner (readiness/planning/layer2.py) runs them as
+derived checks once the sweep and the reachability checks have finished.
+
+Every judge takes the sweep's CheckResult (None when it is missing) and the check's
+params, a JSON-able dict:
+  previous_macs   {address: mac} seen by an earlier run (filled in by the caller, see
+                  readiness.planning.layer2.with_previous_macs); a change warns
+  strict          (judge_host) the certificate's fixed-address rule names this host,
+                  so a missing host or a foreign MAC fails instead of warning
+
+Without raw-socket rights the sweep says so (measured layer2 = False) and every judge
+answers `warn: not verified`, never `pass`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from readiness.results import CheckResult, ProbeOutcome, Status, Text
+
+from .l2_sweep import not_verified
+
+
+def _sweep_problem(sweep: CheckResult | None) -> ProbeOutcome | None:
+    """Why the sweep cannot be judged, or None when it can."""
+    if sweep is None:
+        return ProbeOutcome(Status.ERROR, Text(
+            "internal: the ARP sweep of this room was not planned or did not run",
+            "内部错误：本考场的 ARP 扫描未计划或未运行"))
+    measured = sweep.measured or {}
+    if measured.get("layer2") is False:
+        return not_verified()
+    if sweep.status == Status.SKIP:
+        return ProbeOutcome(Status.SKIP, sweep.message)
+    if sweep.status == Status.ERROR or "hosts" not in measured:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"not verified: the ARP sweep could not run: {sweep.message.en}",
+            f"未验证：ARP 扫描无法进行：{sweep.message.zh}"))
+    return None
+
+
+def _macs_at(measured: dict[str, Any], address: str) -> list[str]:
+    """Every MAC that claims `address`; this computer's own address answers for itself."""
+    macs = list(measured.get("hosts", {}).get(address, []))
+    if address == measured.get("local_address"):
+        macs = [measured["local_mac"], *(m for m in macs if m != measured["local_mac"])]
+    return macs
+
+
+def _where_is(measured: dict[str, Any], mac: str) -> list[str]:
+    """Addresses (inside or outside the subnet) where `mac` was heard."""
+    found = [ip for ip, macs in measured.get("hosts", {}).items() if mac in macs]
+    found += [ip for ip, macs in measured.get("foreign", {}).items() if mac in macs]
+    if mac == measured.get("local_mac"):
+        found.insert(0, measured["local_address"])
+    return found
+
+
+def _join(items: list[str]) -> str:
+    return ", ".join(items)
+
+
+# ---------------------------------------------------------------- one host
+
+
+def judge_host(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcome:
+    """LAN-FIXED-IP for one host: it answers ARP at its configured address, with its
+    configured MAC (or the MAC a previous run saw), and nobody else answers there."""
+    problem = _sweep_problem(sweep)
+    if problem:
+        return problem
+    assert sweep is not None
+    m = sweep.measured
+    address = str(params["address"])
+    who_en, who_zh = str(params["role_en"]), str(params["role_zh"])
+    strict = bool(params.get("strict", False))
+    configured = params.get("configured_mac")
+    previous = (params.get("previous_macs") or {}).get(address)
+    if ipaddress.IPv4Address(address) not in ipaddress.IPv4Network(m["subnet"]):
+        # e.g. an eda exam server in its own subnet: reached through a router, by design
+        return ProbeOutcome(Status.WARN if strict else Status.SKIP, Text(
+            f"not verified by ARP: {who_en}'s address {address} is outside {m['subnet']}, "
+            "so it cannot answer ARP on this LAN",
+            f"无法用 ARP 验证：{who_zh}的地址 {address} 不在 {m['subnet']} 内，"
+            "不会在本局域网应答 ARP"), {"address": address})
+    macs = _macs_at(m, address)
+    this_pc = address == m.get("local_address")
+    measured: dict[str, Any] = {
+        "address": address, "macs": macs, "mac": macs[0] if len(macs) == 1 else None,
+        "configured_mac": configured, "previous_mac": previous, "this_computer": this_pc,
+    }
+    missing = Status.FAIL if strict else Status.WARN
+    if not macs:
+        moved = [(mac, ip) for mac in dict.fromkeys(x for x in (configured, previous) if x)
+                 for ip in _where_is(m, mac)]
+        if moved:
+            mac, ip = moved[0]
+            measured["found_at"] = ip
+            return ProbeOutcome(missing, Text(
+                f"{who_en} is not at its address {address}: its MAC {mac} answers at {ip} "
+                f"instead. Set its address back to {address}",
+                f"{who_zh} 不在其地址 {address} 上：其 MAC {mac} 出现在 {ip}。"
+                f"请把它的地址改回 {address}"), measured)
+        return ProbeOutcome(missing, Text(
+            f"nothing answers ARP at {who_en}'s address {address}: it is switched off, "
+            "unplugged, or set to another address",
+            f"{who_zh} 的地址 {address} 无 ARP 应答：设备未开机、未接网线，或地址被改动"),
+            measured)
+    if len(macs) > 1:
+        return ProbeOutcome(Status.FAIL, Text(
+            f"address conflict at {who_en}'s address {address}: {len(macs)} machines answer "
+            f"({_join(macs)}). Find the machine that should not have this address and give "
+            "it its own",
+            f"{who_zh} 的地址 {address} 发生 IP 冲突：{len(macs)} 台机器应答（{_join(macs)}）。"
+            "请找出不该使用此地址的机器并为其分配独立地址"), measured)
+    mac = macs[0]
+    itself_en = " (this computer)" if this_pc else ""
+    itself_zh = "（即本机）" if this_pc else ""
+    if configured and mac != configured:
+        return ProbeOutcome(missing, Text(
+            f"{address} answers with MAC {mac}, not {who_en}'s configured {configured}: "
+            "another machine holds this address, or the machine or its network card was "
+            "replaced (then write the new MAC into the site file)",
+            f"{address} 以 MAC {mac} 应答，不是站点文件中 {who_zh} 的 {configured}："
+            "另一台机器占用了此地址，或设备/网卡已更换（如是，请在站点文件中更新 mac）"),
+            measured)
+    if not configured and previous and mac != previous:
+        return ProbeOutcome(Status.WARN, Text(
+            f"{address} answers with MAC {mac}; the last run saw {previous}: {who_en} or its "
+            "network card was changed, or another machine took the address. If the change "
+            "is expected, write the MAC into the site file",
+            f"{address} 以 MAC {mac} 应答；上次检查为 {previous}：{who_zh} 或其网卡已更换，"
+            "或地址被其他机器占用。如属预期，请把新 MAC 写入站点文件"), measured)
+    return ProbeOutcome(Status.PASS, Text(
+        f"{who_en} answers at {address} with MAC {mac}{itself_en}",
+        f"{who_zh}在 {address} 以 MAC {mac} 应答{itself_zh}"), measured)
+
+
+# ---------------------------------------------------------------- the room
+
+
+def judge_duplicates(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcome:
+    """No address on the exam LAN is answered by two MACs.
+
+    params: names {address: [en, zh]} (whose address it is), mac_names {mac: [en, zh]}
+    (whose configured MAC it is), expected {address: mac} (configured), previous_macs.
+    """
+    problem = _sweep_problem(sweep)
+    if problem:
+        return problem
+    assert sweep is not None
+    m = sweep.measured
+    names: dict[str, list[str]] = params.get("names", {})
+    mac_names: dict[str, list[str]] = params.get("mac_names", {})
+    expected = {**(params.get("previous_macs") or {}), **params.get("expected", {})}
+    router = params.get("router_address")
+    router_macs = set(_macs_at(m, router)) if router else set()
+    addresses = set(m.get("hosts", {})) | {m.get("local_address")}
+    conflicts = {a: _macs_at(m, a) for a in sorted(addresses, key=ipaddress.IPv4Address)
+                 if len(_macs_at(m, a)) > 1}
+    if not conflicts:
+        return ProbeOutcome(Status.PASS, Text(
+            f"no address conflict: each of the {len(m.get('hosts', {}))} addresses that "
+            "answered ARP is held by one machine",
+            f"无 IP 冲突：应答 ARP 的 {len(m.get('hosts', {}))} 个地址均只由一台机器使用"),
+            {"conflicts": {}})
+    parts_en, parts_zh = [], []
+    for address, macs in conflicts.items():
+        label = names.get(address)
+        whose = f" ({label[0]}'s address)" if label else ""
+        whose_zh = f"（{label[1]}的地址）" if label else ""
+        notes_en, notes_zh = [], []
+        for mac in macs:
+            if mac == expected.get(address):
+                notes_en.append(f"{mac} is the expected one")
+                notes_zh.append(f"{mac} 为应有的机器")
+            elif mac in mac_names and mac_names[mac] != label:
+                notes_en.append(f"{mac} is {mac_names[mac][0]}'s")
+                notes_zh.append(f"{mac} 属于{mac_names[mac][1]}")
+            elif mac in router_macs and address != router:
+                notes_en.append(f"{mac} is the router's (turn off proxy ARP on its LAN port)")
+                notes_zh.append(f"{mac} 为路由器的 MAC（请关闭其 LAN 口的代理 ARP）")
+        note_en = f"; {'; '.join(notes_en)}" if notes_en else ""
+        note_zh = f"；{'；'.join(notes_zh)}" if notes_zh else ""
+        parts_en.append(f"{address}{whose} is answered by {' and '.join(macs)}{note_en}")
+        parts_zh.append(f"{address}{whose_zh} 由 {' 和 '.join(macs)} 同时应答{note_zh}")
+    return ProbeOutcome(Status.FAIL, Text(
+        f"address conflict: {'; '.join(parts_en)}. Two machines using one address take "
+        "each other's connection away during the exam: find the one that should not have "
+        "the address (by its MAC, in the switch's MAC table or on the PC) and give it its own",
+        f"IP 冲突：{'；'.join(parts_zh)}。两台机器共用一个地址会在考试中互相抢断连接："
+        "请按 MAC（交换机 MAC 表或电脑上）找出不该使用该地址的机器，并为其分配独立地址"),
+        {"conflicts": conflicts})
+
+
+def judge_unknown(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcome:
+    """Machines on the exam LAN that no part of the site file names.
+
+    params: known [addresses], known_macs [macs] (configured and previous).
+    """
+    problem = _sweep_problem(sweep)
+    if problem:
+        return problem
+    assert sweep is not None
+    m = sweep.measured
+    known = set(params.get("known", [])) | {m.get("local_address")}
+    known_macs = set(params.get("known_macs", [])) | set(
+        (params.get("previous_macs") or {}).values())
+    unknown = {ip: macs for ip, macs in m.get("hosts", {}).items() if ip not in known}
+    foreign = {ip: macs for ip, macs in m.get("foreign", {}).items()
+               if not set(macs) & known_macs}
+    measured = {"unknown": unknown, "foreign": foreign}
+    if not unknown and not foreign:
+        return ProbeOutcome(Status.PASS, Text(
+            f"every machine that answered on {m['subnet']} is in the site file",
+            f"{m['subnet']} 内应答的机器均已写入站点文件"), measured)
+    parts_en, parts_zh = [], []
+    if unknown:
+        listed = _join([f"{ip} ({'/'.join(macs)})" for ip, macs in unknown.items()])
+        parts_en.append(f"{len(unknown)} machine(s) on the exam LAN are not in the site file: "
+                        f"{listed}")
+        parts_zh.append(f"考场局域网内有 {len(unknown)} 台机器未写入站点文件：{listed}")
+    if foreign:
+        listed = _join([f"{ip} ({'/'.join(macs)})" for ip, macs in foreign.items()])
+        parts_en.append(f"machine(s) on the exam LAN use addresses outside {m['subnet']}: "
+                        f"{listed}")
+        parts_zh.append(f"考场局域网内有机器使用 {m['subnet']} 以外的地址：{listed}")
+    return ProbeOutcome(Status.WARN, Text(
+        "; ".join(parts_en) + ". Identify each one: add the exam's own devices to the site "
+        "file and take anything else off the exam LAN",
+        "；".join(parts_zh) + "。请逐一确认：考试用设备请写入站点文件，其他设备请移出考场局域网"),
+        measured)
+
+
+def judge_broadcast_domain(sweep: CheckResult | None, results: list[CheckResult],
+                           params: dict[str, Any]) -> ProbeOutcome:
+    """LAN-SUBNET: the proctor, the exam server(s) and the seats answer ARP, so they share
+    this computer's broadcast domain (no router between them).
+
+    params: hosts [{label, address, mac (configured or None), reach_id}].
+    A host that answers ping (or a TCP port) but not ARP is reached through a router;
+    a host whose known MAC speaks from an address outside the subnet is mis-addressed.
+    """
+    problem = _sweep_problem(sweep)
+    if problem:
+        return problem
+    assert sweep is not None
+    m = sweep.measured
+    by_id = {r.check_id: r for r in results}
+    previous = params.get("previous_macs") or {}
+    adjacent, routed, outside, silent = [], [], [], []
+    for host in params.get("hosts", []):
+        label, address = host["label"], host["address"]
+        if _macs_at(m, address):
+            adjacent.append(label)
+            continue
+        reach = by_id.get(host.get("reach_id", ""))
+        rm = reach.measured if reach else {}
+        if (rm.get("received") or 0) > 0 or "open" in (rm.get("ports") or {}).values():
+            routed.append(label)
+            continue
+        mac = host.get("mac") or previous.get(address)
+        elsewhere = [ip for ip, macs in m.get("foreign", {}).items() if mac and mac in macs]
+        if elsewhere:
+            outside.append((label, address, elsewhere[0]))
+        else:
+            silent.append(label)
+    measured = {"adjacent": len(adjacent), "configured": len(params.get("hosts", [])),
+                "routed": routed, "outside_subnet": [o[0] for o in outside], "silent": silent}
+    subnet = m["subnet"]
+    issues_en, issues_zh = [], []
+    if routed:
+        issues_en.append(f"{_join(routed)} answer ping but not ARP: they are reached through "
+                         "a router, not on this LAN. Connect them to the exam switch (same "
+                         "VLAN) as the proctor PC")
+        issues_zh.append(f"{_join(routed)} 回应 ping 但不回应 ARP：它们经路由器转发，"
+                         "不在本局域网内。请把它们接到与监考机相同的考场交换机（同一 VLAN）")
+    for label, address, ip in outside:
+        issues_en.append(f"{label} is on this LAN but uses {ip}, outside {subnet}: set its "
+                         f"address back to {address}")
+        issues_zh.append(f"{label} 在本局域网内，但使用了 {subnet} 以外的地址 {ip}："
+                         f"请把地址改回 {address}")
+    silent_en = (f"; {len(silent)} did not answer at all (see their reachability results)"
+                 if silent else "")
+    silent_zh = f"；{len(silent)} 台完全无应答（见其连通性结果）" if silent else ""
+    if issues_en:
+        return ProbeOutcome(Status.FAIL, Text("; ".join(issues_en) + silent_en,
+                                              "；".join(issues_zh) + silent_zh), measured)
+    return ProbeOutcome(Status.PASS, Text(
+        f"{len(adjacent)} of {len(params.get('hosts', []))} configured hosts answer ARP on "
+        f"{subnet}: they share one LAN with this computer, no router between{silent_en}",
+        f"{len(params.get('hosts', []))} 台已配置主机中 {len(adjacent)} 台在 {subnet} 内应答 ARP："
+        f"与本机处于同一局域网，中间无路由器{silent_zh}"), measured)
+
+
+def judge_dhcp(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcome:
+    """No DHCP server answers on the exam LAN except the room's own (params dhcp_server,
+    None for a room with fixed addresses)."""
+    problem = _sweep_problem(sweep)
+    if problem:
+        return problem
+    assert sweep is not None
+    m = sweep.measured
+    if not m.get("dhcp_sent"):
+        return ProbeOutcome(Status.SKIP, Text(
+            "DHCP discovery was switched off for this run", "本次检查未进行 DHCP 探测"))
+    ours = params.get("dhcp_server")
+    offers: list[dict[str, Any]] = m.get("dhcp_offers", [])
+    window = m.get("dhcp_window_s")
+
+    def server(o: dict[str, Any]) -> str:
+        return str(o.get("server_id") or o.get("server_ip"))
+
+    rogue = [o for o in offers if server(o) != ours and o.get("server_ip") != ours]
+    measured = {"dhcp_server": ours, "servers": sorted({server(o) for o in offers}),
+                "rogue": rogue}
+    if rogue:
+        parts_en, parts_zh = [], []
+        for o in rogue:
+            mask = f"/{o['subnet_mask']}" if o.get("subnet_mask") else ""
+            gw = _join(o.get("router") or []) or "none"
+            parts_en.append(f"{server(o)} (MAC {o['server_mac']}) offers {o['offered']}{mask}, "
+                            f"gateway {gw}")
+            parts_zh.append(f"{server(o)}（MAC {o['server_mac']}）分配 {o['offered']}{mask}，"
+                            f"网关 {gw}")
+        expected_en = (f"the room's own is {ours}" if ours
+                       else "this room uses fixed addresses and needs none")
+        expected_zh = (f"本考场的 DHCP 服务器是 {ours}" if ours
+                       else "本考场使用固定地址，不应有 DHCP 服务器")
+        return ProbeOutcome(Status.FAIL, Text(
+            f"rogue DHCP server on the exam LAN ({expected_en}): {'; '.join(parts_en)}. A PC "
+            "that takes such an address loses the exam network. Find the device by its MAC "
+            "(often a home router or a PC sharing its connection), unplug it or turn its DHCP "
+            "off",
+            f"考场局域网内有私设 DHCP 服务器（{expected_zh}）：{'；'.join(parts_zh)}。"
+            "电脑一旦获得此类地址即会断开考试网络。请按 MAC 找到该设备（常见为家用路由器或"
+            "开启网络共享的电脑），拔掉它或关闭其 DHCP"), measured)
+    if ours and not offers:
+        return ProbeOutcome(Status.WARN, Text(
+            f"no other DHCP server answers, but the room's own DHCP server {ours} did not "
+            f"answer either within {window} s (it may serve only known PCs): check it",
+            f"没有其他 DHCP 服务器应答，但本考场的 DHCP 服务器 {ours} 在 {window} 秒内也未应答"
+            "（可能只为已登记的电脑服务）：请检查"), measured)
+    if ours:
+        return ProbeOutcome(Status.PASS, Text(
+            f"only the room's DHCP server {ours} answers", f"只有本考场的 DHCP 服务器 {ours} 应答"),
+            measured)
+    return ProbeOutcome(Status.PASS, Text(
+        f"no DHCP server answers on the exam LAN (waited {window} s): right for a room with "
+        "fixed addresses",
+        f"考场局域网内无 DHCP 服务器应答（等待 {window} 秒）：符合固定地址考场的要求"), measured)

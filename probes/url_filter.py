@@ -1,0 +1,1005 @@
+"""WAN-POLICY / FILTER-FEATURES from one vantage: what a candidate PC can and cannot reach.
+
+Run on a seat (by its agent) or, until agents are deployed, from the coordinator. The
+probe loads every exam URL and tries every must-block target the way a browser would
+(the seat's own DNS server, then HTTP(S) by name), says *how* each blocked target was
+stopped, and then tries the usual bypasses:
+
+  direct_ip     the target's real address (learned at the coordinator from a control
+                resolver, or from other resolvers below) with the name in Host / SNI
+  resolver      another DNS server over UDP and TCP 53
+  doh           DNS-over-HTTPS endpoints (RFC 8484)
+  subdomain     a random subdomain of the blocked name (is the rule a wildcard?)
+  path_variant  a blocked path with its case or encoding changed (URL / keyword filters)
+  keyword       a configured keyword in an allowed URL's path
+  ipv6          the target's IPv6 address, when this machine has an IPv6 route
+  icmp          echo to the target's address (`candidates_internet: none`: not even ping)
+
+Every leak is reported as the exact request that got through, e.g.
+`GET http://198.51.100.20/ Host: games.example -> 200 (187 bytes)`.
+
+params (targets use the agent allow-list's key conventions: *_url(s), *_address(es)):
+  mode                       "exam_sites_only" (cbec) or "none" (eda: seats have no
+                             internet; an exam URL outside `local_networks` must be blocked)
+  exam_urls, blocked_urls    http(s):// URLs, or tcp://host:port for a bare port
+  resolver_address           the seat's DNS server (default: this machine's own)
+  control_answers            {name: [address, ...]}: what a control resolver answered the
+                             coordinator (see `learn_control`)
+  bypass_resolver_addresses  other DNS servers to try ([])
+  doh_urls                   DoH endpoints to try ([])
+  keywords                   words a keyword filter must block in URLs ([])
+  block_page_patterns        regular expressions that mark a block page (added to defaults)
+  block_hosts                redirect targets that mean "blocked" (besides room addresses)
+  sinkhole_addresses         addresses that mean "blocked by DNS" (e.g. the router)
+  local_networks             the room's networks (answers inside are sinkholes for blocked
+                             names; exam URLs inside are local under mode none)
+  subdomain_label            label for the wildcard test (default: random)
+  exam_windows               [[start ISO, end ISO], ...] of the site's exam sessions
+  vantage_is_seat            false when run from the coordinator: a seat's view is not
+                             proven, so pass and fail become warn
+  dns_timeout_s 2, connect_timeout_s 3, read_timeout_s 5, verify_tls true, ipv6 true,
+  icmp (default: mode == none), concurrency 64
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import re
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote, urljoin, urlsplit
+
+from readiness.results import ProbeOutcome, Status, Text
+
+from . import dns_query, http_fetch
+from .http_fetch import Fetch
+
+T = TypeVar("T")
+
+EXAM_SITES_ONLY = "exam_sites_only"
+NO_INTERNET = "none"
+
+# Features the audit gives evidence for (names as in the profiles' FILTER-FEATURES list).
+PASS, FAIL, NOT_TESTED, NOT_SHOWN, NOT_APPLICABLE = (
+    "pass", "fail", "not_tested", "not_shown", "not_applicable")
+
+DEFAULT_BLOCK_PATTERNS = (
+    r"access (is )?denied", r"(has been|is|was) blocked", r"blocked by", r"web ?filter",
+    r"url ?filter", r"forbidden by (the )?(administrator|policy)",
+    r"访问被拒绝", r"禁止访问", r"已被(阻止|拦截|屏蔽|禁止)", r"网址过滤", r"访问受限", r"拦截",
+)
+# Names in a DNS answer that mean "sinkhole", whatever the configuration says.
+ALWAYS_SINKHOLE = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "127.0.0.0/8", "::/128", "::1/128"))
+PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7",
+    "fe80::/10"))
+MAX_ADDRESSES = 4  # per name and technique: enough to see a leak, few enough to be quick
+MAX_REDIRECTS = 3
+TCP_DNS_PER_SERVER = 2
+
+
+# -- parameters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    scheme: str  # http, https, tcp
+    host: str
+    port: int
+    path: str  # path and query, "/" at least
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https", "tcp") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http://, https:// or tcp://host:port URL")
+        if scheme == "tcp" and not parts.port:
+            raise ValueError(f"{url!r} needs a port (tcp://host:port)")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        port = parts.port or http_fetch.default_port(scheme)
+        return cls(url.strip(), scheme, parts.hostname.lower(), port, path)
+
+    @property
+    def is_name(self) -> bool:
+        return not http_fetch.is_address(self.host)
+
+    def with_path(self, path: str) -> str:
+        parts = urlsplit(self.url)
+        return parts._replace(path=path.split("?")[0], query=path.partition("?")[2]).geturl()
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"'{key}' must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class _Params:
+    mode: str
+    exam: tuple[Target, ...]
+    blocked: tuple[Target, ...]
+    resolvers: tuple[str, ...]
+    control: dict[str, tuple[str, ...]]
+    bypass_resolvers: tuple[str, ...]
+    doh_urls: tuple[str, ...]
+    keywords: tuple[str, ...]
+    block_patterns: tuple[re.Pattern[str], ...]
+    block_hosts: frozenset[str]
+    sinkholes: frozenset[str]
+    local_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    subdomain_label: str
+    windows: tuple[tuple[datetime, datetime], ...]
+    now: datetime
+    vantage_is_seat: bool
+    dns_timeout_s: float
+    connect_timeout_s: float
+    read_timeout_s: float
+    verify_tls: bool
+    ipv6: bool
+    icmp: bool
+    concurrency: int
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> _Params:
+        mode = params.get("mode", EXAM_SITES_ONLY)
+        if mode not in (EXAM_SITES_ONLY, NO_INTERNET):
+            raise ValueError(f"'mode' must be {EXAM_SITES_ONLY!r} or {NO_INTERNET!r}")
+        exam = tuple(Target.parse(u) for u in _strings(params.get("exam_urls"), "exam_urls"))
+        blocked = tuple(Target.parse(u)
+                        for u in _strings(params.get("blocked_urls"), "blocked_urls"))
+        if not exam and not blocked:
+            raise ValueError("nothing to check: give exam_urls and/or blocked_urls")
+        resolver = params.get("resolver_address")
+        resolvers = (str(resolver),) if resolver else tuple(dns_query.system_nameservers())
+        control_raw = params.get("control_answers") or {}
+        if not isinstance(control_raw, dict):
+            raise ValueError("'control_answers' must map names to lists of addresses")
+        control = {str(k).lower().rstrip("."): tuple(str(a) for a in v)
+                   for k, v in control_raw.items()}
+        patterns = DEFAULT_BLOCK_PATTERNS + _strings(
+            params.get("block_page_patterns"), "block_page_patterns")
+        label = str(params.get("subdomain_label") or f"rdy-{secrets.token_hex(5)}")
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label):
+            raise ValueError("'subdomain_label' must be one DNS label (a-z, 0-9, -)")
+        now = params.get("now")
+        return cls(
+            mode=mode, exam=exam, blocked=blocked, resolvers=resolvers, control=control,
+            bypass_resolvers=_strings(params.get("bypass_resolver_addresses"),
+                                      "bypass_resolver_addresses"),
+            doh_urls=_strings(params.get("doh_urls"), "doh_urls"),
+            keywords=_strings(params.get("keywords"), "keywords"),
+            block_patterns=tuple(re.compile(p, re.I) for p in patterns),
+            block_hosts=frozenset(h.lower() for h in _strings(params.get("block_hosts"),
+                                                              "block_hosts")),
+            sinkholes=frozenset(_strings(params.get("sinkhole_addresses"),
+                                         "sinkhole_addresses")),
+            local_networks=tuple(ipaddress.ip_network(n, strict=False) for n in _strings(
+                params.get("local_networks"), "local_networks")),
+            subdomain_label=label,
+            windows=parse_windows(params.get("exam_windows")),
+            now=_aware(datetime.fromisoformat(now)) if now else datetime.now(UTC),
+            vantage_is_seat=bool(params.get("vantage_is_seat", True)),
+            dns_timeout_s=float(params.get("dns_timeout_s", 2.0)),
+            connect_timeout_s=float(params.get("connect_timeout_s", 3.0)),
+            read_timeout_s=float(params.get("read_timeout_s", 5.0)),
+            verify_tls=bool(params.get("verify_tls", True)),
+            ipv6=bool(params.get("ipv6", True)),
+            icmp=bool(params.get("icmp", mode == NO_INTERNET)),
+            concurrency=max(1, int(params.get("concurrency", 64))),
+        )
+
+    def fit(self, deadline_s: float) -> _Params:
+        """Shrink the timeouts so DNS, a redirect chain and the bypasses fit the deadline."""
+        chain = self.dns_timeout_s * 2 + (self.connect_timeout_s + self.read_timeout_s) * 2
+        budget = max(1.0, deadline_s - 1.0)
+        if chain <= budget:
+            return self
+        k = budget / chain
+        return replace(self, dns_timeout_s=self.dns_timeout_s * k,
+                       connect_timeout_s=self.connect_timeout_s * k,
+                       read_timeout_s=self.read_timeout_s * k)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_windows(value: Any) -> tuple[tuple[datetime, datetime], ...]:
+    if not value:
+        return ()
+    out = []
+    for pair in value:
+        start, end = pair
+        out.append((_aware(datetime.fromisoformat(str(start))),
+                    _aware(datetime.fromisoformat(str(end)))))
+    return tuple(out)
+
+
+def in_windows(windows: Iterable[tuple[datetime, datetime]], now: datetime) -> bool:
+    return any(start <= now < end for start, end in windows)
+
+
+# -- what happened to one attempt ---------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    technique: str
+    target: str  # the configured URL this attempt is about
+    request: str
+    result: str
+    leak: bool = False
+    blocked_by: str = ""  # how it was stopped, when it was
+    note: str = ""
+
+    def line(self) -> str:
+        return f"{self.request} -> {self.result}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"technique": self.technique, "request": self.request, "result": self.result,
+               "leak": self.leak}
+        if self.blocked_by:
+            out["blocked_by"] = self.blocked_by
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+FETCH_BLOCKS = {
+    http_fetch.CONNECT_TIMEOUT: "silent_drop",
+    http_fetch.CONNECT_RESET: "tcp_reset",
+    http_fetch.UNREACHABLE: "icmp_reject",
+    http_fetch.TLS_RESET: "tls_sni_reset",
+    http_fetch.TLS_ERROR: "tls_intercepted",
+    http_fetch.HTTP_RESET: "http_reset",
+    http_fetch.HTTP_TIMEOUT: "http_drop",
+    http_fetch.HTTP_CLOSED: "http_closed",
+}
+DNS_BLOCKS = {
+    dns_query.NXDOMAIN: "dns_nxdomain",
+    dns_query.NODATA: "dns_empty",
+    dns_query.REFUSED: "dns_refused",
+    dns_query.SERVFAIL: "dns_servfail",
+    dns_query.OTHER_RCODE: "dns_error",
+    dns_query.TIMEOUT: "dns_timeout",
+    dns_query.CONN_REFUSED: "dns_refused",
+    dns_query.UNREACHABLE: "dns_unreachable",
+}
+HOW = {
+    "dns_nxdomain": ("DNS NXDOMAIN", "DNS 返回不存在"),
+    "dns_empty": ("DNS empty answer", "DNS 空应答"),
+    "dns_sinkhole": ("DNS sinkhole", "DNS 指向拦截地址"),
+    "dns_refused": ("DNS refused", "DNS 拒绝"),
+    "dns_servfail": ("DNS SERVFAIL", "DNS 服务失败"),
+    "dns_error": ("DNS error", "DNS 错误"),
+    "dns_timeout": ("DNS no answer", "DNS 无应答"),
+    "dns_unreachable": ("DNS unreachable", "DNS 不可达"),
+    "silent_drop": ("silent drop", "静默丢弃"),
+    "tcp_reset": ("TCP reset", "TCP 重置"),
+    "icmp_reject": ("ICMP reject", "ICMP 拒绝"),
+    "tls_sni_reset": ("TLS reset on the SNI", "TLS 握手按 SNI 重置"),
+    "tls_intercepted": ("TLS intercepted", "TLS 被拦截"),
+    "http_reset": ("reset after the request", "请求后被重置"),
+    "http_drop": ("request dropped", "请求被丢弃"),
+    "http_closed": ("closed after the request", "请求后被关闭"),
+    "http_block_page": ("HTTP block page", "HTTP 拦截页面"),
+    "http_redirect": ("HTTP redirect to a block page", "HTTP 重定向到拦截页面"),
+    "icmp_no_reply": ("no echo reply", "无 ping 回应"),
+}
+
+
+class _Audit:
+    def __init__(self, p: _Params) -> None:
+        self.p = p
+        self.gate = asyncio.Semaphore(p.concurrency)
+        self.attempts: list[Attempt] = []
+        self.exam_results: list[dict[str, Any]] = []
+        self.seat_dns: dict[tuple[str, str], dns_query.Lookup] = {}
+        self.learned: dict[str, set[str]] = {}  # name -> addresses from bypass DNS
+        self.has_ipv6 = False
+        self.tcp_gates: dict[str, asyncio.Semaphore] = {}
+
+    async def limited(self, coro: Awaitable[T]) -> T:
+        async with self.gate:
+            return await coro
+
+    # -- classification helpers ----------------------------------------------------------
+
+    def is_sinkhole(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return (address in self.p.sinkholes or any(ip in n for n in ALWAYS_SINKHOLE)
+                or any(ip in n for n in PRIVATE)
+                or any(ip in n for n in self.p.local_networks))
+
+    def is_local(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip in n for n in self.p.local_networks)
+
+    def _text(self, f: Fetch) -> str:
+        body = f.body[:16384]
+        for codec in ("utf-8", "gb18030"):
+            try:
+                return body.decode(codec)
+            except UnicodeDecodeError:
+                continue
+        return body.decode("latin-1")
+
+    def is_block_page(self, f: Fetch) -> bool:
+        if f.status == 451:
+            return True
+        text = self._text(f)
+        return any(p.search(text) for p in self.p.block_patterns)
+
+    def is_block_redirect(self, f: Fetch, target_host: str) -> bool:
+        if not (f.status and 300 <= f.status < 400 and f.location):
+            return False
+        host = (urlsplit(urljoin(f.url, f.location)).hostname or "").lower()
+        if not host or host == target_host or host.endswith("." + target_host) \
+                or target_host.endswith("." + host):
+            return False  # the site redirecting to itself (https, www): it answered
+        if host in self.p.block_hosts:
+            return True
+        return http_fetch.is_address(host) and self.is_sinkhole(host)
+
+    def judge_blocked_fetch(self, f: Fetch, target: Target, technique: str,
+                            strict_content: bool = False) -> Attempt:
+        """A fetch of something that must be blocked: how it was stopped, or the leak."""
+        att = Attempt(technique, target.url, f.request_text(), f.result_text())
+        if f.outcome in FETCH_BLOCKS:
+            att.blocked_by = FETCH_BLOCKS[f.outcome]
+        elif f.outcome == http_fetch.RESPONSE:
+            if self.is_block_page(f):
+                att.blocked_by = "http_block_page"
+            elif self.is_block_redirect(f, target.host):
+                att.blocked_by = "http_redirect"
+            elif strict_content and (f.status or 0) >= 400:
+                # the server was reached but served nothing for this path variant
+                att.blocked_by = ""
+                att.note = "server answered with an error: no content served"
+            else:
+                att.leak = True
+        else:
+            att.note = "could not be tried: " + f.result_text()
+        return att
+
+    # -- the steps -----------------------------------------------------------------------
+
+    async def resolve_at_seat(self, name: str, rdtype: str) -> dns_query.Lookup:
+        key = (name, rdtype)
+        if key not in self.seat_dns:
+            self.seat_dns[key] = await self.limited(dns_query.resolve(
+                name, rdtype, list(self.p.resolvers), self.p.dns_timeout_s))
+        return self.seat_dns[key]
+
+    def seat_addresses(self, name: str) -> list[str]:
+        out: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            lookup = self.seat_dns.get((name, rdtype))
+            if lookup and lookup.outcome == dns_query.ANSWER:
+                out += lookup.addresses
+        return out
+
+    async def fetch(self, url: str, address: str, host: str, **kw: Any) -> Fetch:
+        return await self.limited(http_fetch.fetch(
+            url, address=address, host=host, connect_timeout_s=self.p.connect_timeout_s,
+            timeout_s=self.p.read_timeout_s, verify_tls=self.p.verify_tls, **kw))
+
+    async def tcp_connect(self, address: str, port: int) -> str:
+        async with self.gate:
+            try:
+                async with asyncio.timeout(self.p.connect_timeout_s):
+                    _, writer = await asyncio.open_connection(address, port)
+            except TimeoutError:
+                return http_fetch.CONNECT_TIMEOUT
+            except ConnectionRefusedError:
+                return http_fetch.CONNECT_RESET
+            except OSError as exc:
+                return http_fetch.UNREACHABLE if exc.errno in (
+                    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN) else http_fetch.ERROR
+            writer.close()
+            return "open"
+
+    async def tcp_attempt(self, target: Target, address: str, technique: str,
+                          must_block: bool) -> Attempt:
+        state = await self.tcp_connect(address, target.port)
+        host = f"[{address}]" if ":" in address else address
+        request = f"TCP connect {host}:{target.port}"
+        if target.is_name:
+            request += f" ({target.host})"
+        result = {"open": "open", http_fetch.CONNECT_TIMEOUT: "no answer (silent drop)",
+                  http_fetch.CONNECT_RESET: "reset (TCP RST)",
+                  http_fetch.UNREACHABLE: "unreachable (ICMP reject)"}.get(state, state)
+        att = Attempt(technique, target.url, request, result)
+        if must_block:
+            att.leak = state == "open"
+            att.blocked_by = FETCH_BLOCKS.get(state, "")
+        return att
+
+    async def exam_load(self, target: Target) -> dict[str, Any]:
+        """Load an exam URL like a browser: seat DNS, connect, TLS, follow redirects."""
+        url, hops = target.url, []
+        for _ in range(MAX_REDIRECTS + 1):
+            t = Target.parse(url)
+            if t.is_name:
+                lookup = await self.resolve_at_seat(t.host, "A")
+                addresses = lookup.addresses if lookup.outcome == dns_query.ANSWER else []
+                if not addresses:
+                    hops.append(lookup.describe())
+                    return {"url": target.url, "ok": False, "requests": hops,
+                            "why": "dns", "detail": lookup.describe()}
+            else:
+                addresses = [t.host]
+            if t.scheme == "tcp":
+                state = await self.tcp_connect(addresses[0], t.port)
+                hops.append(f"TCP connect {addresses[0]}:{t.port} -> {state}")
+                return {"url": target.url, "ok": state == "open", "requests": hops,
+                        "why": "" if state == "open" else state, "detail": hops[-1]}
+            f = await self.fetch(url, addresses[0], t.host)
+            hops.append(f.describe())
+            entry: dict[str, Any] = {"url": target.url, "requests": hops, "detail": hops[-1]}
+            if f.tls:
+                entry["tls"] = f.tls
+            if f.outcome != http_fetch.RESPONSE:
+                return {**entry, "ok": False, "why": f.outcome}
+            if f.status and 300 <= f.status < 400 and f.location:
+                if self.is_block_redirect(f, t.host):
+                    return {**entry, "ok": False, "why": "http_redirect"}
+                url = urljoin(url, f.location)
+                continue
+            if (f.status or 0) >= 400:
+                return {**entry, "ok": False, "why": f"http_{f.status}", "status": f.status}
+            if f.body_bytes == 0:
+                return {**entry, "ok": False, "why": "empty_body", "status": f.status}
+            if self.is_block_page(f):
+                return {**entry, "ok": False, "why": "http_block_page", "status": f.status}
+            return {**entry, "ok": True, "status": f.status, "bytes": f.body_bytes,
+                    "title": f.title}
+        return {"url": target.url, "ok": False, "requests": hops, "why": "too_many_redirects",
+                "detail": hops[-1] if hops else ""}
+
+    async def check_ipv6_route(self) -> bool:
+        """Whether this machine has an IPv6 route to the internet. A UDP connect sends
+        nothing; it only asks the kernel for a route (to the documentation prefix)."""
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+                sock.connect(("2001:db8::1", 53))
+                local = sock.getsockname()[0]
+        except OSError:
+            return False
+        ip = ipaddress.ip_address(local)
+        return not (ip.is_link_local or ip.is_loopback)
+
+
+async def _gather(coros: list[Awaitable[T]]) -> list[T]:
+    return list(await asyncio.gather(*coros))
+
+
+def _subdomain(label: str, host: str) -> str:
+    return f"{label}.{host}"
+
+
+def _path_variants(path: str) -> list[str]:
+    """A blocked path spelled differently, as a user would try against a URL filter."""
+    bare, _, query = path.partition("?")
+    if bare in ("", "/"):
+        return []
+    first = next((i for i, c in enumerate(bare) if c.isalpha()), None)
+    variants = [bare.upper() if bare.upper() != bare else bare.lower()]
+    if first is not None:
+        variants.append(bare[:first] + f"%{ord(bare[first]):02X}" + bare[first + 1:])
+    variants.append("/" + bare)  # a doubled slash
+    q = f"?{query}" if query else ""
+    return list(dict.fromkeys(v + q for v in variants if v != bare))
+
+
+async def _audit(p: _Params) -> tuple[_Audit, dict[str, Any]]:
+    a = _Audit(p)
+    a.has_ipv6 = p.ipv6 and await a.check_ipv6_route()
+    rdtypes = ["A", "AAAA"] if a.has_ipv6 else ["A"]
+    exam_names = [t.host for t in p.exam if t.is_name]
+    blocked_names = list(dict.fromkeys(t.host for t in p.blocked if t.is_name))
+    doh_names = [h for u in p.doh_urls if (h := urlsplit(u).hostname or "")
+                 and not http_fetch.is_address(h)]
+    # eda: an exam URL that leads outside the room is as forbidden as any other site
+    sub_names = [_subdomain(p.subdomain_label, n) for n in blocked_names]
+
+    # 1. the seat's own DNS, for everything a browser would look up
+    seat_queries = [(n, r) for n in dict.fromkeys(exam_names + blocked_names + sub_names)
+                    for r in rdtypes] + [(n, "A") for n in doh_names]
+    await _gather([a.resolve_at_seat(n, r) for n, r in seat_queries])
+
+    must_block = list(p.blocked)
+    must_load = list(p.exam)
+    if p.mode == NO_INTERNET:
+        must_load, outside = [], []
+        for t in p.exam:
+            addrs = a.seat_addresses(t.host) if t.is_name else [t.host]
+            local = bool(addrs) and all(a.is_local(x) for x in addrs)
+            known = p.control.get(t.host, ())
+            if local and not any(not a.is_local(x) for x in known):
+                must_load.append(t)
+            else:
+                outside.append(t)
+        must_block = outside + must_block
+        blocked_names = list(dict.fromkeys(
+            [t.host for t in must_block if t.is_name] + blocked_names))
+
+    # 2. other resolvers and DoH, asked about every must-block name
+    bypass: list[Awaitable[Attempt]] = []
+    for name in blocked_names:
+        for server in p.bypass_resolvers:
+            for transport in ("udp", "tcp"):
+                for r in rdtypes:
+                    bypass.append(_resolver(a, name, r, server, transport))
+        for url in p.doh_urls:
+            for r in rdtypes:
+                bypass.append(_doh(a, name, r, url))
+    a.attempts += await _gather(bypass)
+
+    # 3. the web requests: exam sites, blocked targets by name and by address, bypasses
+    jobs: list[Awaitable[list[Attempt]]] = [_blocked_target(a, t) for t in must_block]
+    jobs += [_keyword(a, must_load, kw) for kw in p.keywords]
+    exam_jobs = [a.exam_load(t) for t in must_load]
+    results = await asyncio.gather(_gather(jobs), _gather(exam_jobs))
+    for batch in results[0]:
+        a.attempts += batch
+    a.exam_results = results[1]
+    roles = {"must_load": [t.url for t in must_load], "must_block": [t.url for t in must_block]}
+    return a, roles
+
+
+def _lookup_attempt(a: _Audit, lookup: dns_query.Lookup) -> Attempt:
+    att = Attempt("doh" if lookup.transport == "doh" else "resolver", lookup.name,
+                  lookup.request_text(), lookup.result_text())
+    real = [x for x in lookup.addresses if not a.is_sinkhole(x)]
+    if lookup.outcome == dns_query.ANSWER and real:
+        att.leak = True
+        a.learned.setdefault(lookup.name, set()).update(real)
+    elif lookup.answered:
+        # a filtering or hijacked resolver: it answers, but not with the site
+        att.blocked_by = DNS_BLOCKS.get(lookup.outcome, "dns_sinkhole")
+        att.note = "the resolver answered, but not with the site's address"
+    elif lookup.http is not None and lookup.http.outcome in FETCH_BLOCKS:
+        att.blocked_by = FETCH_BLOCKS[lookup.http.outcome]
+    elif lookup.http is not None and lookup.outcome == dns_query.BAD_RESPONSE:
+        att.blocked_by = "http_block_page" if a.is_block_page(lookup.http) else "doh_refused"
+    else:
+        att.blocked_by = DNS_BLOCKS.get(lookup.outcome, "")
+    if not att.blocked_by and not att.leak:
+        att.note = "could not be tried: " + (lookup.detail or lookup.outcome)
+    return att
+
+
+async def _resolver(a: _Audit, name: str, rdtype: str, server: str,
+                    transport: str) -> Attempt:
+    if transport == "udp":
+        lookup = await a.limited(dns_query.query(name, rdtype, server, transport,
+                                                 a.p.dns_timeout_s))
+        return _lookup_attempt(a, lookup)
+    # Few TCP connections at a time to one server, and a second try after a timeout:
+    # a resolver accepts only so many TCP clients at once (dnsmasq: 20), and a whole
+    # room auditing together must not read a full backlog as "port 53 is closed".
+    gate = a.tcp_gates.setdefault(server, asyncio.Semaphore(TCP_DNS_PER_SERVER))
+    async with gate:
+        lookup = await a.limited(dns_query.query(name, rdtype, server, transport,
+                                                 a.p.dns_timeout_s))
+        if lookup.outcome == dns_query.TIMEOUT:
+            lookup = await a.limited(dns_query.query(name, rdtype, server, transport,
+                                                     a.p.dns_timeout_s))
+    return _lookup_attempt(a, lookup)
+
+
+async def _doh(a: _Audit, name: str, rdtype: str, url: str) -> Attempt:
+    host = urlsplit(url).hostname or ""
+    if http_fetch.is_address(host):
+        address: str | None = host
+    else:
+        found = a.seat_addresses(host)
+        address = found[0] if found else None
+    if address is None:
+        # The DoH server's own name does not resolve at the seat: the endpoint cannot
+        # be used, which is the DNS filter working on it.
+        host_lookup = a.seat_dns.get((host, "A"))
+        how = host_lookup.describe() if host_lookup else f"{host}: not looked up"
+        code = DNS_BLOCKS.get(host_lookup.outcome, "dns_sinkhole") if host_lookup else ""
+        return Attempt("doh", name, f"DNS {rdtype} {name} @{url} (DoH)",
+                       f"the DoH host does not resolve: {how}", blocked_by=code)
+    lookup = await a.limited(dns_query.doh_query(
+        name, rdtype, url, address, connect_timeout_s=a.p.connect_timeout_s,
+        timeout_s=a.p.read_timeout_s, verify_tls=a.p.verify_tls))
+    return _lookup_attempt(a, lookup)
+
+
+async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
+    p = a.p
+    out: list[Attempt] = []
+    # by name, as a browser would
+    plain: list[str] = []
+    if t.is_name:
+        lookups = [a.seat_dns[(t.host, r)] for r in ("A", "AAAA") if (t.host, r) in a.seat_dns]
+        for lookup in lookups:
+            att = Attempt("dns", t.url, lookup.request_text(), lookup.result_text())
+            if lookup.outcome == dns_query.ANSWER:
+                sink = [x for x in lookup.addresses if a.is_sinkhole(x)]
+                real = [x for x in lookup.addresses if not a.is_sinkhole(x)]
+                if sink and not real:
+                    att.blocked_by = "dns_sinkhole"
+                plain += real
+                if not real and sink and not ipaddress.ip_address(sink[0]).is_loopback \
+                        and not ipaddress.ip_address(sink[0]).is_unspecified:
+                    # a sinkhole on the router often serves the block notice: look at it
+                    out.append(await _sinkhole_page(a, t, sink[0]))
+            else:
+                att.blocked_by = DNS_BLOCKS.get(lookup.outcome, "")
+            out.append(att)
+    else:
+        plain = [t.host]
+    plain = [x for x in plain if ":" not in x or a.has_ipv6]
+    for address in plain[:1]:
+        out.append(await _request(a, t, address, "plain"))
+    # by address, with the name kept in Host / SNI
+    direct = [x for x in dict.fromkeys([*p.control.get(t.host, ()),
+                                         *sorted(a.learned.get(t.host, ()))])
+              if not a.is_sinkhole(x) and x not in plain[:1]] if t.is_name else []
+    v4 = [x for x in direct if ":" not in x][:MAX_ADDRESSES]
+    v6 = [x for x in direct if ":" in x][:MAX_ADDRESSES] if a.has_ipv6 else []
+    jobs = [_request(a, t, x, "direct_ip") for x in v4]
+    jobs += [_request(a, t, x, "ipv6") for x in v6]
+    # a random subdomain: is the rule a wildcard?
+    if t.is_name:
+        sub = _subdomain(p.subdomain_label, t.host)
+        jobs.append(_subdomain_attempt(a, t, sub))
+    # the same path spelled differently
+    if t.scheme != "tcp":
+        for variant in _path_variants(t.path):
+            for x in (plain[:1] or v4[:1]):
+                jobs.append(_request(a, t, x, "path_variant", path=variant))
+    out += await _gather(jobs)
+    if p.icmp:
+        out += await _gather([_icmp(a, t, x) for x in dict.fromkeys(plain[:1] + v4)
+                              if ":" not in x])
+    if t.is_name and not v4 and not plain:
+        out.append(Attempt("direct_ip", t.url, f"{t.host}: no address known", "not tried",
+                           note="no control resolver answer and no other resolver leaked one"))
+    return out
+
+
+async def _request(a: _Audit, t: Target, address: str, technique: str,
+                   path: str | None = None) -> Attempt:
+    if t.scheme == "tcp":
+        return await a.tcp_attempt(t, address, technique, must_block=True)
+    url = t.with_path(path) if path else t.url
+    if technique != "plain" or not t.is_name:
+        url = http_fetch.url_with_address(url, address)
+    f = await a.fetch(url, address, t.host)
+    return a.judge_blocked_fetch(f, t, technique, strict_content=technique == "path_variant")
+
+
+async def _sinkhole_page(a: _Audit, t: Target, address: str) -> Attempt:
+    f = await a.fetch(t.url, address, t.host)
+    att = Attempt("sinkhole_page", t.url, f.request_text(), f.result_text(),
+                  blocked_by="dns_sinkhole")
+    if f.outcome == http_fetch.RESPONSE and a.is_block_page(f):
+        att.blocked_by = "http_block_page"
+    return att
+
+
+async def _subdomain_attempt(a: _Audit, t: Target, sub: str) -> Attempt:
+    lookup = a.seat_dns.get((sub, "A"))
+    if lookup is None:
+        lookup = await a.resolve_at_seat(sub, "A")
+    real = [x for x in lookup.addresses if not a.is_sinkhole(x)] \
+        if lookup.outcome == dns_query.ANSWER else []
+    if not real:
+        att = Attempt("subdomain", t.url, lookup.request_text(), lookup.result_text())
+        att.blocked_by = ("dns_sinkhole" if lookup.outcome == dns_query.ANSWER
+                          else DNS_BLOCKS.get(lookup.outcome, ""))
+        if lookup.outcome == dns_query.NXDOMAIN and not a.p.control.get(sub):
+            # NXDOMAIN from the filter and from the real zone look alike: only a control
+            # answer for the subdomain shows a wildcard rule did the blocking.
+            att.note = "inconclusive unless the control resolver knows the subdomain"
+        return att
+    default = t.scheme != "tcp" and t.port == http_fetch.default_port(t.scheme)
+    port = "" if default else f":{t.port}"
+    sub_target = Target.parse(f"{t.scheme}://{sub}{port}{t.path}")
+    if t.scheme == "tcp":
+        return await a.tcp_attempt(sub_target, real[0], "subdomain", must_block=True)
+    f = await a.fetch(sub_target.url, real[0], sub)
+    return a.judge_blocked_fetch(f, sub_target, "subdomain")
+
+
+async def _icmp(a: _Audit, t: Target, address: str) -> Attempt:
+    from . import icmp
+
+    request = f"ICMP echo {address}" + (f" ({t.host})" if t.is_name else "")
+    try:
+        async with a.gate:
+            stats = await icmp.ping(address, count=2, interval_s=0.2,
+                                    timeout_s=min(1.0, a.p.connect_timeout_s))
+    except icmp.IcmpUnavailable as exc:
+        return Attempt("icmp", t.url, request, "not tried", note=str(exc))
+    if stats.received:
+        return Attempt("icmp", t.url, request, f"{stats.received} replies", leak=True)
+    return Attempt("icmp", t.url, request, "no reply", blocked_by="icmp_no_reply")
+
+
+async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Attempt]:
+    # The keyword rides on an allowed site outside the room: traffic to the room's own
+    # exam server never passes the router's filter.
+    def outside(t: Target) -> bool:
+        addrs = a.seat_addresses(t.host) if t.is_name else [t.host]
+        return bool(addrs) and not all(a.is_local(x) for x in addrs)
+
+    base = next((t for t in must_load if t.scheme != "tcp" and outside(t)), None)
+    if base is None:
+        return [Attempt("keyword", keyword, f"keyword {keyword!r}", "not tried",
+                        note="no allowed site outside the room to carry the keyword")]
+    addrs = a.seat_addresses(base.host) if base.is_name else [base.host]
+    if not addrs:
+        return [Attempt("keyword", base.url, f"keyword {keyword!r}", "not tried",
+                        note=f"{base.host} does not resolve at the seat")]
+    path = "/" + quote(keyword, safe="")
+    url = base.with_path(path)
+    f = await a.fetch(url, addrs[0], base.host)
+    att = Attempt("keyword", url, f.request_text(), f.result_text())
+    if f.outcome in FETCH_BLOCKS:
+        att.blocked_by = FETCH_BLOCKS[f.outcome]
+    elif f.outcome == http_fetch.RESPONSE:
+        if a.is_block_page(f):
+            att.blocked_by = "http_block_page"
+        elif a.is_block_redirect(f, base.host):
+            att.blocked_by = "http_redirect"
+        else:
+            att.leak = True
+            att.note = "the keyword was not filtered"
+    return [att]
+
+
+# -- judging -------------------------------------------------------------------------------
+
+
+def _features(a: _Audit) -> dict[str, str]:
+    by: dict[str, list[Attempt]] = {}
+    for att in a.attempts:
+        by.setdefault(att.technique, []).append(att)
+
+    def verdict(techniques: Iterable[str], *, empty: str = NOT_TESTED) -> str:
+        atts = [x for t in techniques for x in by.get(t, [])]
+        if any(x.leak for x in atts):
+            return FAIL
+        if any(x.blocked_by for x in atts):
+            return PASS
+        return empty
+
+    ip = verdict(["direct_ip", "plain"])
+    dns = verdict(["resolver", "doh"], empty=PASS if not a.p.bypass_resolvers
+                  and not a.p.doh_urls else NOT_TESTED)
+    seat_dns = by.get("dns", [])
+    if dns != FAIL and seat_dns and not any(x.blocked_by.startswith("dns") for x in seat_dns):
+        dns = NOT_SHOWN  # names resolve normally at the seat: blocking is by address only
+    elif dns == PASS and not a.p.bypass_resolvers and not a.p.doh_urls:
+        dns = NOT_TESTED if not seat_dns else PASS
+    notice = PASS if any(x.blocked_by in ("http_block_page", "http_redirect")
+                         for x in a.attempts) else NOT_SHOWN
+    ipv6 = verdict(["ipv6"]) if a.has_ipv6 else NOT_APPLICABLE
+    return {
+        "ip": ip,
+        "dns": dns,
+        "url_wildcard": verdict(["subdomain"]),
+        "keyword": verdict(["keyword", "path_variant"]),
+        "block_notice": notice,
+        "ipv6": ipv6,
+    }
+
+
+def _how(a: _Audit, url: str) -> list[str]:
+    seen = [x.blocked_by for x in a.attempts if x.target == url and x.blocked_by
+            and x.technique in ("dns", "plain", "direct_ip", "sinkhole_page")]
+    return list(dict.fromkeys(seen))
+
+
+def _how_text(codes: list[str]) -> Text:
+    en = ", ".join(HOW.get(c, (c, c))[0] for c in codes) or "not blocked"
+    zh = "、".join(HOW.get(c, (c, c))[1] for c in codes) or "未拦截"
+    return Text(en, zh)
+
+
+def _shorten(lines: list[str], limit: int = 3) -> str:
+    shown = "; ".join(lines[:limit])
+    return shown + (f" (+{len(lines) - limit} more)" if len(lines) > limit else "")
+
+
+def judge(a: _Audit, roles: dict[str, list[str]], duration_s: float) -> ProbeOutcome:
+    p = a.p
+    # web requests that got through first: they are what a candidate would use
+    leaks = sorted((x for x in a.attempts if x.leak),
+                   key=lambda x: x.technique in ("resolver", "doh"))
+    exam_bad = [e for e in a.exam_results if not e["ok"]]
+    untried = [x for x in a.attempts if x.technique == "direct_ip" and x.result == "not tried"]
+    blocked_report = []
+    for url in roles["must_block"]:
+        codes = _how(a, url)
+        target_leaks = [x.line() for x in leaks if x.target == url
+                        or (x.target == Target.parse(url).host)]
+        blocked_report.append({"url": url, "blocked_by": codes,
+                               "how": _how_text(codes).en, "leaks": target_leaks})
+    features = _features(a)
+    window = in_windows(p.windows, p.now)
+    measured: dict[str, Any] = {
+        "audit": "url_filter",
+        "mode": p.mode,
+        "vantage_is_seat": p.vantage_is_seat,
+        "in_exam_window": window,
+        "resolvers": list(p.resolvers),
+        "exam": a.exam_results,
+        "blocked": blocked_report,
+        "leaks": [x.line() for x in leaks],
+        "features": features,
+        "ipv6_route": a.has_ipv6,
+        "attempts": [x.to_dict() for x in a.attempts],
+        "attempt_count": len(a.attempts) + sum(len(e["requests"]) for e in a.exam_results),
+        "duration_s": round(duration_s, 2),
+    }
+    status, text = _verdict(a, roles, leaks, exam_bad, untried, blocked_report)
+    if not p.vantage_is_seat and status in (Status.PASS, Status.FAIL):
+        status = Status.WARN
+        text = Text(
+            "from the coordinator, not from a seat's own address (no seat agent): "
+            + text.en + "; run the seat agent on the candidate PCs to prove what a seat sees",
+            "从协调机而非考生机自身地址检测（无座位代理）：" + text.zh
+            + "；请在考生机上运行座位代理以验证考生机的实际情况")
+    return ProbeOutcome(status, text, measured)
+
+
+def _verdict(a: _Audit, roles: dict[str, list[str]], leaks: list[Attempt],
+             exam_bad: list[dict[str, Any]], untried: list[Attempt],
+             blocked_report: list[dict[str, Any]]) -> tuple[Status, Text]:
+    parts_en: list[str] = []
+    parts_zh: list[str] = []
+    if leaks:
+        lines = [x.line() for x in leaks]
+        parts_en.append(f"{len(leaks)} request(s) that must be blocked got through: "
+                        f"{_shorten(lines)}")
+        parts_zh.append(f"{len(leaks)} 个应被拦截的请求可以访问：{_shorten(lines)}")
+    for e in exam_bad:
+        parts_en.append(f"exam site {e['url']} does not load: {e['detail']}")
+        parts_zh.append(f"考试网站 {e['url']} 无法打开：{e['detail']}")
+    if parts_en:
+        fix_en = ("; fix the router's filter (block by address as well as by name, and "
+                  "close port 53 and DoH to outside resolvers)" if leaks else "")
+        fix_zh = "；请修正路由器过滤策略（除域名外也按地址拦截，并封锁外部 DNS 的 53 端口和 DoH）" \
+            if leaks else ""
+        return Status.FAIL, Text("; ".join(parts_en) + fix_en, "；".join(parts_zh) + fix_zh)
+    ok = len(a.exam_results)
+    how = sorted({c for b in blocked_report for c in b["blocked_by"]})
+    summary = _how_text(how)
+    base_en = (f"{ok} exam site(s) load; {len(blocked_report)} blocked target(s) stopped "
+               f"({summary.en}); {len(a.attempts)} bypass and block attempts, none got through")
+    base_zh = (f"{ok} 个考试网站可打开；{len(blocked_report)} 个应拦截目标均被拦截"
+               f"（{summary.zh}）；{len(a.attempts)} 次拦截与绕过尝试均未成功")
+    missing_en, missing_zh = [], []
+    if untried:
+        missing_en.append(f"the direct-address bypass could not be tried for {len(untried)} "
+                          "target(s) (configure a control resolver)")
+        missing_zh.append(f"{len(untried)} 个目标无法尝试直接 IP 绕过（请配置对照 DNS）")
+    if not a.p.bypass_resolvers:
+        missing_en.append("no other DNS resolver configured to try")
+        missing_zh.append("未配置用于尝试的其他 DNS 服务器")
+    if missing_en:
+        return Status.WARN, Text(base_en + "; partly verified: " + "; ".join(missing_en),
+                                 base_zh + "；部分验证：" + "；".join(missing_zh))
+    return Status.PASS, Text(base_en, base_zh)
+
+
+async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    try:
+        p = _Params.parse(params).fit(deadline_s)
+    except (ValueError, TypeError) as exc:
+        return ProbeOutcome(Status.ERROR, Text(f"bad parameters: {exc}", f"参数错误：{exc}"))
+    if not p.resolvers and any(t.is_name for t in p.exam + p.blocked):
+        return ProbeOutcome(Status.ERROR, Text(
+            "this computer has no DNS server configured, so names cannot be tried as a "
+            "browser would: set the seat's DNS server (usually the router)",
+            "本机未配置 DNS 服务器，无法像浏览器一样按域名访问："
+            "请设置考生机的 DNS（通常为路由器）"))
+    started = time.monotonic()
+    audit, roles = await _audit(p)
+    return judge(audit, roles, time.monotonic() - started)
+
+
+# -- the coordinator's side -------------------------------------------------------------------
+
+
+async def learn_control(names: Iterable[str], resolvers: Iterable[str],
+                        timeout_s: float = 2.0, ipv6: bool = True,
+                        static: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """What the control resolvers (asked from the coordinator, which may get out) say
+    each name's addresses are: the targets of the direct-address bypass."""
+    servers = list(resolvers) or dns_query.system_nameservers()
+    rdtypes = ["A", "AAAA"] if ipv6 else ["A"]
+    wanted = list(dict.fromkeys(n.lower().rstrip(".") for n in names))
+    lookups = await asyncio.gather(*(dns_query.resolve(n, r, servers, timeout_s)
+                                     for n in wanted for r in rdtypes))
+    out: dict[str, list[str]] = {n: list((static or {}).get(n, [])) for n in wanted}
+    for lookup in lookups:
+        if lookup.outcome == dns_query.ANSWER:
+            out[lookup.name] = list(dict.fromkeys(out[lookup.name] + lookup.addresses))
+    return {n: a for n, a in out.items() if a}
+
+
+def control_names(params: dict[str, Any]) -> list[str]:
+    """The names `learn_control` must look up for these url_filter params: every
+    must-block host, its wildcard-test subdomain, and (mode none) the exam hosts."""
+    urls = list(params.get("blocked_urls") or [])
+    if params.get("mode") == NO_INTERNET:
+        urls += list(params.get("exam_urls") or [])
+    hosts = [t.host for t in (Target.parse(u) for u in urls) if t.is_name]
+    label = params.get("subdomain_label")
+    subs = [_subdomain(label, h) for h in hosts] if label else []
+    return list(dict.fromkeys(hosts + subs))
+
+
+def new_subdomain_label() -> str:
+    return f"rdy-{secrets.token_hex(5)}"
+
+
+# -- internet_reach: a host that must get out (the exam server, the coordinator) -------------
+
+
+async def run_reach(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    """The URLs in `urls` load from here (the exam server must reach the internet; the
+    coordinator's reach shows that the filter is per address).
+
+    params: urls, resolver_address (default: this machine's DNS), require "all" | "any",
+    connect_timeout_s 3, read_timeout_s 5, verify_tls true.
+    """
+    try:
+        targets = [Target.parse(u) for u in _strings(params.get("urls"), "urls")]
+        if not targets:
+            raise ValueError("'urls' is empty")
+        require = params.get("require", "all")
+        if require not in ("all", "any"):
+            raise ValueError("'require' must be 'all' or 'any'")
+    except ValueError as exc:
+        return ProbeOutcome(Status.ERROR, Text(f"bad parameters: {exc}", f"参数错误：{exc}"))
+    resolver = params.get("resolver_address")
+    budget = max(1.0, deadline_s - 1.0)
+    p = _Params.parse({
+        "exam_urls": [t.url for t in targets],
+        "resolver_address": resolver,
+        "connect_timeout_s": params.get("connect_timeout_s", 3.0),
+        "read_timeout_s": params.get("read_timeout_s", 5.0),
+        "verify_tls": params.get("verify_tls", True),
+    }).fit(budget)
+    audit = _Audit(p)
+    started = time.monotonic()
+    loads = await _gather([audit.exam_load(t) for t in targets])
+    good = [e for e in loads if e["ok"]]
+    bad = [e for e in loads if not e["ok"]]
+    measured = {"reached": [e["url"] for e in good], "failed": [e["url"] for e in bad],
+                "requests": [r for e in loads for r in e["requests"]],
+                "duration_s": round(time.monotonic() - started, 2)}
+    enough = len(good) == len(loads) if require == "all" else bool(good)
+    if enough:
+        return ProbeOutcome(Status.PASS, Text(
+            f"reaches the internet: {', '.join(measured['reached'])} load",
+            f"可以访问外网：{', '.join(measured['reached'])} 可打开"), measured)
+    lines = [e["detail"] for e in bad]
+    return ProbeOutcome(Status.FAIL, Text(
+        f"cannot reach the internet: {_shorten(lines)}; check this computer's gateway, DNS "
+        "and the router's policy for its address",
+        f"无法访问外网：{_shorten(lines)}；请检查本机网关、DNS 以及路由器对本机地址的策略"),
+        measured)

@@ -1,0 +1,204 @@
+"""Layer 2 of the exam LAN: one ARP sweep + DHCP discovery per room, judged many ways.
+
+LAN-SUBNET (plan_layer2_for_subnet): the sweep itself, the broadcast domain (the proctor,
+the exam servers and the seats answer ARP: no router between them), machines the site
+file does not name.
+LAN-FIXED-IP (plan_lan_fixed_ip): every host answers at its configured address with its
+configured MAC (strictly for the hosts the certificate's rule names: thresholds.roles),
+no address is answered by two MACs, no DHCP server but the room's own answers. The
+profiles put "no duplicate IP, no rogue DHCP server" under LAN-FIXED-IP, so those
+findings are reported there, under that rule's citation.
+
+The sweep is a probe check of LAN-SUBNET; everything else is a derived check that reads
+its measured data, so the room is swept once however many checks judge it. Whether the
+proctor's address is static or DHCP comes from readiness.planning.agents.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from probes import l2_sweep, layer2
+
+from ..checks import Check
+from ..config.site import Room
+from ..results import CheckResult, ProbeOutcome
+from .lan import host_label
+
+if TYPE_CHECKING:
+    from ..config.profile import Requirement
+    from . import PlanContext
+
+COORDINATOR = "coordinator"
+# params key marking the derived checks that read `previous_macs`
+PREVIOUS_MACS = "previous_macs"
+
+
+def sweep_check_id(room_id: str) -> str:
+    return f"LAN-SUBNET/{room_id}/l2-sweep"
+
+
+def _reach_id(room_id: str, address: str) -> str:
+    # the id readiness.planning.lan gives each host's reachability check
+    return f"LAN-SUBNET/{room_id}/{address}/reach"
+
+
+def _find(results: list[CheckResult], check_id: str) -> CheckResult | None:
+    return next((r for r in results if r.check_id == check_id), None)
+
+
+def _hosts(ctx: PlanContext, room: Room) -> list[dict[str, Any]]:
+    """Every host the site file places on the exam LAN with its role (for `roles`)."""
+    out = [
+        {"role": "router", "label": host_label("router", "", room.router.address),
+         "address": room.router.address, "mac": room.router.mac,
+         "role_en": "the router", "role_zh": "路由器"},
+        {"role": "proctor", "label": host_label("proctor", "", room.proctor.address),
+         "address": room.proctor.address, "mac": room.proctor.mac,
+         "role_en": "the proctor PC", "role_zh": "监考机"},
+    ]
+    servers = [("primary", room.exam_servers.primary), ("backup", room.exam_servers.backup)]
+    for name, server in servers:
+        if server is None:
+            continue
+        out.append({"role": "exam_server",
+                    "label": host_label("exam server", name, server.address),
+                    "address": server.address, "mac": server.mac,
+                    "role_en": f"the {name} exam server",
+                    "role_zh": "主考试服务器" if name == "primary" else "备用考试服务器"})
+    for seat in ctx.site.seats[room.id]:
+        out.append({"role": "seat", "label": host_label("seat", seat.label, seat.address),
+                    "address": seat.address, "mac": seat.mac,
+                    "role_en": f"seat {seat.label}", "role_zh": f"考位 {seat.label}"})
+    return out
+
+
+def _known_addresses(ctx: PlanContext, room: Room) -> list[str]:
+    known = [h["address"] for h in _hosts(ctx, room)]
+    for device in (room.switch, room.ups):
+        if device is not None:
+            known.append(device.address)
+    if room.dhcp_server:
+        known.append(room.dhcp_server)
+    for camera in room.cameras:
+        host = urlsplit(camera.url).hostname or ""
+        try:
+            known.append(str(ipaddress.IPv4Address(host)))
+        except ValueError:
+            continue  # a camera named by DNS name: cannot be matched to an address
+    return known
+
+
+def _derived(check_id: str, requirement: str, target: str, params: dict[str, Any],
+             judge: Any, threshold: dict[str, Any] | None = None) -> Check:
+    """A check judged from the room's sweep. The judge reads `params` when it runs, so
+    with_previous_macs() may still fill them in after planning."""
+    room_id = params["room"]
+
+    def derive(results: list[CheckResult]) -> ProbeOutcome:
+        return judge(_find(results, sweep_check_id(room_id)), params)
+
+    return Check(check_id=check_id, requirement=requirement, target=target,
+                 vantage=COORDINATOR, probe=None, params=params,
+                 threshold=threshold or {}, deadline_s=1.0, derive=derive)
+
+
+def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
+    th = req.thresholds
+    dhcp_window_s = float(th.get("dhcp_window_s", l2_sweep.DEFAULT_DHCP_WINDOW_S))
+    sweep = Check(
+        check_id=sweep_check_id(room.id),
+        requirement="LAN-SUBNET",
+        target=f"ARP sweep of {room.subnet}",
+        vantage=COORDINATOR,
+        probe="l2_sweep",
+        params={"subnet": room.subnet,
+                "arp_window_s": float(th.get("arp_window_s", l2_sweep.DEFAULT_ARP_WINDOW_S)),
+                "arp_retries": int(th.get("arp_retries", l2_sweep.DEFAULT_ARP_RETRIES)),
+                "dhcp": True, "dhcp_window_s": dhcp_window_s},
+        deadline_s=dhcp_window_s + 3.0,
+        fn=l2_sweep.run,
+    )
+    subnet = ipaddress.IPv4Network(room.subnet)
+    in_domain = [
+        {"label": h["label"], "address": h["address"], "mac": h["mac"],
+         "reach_id": _reach_id(room.id, h["address"])}
+        for h in _hosts(ctx, room)
+        # a host outside the subnet is routed by design (LAN-SUBNET's subnet check judges it)
+        if h["role"] != "router" and ipaddress.IPv4Address(h["address"]) in subnet
+    ]
+    known_macs = sorted({h["mac"] for h in _hosts(ctx, room) if h["mac"]})
+    domain_params: dict[str, Any] = {"room": room.id, "hosts": in_domain, PREVIOUS_MACS: {}}
+
+    def domain(results: list[CheckResult]) -> ProbeOutcome:
+        return layer2.judge_broadcast_domain(
+            _find(results, sweep_check_id(room.id)), results, domain_params)
+
+    return [
+        sweep,
+        Check(check_id=f"LAN-SUBNET/{room.id}/l2-domain", requirement="LAN-SUBNET",
+              target=f"broadcast domain of {room.subnet}", vantage=COORDINATOR, probe=None,
+              params=domain_params, threshold={"arp_answers": "proctor, exam servers, seats"},
+              deadline_s=1.0, derive=domain),
+        _derived(f"LAN-SUBNET/{room.id}/l2-unknown", "LAN-SUBNET",
+                 f"machines on {room.subnet} not in the site file",
+                 {"room": room.id, "known": _known_addresses(ctx, room),
+                  "known_macs": known_macs, PREVIOUS_MACS: {}},
+                 layer2.judge_unknown),
+    ]
+
+
+def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
+    roles = {str(r) for r in req.thresholds.get("roles", [])}
+    if "seats" in roles:
+        roles.add("seat")
+    hosts = _hosts(ctx, room)
+    checks = []
+    for h in hosts:
+        strict = h["role"] in roles
+        checks.append(_derived(
+            f"LAN-FIXED-IP/{room.id}/{h['address']}/arp", "LAN-FIXED-IP", h["label"],
+            {"room": room.id, "address": h["address"], "role_en": h["role_en"],
+             "role_zh": h["role_zh"], "configured_mac": h["mac"], "strict": strict,
+             PREVIOUS_MACS: {}},
+            layer2.judge_host,
+            {"address": h["address"], "mac": h["mac"], "named_by_rule": strict}))
+    expected = {h["address"]: h["mac"] for h in hosts if h["mac"]}
+    checks.append(_derived(
+        f"LAN-FIXED-IP/{room.id}/l2-conflicts", "LAN-FIXED-IP",
+        f"address conflicts on {room.subnet}",
+        {"room": room.id, "names": {h["address"]: [h["role_en"], h["role_zh"]] for h in hosts},
+         "mac_names": {h["mac"]: [h["role_en"], h["role_zh"]] for h in hosts if h["mac"]},
+         "expected": expected, "router_address": room.router.address, PREVIOUS_MACS: {}},
+        layer2.judge_duplicates, {"macs_per_address": 1}))
+    checks.append(_derived(
+        f"LAN-FIXED-IP/{room.id}/dhcp", "LAN-FIXED-IP", f"DHCP servers on {room.subnet}",
+        {"room": room.id, "dhcp_server": room.dhcp_server},
+        layer2.judge_dhcp, {"dhcp_server": room.dhcp_server}))
+    return checks
+
+
+def with_previous_macs(checks: list[Check], macs: dict[str, str]) -> None:
+    """Give the layer-2 checks of a plan the MACs an earlier run saw ({address: mac}), so
+    a host answering with another MAC than last time warns. Call after build_plan()."""
+    for check in checks:
+        if PREVIOUS_MACS in check.params:
+            check.params[PREVIOUS_MACS] = dict(macs)
+
+
+def observed_macs(results: list[CheckResult]) -> dict[str, str]:
+    """{address: mac} for every address that exactly one MAC answered in this run's
+    sweeps: what to store and hand to with_previous_macs() next time."""
+    out: dict[str, str] = {}
+    for result in results:
+        if not result.check_id.endswith("/l2-sweep") or not result.measured.get("layer2"):
+            continue
+        m = result.measured
+        for address, macs in m.get("hosts", {}).items():
+            if len(macs) == 1:
+                out[address] = macs[0]
+        if m.get("local_address") and m.get("local_mac"):
+            out.setdefault(m["local_address"], m["local_mac"])
+    return out
