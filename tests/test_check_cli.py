@@ -107,7 +107,9 @@ def test_full_profile_without_probes_is_unverified_not_ready(tmp_path: Path) -> 
     doc = json.loads(out_json.read_text())
     assert doc["verdict"] == "unverified"
     cam = next(r for r in doc["results"] if r["requirement"] == "CAM-RES")
-    assert cam["status"] == "skip" and "not verified" in cam["message"]
+    assert cam["status"] == "skip" and "not configured" in cam["message"]
+    ups = next(r for r in doc["results"] if r["requirement"] == "UPS-RUNTIME")
+    assert ups["status"] == "skip"
 
 
 def test_chinese_summary(tmp_path: Path) -> None:

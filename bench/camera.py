@@ -1,0 +1,158 @@
+"""Benchmark: CAM-RES on ten loopback cameras, next to ffprobe.
+
+Run from the repository root:  python bench/camera.py [--cameras 10]
+
+Starts ten lab cameras (readiness/lab/rtsp_camera.py under /usr/bin/python3,
+1280x720, 10 fps, no audio) on 127.0.0.1, then in one run:
+  1. per camera, one after the other: our verdict time (probes.camera_stream.run_picture,
+     warm-up 1 s + measure 2 s included) next to
+     `ffprobe -rtsp_transport tcp -show_entries stream=codec_type,width,height`;
+  2. all ten checked concurrently (wall time);
+  3. the peak RSS of this process (resource.getrusage).
+Our probe does more than ffprobe (it decodes 3 s of frames to judge frozen/black and
+the frame rate); the ratio shows what that costs. The cameras are always stopped.
+
+Exit status: 0 every camera passed, 1 a verdict was wrong, 2 cannot run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from probes.camera_stream import OPEN_QUEUE_S, picture_budget, run_picture  # noqa: E402
+from readiness.results import Status  # noqa: E402
+
+CAMERA = REPO / "readiness" / "lab" / "rtsp_camera.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_cameras(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for i in range(count):
+            port = _free_port()
+            procs.append(subprocess.Popen(
+                [SYSTEM_PYTHON, str(CAMERA), "--label", f"bench-{i}", "--address", "127.0.0.1",
+                 "--port", str(port), "--width", "1280", "--height", "720", "--fps", "10",
+                 "--no-audio", "--pattern", "ball"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            urls.append(f"rtsp://127.0.0.1:{port}/stream")
+        for proc, url in zip(procs, urls, strict=True):
+            port = int(url.split(":")[2].split("/")[0])
+            end = time.monotonic() + 15
+            while True:
+                if proc.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError(f"camera {url} did not start")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+    except BaseException:
+        stop_cameras(procs)
+        raise
+    return procs, urls
+
+
+def stop_cameras(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def params(url: str, cameras: int = 1) -> dict[str, object]:
+    return {"url": url, "min_width": 1280, "min_height": 720, "warmup_s": 1.0,
+            "measure_s": 2.0, "open_timeout_s": 5.0, "read_timeout_s": 3.0,
+            "queue_s": OPEN_QUEUE_S * (cameras - 1)}
+
+
+def ffprobe(url: str) -> tuple[float, str]:
+    t0 = time.monotonic()
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+         "stream=codec_type,width,height", "-of", "csv=p=0", url],
+        capture_output=True, text=True, timeout=30)
+    return time.monotonic() - t0, out.stdout.strip().replace("\n", " ")
+
+
+async def ours(url: str, cameras: int = 1) -> tuple[float, Status, str]:
+    p = params(url, cameras)
+    t0 = time.monotonic()
+    outcome = await run_picture(p, picture_budget(p))
+    m = outcome.measured
+    return time.monotonic() - t0, outcome.status, f"{m.get('width')}x{m.get('height')} " \
+        f"{m.get('fps')} fps open {m.get('open_s')} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cameras", type=int, default=10)
+    args = ap.parse_args(argv)
+    if not Path(SYSTEM_PYTHON).exists() or shutil.which("ffprobe") is None:
+        print("needs /usr/bin/python3 with python3-gi and ffprobe", file=sys.stderr)
+        return 2
+    procs, urls = start_cameras(args.cameras)
+    wrong = 0
+    try:
+        print(f"{args.cameras} cameras 1280x720 @10 fps on 127.0.0.1\n")
+        print(f"{'camera':<34} {'ours s':>7} {'ffprobe s':>9} {'ratio':>6}  verdict / ffprobe")
+        our_times, ff_times = [], []
+        for url in urls:
+            t_ours, status, what = asyncio.run(ours(url))
+            t_ff, ff_out = ffprobe(url)
+            our_times.append(t_ours)
+            ff_times.append(t_ff)
+            wrong += status != Status.PASS
+            print(f"{url:<34} {t_ours:7.2f} {t_ff:9.2f} {t_ours / t_ff:6.2f}  "
+                  f"{status.value} {what} / {ff_out}")
+        print(f"{'median':<34} {statistics.median(our_times):7.2f} "
+              f"{statistics.median(ff_times):9.2f} "
+              f"{statistics.median(our_times) / statistics.median(ff_times):6.2f}")
+
+        async def together() -> list[tuple[float, Status, str]]:
+            return list(await asyncio.gather(*(ours(u, len(urls)) for u in urls)))
+
+        t0 = time.monotonic()
+        results = asyncio.run(together())
+        wall = time.monotonic() - t0
+        wrong += sum(status != Status.PASS for _, status, _ in results)
+        slowest = max(t for t, _, _ in results)
+        for url, (_, status, what) in zip(urls, results, strict=True):
+            if status != Status.PASS:
+                print(f"  {url}: {status.value} {what}")
+        print(f"\nall {len(urls)} concurrently: wall {wall:.2f} s (slowest camera "
+              f"{slowest:.2f} s, sequential sum was {sum(our_times):.2f} s); "
+              f"{sum(s == Status.PASS for _, s, _ in results)}/{len(urls)} pass")
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process: {peak_mib:.0f} MiB")
+    finally:
+        stop_cameras(procs)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
