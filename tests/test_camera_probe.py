@@ -364,7 +364,8 @@ SITE = textwrap.dedent("""\
 def test_planners_are_registered() -> None:
     assert [p.__name__ for p in PLANNERS["CAM-RES"]] == ["plan_cam_res"]
     assert [p.__name__ for p in PLANNERS["CAM-AUDIO"]] == ["plan_cam_audio"]
-    assert [p.__name__ for p in PLANNERS["CAM-COUNT"]] == ["plan_cam_count"]
+    assert [p.__name__ for p in PLANNERS["CAM-COUNT"]] == ["plan_cam_count",
+                                                           "plan_cam_discovery"]
     assert NEEDS["CAM-COUNT"] == {"CAM-RES"}
 
 

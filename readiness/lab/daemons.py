@@ -167,3 +167,15 @@ def camera(
         pattern,
     ]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, port)], env)
+
+
+WSD_PORT = 3702
+
+
+def wsd_responder(name: str, ns: str, address: str, camera_name: str) -> ServiceDef:
+    """The camera's ONVIF WS-Discovery responder (standard library only)."""
+    argv = [sys.executable, str(PACKAGE_DIR / "wsd_responder.py"), "--label", ns,
+            "--address", address, "--name", camera_name]
+    # bound to the wildcard (multicast is addressed to the group), which listening()
+    # accepts for the camera's own address
+    return ServiceDef(name, ns, argv, [Listen("udp", address, WSD_PORT)])

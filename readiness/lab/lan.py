@@ -99,7 +99,13 @@ def rogue_dhcp(topo: Topology, folder: Path) -> list[ServiceDef]:
 
 
 def cameras(topo: Topology) -> list[ServiceDef]:
-    return [
+    # each camera answers ONVIF WS-Discovery as well, as real IP cameras do
+    discovery = [
+        daemons.wsd_responder(f"{cam.name}-wsd", topo.ns(cam.name), t.camera_address(cam),
+                              cam.name)
+        for cam in topo.cameras
+    ]
+    return discovery + [
         daemons.camera(
             cam.name,
             topo.ns(cam.name),

@@ -18,7 +18,7 @@ from ..config.load import Site
 from ..config.profile import Profile, Requirement
 from ..config.site import Room
 from ..results import Status, Text
-from . import agents, cameras, filtering, lan, layer2, throughput
+from . import agents, cameras, filtering, lan, layer2, snmp, throughput
 
 COORDINATOR = "coordinator"
 
@@ -41,15 +41,16 @@ PLANNERS: dict[str, list[Planner]] = {
     "LAN-SUBNET": [lan.plan_lan_subnet, layer2.plan_layer2_for_subnet],
     "LAN-SEATS": [lan.plan_lan_seats],
     "LAN-SPEED": [agents.plan_nic_speed, throughput.plan_seat_throughput,
-                  throughput.plan_room_load],
+                  throughput.plan_room_load, snmp.plan_switch],
     "LAN-FIXED-IP": [agents.plan_fixed_ip_agents, layer2.plan_lan_fixed_ip],
     "SEAT-SPEC": [agents.plan_seat_spec],
     "WAN-FLOOR": [filtering.plan_wan_floor],
     "WAN-POLICY": [filtering.plan_wan_policy],
-    "FILTER-FEATURES": [filtering.plan_filter_features],
+    "FILTER-FEATURES": [filtering.plan_filter_features, snmp.plan_router_snmp],
+    "UPS-RUNTIME": [snmp.plan_ups],
     "CAM-RES": [cameras.plan_cam_res],
     "CAM-AUDIO": [cameras.plan_cam_audio],
-    "CAM-COUNT": [cameras.plan_cam_count],
+    "CAM-COUNT": [cameras.plan_cam_count, cameras.plan_cam_discovery],
 }
 
 

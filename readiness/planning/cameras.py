@@ -8,9 +8,12 @@ it never enters a Check's params, which are logged and may be sent to agents.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from probes import onvif_discovery
 from probes.camera_stream import OPEN_QUEUE_S, picture_budget, run_audio, run_picture
 
 from ..checks import Check
@@ -150,4 +153,35 @@ def plan_cam_count(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         threshold={"min_cameras": minimum},
         deadline_s=1.0,
         derive=count_cameras(room.id, {_res_id(room, c) for c in room.cameras}, minimum),
+    )]
+
+
+DISCOVERY_WINDOW_S = 2.0
+
+
+def _camera_host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def plan_cam_discovery(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
+    """ONVIF WS-Discovery on the room's LAN: cameras that answer but are missing from the
+    site file are named (a warning), so none is left out of CAM-RES. It never counts
+    towards CAM-COUNT's number, which only counts CAM-RES passes."""
+    if ipaddress.ip_network(room.subnet, strict=False).is_loopback:
+        return []  # a test room on loopback: no LAN to send multicast on
+    configured = sorted({h for c in room.cameras if (h := _camera_host(c.url))})
+    return [Check(
+        check_id=f"CAM-COUNT/{room.id}/discovery",
+        requirement="CAM-COUNT",
+        target=f"ONVIF cameras on {room.subnet} (room {room.id})",
+        vantage=COORDINATOR,
+        probe="onvif_discovery",
+        params={"subnet": room.subnet, "configured_addresses": configured,
+                "window_s": DISCOVERY_WINDOW_S},
+        threshold={},
+        deadline_s=DISCOVERY_WINDOW_S + 3.0,
+        fn=onvif_discovery.run,
     )]

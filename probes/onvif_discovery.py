@@ -1,0 +1,260 @@
+"""ONVIF WS-Discovery: which cameras on the exam LAN answer a Probe, and are they all
+in the site file?
+
+Sends one SOAP-over-UDP `Probe` for `dn:NetworkVideoTransmitter` to 239.255.255.250:3702
+(TTL 1: it never leaves the LAN) from this machine's interface in the room subnet, and
+collects the `ProbeMatch` replies for a short window. A camera that answers but is not
+configured is a warning naming its XAddrs, so a technician can complete the site file.
+
+params: subnet, configured_addresses (hosts of the configured camera URLs), window_s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import select
+import socket
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from readiness.results import ProbeOutcome, Status, Text
+
+GROUP = "239.255.255.250"
+PORT = 3702
+DEFAULT_WINDOW_S = 2.0
+MAX_DATAGRAM = 65535
+MAX_DEVICES = 256
+MAX_XADDRS = 8
+MAX_SCOPES = 32
+MAX_FIELD = 512
+
+NS_SOAP = "http://www.w3.org/2003/05/soap-envelope"
+NS_WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+NS_WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
+NS_DN = "http://www.onvif.org/ver10/network/wsdl"
+PROBE_ACTION = "http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe"
+WSD_TO = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
+SCOPE_NAME = "onvif://www.onvif.org/name/"
+SCOPE_HARDWARE = "onvif://www.onvif.org/hardware/"
+
+
+class NoAddressInSubnet(RuntimeError):
+    def __init__(self, subnet: str):
+        super().__init__(subnet)
+        self.text = Text(
+            f"this machine has no address in {subnet}: run the check from a PC on the exam LAN",
+            f"本机没有 {subnet} 内的地址：请在考场局域网内的电脑上运行检查")
+
+
+class OnLoopback(RuntimeError):
+    """A test room on loopback: there is no LAN to send multicast on."""
+
+
+def new_message_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def build_probe(message_id: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<e:Envelope xmlns:e="{NS_SOAP}" xmlns:w="{NS_WSA}" xmlns:d="{NS_WSD}" '
+        f'xmlns:dn="{NS_DN}">'
+        "<e:Header>"
+        f"<w:MessageID>{message_id}</w:MessageID>"
+        f'<w:To e:mustUnderstand="true">{WSD_TO}</w:To>'
+        f'<w:Action e:mustUnderstand="true">{PROBE_ACTION}</w:Action>'
+        "</e:Header>"
+        "<e:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></e:Body>"
+        "</e:Envelope>"
+    ).encode()
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "").strip()[:MAX_FIELD * MAX_SCOPES] if element is not None else ""
+
+
+def _child(element: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in element.iter() if _local(c.tag) == name), None)
+
+
+def safe_xml(data: bytes) -> ET.Element | None:
+    """Parse a datagram, refusing anything oversized or with a DTD (entity expansion)."""
+    if len(data) > MAX_DATAGRAM or b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        return None
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError:
+        return None
+
+
+def parse_probe_matches(data: bytes) -> list[dict[str, Any]]:
+    """Every ProbeMatch in one reply: {xaddrs, scopes, name, hardware, types, endpoint}."""
+    root = safe_xml(data)
+    if root is None:
+        return []
+    out = []
+    for match in (e for e in root.iter() if _local(e.tag) == "ProbeMatch"):
+        xaddrs = [x[:MAX_FIELD] for x in _text(_child(match, "XAddrs")).split()][:MAX_XADDRS]
+        scopes = [s[:MAX_FIELD] for s in _text(_child(match, "Scopes")).split()][:MAX_SCOPES]
+        endpoint_ref = _child(match, "EndpointReference")
+        out.append({
+            "xaddrs": xaddrs,
+            "scopes": scopes,
+            "name": _scope_value(scopes, SCOPE_NAME),
+            "hardware": _scope_value(scopes, SCOPE_HARDWARE),
+            "types": _text(_child(match, "Types")).split()[:MAX_SCOPES],
+            "endpoint": _text(_child(endpoint_ref, "Address") if endpoint_ref is not None
+                              else None)[:MAX_FIELD],
+        })
+    return out[:MAX_DEVICES]
+
+
+def _scope_value(scopes: list[str], prefix: str) -> str | None:
+    for scope in scopes:
+        if scope.lower().startswith(prefix):
+            return unquote(scope[len(prefix):]) or None
+    return None
+
+
+def local_address(subnet: str) -> str:
+    """This machine's IPv4 address inside `subnet`."""
+    import psutil
+
+    net = ipaddress.IPv4Network(subnet, strict=False)
+    stats = psutil.net_if_stats()
+    found = []
+    for ifname, entries in psutil.net_if_addrs().items():
+        for entry in entries:
+            if entry.family == socket.AF_INET and ipaddress.IPv4Address(entry.address) in net:
+                found.append((not (ifname in stats and stats[ifname].isup), entry.address))
+    if not found:
+        raise NoAddressInSubnet(str(net))
+    address = sorted(found)[0][1]
+    if ipaddress.IPv4Address(address).is_loopback:
+        raise OnLoopback(str(net))
+    return address
+
+
+def discover(subnet: str, window_s: float = DEFAULT_WINDOW_S) -> list[dict[str, Any]]:
+    """Probe from our address in `subnet`; one entry per answering address, in order."""
+    source = local_address(subnet)
+    message_id = new_message_id()
+    probe = build_probe(message_id)
+    devices: dict[str, dict[str, Any]] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        sock.bind((source, 0))
+        sock.setblocking(False)
+        start = time.monotonic()
+        end = start + window_s
+        # UDP may lose one: send again shortly after (same MessageID, as the spec allows)
+        resend = [start, start + min(0.3, window_s / 4)]
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                break
+            while resend and resend[0] <= now:
+                resend.pop(0)
+                sock.sendto(probe, (GROUP, PORT))
+            wait = min(end, resend[0] if resend else end) - now
+            ready, _, _ = select.select([sock], [], [], max(0.0, wait))
+            if not ready:
+                continue
+            try:
+                data, (address, _port) = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                continue
+            for match in parse_probe_matches(data):
+                _merge(devices, address, match)
+            if len(devices) >= MAX_DEVICES:
+                break
+    return list(devices.values())
+
+
+def _merge(devices: dict[str, dict[str, Any]], address: str, match: dict[str, Any]) -> None:
+    entry = devices.get(address)
+    if entry is None:
+        if len(devices) >= MAX_DEVICES:
+            return
+        entry = devices[address] = {"address": address, "xaddrs": [], "scopes": [],
+                                    "name": None, "hardware": None}
+    for key in ("xaddrs", "scopes"):
+        for value in match[key]:
+            if value not in entry[key]:
+                entry[key].append(value)
+    entry["name"] = entry["name"] or match["name"]
+    entry["hardware"] = entry["hardware"] or match["hardware"]
+
+
+def _hosts(device: dict[str, Any]) -> set[str]:
+    hosts = {device["address"]}
+    for xaddr in device["xaddrs"]:
+        try:
+            host = urlsplit(xaddr).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.add(host)
+    return hosts
+
+
+def _describe(device: dict[str, Any]) -> str:
+    label = f"{device['address']}"
+    extra = [x for x in (device.get("name"), device.get("hardware")) if x]
+    if extra:
+        label += f" ({', '.join(extra)})"
+    xaddrs = " ".join(device["xaddrs"]) or "-"
+    return f"{label} XAddrs {xaddrs}"
+
+
+def judge(found: list[dict[str, Any]], configured: list[str]) -> ProbeOutcome:
+    known = {c.strip().lower() for c in configured if c}
+    unconfigured = [d for d in found if not ({h.lower() for h in _hosts(d)} & known)]
+    measured = {"found": found, "unconfigured": [d["address"] for d in unconfigured]}
+    if not found:
+        return ProbeOutcome(Status.PASS, Text(
+            "no ONVIF camera answered WS-Discovery (cameras may have it switched off)",
+            "没有 ONVIF 摄像头响应 WS-Discovery 探测（摄像头可能关闭了该功能）"), measured)
+    if unconfigured:
+        names = "; ".join(_describe(d) for d in unconfigured)
+        return ProbeOutcome(Status.WARN, Text(
+            f"{len(unconfigured)} of {len(found)} ONVIF camera(s) answering on the LAN are not "
+            f"in the site file: {names}. Add each exam-room camera to the room's cameras "
+            "(its RTSP URL) so it is checked",
+            f"局域网内响应的 {len(found)} 路 ONVIF 摄像头中有 {len(unconfigured)} 路"
+            f"不在站点文件中：{names}。"
+            "请把考场摄像头（RTSP 地址）加入该考场的 cameras 以便检查"), measured)
+    return ProbeOutcome(Status.PASS, Text(
+        f"all {len(found)} ONVIF camera(s) answering WS-Discovery are in the site file",
+        f"响应 WS-Discovery 的 {len(found)} 路 ONVIF 摄像头均已在站点文件中配置"), measured)
+
+
+async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    subnet = str(params["subnet"])
+    window = float(params.get("window_s", DEFAULT_WINDOW_S))
+    window = max(0.1, min(window, deadline_s - 0.5))
+    try:
+        found = await asyncio.to_thread(discover, subnet, window)
+    except NoAddressInSubnet as exc:
+        return ProbeOutcome(Status.ERROR, exc.text, {"subnet": subnet})
+    except OnLoopback:
+        return ProbeOutcome(Status.SKIP, Text(
+            f"not applicable: {subnet} is on this computer's loopback interface, where no "
+            "camera can answer WS-Discovery",
+            f"不适用：{subnet} 位于本机回环接口上，没有摄像头可响应 WS-Discovery"),
+            {"subnet": subnet})
+    except OSError as exc:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"cannot send WS-Discovery from this machine: {exc}",
+            f"无法从本机发送 WS-Discovery 探测：{exc}"), {"subnet": subnet})
+    return judge(found, list(params.get("configured_addresses", [])))
