@@ -74,12 +74,42 @@ def _nothing(*_: object) -> None:
 
 
 def plan_run(site: Site, profile: Profile, selection: Selection,
-             evidence_dir: Path | None = None) -> Plan:
-    """The checks of one run; `len(plan.checks)` sizes a progress display."""
+             evidence_dir: Path | None = None, store_path: Path | None = None) -> Plan:
+    """The checks of one run; `len(plan.checks)` sizes a progress display.
+
+    With a results store, the checks that compare with the previous run (a host's MAC,
+    a device's uptime: a reboot in between) are given what that run measured."""
     from .planning import PlanContext, build_plan
 
-    return build_plan(PlanContext(site, profile, evidence_dir=evidence_dir),
+    plan = build_plan(PlanContext(site, profile, evidence_dir=evidence_dir),
                       selection.room_ids, selection.only)
+    if store_path is not None and Path(store_path).exists():
+        previous = _previous_run(Path(store_path), site.model.site.code)
+        if previous is not None:
+            apply_previous(plan.checks, previous.results)
+    return plan
+
+
+def _previous_run(store_path: Path, site_code: str) -> RunRecord | None:
+    from .store import ResultsStore
+
+    try:
+        return ResultsStore(store_path).latest_run(site_code)
+    except Exception as exc:  # an unreadable store must not stop tonight's check
+        log.warning("cannot read the previous run from %s: %s", store_path, exc)
+        return None
+
+
+def apply_previous(checks: list[Check], previous: list[CheckResult]) -> None:
+    from .planning.layer2 import observed_macs, with_previous_macs
+
+    with_previous_macs(checks, observed_macs(previous))
+    measured_by_id = {r.check_id: r.measured for r in previous}
+    for check in checks:
+        before = measured_by_id.get(check.check_id) or {}
+        if check.probe == "snmp_device" and before.get("uptime_s") is not None:
+            check.params["previous_uptime_s"] = before["uptime_s"]
+            check.params["previous_checked_at"] = before.get("checked_at")
 
 
 def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,

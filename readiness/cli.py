@@ -94,7 +94,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.no_store:
         # snapshots and other evidence files of this run, beside the store
         evidence_dir = Path(args.store).parent / datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
-    plan = plan_run(site, profile, selection, evidence_dir)
+    plan = plan_run(site, profile, selection, evidence_dir,
+                    None if args.no_store else Path(args.store))
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
     with LiveProgress(console, len(plan.checks), lang) as live:

@@ -92,7 +92,8 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
         selection = select(site, profile, rooms, only)
         log.info("run %s: checking %s", job_id, site.model.site.code)
         plan = plan_run(site, profile, selection,
-                        Path(settings.evidence_dir) if settings.evidence_dir else None)
+                        Path(settings.evidence_dir) if settings.evidence_dir else None,
+                        Path(settings.store_path))
         run = execute(site, profile, plan, concurrency=settings.concurrency)
     except ConfigError as err:
         # no site, so no alert channel: the log (journal) is the only place to say it
