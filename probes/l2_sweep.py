@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.results import ProbeOutcome, Status, Text
+from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
 
 DEFAULT_ARP_WINDOW_S = 1.0
 DEFAULT_ARP_RETRIES = 2
@@ -497,7 +497,7 @@ def not_verified(detail: str = "") -> ProbeOutcome:
         f"not verified: the ARP and DHCP checks need {NEEDS}{more}; run readiness "
         "again with those rights",
         f"未验证：ARP 与 DHCP 检查需要 {NEEDS_ZH}{more}；请以相应权限重新运行"),
-        {"layer2": False, "needs": NEEDS})
+        {"layer2": False, "needs": NEEDS, NOT_PROOF: True})
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:

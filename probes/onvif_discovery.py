@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from readiness.results import ProbeOutcome, Status, Text
+from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
 
 GROUP = "239.255.255.250"
 PORT = 3702
@@ -220,7 +220,9 @@ def _describe(device: dict[str, Any]) -> str:
 def judge(found: list[dict[str, Any]], configured: list[str]) -> ProbeOutcome:
     known = {c.strip().lower() for c in configured if c}
     unconfigured = [d for d in found if not ({h.lower() for h in _hosts(d)} & known)]
-    measured = {"found": found, "unconfigured": [d["address"] for d in unconfigured]}
+    # evidence only: which cameras answer says nothing of whether the configured ones work
+    measured = {"found": found, "unconfigured": [d["address"] for d in unconfigured],
+                NOT_PROOF: True}
     if not found:
         return ProbeOutcome(Status.PASS, Text(
             "no ONVIF camera answered WS-Discovery (cameras may have it switched off)",

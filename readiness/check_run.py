@@ -139,7 +139,7 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
     return RunRecord(
         site_name=site.name, site_code=site.model.site.code, profile_id=profile.id,
         certificate=profile.certificate, started_at=started, finished_at=finished,
-        verdict=overall_verdict(results, plan.required), results=results,
+        verdict=overall_verdict(results, plan.required, plan.unproven), results=results,
         required=plan.required)
 
 

@@ -25,6 +25,16 @@ DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def default_lang() -> str:
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(var, "")
@@ -102,12 +112,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done)
     render_summary(console, record, lang, secrets, show_passing=args.verbose)
-    if args.json:
-        write_json(record, Path(args.json), lang, secrets)
-        console.print(_say(lang, f"JSON results: {args.json}", f"JSON 结果：{args.json}"))
-    if args.junit:
-        write_junit(record, Path(args.junit), lang, secrets)
-        console.print(_say(lang, f"JUnit XML: {args.junit}", f"JUnit XML：{args.junit}"))
+    for path, writer, label in ((args.json, write_json, "JSON"), (args.junit, write_junit,
+                                                                   "JUnit XML")):
+        if not path:
+            continue
+        try:
+            writer(record, Path(path), lang, secrets)
+        except OSError as err:
+            console.print(f"[bold red]{_say(lang, 'cannot write', '无法写入')} {path}: "
+                          f"{err.strerror}[/]")
+            continue
+        console.print(_say(lang, f"{label} results: {path}", f"{label} 结果：{path}"))
     if not args.no_store:
         _record(console, record, secrets, args, evidence_dir)
     return EXIT_CODES[record.verdict]
@@ -117,6 +132,8 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
             evidence_dir: Path | None) -> None:
     """Every run goes to the results store; it is signed into the evidence log when the
     site has a key. A failure here is reported but never changes the verdict's exit code."""
+    import sqlite3
+
     from .evidence.commands import record_run
     from .evidence.errors import EvidenceError
 
@@ -127,7 +144,7 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
         done = record_run(record, secrets, trigger="manual", log_path=log_path,  # type: ignore[arg-type]
                           key_dir=Path(args.dir), store_path=Path(args.store),
                           evidence_dir=evidence_dir)
-    except (EvidenceError, OSError) as err:
+    except (EvidenceError, OSError, sqlite3.Error, RuntimeError) as err:
         text = getattr(err, "text", None)
         console.print("[yellow]" + _say(lang, "not recorded: ", "未记录：") + (
             text.get(lang) if text else str(err)) + "[/]")
@@ -369,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="only these requirements, e.g. LAN-SUBNET,LAN-SEATS")
     p.add_argument("--json", metavar="FILE", help="write results as JSON (docs/result-schema.json)")
     p.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
-    p.add_argument("--concurrency", type=int, default=64,
+    p.add_argument("--concurrency", type=positive_int, default=64,
                    help="checks run at once (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing checks too")
     p.add_argument("--store", default=str(DEFAULT_STORE),
@@ -421,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="who attests")
     p.add_argument("--role", required=True, help="their role, e.g. 考务组长")
     p.add_argument("--item", action="append", metavar="KEY=VALUE",
-                   help="e.g. staff=6 seat_spacing=yes signage=yes (repeat)")
+                   help="one item, e.g. --item staff=6 --item seat_spacing=yes (repeat)")
     p.add_argument("--note", help="free text")
     p.add_argument("--config", help="the site file (names the site and certificate)")
     p.add_argument("--log", default=str(DEFAULT_LOG), help="evidence log (default %(default)s)")
@@ -482,6 +499,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug must still end with a sentence, not a traceback
+        logging.getLogger("readiness").debug("unexpected error", exc_info=True)
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "Please report it with the command you ran (add READINESS_DEBUG=1 for details).",
+            markup=True)
+        if os.environ.get("READINESS_DEBUG"):
+            raise
+        return EXIT_BAD_CONFIG
 
 
 if __name__ == "__main__":

@@ -103,11 +103,21 @@ class Verdict(StrEnum):
     UNVERIFIED = "unverified"
 
 
+# measured[NOT_PROOF] = True: a warn that only says a check could not be made as it
+# should (no raw-socket rights, a stand-in vantage, evidence only): never proof of a rule.
+NOT_PROOF = "not_proof"
+
+
+def proves(result: CheckResult) -> bool:
+    return result.status in (Status.PASS, Status.WARN) and not result.measured.get(NOT_PROOF)
+
+
 EXIT_CODES = {Verdict.READY: 0, Verdict.NOT_READY: 1, Verdict.UNVERIFIED: 3}
 EXIT_BAD_CONFIG = 2
 
 
-def overall_verdict(results: list[CheckResult], required: set[str]) -> Verdict:
+def overall_verdict(results: list[CheckResult], required: set[str],
+                    unproven: set[str] | None = None) -> Verdict:
     """ready only when nothing failed, nothing errored, and every required
     requirement was actually proven by at least one pass or warn.
 
@@ -119,7 +129,8 @@ def overall_verdict(results: list[CheckResult], required: set[str]) -> Verdict:
         return Verdict.NOT_READY
     if Status.ERROR in statuses:
         return Verdict.UNVERIFIED
-    proven = {r.requirement for r in results if r.status in (Status.PASS, Status.WARN)}
-    if required - proven:
+    proven = {r.requirement for r in results if proves(r)}
+    # nothing proven at all (e.g. --only a rule this site does not configure) is no proof
+    if required - proven or (unproven or set()) & required or not proven:
         return Verdict.UNVERIFIED
     return Verdict.READY

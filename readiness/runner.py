@@ -101,18 +101,20 @@ class Runner:
 
     async def _run_one(self, check: Check, gate: asyncio.Semaphore,
                        exclusive: asyncio.Lock) -> CheckResult:
-        async with gate:
-            if check.exclusive:
-                await exclusive.acquire()
-            try:
+        # the exclusive lock first: throughput checks queueing for their turn must not
+        # hold concurrency slots that pings and cameras could use meanwhile
+        if check.exclusive:
+            await exclusive.acquire()
+        try:
+            async with gate:
                 self.on_start(check)
                 started = datetime.now(UTC)
                 t0 = time.monotonic()
                 outcome = await self._probe(check)
                 result = self._result(check, outcome, started, time.monotonic() - t0)
-            finally:
-                if check.exclusive:
-                    exclusive.release()
+        finally:
+            if check.exclusive:
+                exclusive.release()
         self.on_done(result)
         return result
 

@@ -281,6 +281,8 @@ def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
     if field_path[:2] == ("alerts", "webhooks") and field_path[-1] == "url" \
             and not re.match(r"^https?://[^\s/]+", secret.reveal()):
         return f"the value of {secret.ref} is not an http:// or https:// address"
+    if field_path[-1] in ("auth_key", "priv_key") and len(secret.reveal()) < 8:
+        return f"the value of {secret.ref} is shorter than 8 characters: SNMPv3 keys need 8+"
     return None
 
 

@@ -66,6 +66,9 @@ class SecretsFile:
         except FileNotFoundError:
             self.problem = f"secrets file {self.path} does not exist"
             return self._values
+        except OSError as exc:
+            self.problem = f"secrets file {self.path} cannot be read: {exc.strerror}"
+            return self._values
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             self.problem = (
                 f"secrets file {self.path} can be read by other users "
@@ -73,7 +76,9 @@ class SecretsFile:
             )
             return self._values
         try:
-            data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+            # BaseLoader: every value stays the text written (0123, yes, 12:30 are
+            # passwords, not a number, a boolean and a time)
+            data = yaml.load(self.path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
         except (OSError, yaml.YAMLError):
             self.problem = f"secrets file {self.path} is not a readable YAML mapping"
             return self._values

@@ -24,6 +24,14 @@ def _ipv4(value: str) -> str:
         raise ValueError(f"{value!r} is not an IPv4 address such as 192.168.10.20") from None
 
 
+def _no_credentials(value: str | None) -> str | None:
+    """A URL must not carry a user:password: it would be printed with every result."""
+    if value is not None and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*@", value, re.IGNORECASE):
+        raise ValueError("has a user or password in it; readiness prints URLs in results, "
+                         "so leave credentials out of them")
+    return value
+
+
 def _mac(value: str | None) -> str | None:
     if value is None:
         return None
@@ -75,6 +83,8 @@ class Router(Host):
     web_url: str | None = None
     snmp: Snmp | None = None
 
+    _check_url = field_validator("web_url")(classmethod(lambda cls, v: _no_credentials(v)))
+
 
 class Switch(Strict):
     address: str
@@ -125,6 +135,8 @@ class WanEndpoint(Strict):
     host: str | None = None
     port: int = Field(5201, ge=1, le=65535)
 
+    _check_url = field_validator("url")(classmethod(lambda cls, v: _no_credentials(v)))
+
 
 class Agent(Strict):
     port: int = Field(8765, ge=1, le=65535)
@@ -141,6 +153,11 @@ class FilterAudit(Strict):
     bypass_resolvers: list[str] = []
     # DNS-over-HTTPS endpoints a candidate would try
     doh_urls: list[str] = []
+
+    @field_validator("doh_urls")
+    @classmethod
+    def _doh(cls, values: list[str]) -> list[str]:
+        return [_no_credentials(v) or v for v in values]
     # blocked names' addresses known without DNS
     blocked_addresses: dict[str, list[str]] = {}
     # words the keyword filter must block in URLs
@@ -152,6 +169,9 @@ class FilterAudit(Strict):
     sample_seats: int = Field(1, ge=1, le=40)
     # the router's remote (WAN-side) management page, if it must answer
     remote_management_url: str | None = None
+
+    _check_remote = field_validator("remote_management_url")(
+        classmethod(lambda cls, v: _no_credentials(v)))
 
     @field_validator("control_resolvers", "bypass_resolvers")
     @classmethod

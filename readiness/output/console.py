@@ -138,9 +138,9 @@ def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Se
             line = f"[{STATUS_STYLE[r.status]}]{words[r.status]}[/] {escape(r.target)}: " \
                    f"{escape(scrub(r.message.get(lang), secrets))}"
             if r.measured and r.status != Status.SKIP:
-                line += f"\n   [dim]{escape(format_pairs(r.measured))}"
+                line += f"\n   [dim]{escape(scrub(format_pairs(r.measured), secrets))}"
                 if r.threshold:
-                    line += f" / {escape(format_pairs(r.threshold))}"
+                    line += f" / {escape(scrub(format_pairs(r.threshold), secrets))}"
                 line += "[/]"
             lines.append(line)
         if hidden:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.secrets import Secret
-from .run_record import SCHEMA_VERSION, RunRecord, scrub
+from .run_record import SCHEMA_VERSION, RunRecord, scrub_data
 
 
 def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
@@ -24,6 +24,7 @@ def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
 
 
 def write_json(run: RunRecord, path: Path, lang: str, secrets: list[Secret]) -> None:
-    text = json.dumps(to_document(run, lang), ensure_ascii=False, indent=2)
+    text = json.dumps(scrub_data(to_document(run, lang), secrets), ensure_ascii=False,
+                      indent=2, default=str)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scrub(text, secrets) + "\n", encoding="utf-8")
+    path.write_text(text + "\n", encoding="utf-8")

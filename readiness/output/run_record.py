@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..config.secrets import Secret
 from ..results import CheckResult, Text, Verdict
@@ -26,8 +27,20 @@ class RunRecord:
 
 def scrub(text: str, secrets: list[Secret]) -> str:
     """Last line of defence: no secret value leaves the process, whatever a probe wrote."""
-    for secret in secrets:
-        value = secret.reveal()
-        if len(value) >= 3 and value in text:
+    # longest first: a secret that contains another must not be left half-masked
+    for value in sorted((s.reveal() for s in secrets), key=len, reverse=True):
+        if value and value in text:
             text = text.replace(value, "***")
     return text
+
+
+def scrub_data(data: Any, secrets: list[Secret]) -> Any:
+    """scrub() through plain data, before it is serialised: a secret with a quote or a
+    backslash would no longer match once JSON has escaped it."""
+    if isinstance(data, str):
+        return scrub(data, secrets)
+    if isinstance(data, dict):
+        return {scrub_data(k, secrets): scrub_data(v, secrets) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [scrub_data(v, secrets) for v in data]
+    return data

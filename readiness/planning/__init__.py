@@ -70,6 +70,9 @@ class Plan:
     # (requirement id, status, why it has no check: not applicable, not measured yet)
     placeholders: list[tuple[str, Status, Text]]
     required: set[str]
+    # required rules some selected room plans nothing for: another room's pass does not
+    # prove them for this one
+    unproven: set[str] = field(default_factory=set)
 
 
 def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
@@ -83,6 +86,7 @@ def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
     checks: list[Check] = []
     placeholders: list[tuple[str, Status, Text]] = []
     required: set[str] = set()
+    unproven: set[str] = set()
     for req in profile.requirements:
         if selected and req.id not in selected:
             continue
@@ -99,10 +103,19 @@ def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
                 "check it by hand",
                 "未验证：本版本尚无此项检测，请人工检查")))
             continue
-        planned = [c for room in rooms for planner in planners for c in planner(ctx, req, room)]
+        planned = []
+        for room in rooms:
+            in_room = [c for planner in planners for c in planner(ctx, req, room)]
+            if not in_room and len(rooms) > 1 and req.required:
+                placeholders.append((req.id, Status.SKIP, Text(
+                    f"not configured in room {room.id}: nothing in the site file to check "
+                    "for this rule there",
+                    f"考场 {room.id} 未配置：站点文件中没有此项的检查对象")))
+                unproven.add(req.id)
+            planned.extend(in_room)
         if not planned:
             placeholders.append((req.id, Status.SKIP, Text(
                 "not configured: nothing in the site file to check for this rule",
                 "未配置：站点文件中没有此项的检查对象")))
         checks.extend(planned)
-    return Plan(checks, placeholders, required)
+    return Plan(checks, placeholders, required, unproven)

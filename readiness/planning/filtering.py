@@ -35,7 +35,7 @@ from readiness.agent.server import HEALTH, RUN, outcome_from_dict
 
 from ..checks import Check
 from ..config.site import Room, WanEndpoint
-from ..results import CheckResult, ProbeOutcome, Status, Text
+from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -186,9 +186,11 @@ def _prefixed(outcome: ProbeOutcome, en: str, zh: str, **extra: Any) -> ProbeOut
 
 
 def _cap_warn(outcome: ProbeOutcome, en: str, zh: str) -> ProbeOutcome:
-    """A result from a stand-in vantage: it cannot pass (or fail) for the real one."""
-    if outcome.status in (Status.PASS, Status.FAIL):
-        outcome = replace(outcome, status=Status.WARN)
+    """A result from a stand-in vantage: it cannot pass for the real one (a failure
+    measured on the same uplink or filter still fails)."""
+    if outcome.status == Status.PASS:
+        outcome = replace(outcome, status=Status.WARN,
+                          measured={**outcome.measured, NOT_PROOF: True})
     return _prefixed(outcome, en, zh)
 
 
@@ -657,7 +659,8 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
         else:
             checks.append(_constant(room, "web_management", ProbeOutcome(Status.WARN, Text(
                 "web management not checked: the site file gives no router.web_url",
-                "未检查 Web 管理：站点配置中没有 router.web_url")), "router web management"))
+                "未检查 Web 管理：站点配置中没有 router.web_url"), {NOT_PROOF: True}),
+                "router web management"))
     if "remote_management" in features:
         if cfg.remote_management_url:
             checks.append(_router_check(room, "remote_management", cfg.remote_management_url))

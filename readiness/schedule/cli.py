@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..cli import positive_int
 from ..config.secrets import Secret
 from ..output.run_record import scrub
 from ..results import EXIT_BAD_CONFIG
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--room", help="only these rooms (default: schedule.rooms, else all)")
     parser.add_argument("--only", help="only these requirements, e.g. LAN-SUBNET,LAN-SEATS "
                                        "(default: schedule.only, else all)")
-    parser.add_argument("--concurrency", type=int, default=64,
+    parser.add_argument("--concurrency", type=positive_int, default=64,
                         help="checks run at once within a run (default %(default)s)")
     parser.add_argument("--exit-when-done", action="store_true",
                         help="stop once every planned run has happened (default: keep "
