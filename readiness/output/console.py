@@ -101,7 +101,13 @@ class LiveProgress:
 
 
 # findings listed per requirement before the rest is summed up (all are in the JSON)
-MAX_LINES = 6
+MAX_LINES = 4
+# the figures of one finding on screen; the JSON and the report keep all of them
+MAX_FIGURES = 160
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_FIGURES else text[:MAX_FIGURES - 1] + "…"
 
 
 def _more(count: int, lang: str) -> str:
@@ -118,11 +124,12 @@ def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Se
 
     table = Table(title=f"{run.site_name} · {run.certificate.get(lang)} ({run.profile_id})",
                   show_lines=True, expand=True)
-    table.add_column(labels["req"], no_wrap=True)
+    # the findings are what staff act on: they get the room; titles and counts wrap
+    table.add_column(labels["req"], max_width=22)
     table.add_column(labels["verdict"], no_wrap=True)
-    table.add_column(labels["checks"], no_wrap=True)
+    table.add_column(labels["checks"], max_width=12)
     table.add_column(labels["finding"], ratio=3)
-    table.add_column(labels["rule"], ratio=2)
+    table.add_column(labels["rule"], ratio=1)
     for req, results in by_req.items():
         verdict = worst([r.status for r in results])
         counts = " ".join(
@@ -138,9 +145,10 @@ def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Se
             line = f"[{STATUS_STYLE[r.status]}]{words[r.status]}[/] {escape(r.target)}: " \
                    f"{escape(scrub(r.message.get(lang), secrets))}"
             if r.measured and r.status != Status.SKIP:
-                line += f"\n   [dim]{escape(scrub(format_pairs(r.measured), secrets))}"
+                figures = scrub(format_pairs(r.measured), secrets)
                 if r.threshold:
-                    line += f" / {escape(scrub(format_pairs(r.threshold), secrets))}"
+                    figures += " / " + scrub(format_pairs(r.threshold), secrets)
+                line += f"\n   [dim]{escape(_shorten(figures))}"
                 line += "[/]"
             lines.append(line)
         if hidden:
