@@ -195,6 +195,19 @@ def make_self_report_probe(token: Secret) -> ProbeFn:
     return seat_self_report
 
 
+def outcome_of_run(reply: AgentReply, where: str, label: str) -> ProbeOutcome:
+    """The probe outcome an agent's /v1/run reply carries (after reply_problem said the
+    agent answered)."""
+    try:
+        outcome = outcome_from_dict((reply.body or {})["outcome"])
+    except (KeyError, TypeError, ValueError):
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the agent on {where} sent a reply without an outcome",
+            f"{where} 上的代理返回的结果不完整"))
+    outcome.measured.setdefault("agent", label)
+    return outcome
+
+
 def make_agent_run_probe(token: Secret) -> ProbeFn:
     async def seat_run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         address, label, port, where = _where(params)
@@ -209,13 +222,7 @@ def make_agent_run_probe(token: Secret) -> ProbeFn:
         problem = reply_problem(reply, where, str(params.get("when_absent", "skip")))
         if problem:
             return problem
-        try:
-            outcome = outcome_from_dict((reply.body or {})["outcome"])
-        except (KeyError, TypeError, ValueError):
-            return ProbeOutcome(Status.ERROR, Text(
-                f"the agent on {where} sent a reply without an outcome",
-                f"{where} 上的代理返回的结果不完整"))
-        outcome.measured.setdefault("agent", label)
+        outcome = outcome_of_run(reply, where, label)
         if reply.clock_skew_s is not None:
             outcome.measured["clock_skew_s"] = reply.clock_skew_s
         return outcome

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ..results import Text
 from .canonical import canonical, sha256_hex
 from .errors import EvidenceError, LogDamagedError
-from .keys import group, key_id, same_key
+from .keys import fsync_dir, group, key_id, same_key
 
 GENESIS = "0" * 64
 KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")
@@ -130,7 +130,7 @@ class EvidenceLog:
             f.flush()
             os.fsync(f.fileno())
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return records
 
     def _tail(self, f: Any) -> tuple[str, int]:
@@ -182,19 +182,6 @@ def _read_last_line(f: Any, size: int) -> bytes:
         if cut >= 0:
             return buf[cut + 1:]
     return buf
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass

@@ -54,7 +54,7 @@ def same_key(a: str, b: str) -> bool:
     return a.replace(" ", "").lower() == b.replace(" ", "").lower()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # A rename or link is only durable once the directory entry itself is on disk.
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -92,7 +92,7 @@ def _write_new(path: Path, data: bytes, mode: int, force: bool) -> None:
         raise KeyExistsError(_exists_text(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _exists_text(path: Path) -> Text:

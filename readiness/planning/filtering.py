@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from probes import router_web, url_filter, wan_bandwidth
-from probes.seat_agent import reply_problem
+from probes.seat_agent import outcome_of_run, reply_problem
 from readiness.agent.client import call_agent
-from readiness.agent.server import HEALTH, RUN, outcome_from_dict
+from readiness.agent.server import HEALTH, RUN
 
 from ..checks import Check
 from ..config.site import Room, WanEndpoint
@@ -163,14 +163,7 @@ def _agent_route(ctx: PlanContext, label: str, address: str, probe: str) -> Prob
         problem = reply_problem(reply, where, "skip")
         if problem:
             return problem
-        try:
-            outcome = outcome_from_dict((reply.body or {})["outcome"])
-        except (KeyError, TypeError, ValueError):
-            return ProbeOutcome(Status.ERROR, Text(
-                f"the agent on {where} sent a reply without an outcome",
-                f"{where} 上的代理返回的结果不完整"))
-        outcome.measured.setdefault("agent", label)
-        return outcome
+        return outcome_of_run(reply, where, label)
 
     return run
 
