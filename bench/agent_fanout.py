@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from readiness.config.secrets import Secret  # noqa: E402
 from readiness.lab.netns import add_all, delete_all, exec_argv, list_netns, pids_in  # noqa: E402
 from readiness.lab.shell import run, run_all  # noqa: E402
+from readiness.redact import Secret  # noqa: E402
 
 SUBNET = "198.18.30"
 COORDINATOR = f"{SUBNET}.2"

@@ -32,7 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from probes.camera_stream import OPEN_QUEUE_S, picture_budget, run_picture  # noqa: E402
+from readiness.config.profile import CamResThresholds  # noqa: E402
+from readiness.judges.cameras import picture  # noqa: E402
 from readiness.results import Status  # noqa: E402
+
+# the eda rule: the verdict time includes judging, as in a run
+RULE = CamResThresholds(min_width=1280, min_height=720, min_megapixels=0.9)
 
 CAMERA = REPO / "readiness" / "lab" / "rtsp_camera.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -102,7 +107,8 @@ def ffprobe(url: str) -> tuple[float, str]:
 async def ours(url: str, cameras: int = 1) -> tuple[float, Status, str]:
     p = params(url, cameras)
     t0 = time.monotonic()
-    outcome = await run_picture(p, picture_budget(p))
+    outcome = picture(await run_picture(p, picture_budget(p)),
+                      {"thresholds": RULE, "where": url, "measure_s": p["measure_s"]})
     m = outcome.measured
     return time.monotonic() - t0, outcome.status, f"{m.get('width')}x{m.get('height')} " \
         f"{m.get('fps')} fps open {m.get('open_s')} s"

@@ -60,13 +60,14 @@ def _check(lab: Any, site: Path, out: Path) -> tuple[float, list[dict[str, Any]]
 def _load_only(lab: Any, site: Path) -> dict[str, Any]:
     """The room load check alone, planned and run in the proctor's namespace."""
     code = (
-        "import asyncio, json, sys, time\n"
-        "from readiness.check_run import load, select, plan_run\n"
+        "import json, sys, time\n"
+        "from readiness.check_run import execute, load, select, plan_run\n"
+        "from readiness.planning import Plan\n"
         "site, profile = load(sys.argv[1])\n"
         "plan = plan_run(site, profile, select(site, profile, None, ['LAN-SPEED']))\n"
         "check = next(c for c in plan.checks if c.check_id.endswith('/load'))\n"
         "t = time.monotonic()\n"
-        "out = asyncio.run(check.fn(check.params, check.deadline_s))\n"
+        "(out,) = execute(site, profile, Plan([check], [], set())).results\n"
         "print(json.dumps({'s': time.monotonic() - t, 'status': out.status.value,\n"
         "                  'measured': out.measured}))\n")
     proc = subprocess.run(lab.exec_argv("proctor", [sys.executable, "-c", code, str(site)]),

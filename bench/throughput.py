@@ -114,7 +114,7 @@ def our_client(port: int, duration: int, omit: int) -> float:
 
 def _client_main(host: str, port: int, duration: int, omit: int) -> int:
     sys.path.insert(0, str(REPO))
-    from probes.iperf3_client import run_test_sync
+    from probes.engines.iperf3_client import run_test_sync
 
     result = run_test_sync(host, port, duration_s=duration, omit_s=omit)
     print(json.dumps(result.to_json()))
@@ -134,7 +134,8 @@ def run_bench(duration: int, omit: int) -> bool:
                                        str(STOCK_PORT)),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(stock)
-        ours = subprocess.Popen(in_ns(NS_SERVER, sys.executable, "-m", "probes.iperf3_server",
+        ours = subprocess.Popen(in_ns(NS_SERVER, sys.executable, "-m",
+                                      "readiness.commands.throughput_server",
                                       "--bind", ADDR_SERVER, "--port", str(OUR_PORT)),
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(ours)

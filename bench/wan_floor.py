@@ -37,7 +37,12 @@ SERVER = "198.51.100.80"
 CHILD = r"""
 import asyncio, json, sys
 from probes import wan_bandwidth
-out = asyncio.run(wan_bandwidth.run(json.loads(sys.argv[1]), 120))
+from readiness.config.profile import WanFloorThresholds
+from readiness.judges.filtering import wan_floor
+params = json.loads(sys.argv[1])
+th = WanFloorThresholds(floor_mbps=params["floor_mbps"], vantage="room",
+                        overhead_allowance_pct=params["overhead_allowance_pct"])
+out = wan_floor(asyncio.run(wan_bandwidth.run(params, 120)), {"thresholds": th})
 print(json.dumps({"status": out.status.value, "message": out.message.en, **out.measured}))
 """
 

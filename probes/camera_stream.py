@@ -8,13 +8,13 @@ picture moves (frozen) and whether it is black (covered lens). A watchdog return
 the deadline even if FFmpeg hangs in a read; the thread then lingers until its own
 read timeout and stops.
 
-The password reaches these functions only in `params` built by the planner's closure
-(Check.fn), never in a Check's params; every message shows the URL masked.
+The probes measure; readiness/judges/cameras.py holds the verdicts. The password comes
+in `secrets` (resolved by the runner from the name the Check gives), never in params;
+every message shows the URL masked.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
 
-from .rtsp_sdp import RtspError, describe, mask_url, strip_credentials
+from .engines.blocking import in_thread
+from .engines.rtsp_sdp import RtspError, describe, mask_url, strip_credentials
 
 # FFmpeg options for every open: RTSP over TCP (what cameras behind a school switch
 # manage reliably) and a 0.5 s stream analysis instead of 5 s (the SDP and in-band SPS
@@ -36,15 +38,8 @@ CAPTURE_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
 OPEN_QUEUE_S = 1.0
 _ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
-# A picture is black (covered lens) when its luma is both dark and flat.
-BLACK_MEAN = 24.0
-BLACK_STD = 4.0
-# Frozen: no block of a 64x36 grid of block means changes by this much (0-255 luma)
-# over the measure window. Block means average away sensor and encoder noise (and
-# the noise square of a test pattern); a moving object or a ticking on-screen clock
-# changes a block by far more.
+# Motion is measured on a 64x36 grid of block means (judged in readiness/judges/cameras).
 GRID = (64, 36)
-FROZEN_MOTION = 30.0
 SNAPSHOT_WIDTH = 640
 
 
@@ -181,75 +176,14 @@ def _capture(url: str, p: dict[str, Any], stop: threading.Event) -> dict[str, An
         cap.release()
 
 
-async def _in_daemon_thread(fn: Any, budget_s: float, stop: threading.Event) -> Any:
-    """fn() in a daemon thread; TimeoutError after budget_s even if fn never returns."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(value: Any, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
-
-    def work() -> None:
-        try:
-            value, exc = fn(), None
-        except Exception as err:  # reported to the awaiting coroutine
-            value, exc = None, err
-        try:
-            loop.call_soon_threadsafe(settle, value, exc)
-        except RuntimeError:
-            pass  # the loop has closed: nobody waits any more
-
-    threading.Thread(target=work, name="camera-probe", daemon=True).start()
-    try:
-        return await asyncio.wait_for(asyncio.shield(future), budget_s)
-    finally:
-        stop.set()
+def _password(secrets: dict[str, Secret] | None) -> str | None:
+    secret = (secrets or {}).get("password")
+    return secret.reveal() if secret is not None else None
 
 
-def _judge_picture(m: dict[str, Any], p: dict[str, Any], where: str) -> ProbeOutcome:
-    min_w, min_h = int(p.get("min_width", 0)), int(p.get("min_height", 0))
-    if not m.get("opened"):
-        return ProbeOutcome(Status.ERROR, Text(
-            f"cannot open the stream {where}: check the address, the stream path, the user "
-            "name and password, and that the camera is on",
-            f"无法打开视频流 {where}：请检查地址、流路径、用户名和密码，以及摄像头是否通电"), m)
-    if "width" not in m:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"the stream {where} opened but no picture could be decoded",
-            f"视频流 {where} 已打开，但解码不出画面"), m)
-    w, h = m["width"], m["height"]
-    problems_en: list[str] = []
-    problems_zh: list[str] = []
-    min_mp = p.get("min_megapixels")
-    if w < min_w or h < min_h or (min_mp and w * h < float(min_mp) * 1e6):
-        problems_en.append(f"decoded {w}×{h}; the rule needs {min_w}×{min_h} — is this the "
-                           "sub-stream? use the main stream URL")
-        problems_zh.append(f"解码画面为 {w}×{h}，规定至少 {min_w}×{min_h}——这是子码流吗？"
-                           "请使用主码流地址")
-    if "luma_mean" in m and m["luma_mean"] < BLACK_MEAN and m["luma_std"] < BLACK_STD:
-        problems_en.append("the picture is black: is the lens covered, or is the camera "
-                           "pointing at a dark wall?")
-        problems_zh.append("画面全黑：镜头是否被遮挡，或对着黑暗处？")
-    elif "motion" in m and m["motion"] < FROZEN_MOTION:
-        problems_en.append(f"the picture did not change for {p.get('measure_s', 2.0)} s: "
-                           "frozen; restart the camera")
-        problems_zh.append(f"画面 {p.get('measure_s', 2.0)} 秒内无变化：画面冻结，请重启摄像头")
-    fps = f", {m['fps']:g} fps" if "fps" in m else ""
-    if problems_en:
-        return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(problems_en),
-                                              f"{where}：" + "；".join(problems_zh)), m)
-    if "motion" not in m:
-        return ProbeOutcome(Status.WARN, Text(
-            f"{where}: decoded {w}×{h}, but too few frames came to tell whether the picture "
-            "is live", f"{where}：解码画面 {w}×{h}，但帧数太少，无法判断画面是否实时"), m)
-    return ProbeOutcome(Status.PASS, Text(
-        f"{where}: decoded {w}×{h}{fps}, live picture (rule {min_w}×{min_h})",
-        f"{where}：解码画面 {w}×{h}{fps}，画面实时（规定 {min_w}×{min_h}）"), m)
+def _measured_text(where: str, m: dict[str, Any]) -> Text:
+    size = f"{m['width']}×{m['height']}"
+    return Text(f"{where}: decoded {size}", f"{where}：解码画面 {size}")
 
 
 def picture_budget(p: dict[str, Any]) -> float:
@@ -260,17 +194,18 @@ def picture_budget(p: dict[str, Any]) -> float:
             + float(p.get("queue_s", 0.0)))
 
 
-async def run_picture(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+async def run_picture(params: dict[str, Any], deadline_s: float,
+                      secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
+    """The decoded picture's size, frame rate, luma and motion (judge: cameras.picture)."""
     url = str(params["url"])
     where = mask_url(url)
-    full_url = _url_with_credentials(url, params.get("username"), params.get("password"))
-    stop = threading.Event()
+    full_url = _url_with_credentials(url, params.get("username"), _password(secrets))
     # Leave a little of the deadline to build the answer.
     budget = max(0.5, deadline_s - 0.3)
     started = time.monotonic()
     try:
-        measured = await _in_daemon_thread(lambda: _capture(full_url, params, stop), budget,
-                                           stop)
+        measured = await in_thread(lambda stop: _capture(full_url, params, stop),
+                                   "camera-probe", budget)
     except TimeoutError:
         return ProbeOutcome(Status.ERROR, Text(
             f"{where}: no picture within {budget:.1f} s (the camera accepted the connection "
@@ -281,35 +216,36 @@ async def run_picture(params: dict[str, Any], deadline_s: float) -> ProbeOutcome
             f"{where}: the decoder failed ({type(exc).__name__})",
             f"{where}：解码器出错（{type(exc).__name__}）"), {})
     measured["elapsed_s"] = round(time.monotonic() - started, 3)
-    outcome = _judge_picture(measured, params, where)
+    if not measured.get("opened"):
+        return ProbeOutcome(Status.ERROR, Text(
+            f"cannot open the stream {where}: check the address, the stream path, the user "
+            "name and password, and that the camera is on",
+            f"无法打开视频流 {where}：请检查地址、流路径、用户名和密码，以及摄像头是否通电"),
+            measured)
+    if "width" not in measured:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the stream {where} opened but no picture could be decoded",
+            f"视频流 {where} 已打开，但解码不出画面"), measured)
+    # measured, not judged: the status says only that there is a picture to judge
+    outcome = ProbeOutcome(Status.PASS, _measured_text(where, measured), measured)
     if measured.get("snapshot"):
         outcome.evidence.append(measured["snapshot"])
     return outcome
 
 
-async def run_audio(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+async def run_audio(params: dict[str, Any], deadline_s: float,
+                    secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
+    """The tracks and codecs of the session description (judge: cameras.audio)."""
     url = str(params["url"])
     where = mask_url(url)
-    required = bool(params.get("audio_required", True))
     timeout = max(0.5, min(float(params.get("timeout_s", 5.0)), deadline_s - 0.3))
     try:
-        info = await describe(url, params.get("username"), params.get("password"), timeout)
+        info = await describe(url, params.get("username"), _password(secrets), timeout)
     except RtspError as exc:
         return ProbeOutcome(Status.ERROR, Text(f"{where}: {exc.en}", f"{where}：{exc.zh}"),
                             {"error": exc.kind})
     measured = {"video": info.video, "audio": info.audio, "codecs": info.codecs,
                 "auth": info.auth}
     codecs = ", ".join(info.codecs) or "none"
-    if info.audio:
-        return ProbeOutcome(Status.PASS, Text(
-            f"{where}: the stream has an audio track ({codecs})",
-            f"{where}：视频流包含音频轨（{codecs}）"), measured)
-    if required:
-        return ProbeOutcome(Status.FAIL, Text(
-            f"{where}: the stream has no audio track ({codecs}); turn on audio in the "
-            "camera's encoding settings (and check it has a microphone)",
-            f"{where}：视频流没有音频轨（{codecs}）；请在摄像头编码设置中开启音频"
-            "（并确认摄像头带拾音器）"), measured)
-    return ProbeOutcome(Status.PASS, Text(
-        f"{where}: no audio track ({codecs}); this certificate does not require audio",
-        f"{where}：无音频轨（{codecs}）；本证书不要求音频"), measured)
+    return ProbeOutcome(Status.PASS, Text(f"{where}: tracks {codecs}",
+                                          f"{where}：媒体轨 {codecs}"), measured)

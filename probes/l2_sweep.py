@@ -22,20 +22,17 @@ a worker thread: a test (or the lab) may have moved only that thread into a netw
 namespace, and a thread pool would quietly sweep the host's own network instead.
 
 Run by hand, inside the exam LAN (or a lab namespace):
-    python -m probes.l2_sweep --subnet 198.18.10.0/24 [--no-dhcp]
+    python -m readiness.commands.l2_sweep --subnet 198.18.10.0/24 [--no-dhcp]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import errno
 import ipaddress
-import json
 import random
 import socket
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -541,35 +538,3 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         f"（从 {result.interface} {result.local_address} 扫描，"
         f"用时 {result.arp_s:.1f} 秒）{dhcp_zh}"),
         result.measured())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the probe on this machine and write its outcome as JSON (for `ip netns exec`)."""
-    ap = argparse.ArgumentParser(prog="python -m probes.l2_sweep", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--subnet", required=True)
-    ap.add_argument("--interface")
-    ap.add_argument("--arp-window", type=float, default=DEFAULT_ARP_WINDOW_S)
-    ap.add_argument("--arp-retries", type=int, default=DEFAULT_ARP_RETRIES)
-    ap.add_argument("--pace-pps", type=float, default=0.0)
-    ap.add_argument("--no-dhcp", action="store_true")
-    ap.add_argument("--dhcp-window", type=float, default=DEFAULT_DHCP_WINDOW_S)
-    ap.add_argument("--deadline", type=float, default=10.0)
-    args = ap.parse_args(argv)
-    params: dict[str, Any] = {
-        "subnet": args.subnet, "arp_window_s": args.arp_window,
-        "arp_retries": args.arp_retries, "pace_pps": args.pace_pps,
-        "dhcp": not args.no_dhcp, "dhcp_window_s": args.dhcp_window,
-    }
-    if args.interface:
-        params["interface"] = args.interface
-    started = time.monotonic()
-    outcome = asyncio.run(run(params, args.deadline))
-    doc = {"status": outcome.status.value, "message": outcome.message.to_dict(),
-           "measured": outcome.measured, "wall_s": round(time.monotonic() - started, 3)}
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-    return 0 if outcome.status in (Status.PASS, Status.WARN) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,10 +3,10 @@ in the site file?
 
 Sends one SOAP-over-UDP `Probe` for `dn:NetworkVideoTransmitter` to 239.255.255.250:3702
 (TTL 1: it never leaves the LAN) from this machine's interface in the room subnet, and
-collects the `ProbeMatch` replies for a short window. A camera that answers but is not
-configured is a warning naming its XAddrs, so a technician can complete the site file.
+collects the `ProbeMatch` replies for a short window: `measured["found"]`. Which of them
+the site file lacks is judged by `cameras.discovery` (readiness/judges/cameras.py).
 
-params: subnet, configured_addresses (hosts of the configured camera URLs), window_s.
+params: subnet, window_s.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
-from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
+from readiness.results import ProbeOutcome, Status, Text
 
 GROUP = "239.255.255.250"
 PORT = 3702
@@ -196,51 +196,6 @@ def _merge(devices: dict[str, dict[str, Any]], address: str, match: dict[str, An
     entry["hardware"] = entry["hardware"] or match["hardware"]
 
 
-def _hosts(device: dict[str, Any]) -> set[str]:
-    hosts = {device["address"]}
-    for xaddr in device["xaddrs"]:
-        try:
-            host = urlsplit(xaddr).hostname
-        except ValueError:
-            continue
-        if host:
-            hosts.add(host)
-    return hosts
-
-
-def _describe(device: dict[str, Any]) -> str:
-    label = f"{device['address']}"
-    extra = [x for x in (device.get("name"), device.get("hardware")) if x]
-    if extra:
-        label += f" ({', '.join(extra)})"
-    xaddrs = " ".join(device["xaddrs"]) or "-"
-    return f"{label} XAddrs {xaddrs}"
-
-
-def judge(found: list[dict[str, Any]], configured: list[str]) -> ProbeOutcome:
-    known = {c.strip().lower() for c in configured if c}
-    unconfigured = [d for d in found if not ({h.lower() for h in _hosts(d)} & known)]
-    # evidence only: which cameras answer says nothing of whether the configured ones work
-    measured = {"found": found, "unconfigured": [d["address"] for d in unconfigured],
-                NOT_PROOF: True}
-    if not found:
-        return ProbeOutcome(Status.PASS, Text(
-            "no ONVIF camera answered WS-Discovery (cameras may have it switched off)",
-            "没有 ONVIF 摄像头响应 WS-Discovery 探测（摄像头可能关闭了该功能）"), measured)
-    if unconfigured:
-        names = "; ".join(_describe(d) for d in unconfigured)
-        return ProbeOutcome(Status.WARN, Text(
-            f"{len(unconfigured)} of {len(found)} ONVIF camera(s) answering on the LAN are not "
-            f"in the site file: {names}. Add each exam-room camera to the room's cameras "
-            "(its RTSP URL) so it is checked",
-            f"局域网内响应的 {len(found)} 路 ONVIF 摄像头中有 {len(unconfigured)} 路"
-            f"不在站点文件中：{names}。"
-            "请把考场摄像头（RTSP 地址）加入该考场的 cameras 以便检查"), measured)
-    return ProbeOutcome(Status.PASS, Text(
-        f"all {len(found)} ONVIF camera(s) answering WS-Discovery are in the site file",
-        f"响应 WS-Discovery 的 {len(found)} 路 ONVIF 摄像头均已在站点文件中配置"), measured)
-
-
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     subnet = str(params["subnet"])
     window = float(params.get("window_s", DEFAULT_WINDOW_S))
@@ -259,4 +214,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         return ProbeOutcome(Status.ERROR, Text(
             f"cannot send WS-Discovery from this machine: {exc}",
             f"无法从本机发送 WS-Discovery 探测：{exc}"), {"subnet": subnet})
-    return judge(found, list(params.get("configured_addresses", [])))
+    # which of these the site file lacks is judged in readiness/judges/cameras.py
+    return ProbeOutcome(Status.PASS, Text(
+        f"{len(found)} ONVIF camera(s) answered WS-Discovery on {subnet}",
+        f"{subnet} 上有 {len(found)} 路 ONVIF 摄像头响应 WS-Discovery 探测"), {"found": found})

@@ -1,16 +1,20 @@
-"""LAN-SUBNET per host: does this host answer ping, fast and without loss, and do its
-configured TCP ports accept a connection?
+"""LAN-SUBNET per host: how does this host answer ping, and do its configured TCP ports
+accept a connection? The probe measures; readiness/judges/lan.py (`lan.reachability`)
+judges the figures against the profile's loss and round-trip thresholds.
 
 params:
   address         IPv4 address (or a name that resolves to one)
   count           echo requests to send (10)
   interval_s      seconds between them (0.1)
   ports           TCP ports that must accept a connection ([])
-  warn_loss_pct   loss above this warns (0)
-  fail_loss_pct   loss above this fails (50)
-  warn_rtt_ms     an average round trip above this warns (5)
   reply_timeout_s how long one echo may take (1.0), port_timeout_s per port (2.0);
                   both are shortened to fit the deadline
+
+measured: sent, received, loss_pct, rtt_{min,avg,max}_ms, ports {port: open|refused|
+timeout|unreachable|error}, interval_s, icmp_socket, and for the judge: address (as
+resolved), count (requested), no_route (the kernel had no route), port_timeout_s.
+Status PASS means "measured"; ERROR means pings could not be sent (no ICMP rights:
+the port states are still measured) or nothing could be measured at all.
 
 The probe keeps its own deadline: pings and port connects run concurrently and their
 timeouts are cut from `deadline_s`, so the runner's hard stop is only a backstop.
@@ -24,9 +28,9 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.results import SEVERITY, ProbeOutcome, Status, Text
+from readiness.results import ProbeOutcome, Status, Text
 
-from .icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
+from .engines.icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
 
 DEFAULT_COUNT = 10
 DEFAULT_INTERVAL_S = 0.1
@@ -48,9 +52,6 @@ class _Params:
     count: int
     interval_s: float
     ports: tuple[int, ...]
-    warn_loss_pct: float
-    fail_loss_pct: float
-    warn_rtt_ms: float
     reply_timeout_s: float
     port_timeout_s: float
 
@@ -76,9 +77,6 @@ class _Params:
             count=count,
             interval_s=interval_s,
             ports=tuple(dict.fromkeys(ports)),
-            warn_loss_pct=float(params.get("warn_loss_pct", 0)),
-            fail_loss_pct=float(params.get("fail_loss_pct", 50)),
-            warn_rtt_ms=float(params.get("warn_rtt_ms", 5)),
             reply_timeout_s=reply_timeout_s,
             port_timeout_s=port_timeout_s,
         )
@@ -122,75 +120,6 @@ async def _connect(address: str, port: int, timeout_s: float) -> str:
         sock.close()
 
 
-def _port_issue(address: str, port: int, state: str, timeout_s: float) -> Text:
-    if state == PORT_REFUSED:
-        return Text(
-            f"port {port} refused on {address}: start the service or allow the port "
-            "in the host's firewall",
-            f"{address} 的端口 {port} 拒绝连接：请启动该服务，或在主机防火墙中放行该端口")
-    if state == PORT_TIMEOUT:
-        return Text(
-            f"port {port} did not answer within {timeout_s:.1f} s on {address}: check that "
-            "the service is running and that no firewall drops the connection",
-            f"{address} 的端口 {port} 在 {timeout_s:.1f} 秒内无应答：请确认服务已运行，"
-            "且没有防火墙丢弃连接")
-    if state == PORT_UNREACHABLE:
-        return Text(
-            f"port {port} on {address} could not be reached (host unreachable): check the "
-            "cable and that the PC is switched on",
-            f"无法连接 {address} 的端口 {port}（主机不可达）：请检查网线并确认电脑已开机")
-    return Text(
-        f"port {port} on {address}: this computer could not open a connection; check its "
-        "network settings",
-        f"无法从本机连接 {address} 的端口 {port}：请检查本机的网络设置")
-
-
-def _icmp_issue(p: _Params, address: str, stats: PingStats,
-                ports: dict[str, str]) -> tuple[Status, Text] | None:
-    count = stats.count
-    if stats.received == 0:
-        # A TCP answer, even a refusal, proves the host is on the wire.
-        alive = [port for port, state in ports.items() if state in (PORT_OPEN, PORT_REFUSED)]
-        if alive:
-            return Status.WARN, Text(
-                f"{address} is up (port {alive[0]} answered) but does not answer ping: "
-                "allow ICMP echo (ping) in its firewall so it can be monitored",
-                f"{address} 在线（端口 {alive[0]} 有应答），但不回应 ping：请在其防火墙中"
-                "允许 ICMP 回显（ping），以便监测")
-        if stats.no_route:
-            return Status.FAIL, Text(
-                f"no answer from {address} to {count} pings: this computer has no route "
-                "to it; check this computer's IP address, subnet mask and gateway",
-                f"{address} 对 {count} 个 ping 无回应：本机没有到它的路由；请检查本机的"
-                "IP 地址、子网掩码和网关")
-        return Status.FAIL, Text(
-            f"no answer from {address} to {count} pings: check the cable and that the PC "
-            "is switched on",
-            f"{address} 对 {count} 个 ping 无回应：请检查网线并确认电脑已开机")
-    lost = count - stats.received
-    loss = stats.loss_pct
-    if loss > p.fail_loss_pct or loss > p.warn_loss_pct:
-        status = Status.FAIL if loss > p.fail_loss_pct else Status.WARN
-        return status, Text(
-            f"{address} lost {lost} of {count} pings ({loss:.0f} %): check the cable, the "
-            "switch port and the network card",
-            f"{address} 的 {count} 个 ping 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
-            "交换机端口和网卡")
-    avg = stats.rtt_avg_ms
-    if avg is not None and avg > p.warn_rtt_ms:
-        return Status.WARN, Text(
-            f"{address} answers slowly: {avg:.1f} ms on average, limit {p.warn_rtt_ms:g} ms: "
-            "check for an overloaded switch, a faulty cable or a busy PC",
-            f"{address} 响应慢：平均 {avg:.1f} ms，上限 {p.warn_rtt_ms:g} ms：请检查交换机"
-            "是否过载、网线是否损坏、电脑是否繁忙")
-    return None
-
-
-def _ms(value: float) -> str:
-    # Sub-millisecond LAN times would all print as "0.0 ms".
-    return f"{value:.2f}" if value < 1 else f"{value:.1f}"
-
-
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -216,7 +145,7 @@ async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
     try:
         port_states = await asyncio.gather(
             *(_connect(address, port, port_timeout_s) for port in p.ports))
-        return _judge(p, address, await _settle(ping_task), ports=dict(
+        return _measured(p, address, await _settle(ping_task), ports=dict(
             zip((str(port) for port in p.ports), port_states, strict=True)),
             interval_s=interval_s, port_timeout_s=port_timeout_s)
     finally:
@@ -231,52 +160,39 @@ async def _settle(task: asyncio.Future[PingStats]) -> PingStats | IcmpUnavailabl
         return exc
 
 
-def _judge(p: _Params, address: str, result: PingStats | IcmpUnavailable,
-           *, ports: dict[str, str], interval_s: float, port_timeout_s: float) -> ProbeOutcome:
+def _measured(p: _Params, address: str, result: PingStats | IcmpUnavailable,
+              *, ports: dict[str, str], interval_s: float, port_timeout_s: float) -> ProbeOutcome:
     measured: dict[str, Any] = {
         "sent": 0, "received": 0, "loss_pct": None, "rtt_min_ms": None,
         "rtt_avg_ms": None, "rtt_max_ms": None, "ports": ports,
         "interval_s": round(interval_s, 4), "icmp_socket": None,
+        "address": address, "count": p.count, "no_route": False,
+        "port_timeout_s": round(port_timeout_s, 3),
     }
-    issues: list[tuple[Status, Text]] = []
-    stats: PingStats | None = None
     if isinstance(result, IcmpUnavailable):
+        # The ports were still tried: the judge reports them beside this error.
         detail = f" ({result.detail})" if result.detail else ""
         detail_zh = f"（{result.detail}）" if result.detail else ""
-        issues.append((Status.ERROR, Text(
+        return ProbeOutcome(Status.ERROR, Text(
             f"cannot ping from this computer: {NEEDS}{detail}. Run readiness as root "
             "(sudo) or give it CAP_NET_RAW",
             f"本机无法发送 ping：需要 root 权限或 CAP_NET_RAW，或 net.ipv4.ping_group_range "
-            f"包含当前用户组{detail_zh}。请以 root（sudo）运行 readiness 或为其授予 CAP_NET_RAW")))
-    else:
-        stats = result
-        measured.update(
-            sent=stats.sent, received=stats.received, loss_pct=round(stats.loss_pct, 1),
-            rtt_min_ms=_round(stats.rtt_min_ms), rtt_avg_ms=_round(stats.rtt_avg_ms),
-            rtt_max_ms=_round(stats.rtt_max_ms), icmp_socket=stats.socket_kind)
-        if stats.errors:
-            measured["errors"] = stats.errors
-        issue = _icmp_issue(p, address, stats, ports)
-        if issue:
-            issues.append(issue)
-    for port, state in ports.items():
-        if state != PORT_OPEN:
-            issues.append((Status.FAIL, _port_issue(address, int(port), state, port_timeout_s)))
-
-    if not issues and stats is not None:
-        avg = stats.rtt_avg_ms or 0.0
-        plural = "s" if len(ports) > 1 else ""
-        open_en = f"; port{plural} {', '.join(ports)} open" if ports else ""
-        open_zh = f"；端口 {', '.join(ports)} 可连接" if ports else ""
-        return ProbeOutcome(Status.PASS, Text(
-            f"{address} answers {stats.received}/{stats.count} pings, "
-            f"{_ms(avg)} ms on average{open_en}",
-            f"{address} 回应了 {stats.received}/{stats.count} 个 ping，"
-            f"平均 {_ms(avg)} ms{open_zh}"), measured)
-    issues.sort(key=lambda item: -SEVERITY[item[0]])
-    status = issues[0][0]
-    message = Text("; ".join(t.en for _, t in issues), "；".join(t.zh for _, t in issues))
-    return ProbeOutcome(status, message, measured)
+            f"包含当前用户组{detail_zh}。请以 root（sudo）运行 readiness 或为其授予 CAP_NET_RAW"),
+            measured)
+    stats = result
+    measured.update(
+        sent=stats.sent, received=stats.received, loss_pct=round(stats.loss_pct, 1),
+        rtt_min_ms=_round(stats.rtt_min_ms), rtt_avg_ms=_round(stats.rtt_avg_ms),
+        rtt_max_ms=_round(stats.rtt_max_ms), icmp_socket=stats.socket_kind,
+        no_route=stats.no_route)
+    if stats.errors:
+        measured["errors"] = stats.errors
+    states = ", ".join(f"{port} {state}" for port, state in ports.items())
+    return ProbeOutcome(Status.PASS, Text(
+        f"measured: {address} answered {stats.received}/{stats.count} pings"
+        + (f"; ports {states}" if ports else ""),
+        f"已测量：{address} 回应了 {stats.received}/{stats.count} 个 ping"
+        + (f"；端口 {states}" if ports else "")), measured)
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:

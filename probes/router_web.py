@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from readiness.results import ProbeOutcome, Status, Text
 
-from . import dns_query, http_fetch
+from .engines import dns_query, http_fetch
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:

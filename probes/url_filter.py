@@ -58,8 +58,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from readiness.results import ProbeOutcome, Status, Text
 
-from . import dns_query, http_fetch
-from .http_fetch import Fetch
+from .engines import dns_query, http_fetch, target_guard
+from .engines.http_fetch import Fetch
 
 T = TypeVar("T")
 
@@ -458,6 +458,13 @@ class _Audit:
                 if self.is_block_redirect(f, t.host):
                     return {**entry, "ok": False, "why": "http_redirect"}
                 url = urljoin(url, f.location)
+                if not target_guard.allows(url):
+                    # run by a seat agent: it contacts nothing outside its site file
+                    hops.append(f"redirect to {url} not followed: not in the site file")
+                    return {**entry, "ok": False, "requests": hops,
+                            "why": "redirect_not_allowed", "detail": (
+                                f"it redirects to {url}, which is not in the site file of "
+                                "the seat's agent (add that URL to exam_urls)")}
                 continue
             if (f.status or 0) >= 400:
                 return {**entry, "ok": False, "why": f"http_{f.status}", "status": f.status}
@@ -650,9 +657,17 @@ async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
     plain = [x for x in plain if ":" not in x or a.has_ipv6]
     for address in plain[:1]:
         out.append(await _request(a, t, address, "plain"))
-    # by address, with the name kept in Host / SNI
-    direct = [x for x in dict.fromkeys([*p.control.get(t.host, ()),
-                                         *sorted(a.learned.get(t.host, ()))])
+    # by address, with the name kept in Host / SNI. The control answers come from the
+    # caller: run by a seat agent, only those in its site file are tried. The other
+    # resolvers' answers were asked for by this probe itself, from allowed resolvers.
+    control = [x for x in p.control.get(t.host, ()) if target_guard.allows(x)]
+    refused = [x for x in p.control.get(t.host, ()) if x not in control]
+    if refused and t.is_name:
+        out.append(Attempt("direct_ip", t.url, f"{t.host}: {', '.join(refused[:4])}",
+                           "not tried", note=(
+                               "the control resolver's answer is not in the site file of the "
+                               "seat's agent: list it under filter_audit.blocked_addresses")))
+    direct = [x for x in dict.fromkeys([*control, *sorted(a.learned.get(t.host, ()))])
               if not a.is_sinkhole(x) and x not in plain[:1]] if t.is_name else []
     v4 = [x for x in direct if ":" not in x][:MAX_ADDRESSES]
     v6 = [x for x in direct if ":" in x][:MAX_ADDRESSES] if a.has_ipv6 else []
@@ -722,7 +737,7 @@ async def _subdomain_attempt(a: _Audit, t: Target, sub: str) -> Attempt:
 
 
 async def _icmp(a: _Audit, t: Target, address: str) -> Attempt:
-    from . import icmp
+    from .engines import icmp
 
     request = f"ICMP echo {address}" + (f" ({t.host})" if t.is_name else "")
     try:
@@ -891,7 +906,14 @@ def _verdict(a: _Audit, roles: dict[str, list[str]], leaks: list[Attempt],
     base_zh = (f"{ok} 个考试网站可打开；{len(blocked_report)} 个应拦截目标均被拦截"
                f"（{summary.zh}）；{len(a.attempts)} 次拦截与绕过尝试均未成功")
     missing_en, missing_zh = [], []
-    if untried:
+    outside_site = [x for x in untried if "blocked_addresses" in x.note]
+    if outside_site:
+        missing_en.append(f"the direct-address bypass was not tried for {len(outside_site)} "
+                          "target(s): the control resolver's answers are not in the seat "
+                          "agent's site file (list them under filter_audit.blocked_addresses)")
+        missing_zh.append(f"{len(outside_site)} 个目标未尝试直接 IP 绕过：对照 DNS 的解析结果不在"
+                          "座位代理的站点配置中（请在 filter_audit.blocked_addresses 中列出）")
+    elif untried:
         missing_en.append(f"the direct-address bypass could not be tried for {len(untried)} "
                           "target(s) (configure a control resolver)")
         missing_zh.append(f"{len(untried)} 个目标无法尝试直接 IP 绕过（请配置对照 DNS）")
@@ -905,6 +927,12 @@ def _verdict(a: _Audit, roles: dict[str, list[str]], leaks: list[Attempt],
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    if params.get("control_resolver_addresses") is not None:
+        # run from the coordinator, which may ask the control resolvers itself
+        started = time.monotonic()
+        learned = await learn_for(params, deadline_s)
+        params = {**params, **learned.measured["params"]}
+        deadline_s -= time.monotonic() - started
     try:
         p = _Params.parse(params).fit(deadline_s)
     except (ValueError, TypeError) as exc:
@@ -938,6 +966,23 @@ async def learn_control(names: Iterable[str], resolvers: Iterable[str],
         if lookup.outcome == dns_query.ANSWER:
             out[lookup.name] = list(dict.fromkeys(out[lookup.name] + lookup.addresses))
     return {n: a for n, a in out.items() if a}
+
+
+async def learn_for(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    """The control answers for a url_filter audit, learned here before the audit runs
+    (here or on a seat): params are `control_resolver_addresses`, `known_addresses`
+    ({name: [address]}, known without DNS) and the audit's own `params` (or, when it
+    runs here, the audit's params themselves). measured["params"] holds what to add to
+    the audit's params."""
+    audit = params.get("params", params)
+    answers = await learn_control(
+        control_names(audit), params.get("control_resolver_addresses") or [],
+        timeout_s=min(2.0, max(0.2, deadline_s / 8)),
+        static=params.get("known_addresses") or {})
+    known = {**(audit.get("control_answers") or {}), **answers}
+    return ProbeOutcome(Status.PASS, Text(
+        f"control answers for {len(known)} name(s)", f"对照解析 {len(known)} 个域名"),
+        {"params": {"control_answers": known}})
 
 
 def control_names(params: dict[str, Any]) -> list[str]:

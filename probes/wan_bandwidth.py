@@ -1,5 +1,5 @@
-"""WAN-FLOOR: download and upload throughput to an endpoint on the internet, judged
-against the certificate's floor.
+"""WAN-FLOOR: download and upload throughput to an endpoint on the internet (the
+verdict against the certificate's floor is readiness.judges.filtering's).
 
 Several parallel TCP streams (one stream rarely fills a long path), a warm-up that is
 thrown away (slow start and filling the socket buffers), several seconds measured, the
@@ -18,11 +18,10 @@ params: kind, url, upload_url, host, port (5201), garbage_path, empty_path,
   streams (4), warmup_s (1), duration_s (5), runs (3), connect_timeout_s (3),
   latency_samples (5), verify_tls (true), floor_mbps, overhead_allowance_pct (0).
 
-Verdict (the profiles' WAN-FLOOR rule): download and upload both at or above the floor:
-pass; download at or above the floor but upload below it or not measured: warn;
-download within the overhead allowance below the floor: warn; below that: fail. An
-endpoint that cannot be reached at all is a fail (no internet from here); one that
-answers but is not a speed-test endpoint is an error (the configuration is wrong).
+The probe measures (status pass once figures exist); the judge decides. An endpoint
+that cannot be reached at all is a fail (no internet from here); one that answers but
+is not a speed-test endpoint is an error (the configuration is wrong). floor_mbps and
+overhead_allowance_pct are recorded in measured, for the result to show.
 
 measured: download_mbps, upload_mbps, latency_ms, throughput_mbps (= download, which the
 results store's uplink trend reads), runs (each run's figures), and the method.
@@ -47,8 +46,10 @@ import requests
 
 from readiness.results import ProbeOutcome, Status, Text
 
-from . import icmp
-from .iperf3_client import Iperf3Busy, Iperf3ConnectError, Iperf3Error, run_test
+from .engines import icmp, target_guard
+from .engines.blocking import in_thread
+from .engines.http_fetch import join_on_server
+from .engines.iperf3_client import Iperf3Busy, Iperf3ConnectError, Iperf3Error, run_test
 
 T = TypeVar("T")
 
@@ -111,6 +112,11 @@ class _Params:
         warmup = float(params.get("warmup_s", 1))
         if not 1 <= streams <= 64 or not 1 <= runs <= 20 or duration <= 0 or warmup < 0:
             raise ValueError("streams 1..64, runs 1..20, duration_s > 0, warmup_s >= 0")
+        for key in ("garbage_path", "empty_path"):
+            # a path on the endpoint's server, never another server (urljoin would let
+            # an absolute URL replace it)
+            if params.get(key) is not None:
+                join_on_server(str(url), str(params[key]))
         return cls(
             kind=kind, url=url, upload_url=params.get("upload_url"),
             host=str(host) if host else None, port=int(params.get("port", 5201)),
@@ -148,37 +154,6 @@ class _Params:
 
 
 # -- running blocking work off the loop ---------------------------------------------------
-
-
-async def _in_thread(fn: Callable[[threading.Event], T], name: str) -> T:
-    """Run `fn(cancel)` in a daemon thread of its own (not the loop's executor, which a
-    busy run could make us queue behind); on cancellation, tell it to stop."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-    cancel = threading.Event()
-
-    def settle(value: Any, exc: BaseException | None) -> None:
-        if not future.done():
-            if exc is not None:
-                future.set_exception(exc)
-            else:
-                future.set_result(value)
-
-    def work() -> None:
-        try:
-            value, exc = fn(cancel), None
-        except BaseException as e:  # handed to the awaiting task
-            value, exc = None, e
-        try:
-            loop.call_soon_threadsafe(settle, value, exc)
-        except RuntimeError:  # the loop is gone: nobody waits
-            pass
-
-    threading.Thread(target=work, name=name, daemon=True).start()
-    try:
-        return await future
-    finally:
-        cancel.set()
 
 
 # -- latency ---------------------------------------------------------------------------------
@@ -222,7 +197,7 @@ def tcp_connect_rtt_ms(host: str, port: int, samples: int, timeout_s: float,
 
 async def _latency(p: _Params, host: str, port: int) -> tuple[list[float], str]:
     if p.kind != "iperf3":
-        rtts = await _in_thread(lambda c: tcp_connect_rtt_ms(
+        rtts = await in_thread(lambda c: tcp_connect_rtt_ms(
             host, port, p.latency_samples, p.connect_timeout_s, c), "wan-latency")
         return rtts, "tcp_connect"
     # Not a TCP connect to a stock iperf3 server: it handles one connection at a time
@@ -284,16 +259,33 @@ class _HttpPlan:
     download: Callable[[], str]  # a fresh URL per request (defeats caches, as LibreSpeed)
     upload: Callable[[], str] | None
     layout: str
+    check: target_guard.Check | None = None  # the agent's allow-list, for every hop
+
+
+class _GuardedSession(requests.Session):
+    """A requests session that asks the agent's allow-list before every request it
+    sends, redirects included (requests sends each hop through `send`)."""
+
+    def __init__(self, check: target_guard.Check | None):
+        super().__init__()
+        self.headers["User-Agent"] = USER_AGENT
+        self._check = check
+        if check is not None:
+            # for the agent: a proxy from the environment is a host outside the site file
+            self.trust_env = False
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        target_guard.require(str(request.url), "the speed-test endpoint leads to", self._check)
+        return super().send(request, **kwargs)
 
 
 def _cache_buster(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}r={secrets.token_hex(6)}"
 
 
-def _plan_http(p: _Params) -> _HttpPlan:
+def _plan_http(p: _Params, check: target_guard.Check | None = None) -> _HttpPlan:
     """Find the endpoint's layout with small requests before measuring anything."""
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
+    session = _GuardedSession(check)
     timeout = (p.connect_timeout_s, 10.0)
     base = str(p.url)
     try:
@@ -303,12 +295,12 @@ def _plan_http(p: _Params) -> _HttpPlan:
                     raise EndpointWrong(f"GET {base} answers HTTP {r.status_code}, "
                                         "not the file")
             upload = (lambda: _cache_buster(str(p.upload_url))) if p.upload_url else None
-            return _HttpPlan(lambda: _cache_buster(base), upload, "file")
+            return _HttpPlan(lambda: _cache_buster(base), upload, "file", check)
         if not base.endswith("/") and not base.endswith((".php", "garbage")):
             base += "/"
         if p.garbage_path or base.endswith((".php", "garbage")):
-            garbage = urljoin(base, p.garbage_path) if p.garbage_path else base
-            empty = urljoin(base, p.empty_path) if p.empty_path else \
+            garbage = join_on_server(base, p.garbage_path) if p.garbage_path else base
+            empty = join_on_server(base, p.empty_path) if p.empty_path else \
                 garbage.replace("garbage", "empty")
             layouts = [(garbage, empty)]
         else:
@@ -326,7 +318,7 @@ def _plan_http(p: _Params) -> _HttpPlan:
                         return _cache_buster(f"{g}?ckSize={n}")
 
                     return _HttpPlan(dl, lambda e=empty: _cache_buster(e),
-                                     urlsplit(garbage).path)
+                                     urlsplit(garbage).path, check)
         raise EndpointWrong("no LibreSpeed backend found: " + "; ".join(tried))
     except requests.exceptions.ConnectionError as exc:
         raise EndpointUnreachable(f"cannot connect to {base}: {_reason(exc)}") from None
@@ -348,8 +340,7 @@ def _reason(exc: BaseException) -> str:
 
 def _download_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threading.Event,
                      errors: list[str]) -> None:
-    with requests.Session() as session:
-        session.headers["User-Agent"] = USER_AGENT
+    with _GuardedSession(plan.check) as session:
         while not stop.is_set():
             try:
                 with session.get(plan.download(), stream=True, verify=p.verify_tls,
@@ -366,13 +357,15 @@ def _download_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threa
                 if not stop.is_set():
                     errors.append(f"download: {_reason(exc)}")
                 return
+            except target_guard.TargetNotAllowed as exc:
+                errors.append(f"download: {exc.message}")
+                return
 
 
 def _upload_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threading.Event,
                    errors: list[str]) -> None:
     assert plan.upload is not None
-    with requests.Session() as session:
-        session.headers["User-Agent"] = USER_AGENT
+    with _GuardedSession(plan.check) as session:
         while not stop.is_set():
             try:
                 r = session.post(plan.upload(), data=_UploadBody(UPLOAD_POST_BYTES, counter,
@@ -384,6 +377,9 @@ def _upload_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threadi
                     errors.append(f"upload answered HTTP {r.status_code}")
                     return
             except _Stop:
+                return
+            except target_guard.TargetNotAllowed as exc:
+                errors.append(f"upload: {exc.message}")
                 return
             except requests.RequestException as exc:
                 if isinstance(exc.__context__, _Stop) or stop.is_set():
@@ -462,43 +458,6 @@ async def _iperf3_run(p: _Params) -> dict[str, Any]:
             "upload_mbps": round(await _iperf3_once(p, reverse=False), 2)}
 
 
-# -- verdict ---------------------------------------------------------------------------------
-
-
-def judge(download: float | None, upload: float | None, floor_mbps: float,
-          allowance_pct: float) -> tuple[Status, Text]:
-    low = floor_mbps * (100 - allowance_pct) / 100
-    dl_en = f"download {download:.1f} Mbit/s" if download is not None else "no download"
-    ul_en = f"upload {upload:.1f} Mbit/s" if upload is not None else "upload not measured"
-    dl_zh = f"下行 {download:.1f} Mbit/s" if download is not None else "无下行"
-    ul_zh = f"上行 {upload:.1f} Mbit/s" if upload is not None else "未测上行"
-    figures_en, figures_zh = f"{dl_en}, {ul_en}", f"{dl_zh}，{ul_zh}"
-    if download is None or download < low:
-        extra = (f" (the overhead allowance reaches down to {low:g})"
-                 if allowance_pct else "")
-        extra_zh = f"（含协议开销容差，下限 {low:g}）" if allowance_pct else ""
-        return Status.FAIL, Text(
-            f"{figures_en}: below the floor of {floor_mbps:g} Mbit/s{extra}; ask the "
-            "provider for a faster line, or check that nothing else uses it during the test",
-            f"{figures_zh}：低于 {floor_mbps:g} Mbit/s 的要求{extra_zh}；"
-            "请向运营商升级带宽，或确认测试时没有其他流量占用")
-    if download < floor_mbps:
-        return Status.WARN, Text(
-            f"{figures_en}: download just under the floor of {floor_mbps:g} Mbit/s, within "
-            f"the {allowance_pct:g} % protocol overhead a line of exactly that speed shows",
-            f"{figures_zh}：下行略低于 {floor_mbps:g} Mbit/s，在 {allowance_pct:g}% 的协议开销"
-            "范围内（恰好该速率的线路的正常实测值）")
-    if upload is None or upload < floor_mbps:
-        return Status.WARN, Text(
-            f"{figures_en}: download meets the floor of {floor_mbps:g} Mbit/s, upload "
-            + ("was not measured" if upload is None else "is below it"),
-            f"{figures_zh}：下行达到 {floor_mbps:g} Mbit/s，上行"
-            + ("未测量" if upload is None else "低于该值"))
-    return Status.PASS, Text(
-        f"{figures_en}: both meet the floor of {floor_mbps:g} Mbit/s",
-        f"{figures_zh}：均达到 {floor_mbps:g} Mbit/s 的要求")
-
-
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
@@ -520,13 +479,16 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         rtts, measured["latency_method"] = await _latency(p, host, port)
         measured["latency_ms"] = round(statistics.median(rtts), 2) if rtts else None
-        plan = await _in_thread(lambda c: _plan_http(p), "wan-plan") \
+        # the agent's allow-list, read here: the plan and the streams run in threads,
+        # which do not inherit it
+        check = target_guard.current()
+        plan = await in_thread(lambda c: _plan_http(p, check), "wan-plan") \
             if p.kind != "iperf3" else None
         if plan is not None:
             measured["path"] = plan.layout
         for _ in range(p.runs):
             if plan is not None:
-                one = await _in_thread(lambda c, pl=plan: _http_run(p, pl, c), "wan-run")
+                one = await in_thread(lambda c, pl=plan: _http_run(p, pl, c), "wan-run")
             else:
                 one = await _iperf3_run(p)
             measured["runs"].append(one)
@@ -539,6 +501,12 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
                 "外网不通，或站点配置中的测速地址有误"),
                 measured)
         measured["incomplete"] = str(exc)
+    except target_guard.TargetNotAllowed as exc:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the speed-test endpoint {endpoint} was not measured: {exc.message}; give the "
+            "endpoint's final URL in wan_endpoints of the site file",
+            f"未测量测速服务器 {endpoint}：{exc.target} 不在本代理的站点配置中，未向其发送任何"
+            "数据；请在站点配置的 wan_endpoints 中填写最终地址"), measured)
     except EndpointWrong as exc:
         if not measured["runs"]:
             return ProbeOutcome(Status.ERROR, Text(
@@ -552,11 +520,8 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     measured.update(download_mbps=download, upload_mbps=upload, throughput_mbps=download,
                     elapsed_s=round(time.monotonic() - started, 2),
                     floor_mbps=p.floor_mbps, overhead_allowance_pct=p.allowance_pct)
-    status, text = judge(download, upload, p.floor_mbps, p.allowance_pct)
-    runs = len(measured["runs"])
-    latency = measured["latency_ms"]
-    suffix_en = f" (median of {runs} run(s) of {p.streams} streams"
-    suffix_en += f", latency {latency:.1f} ms)" if latency is not None else ")"
-    suffix_zh = f"（{runs} 轮、每轮 {p.streams} 路并发的中位数"
-    suffix_zh += f"，时延 {latency:.1f} ms）" if latency is not None else "）"
-    return ProbeOutcome(status, Text(text.en + suffix_en, text.zh + suffix_zh), measured)
+    # the verdict against the floor is readiness.judges.filtering's (wan_floor_verdict)
+    dl = f"{download:.1f} Mbit/s" if download is not None else "-"
+    ul = f"{upload:.1f} Mbit/s" if upload is not None else "-"
+    return ProbeOutcome(Status.PASS, Text(f"measured: download {dl}, upload {ul}",
+                                          f"实测：下行 {dl}，上行 {ul}"), measured)

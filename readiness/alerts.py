@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
 
-from .config.secrets import Secret
 from .config.site import Alerts, EmailAlerts, Webhook
-from .output.run_record import RunRecord, scrub
-from .results import CheckResult, Status, Text
+from .redact import Secret, scrub
+from .results import CheckResult, RunRecord, Status, Text
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,22 @@ def failure_alert(site_name: str, site_code: str, reason: Text, at: datetime, tz
             "message": reason.to_dict()}
     return _scrubbed(Alert(f"{PREFIX} {site_name} ({site_code}): {head.zh} / {head.en}",
                            text, md, data), list(secrets))
+
+
+def load_checked_runs(store: Any, run_id: int, previous_id: int | None, log: Path,
+                      key_dir: Path) -> tuple[RunRecord | None, RunRecord | None]:
+    """The run and the one before it, as the store holds them, once each signed one was
+    checked against its signed records in `log`: an alert must not announce a fix that
+    somebody typed into the store. Raises EvidenceError naming the first difference."""
+    from .evidence.errors import EvidenceError
+    from .evidence.recording import signed_runs_check
+
+    ids = [i for i in (previous_id, run_id) if i is not None]
+    _, refused = signed_runs_check(store, ids, log, key_dir)
+    if refused is not None:
+        raise EvidenceError(refused)
+    return (store.load_run(run_id),
+            store.load_run(previous_id) if previous_id is not None else None)
 
 
 def _scrubbed(alert: Alert, secrets: list[Secret]) -> Alert:

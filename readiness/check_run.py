@@ -16,9 +16,8 @@ from pathlib import Path
 from .checks import Check
 from .config.load import Site
 from .config.profile import Profile
-from .output.run_record import RunRecord
 from .planning import Plan
-from .results import CheckResult, Text
+from .results import CheckResult, RunRecord, Text
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,15 @@ def select(site: Site, profile: Profile, room_ids: Iterable[str] | None = None,
             f"--room: no room {', '.join(bad)} in {site.path}; "
             f"rooms are {', '.join(known_rooms)}",
             f"--room：{site.path} 中没有考场 {', '.join(bad)}；现有考场：{', '.join(known_rooms)}"))
+    if only is not None:
+        only = list(only)
+        if not any(r.strip() for r in only):
+            # `--only ""` (an unset variable in a script) must not quietly mean "every rule"
+            raise SelectionError(Text(
+                "--only names no requirement; give e.g. --only LAN-SUBNET,LAN-SEATS, or "
+                "leave --only out to check every rule",
+                "--only 未指定任何要求；例如 --only LAN-SUBNET,LAN-SEATS，"
+                "或去掉 --only 以检查全部规则"))
     wanted = {r.strip().upper() for r in only if r.strip()} if only else None
     known_reqs = [r.id for r in profile.requirements]
     if wanted and (bad := sorted(r for r in wanted if r not in known_reqs)):
@@ -117,12 +125,14 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
     """Run a plan: every check, a result for each rule without one, the verdict."""
     from probes import registry
 
+    from .agent.coordinator_probes import coordinator_probes
     from .results import overall_verdict
     from .runner import Runner, run_checks
 
     started = datetime.now(UTC)
-    runner = Runner(profile, registry(), concurrency=concurrency, on_start=on_start,
-                    on_done=on_done)
+    runner = Runner(profile, {**registry(), **coordinator_probes()}, concurrency=concurrency,
+                    on_start=on_start, on_done=on_done, secret=site.secret,
+                    agent_token=site.secret("agent.token"))
     results = run_checks(runner, plan.checks)
     finished = datetime.now(UTC)
     for req_id, status, message in plan.placeholders:

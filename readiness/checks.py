@@ -1,12 +1,47 @@
-"""A Check: one (requirement, target, vantage point) to prove, and how."""
+"""A Check: one (requirement, target, vantage point) to prove, declared as data.
+
+A planner says what to run and where; it never carries code. The runner looks the
+probe up by name (on this machine, or on a seat's agent when `agent` is set), hands it
+the secrets it names (resolved by the runner, so they never sit in `params`), then
+turns the outcome into a verdict with the named judge (readiness/judges).
+
+A check without a probe is derived: its judge reads the results of the probe checks
+(LAN-SEATS counts the seats that answered under LAN-SUBNET).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from .results import CheckResult, ProbeOutcome
+COORDINATOR = "coordinator"
+CONFIGURATION = "configuration"
+
+WhenAbsent = Literal["skip", "warn", "coordinator"]
+
+
+@dataclass(frozen=True)
+class AgentRoute:
+    """Run the check's probe on the agent of this host."""
+
+    label: str
+    address: str
+    port: int
+    # no agent answers: "skip" or "warn" says so; "coordinator" runs the probe here
+    # instead with `fallback_params`, and the result says it was measured from here
+    when_absent: WhenAbsent = "skip"
+    fallback_params: dict[str, Any] | None = None
+    # stock iperf3 refuses a test that follows another at once: one retry for an error
+    # that came back within a second
+    retry_quick_error: bool = False
+    # a probe run here first, given {"params": params, **prepare_params}; what it measures
+    # under "params" is added to what the agent gets (the coordinator may learn what the
+    # seat cannot: a blocked name's real address from a control resolver)
+    prepare: str | None = None
+    prepare_params: dict[str, Any] | None = None
+
+    def vantage(self) -> str:
+        return f"agent {self.label}"
 
 
 @dataclass
@@ -15,18 +50,25 @@ class Check:
     requirement: str
     target: str
     vantage: str
-    # name of a probe in probes.REGISTRY, e.g. "reachability"
-    probe: str | None
-    # everything the probe needs: addresses, ports, thresholds (JSON-able, so an agent
-    # can receive the same params over HTTP)
+    # a probe in probes.registry() (or in the agent's registry when `agent` is set);
+    # None for a derived check
+    probe: str | None = None
+    # everything the probe needs, JSON-able: an agent receives the same params
     params: dict[str, Any] = field(default_factory=dict)
+    # what the result shows as the rule's numbers
     threshold: dict[str, Any] = field(default_factory=dict)
     deadline_s: float = 10.0
     # throughput-class checks never overlap each other (perfSONAR's exclusive class)
     exclusive: bool = False
-    # a probe bound to its credentials (SNMP keys, camera password, agent token): such
-    # secrets never travel in params, which are logged and sent to agents
-    fn: Callable[[dict[str, Any], float], Awaitable[ProbeOutcome]] | None = None
-    # a derived check judges the other results (e.g. LAN-SEATS counts passing seats);
-    # it runs after every probe check has finished
-    derive: Callable[[list[CheckResult]], ProbeOutcome] | None = None
+    # probe argument name -> the site's secret path (e.g. "password" ->
+    # "rooms[0].cameras[1].password"); resolved by the runner at call time
+    secrets: dict[str, str] = field(default_factory=dict)
+    agent: AgentRoute | None = None
+    # a judge in readiness.judges: outcome -> verdict, or results -> verdict when the
+    # check has no probe; `judge_params` may hold typed thresholds (never sent anywhere)
+    judge: str | None = None
+    judge_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def derived(self) -> bool:
+        return self.probe is None

@@ -50,6 +50,21 @@ class ProbeOutcome:
     message: Text
     measured: dict[str, Any] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
+    # where the measurement really came from when it was not the check's planned vantage
+    # (a seat check measured from the coordinator because the seat has no agent)
+    ran_from: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form an agent sends back (JSON)."""
+        return {"status": self.status.value, "message": self.message.to_dict(),
+                "measured": self.measured, "evidence": self.evidence}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeOutcome:
+        message = data.get("message") or {}
+        return cls(Status(data["status"]),
+                   Text(str(message.get("en", "")), str(message.get("zh", ""))),
+                   dict(data.get("measured") or {}), list(data.get("evidence") or []))
 
 
 @dataclass(frozen=True)
@@ -134,3 +149,21 @@ def overall_verdict(results: list[CheckResult], required: set[str],
     if required - proven or (unproven or set()) & required or not proven:
         return Verdict.UNVERIFIED
     return Verdict.READY
+
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class RunRecord:
+    """A finished run: what every writer (console, JSON, JUnit, store, report) reads."""
+
+    site_name: str
+    site_code: str
+    profile_id: str
+    certificate: Text
+    started_at: datetime
+    finished_at: datetime
+    verdict: Verdict
+    results: list[CheckResult]
+    required: set[str] = field(default_factory=set)

@@ -3,6 +3,11 @@
 Independent checks run concurrently; exclusive (throughput-class) checks take a
 lock so two never overlap on the network. A probe that raises, or overruns its
 deadline, becomes one `error` result and the run goes on.
+
+Dispatch is by vantage: a check with an `agent` route runs through
+`agent.remote` (the one way to a seat), any other runs its probe here. The runner
+resolves the secrets a check names, so they never sit in params, and turns each
+outcome into a verdict with the check's judge.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from typing import Any, Protocol
 
 from probes import ProbeFn
 
+from .agent.remote import AgentRemote
 from .checks import Check
+from .judges import OutcomeJudge, ResultsJudge, outcome_judges, results_judges
+from .redact import Secret
 from .results import CheckResult, Citation, ProbeOutcome, Status, Text
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,7 @@ class Rules(Protocol):
 
 OnStart = Callable[[Check], None]
 OnDone = Callable[[CheckResult], None]
+SecretLookup = Callable[[str], Secret | None]
 
 
 def _nothing(*_: Any) -> None:
@@ -43,12 +52,21 @@ def _nothing(*_: Any) -> None:
 
 class Runner:
     def __init__(self, profile: Rules, probes: dict[str, ProbeFn], concurrency: int = 64,
-                 on_start: OnStart = _nothing, on_done: OnDone = _nothing):
+                 on_start: OnStart = _nothing, on_done: OnDone = _nothing,
+                 secret: SecretLookup = lambda _path: None, agent_token: Secret | None = None,
+                 outcome_judges_: dict[str, OutcomeJudge] | None = None,
+                 results_judges_: dict[str, ResultsJudge] | None = None):
         self.profile = profile
         self.probes = probes
         self.concurrency = concurrency
         self.on_start = on_start
         self.on_done = on_done
+        self.secret = secret
+        self.remote = AgentRemote(agent_token, self._run_here)
+        self.outcome_judges = (outcome_judges() if outcome_judges_ is None
+                               else outcome_judges_)
+        self.results_judges = (results_judges() if results_judges_ is None
+                               else results_judges_)
 
     def _result(self, check: Check, outcome: ProbeOutcome, started: datetime,
                 duration_s: float) -> CheckResult:
@@ -57,7 +75,7 @@ class Runner:
             requirement=check.requirement,
             title=req.title if req else Text(check.requirement, check.requirement),
             target=check.target,
-            vantage=check.vantage,
+            vantage=outcome.ran_from or check.vantage,
             status=outcome.status,
             message=outcome.message,
             measured=outcome.measured,
@@ -69,13 +87,42 @@ class Runner:
             evidence=outcome.evidence,
         )
 
-    async def _probe(self, check: Check) -> ProbeOutcome:
-        fn = check.fn or self.probes.get(check.probe or "")
+    async def _run_here(self, name: str, params: dict[str, Any], deadline_s: float,
+                        secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
+        fn = self.probes.get(name)
         if fn is None:
+            return ProbeOutcome(Status.ERROR, Text(
+                f"internal: no probe named {name!r}", f"内部错误：没有名为 {name!r} 的检测"))
+        if secrets:
+            return await fn(params, deadline_s, secrets)
+        return await fn(params, deadline_s)
+
+    def _secrets(self, check: Check) -> dict[str, Secret] | ProbeOutcome:
+        resolved: dict[str, Secret] = {}
+        for arg, path in check.secrets.items():
+            value = self.secret(path)
+            if value is None:
+                return ProbeOutcome(Status.ERROR, Text(
+                    f"the site file gives no {path}: add it (as ${{ENV}} or secret:NAME)",
+                    f"站点文件未提供 {path}：请添加（写作 ${{ENV}} 或 secret:NAME）"))
+            resolved[arg] = value
+        return resolved
+
+    def _dispatch(self, check: Check) -> Any:
+        assert check.probe is not None
+        if check.agent is not None:
+            return self.remote.run(check.agent, check.probe, check.params, check.deadline_s)
+        secrets = self._secrets(check)
+        if isinstance(secrets, ProbeOutcome):
+            return _ready(secrets)
+        return self._run_here(check.probe, check.params, check.deadline_s, secrets)
+
+    async def _probe(self, check: Check) -> ProbeOutcome:
+        if check.probe not in self.probes and check.agent is None:
             return ProbeOutcome(Status.ERROR, Text(
                 f"internal: no probe named {check.probe!r}",
                 f"内部错误：没有名为 {check.probe!r} 的检测"))
-        task = asyncio.ensure_future(fn(check.params, check.deadline_s))
+        task = asyncio.ensure_future(self._dispatch(check))
         # asyncio.wait, not wait_for: wait_for waits for a cancelled probe to finish,
         # and a probe stuck in a non-cancellable call would then hold the run hostage.
         done, _ = await asyncio.wait({task}, timeout=check.deadline_s)
@@ -97,7 +144,25 @@ class Runner:
             return ProbeOutcome(Status.ERROR, Text(
                 f"internal: probe {check.probe} returned {type(outcome).__name__}",
                 f"内部错误：检测 {check.probe} 返回了 {type(outcome).__name__}"))
-        return outcome
+        return self._judged(check, outcome)
+
+    def _judged(self, check: Check, outcome: ProbeOutcome) -> ProbeOutcome:
+        if check.judge is None:
+            return outcome
+        judge = self.outcome_judges.get(check.judge)
+        if judge is None:
+            return ProbeOutcome(Status.ERROR, Text(
+                f"internal: no judge named {check.judge!r}",
+                f"内部错误：没有名为 {check.judge!r} 的判定"), outcome.measured)
+        try:
+            judged = judge(outcome, check.judge_params)
+        except Exception as exc:  # a bug in one rule must not lose the run
+            log.exception("judge %s failed on %s", check.judge, check.target)
+            return ProbeOutcome(Status.ERROR, Text(
+                f"could not judge: {type(exc).__name__}: {exc}",
+                f"无法判定：{type(exc).__name__}: {exc}"), outcome.measured)
+        judged.ran_from = judged.ran_from or outcome.ran_from
+        return judged
 
     async def _run_one(self, check: Check, gate: asyncio.Semaphore,
                        exclusive: asyncio.Lock) -> CheckResult:
@@ -123,8 +188,10 @@ class Runner:
         started = datetime.now(UTC)
         t0 = time.monotonic()
         try:
-            assert check.derive is not None
-            outcome = check.derive(results)
+            judge = self.results_judges.get(check.judge or "")
+            if judge is None:
+                raise LookupError(f"internal: no judge named {check.judge!r}")
+            outcome = judge(results, check.judge_params)
         except Exception as exc:  # a bug in one rule must not lose the run
             outcome = ProbeOutcome(Status.ERROR, Text(
                 f"could not judge: {type(exc).__name__}: {exc}",
@@ -136,13 +203,17 @@ class Runner:
     async def run(self, checks: list[Check]) -> list[CheckResult]:
         gate = asyncio.Semaphore(self.concurrency)
         exclusive = asyncio.Lock()
-        probe_checks = [c for c in checks if c.derive is None]
-        derived = [c for c in checks if c.derive is not None]
+        probe_checks = [c for c in checks if not c.derived]
+        derived = [c for c in checks if c.derived]
         results = list(await asyncio.gather(
             *(self._run_one(c, gate, exclusive) for c in probe_checks)))
         for check in derived:
             results.append(self._derive(check, results))
         return results
+
+
+async def _ready(outcome: ProbeOutcome) -> ProbeOutcome:
+    return outcome
 
 
 def _swallow(task: asyncio.Future[Any]) -> None:

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .config.secrets import Secret
+from . import store_checks
 from .evidence.canonical import to_plain
-from .output.run_record import RunRecord, scrub
-from .results import CheckResult, Citation, Status, Text, Verdict
+from .redact import Secret, scrub
+from .results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 
 SCHEMA_VERSION = 1
 
@@ -142,15 +142,19 @@ def _number(value: Any) -> float | None:
 class ResultsStore:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer readiness (schema {version}); "
-                    "upgrade readiness to read it")
-            db.executescript(SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # StoreError (file, why, what to do) for a folder, a foreign or newer file, a
+        # read-only disk; the schema is written only when needed, so readers can read a
+        # store they cannot write
+        with store_checks.translated(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._db() as db:
+                if store_checks.needs_schema(db, self.path, SCHEMA_VERSION, SCHEMA):
+                    db.executescript(SCHEMA)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless a run can be saved now (before a run is signed)."""
+        store_checks.check_writable(self.path)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

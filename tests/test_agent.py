@@ -29,11 +29,12 @@ from typing import Any
 import pytest
 import yaml
 
-from probes.seat_agent import judge_self_report, make_agent_run_probe, make_self_report_probe
 from readiness.agent import self_report as sr
 from readiness.agent.allow import AllowList, targets_in
 from readiness.agent.auth import AuthError, NonceCache, Verifier, sign
 from readiness.agent.client import AgentTarget, call_agent, fan_out
+from readiness.agent.coordinator_probes import coordinator_probes
+from readiness.agent.remote import AgentRemote
 from readiness.agent.server import (
     AgentProbe,
     AgentServer,
@@ -42,8 +43,10 @@ from readiness.agent.server import (
     default_registry,
     running,
 )
-from readiness.config.secrets import Secret
+from readiness.checks import AgentRoute
 from readiness.config.site import SiteFile
+from readiness.judges.seat import judge_self_report
+from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,7 +135,8 @@ def _request(port: int, method: str, path: str, body: bytes = b"",
 def _signed(port: int, path: str, body: dict[str, Any], token: Secret = TOKEN,
             now: float | None = None) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode()
-    return _request(port, "POST", path, data, sign(token, "POST", path, data, now=now))
+    return _request(port, "POST", path, data, sign(token, "POST", path, data, now=now,
+                                                     agent=f"{HOST}:{port}"))
 
 
 def _timed_self_report(port: int) -> float:
@@ -166,14 +170,15 @@ def test_wrong_token_is_403(agent: AgentServer) -> None:
 
 
 def test_altered_body_is_403(agent: AgentServer) -> None:
-    headers = sign(TOKEN, "POST", "/v1/run", b'{"probe": "self_report"}')
+    headers = sign(TOKEN, "POST", "/v1/run", b'{"probe": "self_report"}',
+                   agent=f"{HOST}:{agent.port}")
     status, data = _request(agent.port, "POST", "/v1/run", b'{"probe": "boom"}', headers)
     assert (status, data["error"]) == (403, "bad_signature")
 
 
 def test_replayed_request_is_403(agent: AgentServer) -> None:
     body = b"{}"
-    headers = sign(TOKEN, "POST", "/v1/self-report", body)
+    headers = sign(TOKEN, "POST", "/v1/self-report", body, agent=f"{HOST}:{agent.port}")
     first, _ = _request(agent.port, "POST", "/v1/self-report", body, headers)
     again, data = _request(agent.port, "POST", "/v1/self-report", body, headers)
     assert first == 200
@@ -194,7 +199,7 @@ def test_stale_or_future_time_is_401(agent: AgentServer, offset_s: int, code: st
 
 
 def test_malformed_signature_headers_are_401(agent: AgentServer) -> None:
-    headers = sign(TOKEN, "POST", "/v1/self-report", b"{}")
+    headers = sign(TOKEN, "POST", "/v1/self-report", b"{}", agent=f"{HOST}:{agent.port}")
     headers["X-Readiness-Nonce"] = "not-hex"
     status, data = _request(agent.port, "POST", "/v1/self-report", b"{}", headers)
     assert (status, data["error"]) == (401, "malformed_signature")
@@ -392,49 +397,83 @@ def test_client_copes_with_a_seat_clock_that_is_off() -> None:
         assert strict.status == "refused" and strict.error_code == "expired"
 
 
-def test_self_report_probe_against_a_live_agent(agent: AgentServer) -> None:
-    probe = make_self_report_probe(TOKEN)
-    outcome = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07"}, 5))
+async def _here(name: str, params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    # what the runner does for a check on a host that is this machine
+    return await coordinator_probes()[name](params, deadline_s)
+
+
+def _self_report(port: int, token: Secret = TOKEN, when_absent: str = "skip",
+                 rule: dict[str, Any] | None = None, own: set[str] | None = None,
+                 ) -> ProbeOutcome:
+    """A self-report check as the runner runs it: agent/remote.py, then the judge.
+    `own` is this machine's addresses (empty: 127.0.0.1 is a seat reached over TCP)."""
+    route = AgentRoute("A07", HOST, port, when_absent=when_absent)  # type: ignore[arg-type]
+    remote = AgentRemote(token, _here, own_addresses=lambda: own or set())
+    outcome = asyncio.run(remote.run(route, "self_report", {}, 5))
+    return judge_self_report(outcome, {"address": HOST, "label": "A07", "port": port,
+                                       **(rule or {})})
+
+
+def test_self_report_against_a_live_agent(agent: AgentServer) -> None:
+    outcome = _self_report(agent.port)
     assert outcome.status == Status.PASS, outcome.message
     assert outcome.measured["hostname"] == socket.gethostname()
     assert outcome.measured["nic"]  # the NIC carrying 127.0.0.1 (lo)
     assert outcome.measured["addressing"] == "static"
     assert outcome.message.en.startswith("A07:") and outcome.message.zh.startswith("A07：")
     # loopback has no negotiated speed: a speed rule cannot pass on it
-    judged = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07",
-                                "fail_below_mbps": 100}, 5))
+    judged = _self_report(agent.port, rule={"fail_below_mbps": 100})
     assert judged.status == Status.WARN and "does not report the speed" in judged.message.en
 
 
-def test_self_report_probe_when_no_agent_answers() -> None:
+def test_this_machine_describes_itself_without_an_agent() -> None:
     with socket.socket() as spare:
         spare.bind((HOST, 0))
         port = spare.getsockname()[1]
-    probe = make_self_report_probe(TOKEN)
-    params = {"address": HOST, "port": port, "label": "A07"}
-    outcome = asyncio.run(probe(params, 3))
+    route = AgentRoute("proctor", HOST, port)
+    remote = AgentRemote(TOKEN, _here, own_addresses=lambda: {HOST})
+    outcome = asyncio.run(remote.run(route, "self_report", {}, 5))
+    assert outcome.ran_from == "coordinator"
+    judged = judge_self_report(outcome, {"address": HOST, "label": "proctor", "port": port,
+                                         "require_static": True})
+    assert judged.status == Status.PASS, judged.message.en
+    assert judged.measured["hostname"] == socket.gethostname()
+
+
+def test_self_report_when_no_agent_answers() -> None:
+    with socket.socket() as spare:
+        spare.bind((HOST, 0))
+        port = spare.getsockname()[1]
+    outcome = _self_report(port)
     assert outcome.status == Status.SKIP
     assert outcome.message.en == (f"no agent answers on A07 ({HOST}:{port}): start "
                                   "`readiness agent` on that PC")
     assert "readiness agent" in outcome.message.zh
-    assert asyncio.run(probe({**params, "when_absent": "warn"}, 3)).status == Status.WARN
+    assert _self_report(port, when_absent="warn").status == Status.WARN
 
 
-def test_self_report_probe_with_the_wrong_token(agent: AgentServer) -> None:
-    probe = make_self_report_probe(WRONG)
-    outcome = asyncio.run(probe({"address": HOST, "port": agent.port, "label": "A07"}, 3))
+def test_self_report_with_the_wrong_token(agent: AgentServer) -> None:
+    outcome = _self_report(agent.port, token=WRONG)
     assert outcome.status == Status.ERROR
     assert "refused our token: the site token differs" in outcome.message.en
     assert "令牌" in outcome.message.zh
 
 
-def test_run_probe_relays_the_agents_outcome(agent: AgentServer) -> None:
-    probe = make_agent_run_probe(TOKEN)
-    base = {"address": HOST, "port": agent.port, "label": "A07", "probe": "echo_target"}
-    outcome = asyncio.run(probe({**base, "params": {"host": "198.51.100.7"}}, 3))
+def test_a_reply_without_a_report_is_an_error() -> None:
+    empty = ProbeOutcome(Status.PASS, Text("done", "完成"), {"agent": "A07"})
+    outcome = judge_self_report(empty, {"address": HOST, "label": "A07", "port": 8765})
+    assert outcome.status == Status.ERROR
+    assert outcome.message.en == f"the agent on A07 ({HOST}:8765) sent no self-report"
+
+
+def test_run_relays_the_agents_outcome(agent: AgentServer) -> None:
+    route = AgentRoute("A07", HOST, agent.port)
+    remote = AgentRemote(TOKEN, _here, own_addresses=lambda: set())
+    outcome = asyncio.run(remote.run(route, "echo_target", {"host": "198.51.100.7"}, 3))
     assert outcome.status == Status.PASS
     assert outcome.measured == {"host": "198.51.100.7", "agent": "A07"}
-    refused = asyncio.run(probe({**base, "params": {"host": "192.0.2.99"}}, 3))
+    assert outcome.ran_from == "agent A07"
+    refused = asyncio.run(remote.run(route, "echo_target", {"host": "192.0.2.99"}, 3))
     assert refused.status == Status.ERROR
     assert "192.0.2.99 is not in the site configuration" in refused.message.en
 
@@ -457,9 +496,10 @@ def test_nonce_cache_forgets_with_the_window_and_is_bounded() -> None:
 def test_verifier_messages_never_hold_the_token() -> None:
     now = 1_000_000.0
     verifier = Verifier(TOKEN, clock=lambda: now)
-    headers = {k.lower(): v for k, v in sign(WRONG, "POST", "/v1/run", b"{}", now=now).items()}
+    headers = {k.lower(): v for k, v in sign(WRONG, "POST", "/v1/run", b"{}", now=now,
+                                             agent="127.0.0.1:8765").items()}
     with pytest.raises(AuthError) as refused:
-        verifier.verify("POST", "/v1/run", headers, b"{}")
+        verifier.verify("POST", "/v1/run", headers, b"{}", "127.0.0.1:8765")
     assert TOKEN_VALUE not in repr(refused.value) + str(refused.value) + repr(verifier)
     assert TOKEN_VALUE not in repr(TOKEN)
 
@@ -483,56 +523,7 @@ def test_target_keys() -> None:
 # ------------------------------------------------------------------ self-report parsing
 
 
-def _nic_report(speed: int, duplex: int, dynamic: bool) -> dict[str, Any]:
-    raw = sr.RawFacts(
-        hostname="seat-a07", os={"system": "Windows", "name": "Windows 10 Education"},
-        cpu_model="Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz", logical_cores=6,
-        physical_cores=6, ram_bytes=8 * 2**30 - 300 * 2**20,
-        partitions=[("C:\\", "C:\\", "NTFS", 255_000_000_000),
-                    ("D:\\", "D:\\", "NTFS", 245_000_000_000)],
-        if_addrs={"Ethernet": [sr.IfAddr("link", "00:1A:2B:3C:4D:5E"),
-                               sr.IfAddr("inet", "198.18.10.107", "255.255.255.0")],
-                  "Loopback": [sr.IfAddr("inet", "127.0.0.1", "255.0.0.0")]},
-        if_stats={"Ethernet": sr.IfStat(True, duplex, speed, 1500),
-                  "Loopback": sr.IfStat(True, 0, 0, 1500)},
-        addressing={"198.18.10.107": sr.DHCP if dynamic else sr.STATIC},
-        addressing_source="test", gateway="198.18.10.1", dns_servers=["198.18.10.1"])
-    return sr.build_report(raw, version="9.9")
-
-
-LAN_SPEED = {"fail_below_mbps": 100, "warn_below_mbps": 1000, "warn_half_duplex": True}
-
-
-def test_gigabit_full_duplex_static_seat_passes() -> None:
-    report = _nic_report(1000, 2, dynamic=False)
-    outcome = judge_self_report(report, "198.18.10.107", "A07",
-                                {**LAN_SPEED, "require_static": True})
-    assert outcome.status == Status.PASS, outcome.message
-    m = outcome.measured
-    assert (m["nic"], m["mac"], m["nic_speed_mbps"], m["duplex"], m["addressing"]) == (
-        "Ethernet", "00:1a:2b:3c:4d:5e", 1000, "full", "static")
-    assert m["ram_gib"] == 7.7 and m["disk_gb"] == 500.0
-    assert m["cpu"].startswith("Intel(R) Core(TM) i5")
-    assert "1000 Mbit/s, full duplex" in outcome.message.en and "全双工" in outcome.message.zh
-
-
-def test_100_mbit_half_duplex_dhcp_seat() -> None:
-    report = _nic_report(100, 1, dynamic=True)
-    outcome = judge_self_report(report, "198.18.10.107", "A07", LAN_SPEED)
-    assert outcome.status == Status.WARN
-    assert "100 Mbit/s, below the recommended 1000" in outcome.message.en
-    assert "half duplex" in outcome.message.en and "半双工" in outcome.message.zh
-    assert outcome.measured["addressing"] == "dhcp"
-    static = judge_self_report(report, "198.18.10.107", "A07", {"require_static": True})
-    assert static.status == Status.FAIL and "DHCP" in static.message.en
-
-
-def test_10_mbit_fails_and_unknown_nic_warns() -> None:
-    outcome = judge_self_report(_nic_report(10, 2, False), "198.18.10.107", "A07", LAN_SPEED)
-    assert outcome.status == Status.FAIL and "below the minimum 100" in outcome.message.en
-    elsewhere = judge_self_report(_nic_report(1000, 2, False), "198.18.10.108", "A08", {})
-    assert elsewhere.status == Status.WARN
-    assert "none of its NICs has 198.18.10.108" in elsewhere.message.en
+# (judging a report: tests/test_judges_seat.py)
 
 
 def test_nic_table_reads_psutil_shapes() -> None:

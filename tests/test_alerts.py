@@ -42,12 +42,11 @@ from readiness.alerts import (
 from readiness.config.errors import ConfigError
 from readiness.config.load import load_site
 from readiness.config.profile import available_profiles
-from readiness.config.secrets import Secret
 from readiness.config.site import Alerts, EmailAlerts, Webhook
 from readiness.evidence.chain import verify
 from readiness.evidence.keys import init_keys, load_public
-from readiness.output.run_record import RunRecord
-from readiness.results import CheckResult, Status, Text, Verdict
+from readiness.redact import Secret
+from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.schedule.ledger import Ledger
 from readiness.schedule.runner import run_job, settings_from
 
@@ -525,7 +524,7 @@ def test_alert_secrets_must_be_references(tmp_path: Path) -> None:
 
 
 def icmp_allowed() -> bool:
-    from probes.icmp import IcmpUnavailable, open_icmp_socket
+    from probes.engines.icmp import IcmpUnavailable, open_icmp_socket
 
     try:
         sock, _kind = open_icmp_socket()

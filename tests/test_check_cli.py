@@ -36,7 +36,7 @@ SITE = textwrap.dedent("""\
 
 
 def icmp_allowed() -> bool:
-    from probes.icmp import IcmpUnavailable, open_icmp_socket  # noqa: F401
+    from probes.engines.icmp import IcmpUnavailable, open_icmp_socket  # noqa: F401
 
     try:
         sock, _kind = open_icmp_socket()

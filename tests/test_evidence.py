@@ -18,8 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
-from readiness.config.secrets import Secret
-from readiness.evidence import commands
+from readiness.commands import evidence as commands
 from readiness.evidence.canonical import canonical
 from readiness.evidence.chain import (
     GENESIS,
@@ -43,8 +42,8 @@ from readiness.evidence.keys import (
     load_public,
 )
 from readiness.evidence.record import append_attestation, append_run
-from readiness.output.run_record import RunRecord
-from readiness.results import CheckResult, Citation, Status, Text, Verdict
+from readiness.redact import Secret
+from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 
 Tamper = Callable[[list[bytes]], list[bytes]]
 SHANGHAI = timezone(timedelta(hours=8))

@@ -27,9 +27,12 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from probes import dns_query, http_fetch, url_filter, wan_bandwidth
+from probes import url_filter, wan_bandwidth
+from probes.engines import dns_query, http_fetch
+from readiness.config.profile import WanFloorThresholds
+from readiness.judges.filtering import wan_floor, wan_floor_verdict
 from readiness.planning import filtering
-from readiness.results import CheckResult, Status, Text
+from readiness.results import ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parents[1]
 PID = os.getpid()
@@ -51,13 +54,13 @@ def _run(coro: Any) -> Any:
     (None, None, Status.FAIL),
 ])
 def test_wan_floor_verdicts(down: float | None, up: float | None, expected: Status) -> None:
-    status, text = wan_bandwidth.judge(down, up, 100, 10)
+    status, text = wan_floor_verdict(down, up, 100, 10)
     assert status == expected
     assert text.en and text.zh
 
 
 def test_wan_floor_without_allowance_fails_just_below() -> None:
-    assert wan_bandwidth.judge(99.0, 120.0, 100, 0)[0] == Status.FAIL
+    assert wan_floor_verdict(99.0, 120.0, 100, 0)[0] == Status.FAIL
 
 
 def test_wan_params_fit_the_deadline() -> None:
@@ -235,45 +238,6 @@ def test_audit_config_from_a_mapping() -> None:
     assert filtering.AuditConfig.of(None) == filtering.AuditConfig()
 
 
-def _audit_result(check_id: str, features: dict[str, str], leaks: list[str],
-                  seat: bool = True, in_window: bool = False) -> CheckResult:
-    attempts = [{"technique": "direct_ip", "request": line.split(" -> ")[0],
-                 "result": line.split(" -> ")[1], "leak": True} for line in leaks]
-    return CheckResult(
-        requirement=check_id.split("/")[0], title=Text("t", "t"), target="seat",
-        vantage="agent A01", status=Status.FAIL if leaks else Status.PASS,
-        message=Text("m", "m"),
-        measured={"audit": "url_filter", "features": features, "leaks": leaks,
-                  "attempts": attempts, "vantage_is_seat": seat, "in_exam_window": in_window,
-                  "blocked": [{"url": "http://speed.example/"}]},
-        threshold={}, citation=None, started_at=datetime.now(UTC), duration_s=1.0,
-        check_id=check_id)
-
-
-def test_feature_verdicts_come_from_the_audits() -> None:
-    leak = "GET http://198.51.100.20/ Host: games.example -> 200 (163 bytes)"
-    results = [_audit_result("WAN-POLICY/lab/A01", {"ip": "fail", "dns": "pass"}, [leak]),
-               _audit_result("WAN-POLICY/lab/A02", {"ip": "pass", "dns": "pass"}, [])]
-    reach = "FILTER-FEATURES/lab/per_address/coordinator"
-    ip = filtering._feature_judge("lab", "ip", reach)(results)
-    assert ip.status == Status.FAIL and leak in ip.message.en
-    assert filtering._feature_judge("lab", "dns", reach)(results).status == Status.PASS
-    clean = [results[1]]
-    assert filtering._feature_judge("lab", "per_time", reach)(clean).status == Status.WARN
-    inside = [_audit_result("WAN-POLICY/lab/A02", {}, [], in_window=True)]
-    assert filtering._feature_judge("lab", "per_time", reach)(inside).status == Status.PASS
-    coordinator = CheckResult(
-        requirement="FILTER-FEATURES", title=Text("t", "t"), target="c", vantage="coordinator",
-        status=Status.PASS, message=Text("m", "m"),
-        measured={"reached": ["http://speed.example/"]}, threshold={}, citation=None,
-        started_at=datetime.now(UTC), duration_s=1.0, check_id=reach)
-    per_address = filtering._feature_judge("lab", "per_address", reach)(clean + [coordinator])
-    assert per_address.status == Status.PASS and "speed.example" in per_address.message.en
-    # from the coordinator only, nothing is proven either way
-    outside = [_audit_result("WAN-POLICY/lab/coordinator", {"ip": "fail"}, [leak], seat=False)]
-    assert filtering._feature_judge("lab", "ip", reach)(outside).status == Status.WARN
-
-
 # -- the lab ---------------------------------------------------------------------------------
 
 
@@ -440,18 +404,28 @@ def _stock_iperf3(lab: Any, reverse: bool) -> float:
 WAN_QUICK = {"runs": 2, "duration_s": 3, "warmup_s": 1}
 
 
+def _judged_wan(out: dict[str, Any], floor_mbps: float) -> dict[str, Any]:
+    """The probe measures; the WAN-FLOOR judge gives the verdict, as in a run."""
+    th = WanFloorThresholds(floor_mbps=floor_mbps, overhead_allowance_pct=10, vantage="room")
+    judged = wan_floor(ProbeOutcome(Status(out["status"]), Text(out["en"], out["zh"]),
+                                    out["measured"]), {"thresholds": th})
+    return {"status": judged.status.value, "en": judged.message.en,
+            "measured": judged.measured}
+
+
 @pytest.mark.lab
 def test_wan_floor_from_the_exam_server(lab: Any) -> None:
     # stock iperf3 first: its single stream suffers most from metrics the kernel caches
     # after a congested run, and our warm-up is there to absorb that
     up_ref = _stock_iperf3(lab, reverse=False)
     down_ref = _stock_iperf3(lab, reverse=True)
-    cbec = in_ns(lab, "srv", "probes.wan_bandwidth", "run",
-                 {"kind": "librespeed", "url": "http://speed.example/", "floor_mbps": 100,
-                  "overhead_allowance_pct": 10, **WAN_QUICK}, 40)
-    eda = in_ns(lab, "srv", "probes.wan_bandwidth", "run",
-                {"kind": "iperf3", "host": "198.51.100.80", "floor_mbps": 10,
-                 "overhead_allowance_pct": 10, **WAN_QUICK}, 40)
+    cbec = _judged_wan(in_ns(lab, "srv", "probes.wan_bandwidth", "run",
+                             {"kind": "librespeed", "url": "http://speed.example/",
+                              "floor_mbps": 100, "overhead_allowance_pct": 10, **WAN_QUICK},
+                             40), 100)
+    eda = _judged_wan(in_ns(lab, "srv", "probes.wan_bandwidth", "run",
+                            {"kind": "iperf3", "host": "198.51.100.80", "floor_mbps": 10,
+                             "overhead_allowance_pct": 10, **WAN_QUICK}, 40), 10)
     m = cbec["measured"]
     print(f"\nWAN-FLOOR librespeed: down {m['download_mbps']} up {m['upload_mbps']} Mbit/s; "
           f"iperf3 (ours): down {eda['measured']['download_mbps']} "
@@ -480,7 +454,8 @@ room = site.model.rooms[0]
 object.__setattr__(room, "filter_audit", json.loads(sys.argv[2]))
 ctx = PlanContext(site, load_profile("cbec"))
 plan = build_plan(ctx, only={"WAN-POLICY", "FILTER-FEATURES"})
-results = asyncio.run(Runner(ctx.profile, registry()).run(plan.checks))
+results = asyncio.run(Runner(ctx.profile, registry(), secret=site.secret,
+                             agent_token=site.secret("agent.token")).run(plan.checks))
 print(json.dumps([{"id": r.check_id, "status": r.status.value, "vantage": r.vantage,
                    "en": r.message.en} for r in results]))
 """

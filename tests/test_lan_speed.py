@@ -22,18 +22,19 @@ from typing import Any
 import pytest
 import yaml
 
-from probes.iperf3_client import Iperf3Busy, run_test
-from probes.iperf3_server import Iperf3Server, parse_ports
+from probes.engines.iperf3_client import Iperf3Busy, run_test
+from probes.engines.iperf3_server import Iperf3Server, parse_ports
 from readiness.agent.allow import AllowList
+from readiness.agent.room_load import load_deadline
 from readiness.agent.server import default_registry
 from readiness.agent.server import running as agent_running
+from readiness.check_run import execute
 from readiness.config.load import load_site
 from readiness.config.profile import THRESHOLD_MODELS, load_profile
 from readiness.lab import LabSpec, missing_prerequisites, running
-from readiness.planning import PLANNERS, PlanContext, build_plan
+from readiness.planning import PLANNERS, Plan, PlanContext, build_plan
 from readiness.planning import throughput as plan_tp
 from readiness.results import CheckResult, Status
-from readiness.runner import Runner, run_checks
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "lan-speed-test-token-0123456789abcdef"
@@ -72,7 +73,7 @@ def test_one_process_serves_a_test_on_each_port_at_once() -> None:
     base = _free_port()
     ports = [base, base + 1, base + 2]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "probes.iperf3_server", "--bind", "127.0.0.1",
+        [sys.executable, "-m", "readiness.commands.throughput_server", "--bind", "127.0.0.1",
          "--ports", f"{base}-{base + 2}"], cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         _wait_listening("127.0.0.1", ports)
@@ -107,7 +108,7 @@ def test_a_taken_port_is_named_and_nothing_serves(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "probes.iperf3_server", "--bind", "127.0.0.1",
+            [sys.executable, "-m", "readiness.commands.throughput_server", "--bind", "127.0.0.1",
              "--ports", f"{port - 1}-{port}"], cwd=REPO, capture_output=True, text=True,
             timeout=20)
     assert proc.returncode == 2
@@ -115,8 +116,9 @@ def test_a_taken_port_is_named_and_nothing_serves(tmp_path: Path) -> None:
 
 
 def test_port_and_ports_do_not_mix() -> None:
-    proc = subprocess.run([sys.executable, "-m", "probes.iperf3_server", "--port", "5201",
-                           "--ports", "5301-5302"], cwd=REPO, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "readiness.commands.throughput_server",
+                           "--port", "5201", "--ports", "5301-5302"], cwd=REPO,
+                          capture_output=True, text=True,
                           timeout=20)
     assert proc.returncode == 2 and "not allowed with" in proc.stderr
 
@@ -139,81 +141,50 @@ def test_profiles_carry_the_test_lengths() -> None:
             model.model_validate({**base, **bad})
 
 
-CBEC = {"gigabit_class_min_mbps": 500, "fast_ethernet_class_min_mbps": 80,
-        "required_class": "fast_ethernet", "load_min_share_pct": 5}
-EDA = {**CBEC, "required_class": "gigabit"}
-
-
-def _load(per_seat: dict[str, float], missing: dict[str, str] | None = None,
-          concurrent: int | None = None, waves: int = 1) -> plan_tp.LoadFigures:
-    return plan_tp.LoadFigures(per_seat, missing or {}, sum(per_seat.values()),
-                               concurrent or len(per_seat), waves)
-
-
-def test_room_load_judges_the_aggregate_and_names_the_slowest() -> None:
-    figures = _load({"A01": 500.0, "A02": 95.0, "A03": 350.0})
-    outcome = plan_tp.judge_load(figures, CBEC, "198.18.10.10")
-    assert outcome.status == Status.PASS
-    m = outcome.measured
-    assert m["aggregate_mbps"] == 945 and m["seats"] == 3 and m["fair_share_mbps"] == 315
-    assert m["slowest"][0] == {"seat": "A02", "mbps": 95.0}
-    assert "slowest: A02 95" in outcome.message.en and "最慢：A02 95" in outcome.message.zh
-
-
-def test_room_load_below_gigabit_fails_eda_and_warns_cbec() -> None:
-    figures = _load({"A01": 47.0, "A02": 47.0})
-    assert plan_tp.judge_load(figures, CBEC, "s").status == Status.WARN
-    assert plan_tp.judge_load(figures, EDA, "s").status == Status.FAIL
-    assert plan_tp.judge_load(_load({"A01": 30.0}), CBEC, "s").status == Status.FAIL
-
-
-def test_room_load_warns_for_a_starved_seat_waves_and_missing_seats() -> None:
-    starved = plan_tp.judge_load(_load({"A01": 900.0, "A02": 1.0}), CBEC, "s")
-    assert starved.status == Status.WARN and starved.measured["below_share"] == ["A02"]
-    assert "starved under load" in starved.message.en
-    waves = plan_tp.judge_load(_load({"A01": 900.0, "A02": 900.0}, concurrent=1, waves=2),
-                               CBEC, "s")
-    assert waves.status == Status.WARN and "--ports 5301-5302" in waves.message.en
-    missing = plan_tp.judge_load(_load({"A01": 900.0}, {"A02": "busy"}), CBEC, "s")
-    assert missing.status == Status.WARN and "not measured: A02" in missing.message.en
-    none = plan_tp.judge_load(_load({}, {"A01": "refused"}), CBEC, "s")
-    assert none.status == Status.ERROR
-
-
 def test_a_quick_error_is_tried_once_more_a_slow_one_is_not(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seat route with retry_quick_error: stock iperf3 refuses a test that follows
+    another at once, which cannot be timed for real here; the agent is real, its probe
+    is a stand-in that fails the first time (quickly or slowly), and the test says so."""
+    from readiness.agent import remote as remote_mod
+    from readiness.agent.remote import AgentRemote
+    from readiness.agent.server import AgentProbe
+    from readiness.checks import AgentRoute
+    from readiness.redact import Secret
     from readiness.results import ProbeOutcome, Text
 
-    monkeypatch.setattr(plan_tp, "RETRY_PAUSE_S", 0.01)
-    monkeypatch.setattr(plan_tp, "QUICK_ERROR_S", 0.2)
-    error = ProbeOutcome(Status.ERROR, Text("busy", "忙"))
-    good = ProbeOutcome(Status.PASS, Text("957 Mbit/s", "957 Mbit/s"))
+    monkeypatch.setattr(remote_mod, "RETRY_PAUSE_S", 0.01)
+    monkeypatch.setattr(remote_mod, "QUICK_ERROR_S", 0.2)
+    token = Secret(TOKEN, "secret:agent_token")
+    calls: list[float] = []
 
-    def attempts(first_takes_s: float, end_in_s: float) -> tuple[Status, list[float]]:
-        budgets: list[float] = []
-
-        async def run(budget_s: float) -> ProbeOutcome:
-            budgets.append(budget_s)
-            if len(budgets) == 1:
+    def flaky(first_takes_s: float) -> AgentProbe:
+        async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+            calls.append(deadline_s)
+            if len(calls) == 1:
                 await asyncio.sleep(first_takes_s)
-                return error
-            return good
+                return ProbeOutcome(Status.ERROR, Text("busy", "忙"))
+            return ProbeOutcome(Status.PASS, Text("957 Mbit/s", "957 Mbit/s"),
+                                {"throughput_mbps": 957.0})
+        return AgentProbe(run)
 
-        async def go() -> ProbeOutcome | None:
-            return await plan_tp._retried(run, time.monotonic() + end_in_s, 1.0)
+    def attempts(first_takes_s: float, deadline_s: float, retry: bool = True
+                 ) -> tuple[Status, int]:
+        calls.clear()
+        with agent_running("127.0.0.1", 0, token, AllowList.of(["127.0.0.0/8"]),
+                           registry={"throughput": flaky(first_takes_s)}) as agent:
+            route = AgentRoute("A01", "127.0.0.1", agent.port, retry_quick_error=retry)
+            remote = AgentRemote(token, local=None,  # type: ignore[arg-type]
+                                 own_addresses=lambda: set())
+            outcome = asyncio.run(remote.run(route, "throughput", {}, deadline_s))
+        return outcome.status, len(calls)
 
-        outcome = asyncio.run(go())
-        assert outcome is not None
-        return outcome.status, budgets
-
-    # stock iperf3 between two tests: refused at once, fine half a second later
-    status, budgets = attempts(0.0, 5.0)
-    assert status == Status.PASS and len(budgets) == 2 and budgets[0] == 1.0
+    # refused at once, fine a moment later: the second answer counts
+    assert attempts(0.0, 5.0) == (Status.PASS, 2)
     # an error after a real attempt is the answer
-    assert attempts(0.3, 5.0) == (Status.ERROR, [1.0])
-    # no time left for a whole second test: no retry
-    status, budgets = attempts(0.0, 1.005)
-    assert status == Status.ERROR and len(budgets) == 1
+    assert attempts(0.3, 5.0) == (Status.ERROR, 1)
+    # a route without the retry keeps the first answer
+    assert attempts(0.0, 5.0, retry=False) == (Status.ERROR, 1)
 
 
 # -- the planners, run on loopback ---------------------------------------------------------
@@ -249,19 +220,27 @@ def test_lan_speed_planners_are_registered() -> None:
 def test_every_test_is_exclusive_short_and_carries_no_token(tmp_path: Path) -> None:
     site = load_site(_site_file(tmp_path, 8765))
     plan = build_plan(PlanContext(site, load_profile("cbec")), only={"LAN-SPEED"})
-    tests = [c for c in plan.checks if c.probe == "throughput"]
+    tests = [c for c in plan.checks if c.probe in ("throughput", "room_load")]
     assert sorted(c.check_id for c in tests) == [
         "LAN-SPEED/r1/A01/download", "LAN-SPEED/r1/A01/upload",
         "LAN-SPEED/r1/A02/download", "LAN-SPEED/r1/A02/upload", "LAN-SPEED/r1/load"]
     for check in tests:
-        assert check.exclusive and check.fn is not None
+        assert check.exclusive and check.judge is not None
         assert TOKEN not in json.dumps(check.params)
+        # declarative: what runs where is data an agent could be sent
+        json.dumps(check.params)
     upload = next(c for c in tests if c.check_id.endswith("A01/upload"))
     assert upload.params["reverse"] is False and upload.params["duration_s"] == 1
     assert upload.vantage == "agent A01"
+    assert upload.agent is not None and upload.agent.when_absent == "coordinator"
+    # no agent: the seat's own server sends in the seat's upload (a reverse test from here)
+    assert upload.agent.fallback_params is not None
+    assert upload.agent.fallback_params["host"] == "127.0.0.101"
+    assert upload.agent.fallback_params["reverse"] is True
     assert upload.deadline_s == plan_tp.seat_deadline(1, 0) < 15
     load = next(c for c in tests if c.check_id.endswith("/load"))
-    assert load.deadline_s == plan_tp.load_deadline(2, 2)
+    assert load.secrets == {"token": "agent.token"}
+    assert load.deadline_s == load_deadline(2, 2, plan_tp.LOAD_OMIT_S, plan_tp.CONNECT_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -288,11 +267,12 @@ def loopback_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def _run(path: Path, profile: str = "cbec") -> dict[str, CheckResult]:
+    """The throughput checks of the plan, run as `readiness check` runs them."""
     site = load_site(path)
     plan = build_plan(PlanContext(site, load_profile(profile)), only={"LAN-SPEED"})
-    tests = [c for c in plan.checks if c.probe == "throughput"]
-    results = run_checks(Runner(load_profile(profile), {}), tests)
-    return {r.check_id.split("/", 2)[2]: r for r in results}
+    tests = [c for c in plan.checks if c.probe in ("throughput", "room_load")]
+    record = execute(site, load_profile(profile), Plan(tests, [], set()))
+    return {r.check_id.split("/", 2)[2]: r for r in record.results}
 
 
 def test_seat_by_its_agent_then_a_seat_with_nothing(loopback_room: Any) -> None:
@@ -305,7 +285,8 @@ def test_seat_by_its_agent_then_a_seat_with_nothing(loopback_room: Any) -> None:
         assert r.measured["throughput_mbps"] > 500
         assert "seat A01" in r.message.en and "this computer" not in r.message.en
         skipped = by[f"A02/{direction}"]
-        assert skipped.status == Status.SKIP and skipped.vantage == "coordinator"
+        assert skipped.status == Status.SKIP, skipped.message.en
+        assert skipped.vantage == "coordinator"
         assert skipped.message.en == (
             "no agent and no throughput server on A02: start `readiness agent` or "
             "`readiness throughput-server` on that PC")
@@ -344,12 +325,13 @@ def test_room_load_without_load_ports_goes_one_seat_at_a_time(
 def test_without_a_token_seats_are_tried_from_the_coordinator(tmp_path: Path) -> None:
     site = load_site(_site_file(tmp_path, _free_port(), with_token=False))
     plan = build_plan(PlanContext(site, load_profile("cbec")), only={"LAN-SPEED"})
-    tests = [c for c in plan.checks if c.probe == "throughput"]
+    tests = [c for c in plan.checks if c.probe in ("throughput", "room_load")]
     assert all(c.vantage == "coordinator" for c in tests)
     load = next(c for c in tests if c.check_id.endswith("/load"))
-    assert load.fn is not None
-    outcome = asyncio.run(load.fn(load.params, 5.0))
-    assert outcome.status == Status.SKIP and "agent.token" in outcome.message.en
+    assert load.secrets == {}
+    record = execute(site, load_profile("cbec"), Plan([load], [], set()))
+    (result,) = record.results
+    assert result.status == Status.SKIP and "agent.token" in result.message.en
 
 
 # -- in the lab room -------------------------------------------------------------------------
@@ -437,7 +419,7 @@ def test_eda_fails_the_100m_seat(room: Any, tmp_path: Path) -> None:
 def test_a_seat_without_agent_but_with_a_throughput_server(room: Any, tmp_path: Path) -> None:
     lab, site, token = room
     server = subprocess.Popen(
-        lab.exec_argv("seat-A03", [sys.executable, "-m", "probes.iperf3_server",
+        lab.exec_argv("seat-A03", [sys.executable, "-m", "readiness.commands.throughput_server",
                                    "--bind", "198.18.10.103"]),
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

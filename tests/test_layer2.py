@@ -1,5 +1,6 @@
 """Layer 2 of the exam LAN: the ARP sweep + DHCP discovery (probes/l2_sweep.py), the
-judgements made from it (probes/layer2.py) and their planning (readiness/planning/layer2.py).
+judgements made from it (readiness/judges/layer2.py) and their planning
+(readiness/planning/layer2.py).
 
 Frames, judgements and planning are tested without sending anything. The `lab` tests
 build a small simulated room of their own (prefix rdyt<pid>l) and run the probe and
@@ -31,7 +32,8 @@ from typing import Any
 
 import pytest
 
-from probes import l2_sweep, layer2
+from probes import l2_sweep
+from readiness.judges import layer2
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -422,19 +424,27 @@ def test_one_sweep_per_room_and_strictness_from_the_profile(tmp_path: Path) -> N
     plan = _plan(tmp_path, {"LAN-FIXED-IP"})  # pulls in LAN-SUBNET, which owns the sweep
     sweeps = [c for c in plan.checks if c.probe == "l2_sweep"]
     assert [c.check_id for c in sweeps] == ["LAN-SUBNET/lab/l2-sweep"]
-    assert sweeps[0].params["subnet"] == SUBNET and sweeps[0].fn is l2_sweep.run
+    from probes import registry
+
+    assert sweeps[0].params["subnet"] == SUBNET and registry()["l2_sweep"] is l2_sweep.run
+    assert sweeps[0].params["dhcp_window_s"] == 4.0  # LanSubnetThresholds' one default
     assert sweeps[0].deadline_s > sweeps[0].params["dhcp_window_s"]
     hosts = {c.target: c for c in plan.checks
              if c.requirement == "LAN-FIXED-IP" and c.check_id.endswith("/arp")}
     # cbec's rule names the proctor and the router; seats are judged leniently
-    assert hosts["router (198.18.10.1)"].params["strict"] is True
-    assert hosts["proctor (198.18.10.2)"].params["strict"] is True
-    assert hosts["exam server primary (198.18.10.10)"].params["strict"] is False
-    assert hosts["seat A07 (198.18.10.107)"].params["configured_mac"] == "02:52:44:59:01:99"
-    assert all(c.derive is not None for c in plan.checks if c.check_id.startswith(
-        ("LAN-FIXED-IP/lab/", "LAN-SUBNET/lab/l2-d", "LAN-SUBNET/lab/l2-u")))
+    assert hosts["router (198.18.10.1)"].judge_params["strict"] is True
+    assert hosts["proctor (198.18.10.2)"].judge_params["strict"] is True
+    assert hosts["exam server primary (198.18.10.10)"].judge_params["strict"] is False
+    assert (hosts["seat A07 (198.18.10.107)"].judge_params["configured_mac"]
+            == "02:52:44:59:01:99")
+    derived = [c for c in plan.checks if c.check_id.startswith(
+        ("LAN-FIXED-IP/lab/", "LAN-SUBNET/lab/l2-d", "LAN-SUBNET/lab/l2-u"))]
+    assert derived and all(c.derived and (c.judge or "").startswith("layer2.")
+                           for c in derived)
+    assert all(c.judge_params["sweep_id"] == "LAN-SUBNET/lab/l2-sweep" for c in derived)
     plan2.with_previous_macs(plan.checks, {"198.18.10.102": A01})
-    assert hosts["seat A02 (198.18.10.102)"].params["previous_macs"] == {"198.18.10.102": A01}
+    assert (hosts["seat A02 (198.18.10.102)"].judge_params["previous_macs"]
+            == {"198.18.10.102": A01})
 
 
 def test_derived_checks_run_from_one_canned_sweep(tmp_path: Path) -> None:
@@ -452,18 +462,22 @@ def test_derived_checks_run_from_one_canned_sweep(tmp_path: Path) -> None:
                     "198.18.10.250": ["02:52:44:59:03:fa"]},
                    offers=[ROGUE])
 
-    async def canned(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-        if "subnet" in params:
-            return ProbeOutcome(sweep.status, sweep.message, sweep.measured)
-        received = 0 if params.get("address") == "198.18.10.103" else 10
-        return ProbeOutcome(Status.PASS, Text("ok", "ok"), {"received": received, "ports": {}})
+    async def canned_sweep(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        return ProbeOutcome(sweep.status, sweep.message, sweep.measured)
 
-    checks = [c for c in plan.checks if c.probe in ("l2_sweep", "reachability")
-              or c.derive is not None]
-    for c in checks:
-        if c.derive is None:
-            c.fn = canned
-    results = run_checks(Runner(load_profile("cbec"), {}), checks)
+    async def canned_reach(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        # what probes/reachability.py measures: A03 silent, every other host answering
+        received = 0 if params["address"] == "198.18.10.103" else 10
+        return ProbeOutcome(Status.PASS, Text("measured", "已测量"), {
+            "sent": 10, "received": received, "loss_pct": 100.0 - 10 * received,
+            "rtt_min_ms": 0.2 if received else None, "rtt_avg_ms": 0.3 if received else None,
+            "rtt_max_ms": 0.4 if received else None, "interval_s": 0.1, "icmp_socket": "raw",
+            "ports": {str(p): "open" for p in params["ports"]}, "address": params["address"],
+            "count": 10, "no_route": False, "port_timeout_s": 2.0})
+
+    checks = [c for c in plan.checks if c.probe in ("l2_sweep", "reachability") or c.derived]
+    probes = {"l2_sweep": canned_sweep, "reachability": canned_reach}
+    results = run_checks(Runner(load_profile("cbec"), probes), checks)
     by_id = {r.check_id: r for r in results}
     assert by_id["LAN-FIXED-IP/lab/198.18.10.1/arp"].status == Status.PASS
     assert by_id["LAN-FIXED-IP/lab/198.18.10.2/arp"].status == Status.PASS  # this computer
@@ -477,6 +491,8 @@ def test_derived_checks_run_from_one_canned_sweep(tmp_path: Path) -> None:
     assert domain.measured["silent"] == ["seat A03 (198.18.10.103)"]
     assert by_id["LAN-SUBNET/lab/l2-unknown"].measured["unknown"] == {
         "198.18.10.250": ["02:52:44:59:03:fa"]}
+    assert by_id["LAN-SUBNET/lab/198.18.10.103/reach"].status == Status.FAIL
+    assert by_id["LAN-SUBNET/lab/198.18.10.101/reach"].status == Status.PASS
     assert plan2.observed_macs(results)["198.18.10.101"] == A01
     assert "198.18.10.106" not in plan2.observed_macs(results)  # two MACs: no single owner
 
@@ -527,7 +543,8 @@ def _in_proctor(lab: Any, argv: list[str], cwd: Path | None = None,
 
 @pytest.mark.lab
 def test_lab_sweep_sees_both_macs_and_the_rogue_server_fast(room: Any) -> None:
-    done = _in_proctor(room, [sys.executable, "-m", "probes.l2_sweep", "--subnet", SUBNET])
+    done = _in_proctor(room, [sys.executable, "-m", "readiness.commands.l2_sweep",
+                              "--subnet", SUBNET])
     assert done.returncode == 0, done.stdout + done.stderr
     m = json.loads(done.stdout)["measured"]
     assert m["interface"] == "eth0" and m["local_address"] == "198.18.10.2"
@@ -544,7 +561,7 @@ def test_lab_sweep_sees_both_macs_and_the_rogue_server_fast(room: Any) -> None:
 @pytest.mark.lab
 def test_lab_probe_without_cap_net_raw(room: Any) -> None:
     done = _in_proctor(room, ["setpriv", "--bounding-set=-net_raw", "--", sys.executable,
-                              "-m", "probes.l2_sweep", "--subnet", SUBNET])
+                              "-m", "readiness.commands.l2_sweep", "--subnet", SUBNET])
     doc = json.loads(done.stdout)
     assert doc["status"] == "warn", doc
     assert doc["measured"]["layer2"] is False

@@ -20,10 +20,11 @@ import yaml
 from probes import onvif_discovery as od
 from readiness.config.load import load_site
 from readiness.config.profile import load_profile
+from readiness.judges.cameras import discovery
 from readiness.lab import wsd_responder
 from readiness.planning import PLANNERS, PlanContext, build_plan
-from readiness.planning.cameras import count_cameras, plan_cam_discovery
-from readiness.results import Status
+from readiness.planning.cameras import plan_cam_discovery
+from readiness.results import ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = f"rdyt{os.getpid()}w"
@@ -107,24 +108,30 @@ def _device(address: str, name: str) -> dict:
             "scopes": [f"onvif://www.onvif.org/name/{name}"], "name": name, "hardware": None}
 
 
+def _judge(found: list, configured: list[str]) -> ProbeOutcome:
+    """What the probe measured, through the check's judge."""
+    return discovery(ProbeOutcome(Status.PASS, Text("", ""), {"found": found}),
+                     {"configured_addresses": configured})
+
+
 def test_judging_what_answered() -> None:
-    none = od.judge([], ["198.18.10.201"])
+    none = _judge([], ["198.18.10.201"])
     assert none.status == Status.PASS
     assert "no ONVIF camera answered WS-Discovery (cameras may have it switched off)" \
         in none.message.en
     assert none.message.zh and none.measured == {"found": [], "unconfigured": [],
                                                  "not_proof": True}
     found = [_device("198.18.10.201", "cam-1"), _device("198.18.10.202", "cam-2")]
-    ok = od.judge(found, ["198.18.10.201", "198.18.10.202"])
+    ok = _judge(found, ["198.18.10.201", "198.18.10.202"])
     assert ok.status == Status.PASS and ok.measured["unconfigured"] == []
-    warn = od.judge(found, ["198.18.10.201"])
+    warn = _judge(found, ["198.18.10.201"])
     assert warn.status == Status.WARN
     assert warn.measured["unconfigured"] == ["198.18.10.202"]
     assert "http://198.18.10.202/onvif/device_service" in warn.message.en
     assert "198.18.10.202" in warn.message.zh and "198.18.10.201" not in warn.message.en
     # configured by a host name that its XAddrs use
     named = {**_device("198.18.10.203", "x"), "xaddrs": ["http://cam3.lan/onvif/device_service"]}
-    assert od.judge([named], ["cam3.lan"]).status == Status.PASS
+    assert _judge([named], ["cam3.lan"]).status == Status.PASS
 
 
 def test_no_address_in_the_subnet_is_an_error_and_sends_nothing() -> None:
@@ -166,28 +173,13 @@ def test_discovery_is_planned_under_cam_count(tmp_path: Path) -> None:
     [check] = [c for c in plan.checks if c.probe == "onvif_discovery"]
     assert check.check_id == "CAM-COUNT/r1/discovery" and check.vantage == "coordinator"
     assert check.params["subnet"] == "198.18.10.0/24"
-    assert check.params["configured_addresses"] == ["198.18.10.201", "198.18.10.202"]
-    assert check.fn is od.run and check.deadline_s > check.params["window_s"]
+    assert check.judge == "cameras.discovery"
+    assert check.judge_params["configured_addresses"] == ["198.18.10.201", "198.18.10.202"]
+    assert check.deadline_s > check.params["window_s"]
     # a test room on loopback gets no discovery check (no multicast on loopback)
     loop = build_plan(PlanContext(_site(tmp_path, "127.0.0.0/24", "127.0.0"),
                                   load_profile("cbec")), only={"CAM-COUNT"})
     assert not [c for c in loop.checks if c.probe == "onvif_discovery"]
-
-
-def test_the_count_ignores_the_discovery_result() -> None:
-    from datetime import UTC, datetime
-
-    from readiness.results import CheckResult, Text
-
-    def result(check_id: str, status: Status) -> CheckResult:
-        return CheckResult("CAM-COUNT" if "discovery" in check_id else "CAM-RES",
-                           Text("", ""), "t", "coordinator", status, Text("", ""), {}, {}, None,
-                           datetime.now(UTC), 0.1, check_id=check_id)
-
-    derive = count_cameras("r1", {"CAM-RES/r1/a", "CAM-RES/r1/b"}, 2)
-    got = derive([result("CAM-RES/r1/a", Status.PASS), result("CAM-RES/r1/b", Status.FAIL),
-                  result("CAM-COUNT/r1/discovery", Status.PASS)])
-    assert got.status == Status.FAIL and got.measured["working_cameras"] == 1
 
 
 # --- in the lab -----------------------------------------------------------------------
@@ -196,11 +188,14 @@ DISCOVER = """
 import asyncio, json, sys
 from readiness.config.load import load_site
 from readiness.config.profile import load_profile
+from readiness.judges import outcome_judges
 from readiness.planning import PlanContext, build_plan
+from probes import registry
 plan = build_plan(PlanContext(load_site(sys.argv[1]), load_profile("cbec")), only={"CAM-COUNT"})
 [check] = [c for c in plan.checks if c.probe == "onvif_discovery"]
-out = asyncio.run(check.fn(check.params, check.deadline_s))
-print(json.dumps({"params": check.params, "status": out.status.value,
+measured = asyncio.run(registry()[check.probe](check.params, check.deadline_s))
+out = outcome_judges()[check.judge](measured, check.judge_params)
+print(json.dumps({"judged": check.judge_params, "status": out.status.value,
                   "en": out.message.en, "zh": out.message.zh, "measured": out.measured}))
 """
 
@@ -232,7 +227,7 @@ def test_discovery_in_the_lab_names_the_unconfigured_camera(lab_room) -> None:  
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["params"]["configured_addresses"] == ["198.18.10.201"]
+    assert out["judged"]["configured_addresses"] == ["198.18.10.201"]
     found = {d["address"]: d for d in out["measured"]["found"]}
     assert set(found) == {"198.18.10.201", "198.18.10.202"}
     assert found["198.18.10.202"]["xaddrs"] == ["http://198.18.10.202/onvif/device_service"]

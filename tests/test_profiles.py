@@ -10,6 +10,7 @@ import pytest
 import yaml
 from rich.console import Console
 
+from readiness.commands.profiles import format_thresholds, render_profile, render_profile_list
 from readiness.config.errors import ConfigError, ConfigIssue
 from readiness.config.profile import (
     REQUIREMENT_IDS,
@@ -18,7 +19,6 @@ from readiness.config.profile import (
     load_profile,
     profiles_dir,
 )
-from readiness.profiles_view import format_thresholds, render_profile, render_profile_list
 from readiness.results import Citation, Text
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,14 +30,30 @@ from typing import Any, TypeVar
 
 import pytest
 
-from probes import icmp, reachability
-from readiness.results import Status
+from probes import reachability
+from probes.engines import icmp
+from readiness.config.profile import LanSubnetThresholds
+from readiness.judges import lan
+from readiness.results import ProbeOutcome, Status
 
 T = TypeVar("T")
 
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def _thresholds(**kw: Any) -> LanSubnetThresholds:
+    # the thresholds these tests were written against: any loss warns, over half fails
+    return LanSubnetThresholds.model_validate({
+        "ping_count": 10, "warn_loss_pct": 0, "fail_loss_pct": 50, "warn_rtt_ms": 5,
+        "server_same_subnet": True, "proctor_same_subnet": True, **kw})
+
+
+async def _checked(params: dict[str, Any], deadline_s: float, **thresholds: Any) -> ProbeOutcome:
+    """The probe's measurement judged as the LAN-SUBNET reachability check judges it."""
+    measured = await reachability.run(params, deadline_s)
+    return lan.judge_reachability(measured, {"thresholds": _thresholds(**thresholds)})
 
 
 def _icmp_or_skip() -> None:
@@ -143,8 +159,10 @@ def _stats(received: int, rtt_ms: float = 0.3, count: int = 10) -> icmp.PingStat
     return icmp.PingStats("198.18.10.113", count, sent=count, rtts_ms=[rtt_ms] * received)
 
 
-def _params(**kw: Any) -> reachability._Params:
-    return reachability._Params.parse({"address": "198.18.10.113", **kw})
+def _measured(stats: icmp.PingStats, ports: dict[str, str] | None = None) -> dict[str, Any]:
+    # the figures icmp_issue reads, as probes/reachability.py records them
+    return {"address": stats.address, "count": stats.count, "received": stats.received,
+            "rtt_avg_ms": stats.rtt_avg_ms, "no_route": stats.no_route, "ports": ports or {}}
 
 
 @pytest.mark.parametrize(("received", "params", "expected"), [
@@ -156,24 +174,22 @@ def _params(**kw: Any) -> reachability._Params:
     (10, {"warn_loss_pct": 10}, None),
 ])
 def test_loss_thresholds(received: int, params: dict[str, Any], expected: Status | None) -> None:
-    p = _params(**params)
-    issue = reachability._icmp_issue(p, "198.18.10.113", _stats(received), {})
+    issue = lan.icmp_issue(_measured(_stats(received)), _thresholds(**params))
     assert (issue[0] if issue else None) == expected
 
 
 def test_slow_average_warns() -> None:
-    issue = reachability._icmp_issue(_params(), "198.18.10.113", _stats(10, 6.0), {})
+    issue = lan.icmp_issue(_measured(_stats(10, 6.0)), _thresholds())
     assert issue and issue[0] == Status.WARN and "6.0 ms on average" in issue[1].en
-    assert reachability._icmp_issue(_params(warn_rtt_ms=7), "198.18.10.113",
-                                    _stats(10, 6.0), {}) is None
+    assert lan.icmp_issue(_measured(_stats(10, 6.0)), _thresholds(warn_rtt_ms=7)) is None
 
 
 def test_no_answer_messages() -> None:
-    issue = reachability._icmp_issue(_params(), "198.18.10.113", _stats(0), {})
+    issue = lan.icmp_issue(_measured(_stats(0)), _thresholds())
     assert issue and issue[0] == Status.FAIL
     assert issue[1].en.startswith("no answer from 198.18.10.113 to 10 pings")
     assert "switched on" in issue[1].en and "开机" in issue[1].zh
-    blocked = reachability._icmp_issue(_params(), "198.18.10.113", _stats(0), {"80": "open"})
+    blocked = lan.icmp_issue(_measured(_stats(0), {"80": "open"}), _thresholds())
     assert blocked and blocked[0] == Status.WARN and "ICMP" in blocked[1].en
 
 
@@ -185,7 +201,7 @@ def test_pings_shrink_to_fit_the_deadline() -> None:
 
 
 def test_bad_params_are_an_error() -> None:
-    out = _run(reachability.run({"address": "127.0.0.1", "ports": [0]}, 2.0))
+    out = _run(_checked({"address": "127.0.0.1", "ports": [0]}, 2.0))
     assert out.status == Status.ERROR and "ports" in out.message.en
 
 
@@ -195,7 +211,7 @@ def test_icmp_unavailable_is_error_never_pass(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(icmp, "open_icmp_socket", unavailable)
     with _listener() as port:
-        out = _run(reachability.run({"address": "127.0.0.1", "ports": [port]}, 3.0))
+        out = _run(_checked({"address": "127.0.0.1", "ports": [port]}, 3.0))
     assert out.status == Status.ERROR
     assert "CAP_NET_RAW" in out.message.en and "root" in out.message.zh
     assert out.measured["ports"] == {str(port): "open"}
@@ -272,7 +288,7 @@ def test_concurrent_pings_never_take_each_others_replies() -> None:
 def test_probe_open_refused_and_silent_ports() -> None:
     _icmp_or_skip()
     with _listener() as open_port, _closed_port() as closed, _silent_port() as silent:
-        out = _run(reachability.run(
+        out = _run(_checked(
             {"address": "127.0.0.1", "count": 3, "interval_s": 0.01,
              "ports": [open_port, closed, silent], "port_timeout_s": 0.5}, 3.0))
     assert out.measured["ports"] == {str(open_port): "open", str(closed): "refused",
@@ -289,7 +305,7 @@ def test_probe_passes_on_loopback_within_a_tight_deadline() -> None:
     with _listener() as port:
         started = time.monotonic()
         # 10 pings 0.5 s apart cannot fit in 1 s: the probe must squeeze them itself
-        out = _run(reachability.run(
+        out = _run(_checked(
             {"address": "127.0.0.1", "count": 10, "interval_s": 0.5, "ports": [port]}, 1.0))
         elapsed = time.monotonic() - started
     assert out.status == Status.PASS, out.message.en
@@ -366,10 +382,11 @@ class Lab:
         for ns in (self.a, self.b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
-    def probe(self, params: dict[str, Any], deadline_s: float = 3.0) -> tuple[Any, float]:
+    def probe(self, params: dict[str, Any], deadline_s: float = 3.0,
+              **thresholds: Any) -> tuple[Any, float]:
         def go() -> tuple[Any, float]:
             started = time.monotonic()
-            out = asyncio.run(reachability.run(params, deadline_s))
+            out = asyncio.run(_checked(params, deadline_s, **thresholds))
             return out, time.monotonic() - started
 
         return in_netns(self.a, go)
@@ -518,7 +535,7 @@ def test_lab_lossy_link_warns_or_fails_per_thresholds(lab: Lab) -> None:
     params = {"address": lab.host_ip, "count": 10, "interval_s": 0.01, "reply_timeout_s": 0.3}
     with _drop_replies(lab.b, 3):
         warn, _ = lab.probe(params)
-        fail, _ = lab.probe({**params, "fail_loss_pct": 20})
+        fail, _ = lab.probe(params, fail_loss_pct=20)
     assert warn.measured["loss_pct"] == fail.measured["loss_pct"] == 30.0
     assert warn.status == Status.WARN and "lost 3 of 10" in warn.message.en
     assert fail.status == Status.FAIL

@@ -23,20 +23,19 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from readiness.commands.report import report
 from readiness.config.load import Site, load_site
 from readiness.config.profile import Profile, load_profile
-from readiness.config.secrets import Secret
 from readiness.evidence.chain import EvidenceLog, verify
-from readiness.evidence.commands import record_run
 from readiness.evidence.keys import init_keys, load_private, load_public
 from readiness.evidence.record import append_attestation
-from readiness.output.run_record import RunRecord
+from readiness.evidence.recording import record_run
 from readiness.planning.lan import host_label
+from readiness.redact import Secret
 from readiness.report import find_chromium, screenshot, write_report
-from readiness.report.commands import report
 from readiness.report.model import attestation_rows, leaks, seat_maps
 from readiness.report.style import STATUS_COLOURS
-from readiness.results import CheckResult, Status, Text, Verdict
+from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.store import ResultsStore
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -147,15 +147,25 @@ def test_independent_checks_overlap_but_exclusive_ones_never_do() -> None:
 
 
 def test_derived_check_sees_every_probe_result() -> None:
-    def count(results: list) -> ProbeOutcome:
+    def count(results: list, params: dict[str, Any]) -> ProbeOutcome:
         passing = sum(r.status == Status.PASS for r in results)
-        status = Status.PASS if passing >= 2 else Status.FAIL
+        status = Status.PASS if passing >= params["minimum"] else Status.FAIL
         return ProbeOutcome(status, Text(f"{passing} pass", f"{passing} 通过"),
                             {"passing": passing})
 
     derived = Check(check_id="count", requirement="LAN-SEATS", target="room", vantage="test",
-                    probe=None, derive=count)
-    results = run([check("a", "sleeper", sleep_s=0), check("b", "broken"), derived], PROBES)
+                    probe=None, judge="test.count", judge_params={"minimum": 2})
+    runner = Runner(_Profile(), PROBES, results_judges_={"test.count": count})  # type: ignore[arg-type]
+    results = run_checks(runner, [check("a", "sleeper", sleep_s=0), check("b", "broken"),
+                                  derived])
     assert results[-1].target == "room"
     assert results[-1].status == Status.FAIL and results[-1].measured == {"passing": 1}
     assert results[-1].citation is not None
+
+
+def test_a_derived_check_naming_no_known_judge_is_one_error() -> None:
+    derived = Check(check_id="count", requirement="LAN-SEATS", target="room", vantage="test",
+                    probe=None, judge="test.nobody")
+    runner = Runner(_Profile(), PROBES, results_judges_={})  # type: ignore[arg-type]
+    [result] = run_checks(runner, [derived])
+    assert result.status == Status.ERROR and "test.nobody" in result.message.en

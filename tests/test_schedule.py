@@ -22,16 +22,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from rich.console import Console
 
+from readiness.commands.schedule_show import render_schedule
 from readiness.config.errors import ConfigError
 from readiness.config.load import load_site
 from readiness.config.profile import available_profiles
 from readiness.config.site import Schedule
 from readiness.evidence.chain import verify
-from readiness.evidence.commands import record_run
 from readiness.evidence.keys import init_keys, load_public
 from readiness.evidence.record import run_key
-from readiness.output.run_record import RunRecord
-from readiness.results import CheckResult, Status, Text, Verdict
+from readiness.evidence.recording import record_run
+from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.schedule.countdown import countdown_plan, countdown_times
 from readiness.schedule.ledger import Ledger
 from readiness.schedule.runner import (
@@ -43,7 +43,6 @@ from readiness.schedule.runner import (
     recover,
     settings_from,
 )
-from readiness.schedule.show import render_schedule
 from readiness.store import ResultsStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -368,7 +367,7 @@ def test_unknown_requirement_in_schedule_only(tmp_path: Path) -> None:
 
 
 def icmp_allowed() -> bool:
-    from probes.icmp import IcmpUnavailable, open_icmp_socket
+    from probes.engines.icmp import IcmpUnavailable, open_icmp_socket
 
     try:
         sock, _kind = open_icmp_socket()

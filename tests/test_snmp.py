@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 import pytest
 
 from probes import snmp_device as dev
-from probes import snmp_oids as o
-from probes.snmp_client import (
+from probes.engines import snmp_oids as o
+from probes.engines.snmp_client import (
     SnmpAuthError,
     SnmpCredentials,
     SnmpError,
@@ -47,7 +47,9 @@ from probes.snmp_client import (
     get,
     walk,
 )
-from readiness.config.secrets import Secret
+from readiness.config.profile import UpsRuntimeThresholds
+from readiness.judges import snmp as judges
+from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status
 
 T = TypeVar("T")
@@ -72,6 +74,56 @@ def _v3(auth: str = AUTH_KEY, priv: str | None = PRIV_KEY, user: str = USER) -> 
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+Probe = Callable[[dict[str, Any], float], Any]
+
+
+def _probe_of(run: Any, creds: SnmpCredentials, judge: Any,
+              judged: Callable[[dict[str, Any]], dict[str, Any]]) -> Probe:
+    """A registered SNMP probe as the runner calls it (params name the version and user,
+    `secrets` hold the community or keys), then its judge on the outcome."""
+    given: dict[str, Any] = {"snmp_version": creds.version}
+    if creds.version == "3":
+        given |= {"snmp_user": creds.user, "auth_protocol": creds.auth_protocol,
+                  "priv_protocol": creds.priv_protocol}
+    keys = {name: value for name in ("community", "auth_key", "priv_key")
+            if (value := getattr(creds, name)) is not None}
+
+    async def probe(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        outcome = await run({**given, **params}, deadline_s, keys)
+        return judge(outcome, judged(params))
+
+    return probe
+
+
+def _name(p: dict[str, Any]) -> str:
+    return p.get("name") or p.get("switch") or p["host"]
+
+
+def _device_probe(creds: SnmpCredentials) -> Probe:
+    return _probe_of(dev.run_device, creds, judges.device, lambda p: {"name": _name(p)})
+
+
+def _ups_probe(creds: SnmpCredentials) -> Probe:
+    return _probe_of(dev.run_ups, creds, judges.ups, lambda p: {
+        "name": _name(p), "on_battery": p.get("on_battery", "warn"),
+        "thresholds": UpsRuntimeThresholds(min_minutes=p["min_minutes"],
+                                           covers="exam_server")})
+
+
+def _speeds(p: dict[str, Any]) -> dict[str, Any]:
+    return {"name": _name(p), "required_class": p.get("required_class", "gigabit"),
+            "gigabit_mbps": 1000, "fast_mbps": 100}
+
+
+def _port_speed_probe(creds: SnmpCredentials) -> Probe:
+    return _probe_of(dev.run_port_speed, creds, judges.port_speed, lambda p: {
+        **_speeds(p), "macs": {k: dev.normalize_mac(v) for k, v in p["seats"].items()}})
+
+
+def _interfaces_probe(creds: SnmpCredentials) -> Probe:
+    return _probe_of(dev.run_interfaces, creds, judges.interfaces, _speeds)
 
 
 def _need(tool: str) -> None:
@@ -275,7 +327,7 @@ def test_credentials_are_never_shown(agent: Snmpd, caplog: pytest.LogCaptureFixt
         except SnmpError as exc:
             texts += [str(exc), repr(exc), exc.text.zh]
             reason = exc.reason
-        outcome = await dev.make_ups_probe(creds)(
+        outcome = await _ups_probe(creds)(
             {"host": "127.0.0.1", "port": port, "min_minutes": 120, "timeout_s": 1.0,
              "retries": 1}, seconds + 0.5)
         texts += [outcome.message.en, outcome.message.zh, json.dumps(outcome.measured)]
@@ -331,7 +383,7 @@ def _probe(fn: Any, params: dict[str, Any], deadline_s: float = 8.0) -> tuple[Pr
 
 
 def test_device_identity_and_reboot(agent: Snmpd) -> None:
-    probe = dev.make_device_probe(_v3())
+    probe = _device_probe(_v3())
     first, _ = _probe(probe, {"host": "127.0.0.1", "port": agent.port, "name": "router"})
     assert first.status == Status.PASS, first.message.en
     assert first.measured["sys_name"] == "exam-room-ups"
@@ -362,7 +414,7 @@ def test_reboot_arithmetic_knows_the_uptime_wrap() -> None:
 
 
 def test_wrong_community_probe_errors_within_its_deadline(agent: Snmpd) -> None:
-    probe = dev.make_device_probe(_v2c("nope" + secrets.token_hex(4)))
+    probe = _device_probe(_v2c("nope" + secrets.token_hex(4)))
     # pysnmp alone would wait 3 x 1 s (and overshoots each try): the deadline cuts it
     outcome, elapsed = _probe(probe, {"host": "127.0.0.1", "port": agent.port,
                                       "timeout_s": 1.0, "retries": 2}, deadline_s=2.5)
@@ -394,7 +446,7 @@ def test_ups_runtime(values: dict[str, int], min_minutes: int, status: Status,
         if key in values:
             lines.append(f"override .{oid} integer {values[key]}")
     with snmpd(lines) as ups:
-        outcome, _ = _probe(dev.make_ups_probe(_v2c()), {
+        outcome, _ = _probe(_ups_probe(_v2c()), {
             "host": "127.0.0.1", "port": ups.port, "name": "机房 UPS",
             "min_minutes": min_minutes})
     assert outcome.status == status, outcome.message.en
@@ -409,14 +461,14 @@ def test_ups_on_battery_can_be_made_a_failure(agent: Snmpd) -> None:
              f"override .{o.UPS_OUTPUT_SOURCE} integer 5",
              f"override .{o.UPS_BATTERY_STATUS} integer 2"]
     with snmpd(lines) as ups:
-        outcome, _ = _probe(dev.make_ups_probe(_v3()), {
+        outcome, _ = _probe(_ups_probe(_v3()), {
             "host": "127.0.0.1", "port": ups.port, "min_minutes": 180, "on_battery": "fail"})
     assert outcome.status == Status.FAIL
     assert outcome.measured["output_source"] == "battery"
 
 
 def test_ups_wrong_priv_key_is_an_error_within_the_deadline(agent: Snmpd) -> None:
-    outcome, elapsed = _probe(dev.make_ups_probe(_v3(priv="wrongpriv123")), {
+    outcome, elapsed = _probe(_ups_probe(_v3(priv="wrongpriv123")), {
         "host": "127.0.0.1", "port": agent.port, "min_minutes": 120, "timeout_s": 1.0,
         "retries": 1}, deadline_s=5.0)
     assert outcome.status == Status.ERROR
@@ -579,7 +631,7 @@ SEATS = {"A01": SEAT_A, "A02": SEAT_B.upper().replace(":", "-"), "A03": SEAT_C,
 
 @pytest.mark.lab
 def test_seat_on_a_100_mbit_port_is_found(switch: SwitchLab) -> None:
-    outcome = switch.probe(dev.make_port_speed_probe(_v3()),
+    outcome = switch.probe(_port_speed_probe(_v3()),
                            {"seats": SEATS, "required_class": "gigabit"})
     seats = outcome.measured["seats"]
     assert seats["A01"]["port"] == "swp1" and seats["A01"]["speed_mbps"] == 1000
@@ -597,13 +649,13 @@ def test_seat_on_a_100_mbit_port_is_found(switch: SwitchLab) -> None:
     assert "100 Mbit/s" in outcome.message.zh
 
     # cbec: 100M is the minimum, gigabit the recommendation -> warn
-    lenient = switch.probe(dev.make_port_speed_probe(_v2c()),
+    lenient = switch.probe(_port_speed_probe(_v2c()),
                            {"seats": {"A02": SEAT_B}, "required_class": "fast_ethernet"})
     assert lenient.status == Status.WARN, lenient.message.en
 
     # the cable is replaced: the declared speed changes and the switch's view follows
     switch.set_speeds({"swp1": 1000, "swp2": 1000, "swp3": 1000, "swp4": 1000})
-    fixed = switch.probe(dev.make_port_speed_probe(_v2c()),
+    fixed = switch.probe(_port_speed_probe(_v2c()),
                          {"seats": {"A01": SEAT_A, "A02": SEAT_B}})
     switch.set_speeds({"swp1": 1000, "swp2": 100, "swp3": 1000, "swp4": 1000})
     assert fixed.status == Status.PASS, fixed.message.en
@@ -612,7 +664,7 @@ def test_seat_on_a_100_mbit_port_is_found(switch: SwitchLab) -> None:
 
 @pytest.mark.lab
 def test_switch_interfaces_and_error_counters(switch: SwitchLab) -> None:
-    outcome = switch.probe(dev.make_interfaces_probe(_v3()), {
+    outcome = switch.probe(_interfaces_probe(_v3()), {
         "ports": ["swp1", "swp2", "swp4"], "interval_s": 0.6, "required_class": "gigabit"})
     ports = outcome.measured["ports"]
     assert ports["swp1"]["oper_status"] == "up" and ports["swp1"]["speed_mbps"] == 1000
@@ -627,22 +679,13 @@ def test_switch_interfaces_and_error_counters(switch: SwitchLab) -> None:
 
 def test_seat_probe_without_fdb_is_an_error(agent: Snmpd) -> None:
     # plain snmpd has no BRIDGE-MIB: an unmanaged-looking switch
-    outcome, _ = _probe(dev.make_port_speed_probe(_v2c()), {
+    outcome, _ = _probe(_port_speed_probe(_v2c()), {
         "switch": "127.0.0.1", "port": agent.port, "seats": {"A01": SEAT_A}})
     assert outcome.status == Status.ERROR
     assert "publishes no MAC address table" in outcome.message.en
 
 
 # ---------------------------------------------------------------- pure logic
-
-
-@pytest.mark.parametrize("mbps, required, status", [
-    (1000, "gigabit", Status.PASS), (10000, "gigabit", Status.PASS),
-    (100, "gigabit", Status.FAIL), (100, "fast_ethernet", Status.WARN),
-    (10, "fast_ethernet", Status.FAIL), (None, "gigabit", Status.WARN),
-])
-def test_speed_classes(mbps: int | None, required: str, status: Status) -> None:
-    assert dev.classify_speed(mbps, required) == status
 
 
 def test_counter_delta_wraps_and_ignores_resets() -> None:
@@ -660,7 +703,7 @@ def test_mac_forms() -> None:
 
 
 def test_too_short_a_deadline_is_an_error_at_once() -> None:
-    outcome, elapsed = _probe(dev.make_ups_probe(_v2c()),
+    outcome, elapsed = _probe(_ups_probe(_v2c()),
                               {"host": "127.0.0.1", "min_minutes": 120}, deadline_s=0.3)
     assert outcome.status == Status.ERROR and "too short" in outcome.message.en
     assert elapsed < 0.1

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from readiness.config.secrets import Secret
-from readiness.evidence import commands
+from readiness.commands import evidence as commands
+from readiness.evidence import recording
 from readiness.output.json_writer import to_document
-from readiness.output.run_record import RunRecord
-from readiness.results import CheckResult, Citation, Status, Text, Verdict
+from readiness.redact import Secret
+from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 from readiness.store import ResultsStore, StoredRun
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -164,7 +164,7 @@ def test_record_run_signs_then_stores_with_a_link_to_the_proof(tmp_path: Path) -
 
     init_keys(tmp_path / "keys")
     run = make_run(T0, [150.0], {"A01": 900.0}, [Status.PASS], {"room 1": 40})
-    done = commands.record_run(run, [SECRET], trigger="schedule",
+    done = recording.record_run(run, [SECRET], trigger="schedule",
                                log_path=tmp_path / "evidence.jsonl", key_dir=tmp_path / "keys",
                                store_path=tmp_path / "readiness.sqlite")
     report = verify(tmp_path / "evidence.jsonl", load_public(tmp_path / "keys"))

@@ -6,16 +6,25 @@ aimed anywhere: a probe parameter that names a target (`host`, `address`, `url`,
 the allow-list built from the site file before the probe runs.
 
 A URL is judged by its host: a probe may need other paths of an allowed server
-(e.g. a speed test's download path), never another server.
+(e.g. a speed test's download path), never another server. So a `*_path` parameter
+must be a path: an absolute URL there (`urljoin` would let it replace the server) is
+refused. URLs a parser could read two ways (user info, backslashes, blanks) and
+host names that a resolver would read as an address ("127.1", "0x7f000001") are
+refused rather than guessed at.
+
+Targets that only appear while a probe runs (redirects, the addresses the caller says
+a control resolver gave) are checked inside the probe, against the same list, through
+probes/target_guard.py: the agent installs `AllowList.allows` there for every run.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from readiness.config.site import SiteFile
 
@@ -23,23 +32,33 @@ TARGET_KEYS = frozenset({"host", "address", "url", "target", "server"})
 TARGET_SUFFIXES = ("_host", "_address", "_url")
 PLURAL_KEYS = frozenset({"hosts", "addresses", "urls", "targets", "servers"})
 PLURAL_SUFFIXES = ("_hosts", "_addresses", "_urls")
+PATH_SUFFIXES = ("_path",)
+# characters no legitimate target holds and that parsers disagree about
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+# a last label a resolver (inet_aton) would take for a number: 127.1, 0x7f000001, 017
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
 class TargetRefused(Exception):
-    def __init__(self, target: str):
+    def __init__(self, target: str, message: str | None = None):
         super().__init__(target)
         self.target = target
-        self.message = f"target {target} is not in the site configuration"
+        self.message = message or f"target {target} is not in the site configuration"
 
 
 def _host_of(value: str) -> str:
-    """The host a target names: a URL's host, or the value itself."""
+    """The host a target names: a URL's host, or the value itself ("" when it cannot be
+    told for sure, which no allow-list allows)."""
+    if _AMBIGUOUS.search(value):
+        return ""
     if "://" in value:
         try:
-            host = urlsplit(value).hostname or ""
+            parts = urlsplit(value)
+            host = parts.hostname or ""
         except ValueError:  # e.g. a malformed IPv6 literal
-            return value
-        return host
+            return ""
+        # user info ("http://exam.example@other/") is where parsers disagree
+        return "" if "@" in parts.netloc else host
     return value
 
 
@@ -58,7 +77,13 @@ class AllowList:
         networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         names: set[str] = set()
         for entry in entries:
-            host = _host_of(entry.strip())
+            entry = entry.strip()
+            # the site file's own entries are trusted to mean their host (a camera URL
+            # may carry user info); only what a caller sends is read strictly
+            try:
+                host = (urlsplit(entry).hostname or "") if "://" in entry else entry
+            except ValueError:
+                continue
             if not host:
                 continue
             try:
@@ -106,6 +131,8 @@ class AllowList:
             # subdomains of a blocked name to test wildcard rules)
             name = _norm_name(host)
             labels = name.split(".")
+            if _NUMERIC_LABEL.match(labels[-1]):
+                return False  # not an address to us, but one to getaddrinfo
             return any(".".join(labels[i:]) in self.names for i in range(len(labels) - 1))
         return any(address in net for net in self.networks)
 
@@ -132,14 +159,35 @@ def targets_in(params: dict[str, Any]) -> list[str]:
     return found
 
 
+def _path_target(key: str, path: Any, params: dict[str, Any]) -> str:
+    """The URL a `*_path` parameter makes a probe fetch (joined to `url`, as the probe
+    does); raises TargetRefused for anything but a path on that server."""
+    if not isinstance(path, str):
+        raise TargetRefused(repr(path), f"{key} must be a path (e.g. backend/garbage.php), "
+                                        f"not {type(path).__name__}")
+    parts = urlsplit(path) if not _AMBIGUOUS.search(path) else None
+    if parts is None or parts.scheme or parts.netloc or path.startswith("//"):
+        raise TargetRefused(path, f"{key} {path[:200]!r} is not a path on the server of "
+                                  "'url': give a path such as backend/garbage.php; another "
+                                  "server is never reached through it")
+    base = params.get("url")
+    return urljoin(base, path) if isinstance(base, str) else path
+
+
 def check_targets(allow: AllowList, params: dict[str, Any]) -> None:
     """Raise TargetRefused for the first target outside the allow-list."""
     for target in targets_in(params):
         if not allow.allows(target):
             raise TargetRefused(target)
+    for key, value in params.items():
+        if key.endswith(PATH_SUFFIXES) and value is not None:
+            target = _path_target(key, value, params)
+            if "://" in target and not allow.allows(target):
+                raise TargetRefused(target)
     # The filter audit hands a seat the addresses a control resolver gave for each blocked
-    # name, to try them directly. The names must be the site's; the addresses are what
-    # the site's own resolver said those names are, which no file can list in advance.
+    # name, to try them directly. The names must be the site's. The addresses come from
+    # the caller, so url_filter tries only those the allow-list holds (through
+    # probes/target_guard.py) and names the others in its result.
     answers = params.get("control_answers")
     if answers is not None:
         if not isinstance(answers, dict):

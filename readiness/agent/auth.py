@@ -1,17 +1,25 @@
 """Signing agent requests with the site token, and checking them on the agent.
 
-A request carries three headers:
+A request carries four headers:
 
   X-Readiness-Time       integer Unix time of the caller's clock
   X-Readiness-Nonce      32 random hex digits, never used twice
-  X-Readiness-Signature  hex HMAC-SHA256(token, "readiness-v1\\nMETHOD\\nTARGET\\nTIME\\nNONCE\\n"
-                         + hex SHA-256 of the body)
+  X-Readiness-Agent      the agent the request is for: the address and port the caller
+                         connected to ("198.18.10.107:8765", "[2001:db8::7]:8765")
+  X-Readiness-Signature  hex HMAC-SHA256(token, "readiness-v2\\nAGENT\\nMETHOD\\nTARGET\\n"
+                         "TIME\\nNONCE\\n" + hex SHA-256 of the body)
+
+The agent computes AGENT from the local address and port the connection arrived on,
+never from the header: a request signed for one seat does not verify on any other
+(every seat shares the site token, so without this a captured request would run on
+all forty for as long as the window lasts). The header only lets the agent say why.
+An agent behind a port forward therefore refuses requests: connect to it directly.
 
 The signature covers the body's digest, not the body, so the agent can check the
-cheap parts (presence, clock window) before it reads a byte of the body. A captured
-request cannot be replayed: outside the window its time is refused, inside it its
-nonce is already known. The token itself never leaves this module in any form other
-than a MAC, and no message here ever contains it.
+cheap parts (presence, clock window, agent) before it reads a byte of the body. A
+captured request cannot be replayed: outside the window its time is refused, inside it
+its nonce is already known. The token itself never leaves this module in any form
+other than a MAC, and no message here ever contains it.
 """
 
 from __future__ import annotations
@@ -19,17 +27,19 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import ipaddress
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 
-from readiness.config.secrets import Secret
+from readiness.redact import Secret
 
-SCHEME = "readiness-v1"
+SCHEME = "readiness-v2"
 TIME_HEADER = "X-Readiness-Time"
 NONCE_HEADER = "X-Readiness-Nonce"
+AGENT_HEADER = "X-Readiness-Agent"
 SIGNATURE_HEADER = "X-Readiness-Signature"
 
 # Seat PCs in exam rooms often have no NTP; 30 s either way is a compromise between
@@ -50,6 +60,7 @@ BAD_SIGNATURE = "bad_signature"
 EXPIRED = "expired"
 FUTURE = "future"
 REPLAYED = "replayed"
+WRONG_AGENT = "wrong_agent"
 OVERLOADED = "nonce_cache_full"
 
 
@@ -71,19 +82,33 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _mac(key: bytes, method: str, target: str, stamp: str, nonce: str, digest: str) -> str:
-    message = "\n".join((SCHEME, method.upper(), target, stamp, nonce, digest))
+def agent_id(address: str, port: int) -> str:
+    """The one spelling of an agent's address and port both sides sign: the address as
+    `ipaddress` writes it (no IPv6 zone), IPv6 in brackets."""
+    host = address.split("%", 1)[0]
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        host = host.lower()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _mac(key: bytes, agent: str, method: str, target: str, stamp: str, nonce: str,
+         digest: str) -> str:
+    message = "\n".join((SCHEME, agent, method.upper(), target, stamp, nonce, digest))
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def sign(token: Secret, method: str, target: str, body: bytes, *, now: float | None = None,
-         nonce: str | None = None) -> dict[str, str]:
-    """The three headers that authenticate one request (`target` is path and query)."""
+def sign(token: Secret, method: str, target: str, body: bytes, *, agent: str,
+         now: float | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The headers that authenticate one request (`target` is path and query) for the
+    agent `agent` (`agent_id(address, port)` of the connection it is sent on)."""
     stamp = str(int(time.time() if now is None else now))
     nonce = nonce or secrets.token_hex(16)
-    signature = _mac(token.reveal().encode("utf-8"), method, target, stamp, nonce,
+    signature = _mac(token.reveal().encode("utf-8"), agent, method, target, stamp, nonce,
                      body_digest(body))
-    return {TIME_HEADER: stamp, NONCE_HEADER: nonce, SIGNATURE_HEADER: signature}
+    return {TIME_HEADER: stamp, NONCE_HEADER: nonce, AGENT_HEADER: agent,
+            SIGNATURE_HEADER: signature}
 
 
 class NonceCache:
@@ -130,9 +155,12 @@ class Verifier:
     def __repr__(self) -> str:
         return f"Verifier(window_s={self.window_s})"
 
-    def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str, str, int]:
-        """The cheap half, before the body is read: presence, form, clock window.
-        Returns (time, nonce, signature, time as int). `headers` keys are lower case."""
+    def check_headers(self, headers: Mapping[str, str], agent: str,
+                      ) -> tuple[str, str, str, int]:
+        """The cheap half, before the body is read: presence, form, clock window, and
+        that the request names this agent (`agent`: `agent_id` of the local end of the
+        connection). Returns (time, nonce, signature, time as int). `headers` keys are
+        lower case."""
         stamp = headers.get(TIME_HEADER.lower())
         nonce = headers.get(NONCE_HEADER.lower())
         signature = headers.get(SIGNATURE_HEADER.lower())
@@ -157,12 +185,27 @@ class Verifier:
             raise AuthError(401, FUTURE,
                             f"the request time is {sent - now} s in the future (more than "
                             f"{self.window_s} s): the clocks of the two machines differ", now)
+        named = headers.get(AGENT_HEADER.lower())
+        if not named:
+            raise AuthError(401, MISSING,
+                            "the request does not name the agent it is for (no "
+                            "X-Readiness-Agent header): the coordinator's readiness is "
+                            "older than this agent's; update it")
+        if named != agent:
+            raise AuthError(403, WRONG_AGENT,
+                            f"this request was signed for the agent at {named[:60]}, but it "
+                            f"reached the agent at {agent}: a request signed for one agent "
+                            "is refused by every other (connect to the agent directly, not "
+                            "through a port forward)")
         return stamp, nonce, signature, sent
 
-    def verify(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise AuthError unless the request is signed with the token, fresh and new."""
-        stamp, nonce, signature, sent = self.check_headers(headers)
-        expected = _mac(self._key, method, target, stamp, nonce, body_digest(body))
+    def verify(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
+               agent: str) -> None:
+        """Raise AuthError unless the request is signed with the token for this agent
+        (`agent`: `agent_id` of the local end of the connection), fresh and new."""
+        stamp, nonce, signature, sent = self.check_headers(headers, agent)
+        # the MAC is over the agent as this side sees it, never the header's claim
+        expected = _mac(self._key, agent, method, target, stamp, nonce, body_digest(body))
         if not hmac.compare_digest(expected, signature):
             raise AuthError(403, BAD_SIGNATURE,
                             "the signature does not match: the caller's agent token differs "

@@ -10,17 +10,18 @@ import asyncio
 import errno
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from readiness.config.secrets import Secret
+from readiness.redact import Secret
 
-from .auth import EXPIRED, FUTURE, sign
+from .auth import EXPIRED, FUTURE, WRONG_AGENT, agent_id, sign
 
 ReplyStatus = Literal["ok", "absent", "refused", "error"]
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 AUTH_CODES = frozenset({"missing_signature", "malformed_signature", "bad_signature",
-                        EXPIRED, FUTURE, "replayed"})
+                        EXPIRED, FUTURE, "replayed", WRONG_AGENT})
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,19 @@ def _parse_reply(raw: bytes, where: str) -> tuple[int, dict[str, Any]]:
     return status, data
 
 
-async def _exchange(address: str, port: int, request: bytes, timeout_s: float,
+async def _exchange(address: str, port: int, build: Callable[[str], bytes], timeout_s: float,
                     ) -> tuple[bytes | None, BaseException | None]:
-    """(reply bytes, None) or (None, the connect failure)."""
+    """(reply bytes, None) or (None, the connect failure). `build(agent)` makes the
+    request once connected: it is signed for the address and port actually connected to
+    (a name resolved, an IPv6 spelling normalised), as the agent sees its own end."""
     try:
         async with asyncio.timeout(timeout_s):
             reader, writer = await asyncio.open_connection(address, port)
     except (OSError, TimeoutError) as exc:
         return None, exc
     try:
-        writer.write(request)
+        peer = writer.get_extra_info("peername")
+        writer.write(build(agent_id(peer[0], peer[1]) if peer else agent_id(address, port)))
         async with asyncio.timeout(timeout_s):
             await writer.drain()
             raw = await reader.read(MAX_REPLY_BYTES)
@@ -114,13 +118,15 @@ async def call_agent(address: str, port: int, path: str, body: dict[str, Any] | 
     started = time.monotonic()
     skew: int | None = None
     for _attempt in range(2):
-        headers = sign(token, method, path, payload, now=time.time() + (skew or 0))
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {where}", "Connection: close",
-                 "Content-Type: application/json", f"Content-Length: {len(payload)}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + payload
+        def build(agent: str, now: float = time.time() + (skew or 0)) -> bytes:
+            headers = sign(token, method, path, payload, agent=agent, now=now)
+            lines = [f"{method} {path} HTTP/1.1", f"Host: {agent}", "Connection: close",
+                     "Content-Type: application/json", f"Content-Length: {len(payload)}",
+                     *(f"{k}: {v}" for k, v in headers.items())]
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + payload
+
         try:
-            raw, failure = await _exchange(address, port, request, timeout_s)
+            raw, failure = await _exchange(address, port, build, timeout_s)
         except (TimeoutError, OSError) as exc:
             reason = (f"{where} accepted the connection but sent no reply within "
                       f"{timeout_s:g} s" if isinstance(exc, TimeoutError)

@@ -4,9 +4,20 @@ Pure standard library (asyncio), so it installs on any school PC that has Python
 asyncio rather than http.server because the defence against slow or half-open
 clients is a deadline for the whole request, not for each recv: a client sending one
 byte a second satisfies any per-recv timeout forever, but not `asyncio.timeout`
-around the whole read. An idle connection costs no thread either, so a few stuck
-clients cannot use up a pool; blocking work (the self-report's file and subprocess
-reads) goes to a small bounded thread pool.
+around the whole read. An idle connection costs no thread either; blocking work (the
+self-report's file and subprocess reads) goes to a small bounded thread pool.
+
+Idle connections need no token, so they must not be able to lock signed requests out:
+the request head has a short deadline of its own, and when the connection cap is
+reached the oldest connection that has not yet proven the token is dropped to make
+room (a signed request is answered within a moment of connecting, so it is never the
+oldest for long). Only connections running a signed request are never dropped. Log
+lines are rate-limited per cause (lograte.py), so a flood leaves a count, not a disk
+full of identical lines.
+
+Every probe runs with the allow-list installed in probes/target_guard.py, so targets
+that appear only while it runs (redirects, caller-supplied resolver answers) are
+checked before a packet goes there, like the targets in its params.
 
 Endpoints (JSON in, JSON out, one request per connection):
 
@@ -35,12 +46,14 @@ from http import HTTPStatus
 from typing import Any
 
 from probes import ProbeFn
+from probes.engines import target_guard
 from readiness import __version__
-from readiness.config.secrets import Secret
+from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
 
 from .allow import AllowList, TargetRefused, check_targets
-from .auth import AuthError, Verifier
+from .auth import AuthError, Verifier, agent_id
+from .lograte import RateLimitedLog
 from .self_report import collect
 
 log = logging.getLogger("readiness.agent")
@@ -84,9 +97,12 @@ def default_registry() -> dict[str, AgentProbe]:
 class Limits:
     max_body_bytes: int = 64 * 1024
     max_header_bytes: int = 16 * 1024
-    # the whole request (line, headers, body) must arrive within this
+    # the whole request (line, headers, body) must arrive within this...
     read_timeout_s: float = 5.0
+    # ...and its head (line and headers) within this: an idle connection goes soon
+    head_timeout_s: float = 2.0
     write_timeout_s: float = 5.0
+    # at the cap, the oldest connection not yet signed in is dropped for the new one
     max_connections: int = 256
     max_running_probes: int = 8
     workers: int = 4
@@ -96,6 +112,9 @@ class Limits:
     # client sees our reply rather than a reset
     linger_s: float = 0.5
     linger_bytes: int = 256 * 1024
+    # request log: at most this many lines per cause per interval, then a count
+    log_burst: int = 20
+    log_interval_s: float = 60.0
 
 
 class BindRefused(ValueError):
@@ -151,6 +170,7 @@ def _encode(status: int, payload: dict[str, Any]) -> bytes:
 
 @dataclass
 class _Request:
+    agent: str = ""  # agent_id of the local end: what the signature must name
     method: str = "-"
     target: str = "-"
     headers: dict[str, str] = field(default_factory=dict)
@@ -162,7 +182,7 @@ class _Request:
 
 
 _SINGLE_HEADERS = {"content-length", "transfer-encoding", "x-readiness-time",
-                   "x-readiness-nonce", "x-readiness-signature"}
+                   "x-readiness-nonce", "x-readiness-agent", "x-readiness-signature"}
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
@@ -199,7 +219,14 @@ class AgentServer:
         self.limits = limits or Limits()
         self.verifier = Verifier(token, clock=clock)
         self._server: asyncio.Server | None = None
-        self._connections = 0
+        # connections that have not proven the token yet, oldest first: the ones dropped
+        # when the cap is reached
+        self._unproven: dict[asyncio.StreamWriter, None] = {}
+        self._evicted: set[asyncio.StreamWriter] = set()
+        self._proven: set[asyncio.StreamWriter] = set()
+        self._log = RateLimitedLog(log, burst=self.limits.log_burst,
+                                   interval_s=self.limits.log_interval_s)
+        self._flusher: asyncio.Task[None] | None = None
         self._running = 0
         self._exclusive: str | None = None
 
@@ -223,29 +250,63 @@ class AgentServer:
             raise BindRefused(f"cannot listen on {self.bind}:{self.port}: "
                               f"{exc.strerror or exc}") from None
         self.port = self._server.sockets[0].getsockname()[1]
+        self._flusher = asyncio.create_task(self._flush_log())
         log.info("agent %s listening on %s:%d; probes: %s; targets: %s", __version__,
                  self.bind, self.port, ", ".join(sorted(self.registry)), self.allow.describe())
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
                     await self._server.wait_closed()
+        self._log.flush(force=True)
+
+    async def _flush_log(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.log_interval_s)
+            self._log.flush()
+
+    @property
+    def connections(self) -> int:
+        """Open connections (those being read, and those running a signed request)."""
+        return len(self._unproven) + len(self._proven)
+
+    def _admit(self, writer: asyncio.StreamWriter) -> bool:
+        """Make room for a new connection; False when every slot runs a signed request."""
+        if self.connections >= self.limits.max_connections:
+            if not self._unproven:
+                return False
+            oldest = next(iter(self._unproven))
+            del self._unproven[oldest]
+            self._evicted.add(oldest)
+            oldest.transport.abort()  # its reader sees EOF: the handler ends quietly
+        self._unproven[writer] = None
+        return True
+
+    def _proved(self, writer: asyncio.StreamWriter) -> None:
+        if writer in self._unproven:
+            del self._unproven[writer]
+            self._proven.add(writer)
 
     # ------------------------------------------------------------- one connection
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
         client = peer[0] if peer else "?"
         started = time.monotonic()
-        request = _Request()
+        request = _Request(agent=agent_id(local[0], local[1]) if local else "")
         status = 0
+        cause = "gone"
         note = ""
-        self._connections += 1
+        admitted = self._admit(writer)
         try:
-            if self._connections > self.limits.max_connections:
-                raise _error(503, "busy", "too many connections; try again shortly")
+            if not admitted:
+                raise _error(503, "busy", "every connection slot is running a signed "
+                                          "request; try again shortly")
             try:
                 async with asyncio.timeout(self.limits.read_timeout_s):
                     await self._read_request(reader, request)
@@ -253,34 +314,48 @@ class AgentServer:
                 raise _error(408, "timeout",
                              f"the request did not arrive within "
                              f"{self.limits.read_timeout_s:g} s") from None
-            status, payload, note = await self._dispatch(request)
+            status, payload, note = await self._dispatch(request, writer)
+            cause = str(status)
             await self._send(writer, status, payload)
         except _Reply as reply:
             status = reply.status
+            cause = f"{status} {reply.payload.get('error', '')}".strip()
             await self._send(writer, reply.status, reply.payload)
             if reply.linger:
                 await self._linger(reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
-            status = 0  # the client went away; nobody to answer
+            # the client went away, or we dropped it for a newer one: nobody to answer
+            status = 0
+            cause = "evicted" if writer in self._evicted else "gone"
         except Exception:  # a bug of ours: one request fails, the agent keeps serving
-            log.exception("internal error on %s %.200r", request.method, request.path)
+            self._log.log("internal", logging.ERROR, "internal error on %s %.200r",
+                          request.method, request.path, exc_info=True)
             status = 500
+            cause = "500"
             await self._send(writer, 500, {"error": "internal", "message": "internal error "
                                            "in the agent; its log has the details"})
         finally:
-            self._connections -= 1
+            self._unproven.pop(writer, None)
+            self._proven.discard(writer)
+            self._evicted.discard(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
             # method, path and status only: headers carry the signature, never logged
-            log.info("%s %s %.200r %s %.0fms%s", client, request.method, request.path,
-                     status or "-", (time.monotonic() - started) * 1000, note)
+            self._log.log(cause, logging.INFO, "%s %s %.200r %s %.0fms%s%s", client,
+                          request.method, request.path, status or "-",
+                          (time.monotonic() - started) * 1000, note,
+                          " (dropped for a newer connection)" if cause == "evicted" else "")
 
     async def _read_request(self, reader: asyncio.StreamReader, request: _Request) -> None:
         """Fill `request` (filled as far as it got, for the log, when this raises)."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(self.limits.head_timeout_s):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except TimeoutError:
+            raise _error(408, "timeout", f"the request head did not arrive within "
+                                         f"{self.limits.head_timeout_s:g} s") from None
         except asyncio.LimitOverrunError:
             raise _error(431, "headers_too_large",
                          f"request headers exceed {self.limits.max_header_bytes} bytes",
@@ -309,7 +384,7 @@ class AgentServer:
                                            f"at most {self.limits.max_body_bytes}", linger=True)
         try:
             # time and presence first, so an unsigned or stale request is not even read
-            self.verifier.check_headers(request.headers)
+            self.verifier.check_headers(request.headers, request.agent)
         except AuthError as exc:
             raise self._auth_reply(exc, linger=length > 0) from None
         request.body = await reader.readexactly(length)
@@ -341,14 +416,16 @@ class AgentServer:
 
     # ------------------------------------------------------------- endpoints
 
-    async def _dispatch(self, request: _Request) -> tuple[int, dict[str, Any], str]:
+    async def _dispatch(self, request: _Request, writer: asyncio.StreamWriter,
+                        ) -> tuple[int, dict[str, Any], str]:
         if request.path == HEALTH:
             return 200, {"agent": "readiness", "version": __version__}, ""
         try:
             self.verifier.verify(request.method, request.target, request.headers,
-                                 request.body)
+                                 request.body, request.agent)
         except AuthError as exc:
             raise self._auth_reply(exc) from None
+        self._proved(writer)  # from here on it holds its slot until it is answered
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
@@ -407,15 +484,23 @@ class AgentServer:
             if probe.exclusive:
                 self._exclusive = None
         duration_s = round(time.monotonic() - started, 3)
-        return 200, {"probe": name, "outcome": outcome_to_dict(outcome),
+        return 200, {"probe": name, "outcome": outcome.to_dict(),
                      "duration_s": duration_s}, f" probe={name} {outcome.status.value}"
 
     async def _outcome(self, probe: AgentProbe, name: str, params: dict[str, Any],
                        deadline_s: float) -> ProbeOutcome:
         # A probe keeps its own deadline; this is the backstop that always holds.
         try:
-            async with asyncio.timeout(deadline_s):
-                return await probe.run(params, deadline_s)
+            # targets that appear while it runs (redirects...) are checked too
+            with target_guard.enforced(self.allow.allows):
+                async with asyncio.timeout(deadline_s):
+                    return await probe.run(params, deadline_s)
+        except target_guard.TargetNotAllowed as exc:
+            return ProbeOutcome(Status.ERROR, Text(
+                f"the probe {name} was stopped: {exc.message}; add the target to the site "
+                "file if it belongs to the site",
+                f"探测 {name} 已被阻止：{exc.target} 不在本代理的站点配置中，未向其发送任何数据；"
+                "如该目标属于本考点，请将其加入站点配置"))
         except TimeoutError:
             return ProbeOutcome(Status.ERROR, Text(
                 f"the probe {name} did not finish within its deadline of {deadline_s:g} s",
@@ -425,18 +510,6 @@ class AgentServer:
             what = f"{type(exc).__name__}: {exc}"[:300]
             return ProbeOutcome(Status.ERROR, Text(f"the probe {name} failed: {what}",
                                                    f"探测 {name} 出错：{what}"))
-
-
-def outcome_to_dict(outcome: ProbeOutcome) -> dict[str, Any]:
-    return {"status": outcome.status.value, "message": outcome.message.to_dict(),
-            "measured": outcome.measured, "evidence": outcome.evidence}
-
-
-def outcome_from_dict(data: dict[str, Any]) -> ProbeOutcome:
-    message = data.get("message") or {}
-    return ProbeOutcome(Status(data["status"]),
-                        Text(str(message.get("en", "")), str(message.get("zh", ""))),
-                        dict(data.get("measured") or {}), list(data.get("evidence") or []))
 
 
 # ------------------------------------------------------------- running it

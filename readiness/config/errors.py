@@ -11,10 +11,16 @@ class ConfigIssue:
     line: int | None
     path: str
     message: str
+    # the same message in Chinese, where the code that found the mistake has one
+    message_zh: str = ""
+
+    def render(self, lang: str = "en") -> str:
+        message = self.message_zh if lang == "zh" and self.message_zh else self.message
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} {self.path}: {message}" if self.path else f"{where}: {message}"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return self.render("en")
 
 
 class ConfigError(Exception):

@@ -98,11 +98,20 @@ def _clean_message(err: dict[str, Any]) -> str:
         return "version must be '2c' or '3' (quote it: version: \"2c\")"
     if err["type"] == "union_tag_not_found":
         return "missing 'version' ('2c' or '3')"
+    # "Input should be a valid datetime or date, month value is outside ...": keep the
+    # reason, say what was written and what to write
+    reason = msg.partition(", ")[2] or msg
+    if err["type"].startswith(("datetime_", "date_")):
+        return (f"{err.get('input')!r} is not a date and time ({reason}); write it such as "
+                "2026-12-05T09:00:00 (local time)")
+    if err["type"].startswith("time_"):
+        return f"{err.get('input')!r} is not a time of day ({reason}); write it such as \"20:00\""
     return msg
 
 
-SEAT_RANGE = re.compile(r"^([A-Za-z]*)(\d+)-([A-Za-z]*)(\d+)$")
-ADDR_RANGE = re.compile(r"^(\d+\.\d+\.\d+\.)(\d+)-(\d+)$")
+# bounded digits: int() of a 5000-digit number raises instead of giving a seat count
+SEAT_RANGE = re.compile(r"^([A-Za-z]*)(\d{1,6})-([A-Za-z]*)(\d{1,6})$")
+ADDR_RANGE = re.compile(r"^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$")
 
 
 def _expand_seats(key: str, value: str | SeatSpec) -> tuple[list[Seat], str | None]:
@@ -173,8 +182,10 @@ def _room_semantics(
         issues.append(ConfigIssue(src.file, src.line_of(path), dotted(path), message))
 
     try:
-        subnet: ipaddress.IPv4Network | None = ipaddress.IPv4Network(raw.get("subnet"))
-    except (ValueError, TypeError):
+        # text only: ipaddress reads a number (or `subnet: yes`, a boolean) as an address
+        subnet: ipaddress.IPv4Network | None = ipaddress.IPv4Network(str(raw["subnet"])) \
+            if isinstance(raw.get("subnet"), str) else None
+    except ValueError:
         subnet = None
     base: PathKey = ("rooms", index)
     seats: list[Seat] = []
@@ -299,7 +310,8 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
     except ValidationError as exc:
         issues.extend(_pydantic_issues(exc, src))
 
-    profile = data.get("profile")
+    # the validated name when there is one: pydantic turns e.g. !!binary into text
+    profile = model.profile if model is not None else data.get("profile")
     if known_profiles is not None and isinstance(profile, str) and profile not in known_profiles:
         issues.append(ConfigIssue(src.file, src.line_of(("profile",)), "profile",
                                   f"unknown profile {profile!r}; expected one of "

@@ -166,6 +166,16 @@ class LanSubnetThresholds(_Thresholds):
     warn_rtt_ms: Positive
     server_same_subnet: bool
     proctor_same_subnet: bool
+    # Seconds between echoes: nothing on a switched LAN needs more, and 10 pings then
+    # take one second per host (all hosts are pinged side by side).
+    ping_interval_s: Annotated[float, Field(ge=0, le=10), AfterValidator(_tidy)] = 0.1
+    # The ARP sweep: how long answers are collected, and how often silent addresses are
+    # asked again inside that window.
+    arp_window_s: Annotated[float, Field(gt=0, le=30), AfterValidator(_tidy)] = 1
+    arp_retries: int = Field(2, ge=0, le=10)
+    # dnsmasq (the DHCP server of most home routers) pings an address for 3 s before it
+    # offers it: a shorter window misses the commonest rogue DHCP server.
+    dhcp_window_s: Annotated[float, Field(gt=0, le=30), AfterValidator(_tidy)] = 4
 
     @model_validator(mode="after")
     def _ordered(self) -> LanSubnetThresholds:

@@ -11,35 +11,15 @@ import re
 import stat
 from pathlib import Path
 
-import yaml
+from ..redact import Secret
+from .errors import ConfigError
+from .yamlsource import load_yaml
+
+__all__ = ["Secret", "SecretsFile", "is_reference"]
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 FILE_REF = re.compile(r"^secret:([A-Za-z0-9_.-]+)$")
 REF_HELP = "a reference: ${ENV_VAR} or secret:NAME (a key of the secrets file)"
-
-
-class Secret:
-    """A resolved secret value. Its text form never shows the value."""
-
-    __slots__ = ("_value", "ref")
-
-    def __init__(self, value: str, ref: str):
-        self._value = value
-        self.ref = ref
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({self.ref})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self.ref)
 
 
 def is_reference(value: str) -> bool:
@@ -69,6 +49,9 @@ class SecretsFile:
         except OSError as exc:
             self.problem = f"secrets file {self.path} cannot be read: {exc.strerror}"
             return self._values
+        except ValueError:  # a NUL in the name: no file can be called that
+            self.problem = f"secrets file {str(self.path)!r} is not a valid file name"
+            return self._values
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             self.problem = (
                 f"secrets file {self.path} can be read by other users "
@@ -76,11 +59,12 @@ class SecretsFile:
             )
             return self._values
         try:
-            # BaseLoader: every value stays the text written (0123, yes, 12:30 are
-            # passwords, not a number, a boolean and a time)
-            data = yaml.load(self.path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
-        except (OSError, yaml.YAMLError):
-            self.problem = f"secrets file {self.path} is not a readable YAML mapping"
+            # the guarded loader of every config file; secret=True: every value stays the
+            # text written (0123, yes, 12:30 are passwords, not a number, a boolean and a
+            # time) and no message quotes from the file
+            data = load_yaml(self.path, str(self.path), secret=True).data or {}
+        except ConfigError as err:
+            self.problem = "secrets file " + "; ".join(str(i) for i in err.issues)
             return self._values
         if not isinstance(data, dict):
             self.problem = f"secrets file {self.path} must be a mapping NAME: value"

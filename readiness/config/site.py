@@ -8,7 +8,15 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
 
@@ -40,6 +48,31 @@ def _mac(value: str | None) -> str | None:
     return value.lower().replace("-", ":")
 
 
+def _not_yes_no(value: Any) -> Any:
+    # YAML reads yes/no/on/off as booleans, and pydantic would take True as port 1
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a port number: write a number from 1 to 65535")
+    return value
+
+
+def _port_range(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a port number: ports run from 1 to 65535")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_not_yes_no), AfterValidator(_port_range)]
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970, and YAML 1.1 reads an
+    # unquoted 12:30 as the number 750
+    if isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a date and time; write it such as "
+                         "2026-12-05T09:00:00 (local time)")
+    return value
+
+
 class SiteInfo(Strict):
     name: str = Field(min_length=1)
     code: str = Field(min_length=1)
@@ -47,14 +80,23 @@ class SiteInfo(Strict):
 
 class ExamSession(Strict):
     name: str = ""
-    start: datetime
+    start: Annotated[datetime, BeforeValidator(_not_a_number)]
     duration_min: int = Field(gt=0, le=24 * 60)
+
+    @field_validator("start")
+    @classmethod
+    def _plausible_year(cls, value: datetime) -> datetime:
+        # a typo such as 0026 or 9999 would overflow the countdown's date arithmetic
+        if not 2000 <= value.year <= 2100:
+            raise ValueError(f"year {value.year} is not an exam date; write the date and "
+                             "local time such as 2026-12-05T09:00:00")
+        return value
 
 
 class SnmpV2c(Strict):
     version: Literal["2c"]
     community: str
-    port: int = Field(161, ge=1, le=65535)
+    port: Port = 161
 
 
 class SnmpV3(Strict):
@@ -64,7 +106,7 @@ class SnmpV3(Strict):
     auth_key: str
     priv_protocol: Literal["AES", "AES256", "DES"] = "AES"
     priv_key: str
-    port: int = Field(161, ge=1, le=65535)
+    port: Port = 161
 
 
 Snmp = Annotated[SnmpV2c | SnmpV3, Field(discriminator="version")]
@@ -73,7 +115,7 @@ Snmp = Annotated[SnmpV2c | SnmpV3, Field(discriminator="version")]
 class Host(Strict):
     address: str
     mac: str | None = None
-    ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+    ports: list[Port] = []
 
     _check_address = field_validator("address")(classmethod(lambda cls, v: _ipv4(v)))
     _check_mac = field_validator("mac")(classmethod(lambda cls, v: _mac(v)))
@@ -133,13 +175,13 @@ class WanEndpoint(Strict):
     kind: Literal["http_download", "librespeed", "iperf3"]
     url: str | None = None
     host: str | None = None
-    port: int = Field(5201, ge=1, le=65535)
+    port: Port = 5201
 
     _check_url = field_validator("url")(classmethod(lambda cls, v: _no_credentials(v)))
 
 
 class Agent(Strict):
-    port: int = Field(8765, ge=1, le=65535)
+    port: Port = 8765
     token: str | None = None
 
 
@@ -216,6 +258,7 @@ class Room(Strict):
 
 DURATION_RE = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 DURATION_HELP = "a duration with its unit, such as 7d, 2h, 30m, 1h30m or 20s"
+MAX_DURATION = timedelta(days=366)  # a countdown longer than a year is a typo
 
 
 def _duration(value: Any) -> Any:
@@ -228,6 +271,10 @@ def _duration(value: Any) -> Any:
     if not match or not any(match.groups()):
         raise ValueError(f"{value!r} is not {DURATION_HELP}")
     d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    # compared in seconds first: timedelta itself overflows past 999999999 days
+    if ((d * 24 + h) * 60 + m) * 60 + s > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION.days}d; "
+                         "write a shorter duration")
     return timedelta(days=d, hours=h, minutes=m, seconds=s)
 
 
@@ -300,7 +347,7 @@ class EmailAlerts(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     host: str = Field(min_length=1)
-    port: int = Field(587, ge=1, le=65535)
+    port: Port = 587
     sender: str = Field(alias="from", min_length=3)
     to: list[str] = Field(min_length=1)
     username: str | None = None

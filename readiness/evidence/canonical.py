@@ -12,8 +12,7 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-from ..config.secrets import Secret
-from ..output.run_record import scrub
+from ..redact import Secret, scrub
 
 
 def canonical(obj: Any) -> bytes:

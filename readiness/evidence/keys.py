@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import os
 import secrets as _random
 import stat
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -22,6 +26,10 @@ from .errors import EvidenceError, KeyExistsError, KeyPermissionError
 
 PRIVATE_NAME = "site.key"
 PUBLIC_NAME = "site.pub"
+# The public key as it was when the site key was created. `verify` trusts this (or
+# --pub), never whatever site.pub lies beside a log: a forger who replaces the log and
+# site.pub together is refused because the pin no longer matches.
+PIN_NAME = "site.pin"
 # Relative like the default results folder `runs/`; keep it out of version control.
 DEFAULT_KEY_DIR = Path("keys")
 
@@ -109,7 +117,7 @@ def init_keys(directory: Path, force: bool = False) -> KeyInfo:
     directory = Path(directory)
     private_path, public_path = directory / PRIVATE_NAME, directory / PUBLIC_NAME
     if not force:
-        for path in (private_path, public_path):
+        for path in (private_path, public_path, directory / PIN_NAME):
             if path.exists() or path.is_symlink():
                 raise KeyExistsError(_exists_text(path))
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -123,7 +131,74 @@ def init_keys(directory: Path, force: bool = False) -> KeyInfo:
     # crash kept from reaching the disk
     _write_new(private_path, private_pem, 0o600, force)
     _write_new(public_path, public_pem, 0o644, force)
+    _write_new(directory / PIN_NAME, pin_bytes(key.public_key()), 0o444, force)
     return KeyInfo(private_path, public_path, fingerprint(key.public_key()))
+
+
+def raw_public(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def public_from_raw(text: str) -> Ed25519PublicKey:
+    """Raises ValueError when `text` is not a base64 32-byte Ed25519 key."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError):
+        raise ValueError("not base64") from None
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def pin_bytes(public_key: Ed25519PublicKey) -> bytes:
+    # the key itself, not only its fingerprint: verify can use the pin without site.pub
+    return (json.dumps({"key": key_id(public_key), "public_key": raw_public(public_key),
+                        "pinned_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                       sort_keys=True) + "\n").encode()
+
+
+def load_pin(directory: Path) -> Ed25519PublicKey | None:
+    """The public key pinned in `directory` when the site key was created; None when
+    the folder has no pin (a key made by an older readiness)."""
+    path = Path(directory) / PIN_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        key = public_from_raw(data["public_key"])
+        if not same_key(key_id(key), str(data["key"])):
+            raise ValueError("fingerprint does not match the key")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EvidenceError(Text(
+            f"{path} is not a key pin (it was damaged or edited). Verify with the public "
+            "key the inspector was given: readiness verify LOG --pub FILE",
+            f"{path} 不是有效的密钥固定文件（已损坏或被改动）。请用交给检查人员的公钥验证："
+            "readiness verify 日志 --pub 公钥文件")) from None
+    return key
+
+
+def ensure_pin(directory: Path, private_key: Ed25519PrivateKey) -> None:
+    """Pin the key of `directory` (keys made before pins existed get theirs at their
+    first signed run) and refuse to sign when the pin names another key."""
+    directory = Path(directory)
+    ours = private_key.public_key()
+    pinned = load_pin(directory)
+    if pinned is None:
+        try:
+            _write_new(directory / PIN_NAME, pin_bytes(ours), 0o444, False)
+        except KeyExistsError:
+            pinned = load_pin(directory)  # another process pinned it just now
+        else:
+            return
+    if pinned is not None and not same_key(key_id(pinned), key_id(ours)):
+        path = directory / PIN_NAME
+        raise EvidenceError(Text(
+            f"{directory / PRIVATE_NAME} is key {fingerprint(ours)}, but {path} pins "
+            f"{fingerprint(pinned)}: the site key or its pin was replaced. Nothing was "
+            "signed. If the key was changed on purpose, create it with "
+            "`readiness keys init --force` (which pins the new key).",
+            f"{directory / PRIVATE_NAME} 的密钥为 {fingerprint(ours)}，但 {path} 固定的是 "
+            f"{fingerprint(pinned)}：站点密钥或其固定文件被替换，未签名任何内容。如确需更换"
+            "密钥，请使用 `readiness keys init --force`（会固定新密钥）。"))
 
 
 def _private_path(path: Path) -> Path:

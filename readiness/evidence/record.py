@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config.secrets import Secret
-from ..output.run_record import RunRecord, scrub
-from ..results import CheckResult, Status, Text
+from ..redact import Secret, scrub
+from ..results import CheckResult, RunRecord, Status, Text
 from .canonical import to_plain
 from .chain import EvidenceLog
 

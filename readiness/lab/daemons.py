@@ -104,7 +104,7 @@ def throughput_server(name: str, ns: str, address: str, ports: range) -> Service
     """Our own iperf3-compatible server on a port range, one test per port at once."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
-    argv = [sys.executable, "-m", "probes.iperf3_server", "--bind", address,
+    argv = [sys.executable, "-m", "readiness.commands.throughput_server", "--bind", address,
             "--ports", f"{ports.start}-{ports.stop - 1}"]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, p) for p in ports], env)
 

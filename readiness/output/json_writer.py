@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config.secrets import Secret
-from .run_record import SCHEMA_VERSION, RunRecord, scrub_data
+from ..partial_files import write_complete
+from ..redact import Secret, scrub_data
+from ..results import SCHEMA_VERSION, RunRecord
 
 
 def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
@@ -26,5 +27,4 @@ def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
 def write_json(run: RunRecord, path: Path, lang: str, secrets: list[Secret]) -> None:
     text = json.dumps(scrub_data(to_document(run, lang), secrets), ensure_ascii=False,
                       indent=2, default=str)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    write_complete(path, text + "\n")  # never a truncated file, even on Ctrl-C

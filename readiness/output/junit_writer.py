@@ -9,9 +9,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..config.secrets import Secret
-from ..results import Status
-from .run_record import RunRecord, scrub
+from ..partial_files import write_complete
+from ..redact import Secret, scrub
+from ..results import RunRecord, Status
 
 
 def write_junit(run: RunRecord, path: Path, lang: str, secrets: list[Secret]) -> None:
@@ -46,5 +46,5 @@ def write_junit(run: RunRecord, path: Path, lang: str, secrets: list[Secret]) ->
                 ET.SubElement(case, "system-out").text = f"{r.status.value}: {message}"
     for key, value in totals.items():
         root.set(key, str(value))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    # never a truncated file, even on Ctrl-C
+    write_complete(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -10,27 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from ..checks import Check
-from ..config.load import Site
-from ..config.profile import Profile, Requirement
+from ..config.profile import Requirement
 from ..config.site import Room
 from ..results import Status, Text
 from . import agents, cameras, filtering, lan, layer2, snmp, throughput
+from .context import PlanContext, thresholds_of
 
-COORDINATOR = "coordinator"
-
-
-@dataclass
-class PlanContext:
-    site: Site
-    profile: Profile
-    # folder where probes may write evidence (snapshots...); None = keep none
-    evidence_dir: Path | None = None
-    # seat / server label -> what its agent said at discovery (None: no agent answers)
-    agents: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Plan", "PlanContext", "build_plan", "planners_for", "thresholds_of"]
 
 
 Planner = Callable[[PlanContext, Requirement, Room], list[Check]]

@@ -9,9 +9,10 @@ no address is answered by two MACs, no DHCP server but the room's own answers. T
 profiles put "no duplicate IP, no rogue DHCP server" under LAN-FIXED-IP, so those
 findings are reported there, under that rule's citation.
 
-The sweep is a probe check of LAN-SUBNET; everything else is a derived check that reads
-its measured data, so the room is swept once however many checks judge it. Whether the
-proctor's address is static or DHCP comes from readiness.planning.agents.
+The sweep is a probe check of LAN-SUBNET; everything else is a derived check whose judge
+(readiness/judges/layer2.py) reads its measured data, so the room is swept once however
+many checks judge it. Whether the proctor's address is static or DHCP comes from
+readiness.planning.agents.
 """
 
 from __future__ import annotations
@@ -20,19 +21,18 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from probes import l2_sweep, layer2
-
-from ..checks import Check
+from ..checks import COORDINATOR, Check
+from ..config.profile import LanFixedIpThresholds, LanSubnetThresholds
 from ..config.site import Room
-from ..results import CheckResult, ProbeOutcome
+from ..results import CheckResult
+from .context import thresholds_of
 from .lan import host_label
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
-    from . import PlanContext
+    from .context import PlanContext
 
-COORDINATOR = "coordinator"
-# params key marking the derived checks that read `previous_macs`
+# judge_params key marking the derived checks that read `previous_macs`
 PREVIOUS_MACS = "previous_macs"
 
 
@@ -43,10 +43,6 @@ def sweep_check_id(room_id: str) -> str:
 def _reach_id(room_id: str, address: str) -> str:
     # the id readiness.planning.lan gives each host's reachability check
     return f"LAN-SUBNET/{room_id}/{address}/reach"
-
-
-def _find(results: list[CheckResult], check_id: str) -> CheckResult | None:
-    return next((r for r in results if r.check_id == check_id), None)
 
 
 def _hosts(ctx: PlanContext, room: Room) -> list[dict[str, Any]]:
@@ -91,35 +87,28 @@ def _known_addresses(ctx: PlanContext, room: Room) -> list[str]:
     return known
 
 
-def _derived(check_id: str, requirement: str, target: str, params: dict[str, Any],
-             judge: Any, threshold: dict[str, Any] | None = None) -> Check:
-    """A check judged from the room's sweep. The judge reads `params` when it runs, so
-    with_previous_macs() may still fill them in after planning."""
-    room_id = params["room"]
-
-    def derive(results: list[CheckResult]) -> ProbeOutcome:
-        return judge(_find(results, sweep_check_id(room_id)), params)
-
+def _derived(check_id: str, requirement: str, target: str, judge: str,
+             params: dict[str, Any], threshold: dict[str, Any] | None = None) -> Check:
+    """A check judged from the room's sweep. The judge reads `judge_params` when it
+    runs, so with_previous_macs() may still fill them in after planning."""
     return Check(check_id=check_id, requirement=requirement, target=target,
-                 vantage=COORDINATOR, probe=None, params=params,
-                 threshold=threshold or {}, deadline_s=1.0, derive=derive)
+                 vantage=COORDINATOR, probe=None, threshold=threshold or {}, deadline_s=1.0,
+                 judge=judge, judge_params={"sweep_id": sweep_check_id(params["room"]),
+                                            **params})
 
 
 def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    th = req.thresholds
-    dhcp_window_s = float(th.get("dhcp_window_s", l2_sweep.DEFAULT_DHCP_WINDOW_S))
+    th = thresholds_of(req, LanSubnetThresholds)
     sweep = Check(
         check_id=sweep_check_id(room.id),
         requirement="LAN-SUBNET",
         target=f"ARP sweep of {room.subnet}",
         vantage=COORDINATOR,
         probe="l2_sweep",
-        params={"subnet": room.subnet,
-                "arp_window_s": float(th.get("arp_window_s", l2_sweep.DEFAULT_ARP_WINDOW_S)),
-                "arp_retries": int(th.get("arp_retries", l2_sweep.DEFAULT_ARP_RETRIES)),
-                "dhcp": True, "dhcp_window_s": dhcp_window_s},
-        deadline_s=dhcp_window_s + 3.0,
-        fn=l2_sweep.run,
+        params={"subnet": room.subnet, "arp_window_s": float(th.arp_window_s),
+                "arp_retries": th.arp_retries, "dhcp": True,
+                "dhcp_window_s": float(th.dhcp_window_s)},
+        deadline_s=th.dhcp_window_s + 3.0,
     )
     subnet = ipaddress.IPv4Network(room.subnet)
     in_domain = [
@@ -130,53 +119,44 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
         if h["role"] != "router" and ipaddress.IPv4Address(h["address"]) in subnet
     ]
     known_macs = sorted({h["mac"] for h in _hosts(ctx, room) if h["mac"]})
-    domain_params: dict[str, Any] = {"room": room.id, "hosts": in_domain, PREVIOUS_MACS: {}}
-
-    def domain(results: list[CheckResult]) -> ProbeOutcome:
-        return layer2.judge_broadcast_domain(
-            _find(results, sweep_check_id(room.id)), results, domain_params)
-
     return [
         sweep,
-        Check(check_id=f"LAN-SUBNET/{room.id}/l2-domain", requirement="LAN-SUBNET",
-              target=f"broadcast domain of {room.subnet}", vantage=COORDINATOR, probe=None,
-              params=domain_params, threshold={"arp_answers": "proctor, exam servers, seats"},
-              deadline_s=1.0, derive=domain),
+        _derived(f"LAN-SUBNET/{room.id}/l2-domain", "LAN-SUBNET",
+                 f"broadcast domain of {room.subnet}", "layer2.broadcast_domain",
+                 {"room": room.id, "hosts": in_domain, PREVIOUS_MACS: {}},
+                 {"arp_answers": "proctor, exam servers, seats"}),
         _derived(f"LAN-SUBNET/{room.id}/l2-unknown", "LAN-SUBNET",
-                 f"machines on {room.subnet} not in the site file",
+                 f"machines on {room.subnet} not in the site file", "layer2.unknown",
                  {"room": room.id, "known": _known_addresses(ctx, room),
-                  "known_macs": known_macs, PREVIOUS_MACS: {}},
-                 layer2.judge_unknown),
+                  "known_macs": known_macs, PREVIOUS_MACS: {}}),
     ]
 
 
 def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    roles = {str(r) for r in req.thresholds.get("roles", [])}
-    if "seats" in roles:
-        roles.add("seat")
+    roles = set(thresholds_of(req, LanFixedIpThresholds).roles)
     hosts = _hosts(ctx, room)
     checks = []
     for h in hosts:
         strict = h["role"] in roles
         checks.append(_derived(
             f"LAN-FIXED-IP/{room.id}/{h['address']}/arp", "LAN-FIXED-IP", h["label"],
+            "layer2.host",
             {"room": room.id, "address": h["address"], "role_en": h["role_en"],
              "role_zh": h["role_zh"], "configured_mac": h["mac"], "strict": strict,
              PREVIOUS_MACS: {}},
-            layer2.judge_host,
             {"address": h["address"], "mac": h["mac"], "named_by_rule": strict}))
     expected = {h["address"]: h["mac"] for h in hosts if h["mac"]}
     checks.append(_derived(
         f"LAN-FIXED-IP/{room.id}/l2-conflicts", "LAN-FIXED-IP",
-        f"address conflicts on {room.subnet}",
+        f"address conflicts on {room.subnet}", "layer2.duplicates",
         {"room": room.id, "names": {h["address"]: [h["role_en"], h["role_zh"]] for h in hosts},
          "mac_names": {h["mac"]: [h["role_en"], h["role_zh"]] for h in hosts if h["mac"]},
          "expected": expected, "router_address": room.router.address, PREVIOUS_MACS: {}},
-        layer2.judge_duplicates, {"macs_per_address": 1}))
+        {"macs_per_address": 1}))
     checks.append(_derived(
         f"LAN-FIXED-IP/{room.id}/dhcp", "LAN-FIXED-IP", f"DHCP servers on {room.subnet}",
-        {"room": room.id, "dhcp_server": room.dhcp_server},
-        layer2.judge_dhcp, {"dhcp_server": room.dhcp_server}))
+        "layer2.dhcp", {"room": room.id, "dhcp_server": room.dhcp_server},
+        {"dhcp_server": room.dhcp_server}))
     return checks
 
 
@@ -184,8 +164,8 @@ def with_previous_macs(checks: list[Check], macs: dict[str, str]) -> None:
     """Give the layer-2 checks of a plan the MACs an earlier run saw ({address: mac}), so
     a host answering with another MAC than last time warns. Call after build_plan()."""
     for check in checks:
-        if PREVIOUS_MACS in check.params:
-            check.params[PREVIOUS_MACS] = dict(macs)
+        if PREVIOUS_MACS in check.judge_params:
+            check.judge_params[PREVIOUS_MACS] = dict(macs)
 
 
 def observed_macs(results: list[CheckResult]) -> dict[str, str]:

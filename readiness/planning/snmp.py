@@ -2,104 +2,107 @@
 SNMP reachable, reboots) and the switch (LAN-SPEED: per-port speed and errors, and each
 seat's port through the bridge forwarding table).
 
-Credentials are bound into the probe (Check.fn); params, which end up in results and
-reports, carry only addresses and thresholds.
+Declarative: each Check names its probe (probes/snmp_device.py) and, in `secrets`, the
+site paths of the community or v3 keys, which the runner resolves at call time; params,
+which end up in results and reports, carry only addresses, the SNMP version and user.
+Verdicts are readiness/judges/snmp.py's.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from probes.snmp_client import SnmpCredentials
-from probes.snmp_device import (
-    make_device_probe,
-    make_interfaces_probe,
-    make_port_speed_probe,
-    make_ups_probe,
-)
-
-from ..checks import Check
+from ..checks import COORDINATOR, Check
+from ..config.profile import LanSpeedThresholds, UpsRuntimeThresholds
 from ..config.site import Room, SnmpV2c
+from .context import thresholds_of
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
-    from . import PlanContext
+    from .context import PlanContext
 
 SNMP_DEADLINE_S = 8.0
+# the 100 Mbit/s class: the floor where fast_ethernet is the minimum
+FAST_ETHERNET_MBPS = 100
 
 
-def _credentials(ctx: PlanContext, room_index: int, part: str) -> SnmpCredentials | None:
-    room = ctx.site.model.rooms[room_index]
+def _snmp(ctx: PlanContext, room: Room, part: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """(params, secrets) naming the device's SNMP credentials; None when the site gives
+    the device no SNMP, or a credential it names is missing."""
+    room_index = next(i for i, r in enumerate(ctx.site.model.rooms) if r.id == room.id)
     device = getattr(room, part)
     snmp = getattr(device, "snmp", None) if device else None
     if snmp is None:
         return None
     base = f"rooms[{room_index}].{part}.snmp"
     if isinstance(snmp, SnmpV2c):
-        community = ctx.site.secret(f"{base}.community")
-        return SnmpCredentials.v2c(community) if community else None
-    auth, priv = ctx.site.secret(f"{base}.auth_key"), ctx.site.secret(f"{base}.priv_key")
-    return SnmpCredentials.v3(snmp.user, auth, priv, auth_protocol=snmp.auth_protocol,
-                              priv_protocol=snmp.priv_protocol)
-
-
-def _index(ctx: PlanContext, room: Room) -> int:
-    return next(i for i, r in enumerate(ctx.site.model.rooms) if r.id == room.id)
+        params: dict[str, Any] = {"snmp_version": "2c"}
+        secrets = {"community": f"{base}.community"}
+    else:
+        params = {"snmp_version": "3", "snmp_user": snmp.user,
+                  "auth_protocol": snmp.auth_protocol, "priv_protocol": snmp.priv_protocol}
+        secrets = {"auth_key": f"{base}.auth_key", "priv_key": f"{base}.priv_key"}
+    secrets = {arg: path for arg, path in secrets.items() if ctx.site.secret(path) is not None}
+    if params["snmp_version"] == "2c" and not secrets:
+        return None
+    return {**params, "port": snmp.port}, secrets
 
 
 def plan_ups(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    creds = _credentials(ctx, _index(ctx, room), "ups")
-    if room.ups is None or creds is None:
+    snmp = _snmp(ctx, room, "ups")
+    if room.ups is None or snmp is None:
         return []
-    th = req.thresholds
-    params: dict[str, Any] = {
-        "host": room.ups.address, "port": room.ups.snmp.port if room.ups.snmp else 161,
-        "name": room.ups.name, "min_minutes": th.get("min_minutes", 120),
-        # both profiles' fail rule names a UPS running on battery
-        "on_battery": "fail",
-    }
+    th = thresholds_of(req, UpsRuntimeThresholds)
+    params, secrets = snmp
     return [Check(
         check_id=f"UPS-RUNTIME/{room.id}/ups", requirement="UPS-RUNTIME",
-        target=f"UPS {room.ups.name} ({room.ups.address})", vantage="coordinator",
-        probe="snmp_ups", params=params,
-        threshold={"min_minutes": params["min_minutes"], "covers": th.get("covers")},
-        deadline_s=SNMP_DEADLINE_S, fn=make_ups_probe(creds))]
+        target=f"UPS {room.ups.name} ({room.ups.address})", vantage=COORDINATOR,
+        probe="snmp_ups", params={**params, "host": room.ups.address, "name": room.ups.name},
+        threshold={"min_minutes": th.min_minutes, "covers": th.covers},
+        deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.ups",
+        # both profiles' fail rule names a UPS running on battery
+        judge_params={"name": room.ups.name, "thresholds": th, "on_battery": "fail"})]
 
 
 def plan_router_snmp(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    creds = _credentials(ctx, _index(ctx, room), "router")
-    if creds is None or room.router.snmp is None:
+    snmp = _snmp(ctx, room, "router")
+    if snmp is None:
         return []
+    params, secrets = snmp
     return [Check(
         check_id=f"FILTER-FEATURES/{room.id}/router-snmp", requirement="FILTER-FEATURES",
-        target=f"router SNMP ({room.router.address})", vantage="coordinator",
-        probe="snmp_device",
-        params={"host": room.router.address, "port": room.router.snmp.port,
-                "name": "router"},
-        threshold={}, deadline_s=SNMP_DEADLINE_S, fn=make_device_probe(creds))]
+        target=f"router SNMP ({room.router.address})", vantage=COORDINATOR,
+        probe="snmp_device", params={**params, "host": room.router.address, "name": "router"},
+        threshold={}, deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.device",
+        judge_params={"name": "router"})]
 
 
 def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    creds = _credentials(ctx, _index(ctx, room), "switch")
-    if room.switch is None or creds is None or room.switch.snmp is None:
+    snmp = _snmp(ctx, room, "switch")
+    if room.switch is None or snmp is None:
         return []
-    th = req.thresholds
-    common = {"host": room.switch.address, "port": room.switch.snmp.port, "name": "switch",
-              "required_class": th.get("required_class"),
-              "gigabit_mbps": th.get("nic_speed_mbps", 1000), "fast_mbps": 100}
+    th = thresholds_of(req, LanSpeedThresholds)
+    params, secrets = snmp
+    address = room.switch.address
+    judged = {"name": "switch", "required_class": th.required_class,
+              "gigabit_mbps": th.nic_speed_mbps, "fast_mbps": FAST_ETHERNET_MBPS}
     checks = [Check(
         check_id=f"LAN-SPEED/{room.id}/switch-ports", requirement="LAN-SPEED",
-        target=f"switch ports ({room.switch.address})", vantage="coordinator",
-        probe="snmp_interfaces", params={**common, "interval_s": 2.0},
-        threshold={"required_class": th.get("required_class")},
-        deadline_s=SNMP_DEADLINE_S + 4.0, fn=make_interfaces_probe(creds))]
+        target=f"switch ports ({address})", vantage=COORDINATOR,
+        probe="snmp_interfaces",
+        params={**params, "host": address, "name": "switch", "interval_s": 2.0},
+        threshold={"required_class": th.required_class},
+        deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.interfaces",
+        judge_params=judged)]
     seats = {s.label: s.mac for s in ctx.site.seats[room.id] if s.mac}
     if seats:
         checks.append(Check(
             check_id=f"LAN-SPEED/{room.id}/seat-ports", requirement="LAN-SPEED",
-            target=f"seats' switch ports ({room.switch.address})", vantage="coordinator",
-            probe="snmp_port_speed", params={**common, "switch": room.switch.address,
-                                             "seats": seats},
-            threshold={"required_class": th.get("required_class")},
-            deadline_s=SNMP_DEADLINE_S + 4.0, fn=make_port_speed_probe(creds)))
+            target=f"seats' switch ports ({address})", vantage=COORDINATOR,
+            probe="snmp_port_speed",
+            params={**params, "host": address, "switch": address, "name": "switch",
+                    "seats": seats},
+            threshold={"required_class": th.required_class},
+            deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.port_speed",
+            judge_params={**judged, "macs": seats}))
     return checks

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import Any
 
 from ..config.load import Site
 from ..config.profile import Profile
-from ..config.secrets import Secret
-from ..output.run_record import RunRecord
-from ..results import Text
+from ..partial_files import write_complete
+from ..redact import Secret
+from ..results import RunRecord, Text
 from ..store import ResultsStore
 from .html import SITE_TZ, render_html
 from .pdf import DEFAULT_TIMEOUT_S, find_chromium, print_pdf, screenshot
@@ -43,9 +42,7 @@ def report_stem(run: RunRecord, site: Site | None = None) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     # a report cut short by a crash must not be mistaken for a whole one
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_complete(path, text)
 
 
 def write_report(run: RunRecord, out_dir: Path, *, profile: Profile | None,

@@ -24,14 +24,13 @@ from zoneinfo import ZoneInfo
 from .. import __version__
 from ..config.load import Site
 from ..config.profile import Profile
-from ..config.secrets import Secret
 from ..evidence.canonical import to_plain
 from ..evidence.keys import group
 from ..evidence.record import MIN_STAFF
-from ..output.console import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
-from ..output.run_record import RunRecord, scrub
-from ..results import CheckResult, Citation, Status, Text, Verdict
+from ..redact import Secret, scrub
+from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 from ..store import TRENDS, ResultsStore
+from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
 from . import model
 from .charts import Point, Threshold, line_chart
 from .style import CSS
@@ -308,6 +307,12 @@ class _Page:
 
     def proof_box(self) -> str:
         ev = self.evidence
+        unsigned = model.not_signed_reason(ev.head if ev else None, ev.run_ref if ev else None)
+        if unsigned is not None:
+            # page 1, both languages, whatever the layout: the words an inspector must see
+            return (f'<div class="proof-box unsigned"><strong class="not-signed">'
+                    f"{self.e(model.NOT_SIGNED.zh)} · {self.e(model.NOT_SIGNED.en)}</strong>"
+                    f"<p>{self.bi(unsigned, block=True)}</p></div>")
         if ev is None or not ev.head:
             title = self.t("Not backed by a signed evidence log", "本报告未附签名证据日志")
             why = self.t(

@@ -20,8 +20,7 @@ from typing import Any
 from ..config.load import Site
 from ..config.profile import Profile, Requirement
 from ..evidence.record import ATTESTATION_ITEMS
-from ..output.run_record import RunRecord
-from ..results import SEVERITY, CheckResult, Citation, Status, Text, worst
+from ..results import SEVERITY, CheckResult, Citation, RunRecord, Status, Text, worst
 
 # A result names a seat as "seat A07 (192.168.10.107)" (planning.lan.host_label);
 # other probes may add words after it ("seat A07 (...) -> exam server").
@@ -397,3 +396,24 @@ def attestation_rows(profile: Profile | None, records: Iterable[dict[str, Any]] 
             seq = record.get("seq")
             row.seq = seq if isinstance(seq, int) else None
     return list(rows.values())
+
+
+# --- signed or not ------------------------------------------------------------------------
+
+NOT_SIGNED = Text("NOT SIGNED", "未签名")
+
+
+def not_signed_reason(head: str | None, run_ref: str | None) -> Text | None:
+    """Why page 1 must say NOT SIGNED, or None when the run's own records were read
+    from a verified evidence log (`head`) and matched the store (`run_ref`)."""
+    if not head:
+        return Text("Not backed by a signed evidence log: no verified log was given for "
+                    "this report, so nothing on it can be checked against the site's key. "
+                    "Treat it as a copy, not as proof.",
+                    "本报告未附签名证据日志：生成时没有经过验证的证据日志，报告内容无法用站点"
+                    "密钥核验。请仅将其视为副本，而非证明。")
+    if not run_ref:
+        return Text("This run was never signed into the evidence log (the site had no key "
+                    "when it ran): its results are not proven by any signature.",
+                    "本次检查未签名写入证据日志（检查时考点尚无密钥）：其结果没有任何签名证明。")
+    return None

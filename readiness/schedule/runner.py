@@ -31,8 +31,8 @@ from ..check_run import SelectionError, execute, load, plan_run, select
 from ..config.errors import ConfigError
 from ..config.load import Site
 from ..evidence.errors import EvidenceError
-from ..output.run_record import RunRecord, scrub
-from ..results import CheckResult, Citation, Status, Text, Verdict
+from ..redact import scrub
+from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 from .countdown import PlannedRun, countdown_plan
 from .ledger import Ledger
 
@@ -115,8 +115,8 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
 
 def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
             run: RunRecord) -> None:
-    from ..evidence.commands import record_run
     from ..evidence.record import run_key
+    from ..evidence.recording import record_run
 
     ledger.recording(job_id, run.started_at, run_key(run))
     try:
@@ -143,7 +143,7 @@ def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
 
 def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
               run_id: int | None) -> None:
-    from ..alerts import build_alert, requirement_changes, send
+    from ..alerts import build_alert, load_checked_runs, requirement_changes, send
     from ..store import ResultsStore
 
     try:
@@ -152,8 +152,9 @@ def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
             runs = store.list_runs(site_code=site.model.site.code)
             ids = [r.run_id for r in runs]
             at = ids.index(run_id) if run_id in ids else -1
-            current = store.load_run(run_id)
-            previous = store.load_run(ids[at - 1]) if at > 0 else None
+            current, previous = load_checked_runs(  # the store checked against the log
+                store, run_id, ids[at - 1] if at > 0 else None, Path(settings.log_path),
+                Path(settings.key_dir))
             if current is not None:
                 changes = requirement_changes(previous, current)
                 for c in changes:
@@ -164,6 +165,9 @@ def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
                                     current.started_at, site.tz, list(site.secrets.values()))
                 if alert is not None and site.model.alerts is not None:
                     send(alert, site.model.alerts, site.secrets)
+    except EvidenceError as err:  # the store disagrees with the signed log: say so
+        _fail(ledger, job_id, site, err.text)
+        return
     except Exception:  # the run is recorded; a failed alert must not undo that
         log.exception("run %s: could not send its alerts", job_id)
     ledger.done(job_id)

@@ -24,7 +24,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 # Outcomes, from the earliest layer to the latest.
 CONNECT_TIMEOUT = "connect_timeout"  # no answer to the SYN: a silent drop
@@ -200,6 +200,21 @@ def url_with_address(url: str, address: str) -> str:
     host = f"[{address}]" if ":" in address else address
     netloc = f"{host}:{parts.port}" if parts.port else host
     return parts._replace(netloc=netloc).geturl()
+
+
+def join_on_server(base: str, path: str) -> str:
+    """`path` (relative, or absolute on the same server) joined to the URL `base`.
+    Raises ValueError for anything that would leave `base`'s server: `urljoin` lets an
+    absolute URL or a "//host" path replace the server, which a parameter that names a
+    path must never do."""
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or path.startswith(("//", "\\")) or "\\" in path:
+        raise ValueError(f"{path[:200]!r} is not a path on {base}: give a path such as "
+                         "backend/garbage.php, not a URL")
+    joined = urljoin(base, path)
+    if urlsplit(joined)[:2] != urlsplit(base)[:2]:
+        raise ValueError(f"{path[:200]!r} leads away from {base}")
+    return joined
 
 
 def default_port(scheme: str) -> int:

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..config.load import Site
 from ..results import Text
-from .countdown import PlannedRun, countdown_plan
+from ..schedule.countdown import PlannedRun, countdown_plan
+from .messages import say
 
 PHASES = {
     "daily": Text("daily", "每日"),
@@ -18,10 +19,6 @@ PHASES = {
     "final": Text("final hours", "考前数小时"),
     "last": Text("last check", "最后一次"),
 }
-
-
-def _say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
 
 
 WEEKDAYS_ZH = "一二三四五六日"
@@ -32,7 +29,7 @@ def _short(delta: timedelta, lang: str) -> str:
     total = max(0, int(delta.total_seconds()))
     amounts = (total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60)
     units = (("d", "天"), ("h", "小时"), ("min", "分"), ("s", "秒"))
-    parts = [f"{n}{_say(lang, *u)}" for n, u in zip(amounts, units, strict=True) if n]
+    parts = [f"{n}{say(lang, *u)}" for n, u in zip(amounts, units, strict=True) if n]
     return " ".join(parts[:2]) or "0"
 
 
@@ -56,19 +53,19 @@ def render_schedule(console: Console, site: Site, now: datetime, lang: str = "en
     plan = countdown_plan(site.session_windows(), tz, now, rules)
     sessions = site.model.exam_sessions
     if not sessions:
-        console.print(_say(lang, "No exam_sessions in the site file: nothing to count down to.",
+        console.print(say(lang, "No exam_sessions in the site file: nothing to count down to.",
                            "站点文件中没有 exam_sessions：没有可倒计时的考试。"))
         return plan
     if not plan:
-        console.print(_say(lang, "No run to come: every exam session has started or passed.",
+        console.print(say(lang, "No run to come: every exam session has started or passed.",
                            "没有待运行的检查：所有考试场次均已开始或结束。"))
         return plan
     shown = plan[:limit] if limit else plan
-    table = Table(title=_say(lang, f"Scheduled checks of {site.name} ({tz.key})",
+    table = Table(title=say(lang, f"Scheduled checks of {site.name} ({tz.key})",
                              f"{site.name} 的定时检查（{tz.key}）"))
     for head in (("#", "#"), ("When (local)", "时间（当地）"), ("In", "距现在"),
                  ("Before", "距开考"), ("Session", "考试场次"), ("Phase", "阶段")):
-        table.add_column(_say(lang, *head), no_wrap=True)
+        table.add_column(say(lang, *head), no_wrap=True)
     seconds = any(run.at.second for run in shown)
     for i, run in enumerate(shown, 1):
         session = sessions[run.session]
@@ -79,10 +76,10 @@ def render_schedule(console: Console, site: Site, now: datetime, lang: str = "en
     console.print(table)
     if len(shown) < len(plan):
         more = len(plan) - len(shown)
-        console.print(_say(lang, f"... and {more} more", f"……另有 {more} 次"))
-    scope_rooms = ", ".join(rooms or rules.rooms) or _say(lang, "all rooms", "全部考场")
-    scope_reqs = ", ".join(only or rules.only) or _say(lang, "every requirement", "全部要求")
-    console.print(_say(lang, f"Each run checks: {escape(scope_rooms)}; {escape(scope_reqs)}. "
+        console.print(say(lang, f"... and {more} more", f"……另有 {more} 次"))
+    scope_rooms = ", ".join(rooms or rules.rooms) or say(lang, "all rooms", "全部考场")
+    scope_reqs = ", ".join(only or rules.only) or say(lang, "every requirement", "全部要求")
+    console.print(say(lang, f"Each run checks: {escape(scope_rooms)}; {escape(scope_reqs)}. "
                              f"A run missed while the machine is off still runs up to "
                              f"{_short(rules.misfire_grace, lang)} late.",
                        f"每次检查：{escape(scope_rooms)}；{escape(scope_reqs)}。"

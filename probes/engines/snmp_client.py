@@ -51,7 +51,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from readiness.config.secrets import Secret
+from readiness.redact import Secret
 from readiness.results import Text
 
 from .snmp_oids import SYS_UPTIME, oid_text, oid_tuple

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
-from ..cli import positive_int
-from ..config.secrets import Secret
-from ..output.run_record import scrub
-from ..results import EXIT_BAD_CONFIG
+from ..argtypes import positive_int
+from ..redact import Secret, scrub
+from .messages import print_config_error, usage_error
 
 RUNS = Path("runs")
 DEFAULT_STORE = RUNS / "readiness.sqlite"
@@ -45,16 +43,6 @@ A restart (or a crash, or a power cut) loses nothing: the plan is kept in --jobs
 run that was due while the machine was down runs once when it is back (if at most
 schedule.misfire_grace late), and no run happens twice.
 """
-
-
-def _say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _fail(lang: str, en: str, zh: str) -> int:
-    Console(stderr=True, highlight=False).print(
-        f"[bold red]{_say(lang, 'error', '错误')}:[/] {escape(_say(lang, en, zh))}")
-    return EXIT_BAD_CONFIG
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,16 +128,15 @@ def _logging(log_file: str | None, secrets: list[Secret]) -> logging.Handler:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from ..check_run import load
-    from ..cli import _print_config_error
     from ..config.errors import ConfigError
-    from .runner import ScheduleError, serve, settings_from
-    from .show import render_schedule
+    from ..schedule.runner import ScheduleError, serve, settings_from
+    from .schedule_show import render_schedule
 
     lang = args.lang
     try:
         site, _profile = load(args.config)
     except ConfigError as err:
-        return _print_config_error(err, lang)
+        return print_config_error(err, lang)
     if args.action == "show":
         render_schedule(Console(highlight=False), site, datetime.now(UTC), lang,
                         rooms=_split(args.room), only=_split(args.only), limit=args.limit)
@@ -171,16 +158,16 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     try:
         serve(settings, stop, exit_when_done=args.exit_when_done)
     except ConfigError as err:
-        return _print_config_error(err, lang)
+        return print_config_error(err, lang)
     except ScheduleError as err:
-        return _fail(lang, err.text.en, err.text.zh)
+        return usage_error(lang, err.text.en, err.text.zh)
     finally:
         handler.flush()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..cli import default_lang
+    from .messages import default_lang
 
     parser = argparse.ArgumentParser(
         prog="python -m readiness.schedule",

@@ -13,15 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text as RichText
 
-from .config.errors import ConfigError
-from .config.profile import (
+from ..config.errors import ConfigError
+from ..config.profile import (
     Profile,
     Requirement,
     available_profiles,
     load_profile,
     profiles_dir,
 )
-from .results import Citation
+from ..results import Citation
 
 _LABELS: dict[str, dict[str, str]] = {
     "profiles": {"en": "Certificate profiles", "zh": "证书规则配置"},

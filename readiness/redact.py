@@ -1,32 +1,40 @@
-"""A finished run: what every writer (console, JSON, JUnit, store, report) reads."""
+"""Secrets and the one redactor: the ground floor every layer may import.
+
+A Secret's text form never shows its value; `scrub` is the last line of defence that
+keeps a value out of anything that leaves the process, whatever a probe wrote.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from ..config.secrets import Secret
-from ..results import CheckResult, Text, Verdict
 
-SCHEMA_VERSION = "1.0"
+class Secret:
+    """A resolved secret value. Its text form never shows the value."""
 
+    __slots__ = ("_value", "ref")
 
-@dataclass
-class RunRecord:
-    site_name: str
-    site_code: str
-    profile_id: str
-    certificate: Text
-    started_at: datetime
-    finished_at: datetime
-    verdict: Verdict
-    results: list[CheckResult]
-    required: set[str] = field(default_factory=set)
+    def __init__(self, value: str, ref: str):
+        self._value = value
+        self.ref = ref
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.ref})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.ref)
 
 
 def scrub(text: str, secrets: list[Secret]) -> str:
-    """Last line of defence: no secret value leaves the process, whatever a probe wrote."""
+    """No secret value leaves the process, whatever a probe wrote."""
     # longest first: a secret that contains another must not be left half-masked
     for value in sorted((s.reveal() for s in secrets), key=len, reverse=True):
         if value and value in text:

@@ -11,9 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__
-from .config.errors import ConfigError
-from .results import EXIT_BAD_CONFIG, EXIT_CODES
+from .. import __version__
+from ..argtypes import positive_int
+from ..config.errors import ConfigError
+from ..interrupts import terminate_as_interrupt
+from ..results import EXIT_BAD_CONFIG, EXIT_CODES
+from .messages import default_lang, print_config_error, say, usage_error
 
 REPO = Path(__file__).resolve().parent.parent
 LAB_SITE = REPO / "config" / "lab" / "site.yaml"
@@ -25,57 +28,16 @@ DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def default_lang() -> str:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    return "en"
-
-
-def _say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _print_config_error(err: ConfigError, lang: str) -> int:
-    console = Console(stderr=True, highlight=False)
-    count = len(err.issues)
-    console.print(_say(lang, f"[bold red]The configuration has {count} mistake(s):[/]",
-                       f"[bold red]配置有 {count} 处错误：[/]"))
-    for issue in err.issues:
-        console.print(f"  {issue}", markup=False)
-    console.print(_say(lang, "Fix them and run the command again. "
-                             "See config/site.example.yaml for an annotated example.",
-                       "请修改后重新运行。带注释的示例见 config/site.example.yaml。"))
-    return EXIT_BAD_CONFIG
-
-
-def _usage_error(lang: str, en: str, zh: str) -> int:
-    Console(stderr=True, highlight=False).print(
-        f"[bold red]{_say(lang, 'error', '错误')}:[/] {_say(lang, en, zh)}")
-    return EXIT_BAD_CONFIG
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .config.load import load_site
-    from .config.profile import available_profiles
+    from ..config.load import load_site
+    from ..config.profile import available_profiles
 
     try:
         site = load_site(args.config, set(available_profiles()))
     except ConfigError as err:
-        return _print_config_error(err, args.lang)
+        return print_config_error(err, args.lang)
     seats = sum(len(s) for s in site.seats.values())
-    Console(highlight=False).print(_say(
+    Console(highlight=False).print(say(
         args.lang,
         f"[green]OK[/] {args.config}: site {site.name!r}, profile {site.profile}, "
         f"{len(site.model.rooms)} room(s), {seats} seat(s)",
@@ -85,21 +47,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check_run import SelectionError, execute, load, plan_run, select
-    from .output.console import LiveProgress, render_summary
-    from .output.json_writer import write_json
-    from .output.junit_writer import write_junit
+    from ..check_run import SelectionError, execute, load, plan_run, select
+    from ..output.json_writer import write_json
+    from ..output.junit_writer import write_junit
+    from .console import LiveProgress, render_summary
 
     lang = args.lang
     try:
         site, profile = load(args.config)
     except ConfigError as err:
-        return _print_config_error(err, lang)
+        return print_config_error(err, lang)
     try:
         selection = select(site, profile, args.room.split(",") if args.room else None,
-                           args.only.split(",") if args.only else None)
+                           args.only.split(",") if args.only is not None else None)
     except SelectionError as err:
-        return _usage_error(lang, err.text.en, err.text.zh)
+        return usage_error(lang, err.text.en, err.text.zh)
     evidence_dir = None
     if not args.no_store:
         # snapshots and other evidence files of this run, beside the store
@@ -119,10 +81,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             writer(record, Path(path), lang, secrets)
         except OSError as err:
-            console.print(f"[bold red]{_say(lang, 'cannot write', '无法写入')} {path}: "
+            console.print(f"[bold red]{say(lang, 'cannot write', '无法写入')} {path}: "
                           f"{err.strerror}[/]")
             continue
-        console.print(_say(lang, f"{label} results: {path}", f"{label} 结果：{path}"))
+        console.print(say(lang, f"{label} results: {path}", f"{label} 结果：{path}"))
     if not args.no_store:
         _record(console, record, secrets, args, evidence_dir)
     return EXIT_CODES[record.verdict]
@@ -134,8 +96,8 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
     site has a key. A failure here is reported but never changes the verdict's exit code."""
     import sqlite3
 
-    from .evidence.commands import record_run
-    from .evidence.errors import EvidenceError
+    from ..evidence.errors import EvidenceError
+    from ..evidence.recording import record_run
 
     lang = args.lang
     key = Path(args.dir) / "site.key"
@@ -146,91 +108,91 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
                           evidence_dir=evidence_dir)
     except (EvidenceError, OSError, sqlite3.Error, RuntimeError) as err:
         text = getattr(err, "text", None)
-        console.print("[yellow]" + _say(lang, "not recorded: ", "未记录：") + (
+        console.print("[yellow]" + say(lang, "not recorded: ", "未记录：") + (
             text.get(lang) if text else str(err)) + "[/]")
         return
-    console.print(_say(lang, f"Saved as run {done.run_id} in {args.store}",
+    console.print(say(lang, f"Saved as run {done.run_id} in {args.store}",
                        f"已保存为第 {done.run_id} 次检查：{args.store}"))
     if done.head:
-        console.print(_say(lang, f"Signed into {args.log}; chain head {done.head}",
+        console.print(say(lang, f"Signed into {args.log}; chain head {done.head}",
                            f"已签名写入 {args.log}；链头 {done.head}"))
     else:
-        console.print(_say(lang, f"Not signed: there is no site key in {args.dir} "
+        console.print(say(lang, f"Not signed: there is no site key in {args.dir} "
                                  "(readiness keys init)",
                            f"未签名：{args.dir} 中没有站点密钥（readiness keys init）"))
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from .config.profile import available_profiles, load_profile
-    from .profiles_view import render_profile, render_profile_list
+    from ..config.profile import available_profiles, load_profile
+    from .profiles import render_profile, render_profile_list
 
     console = Console(highlight=False)
     if args.action == "show":
         if not args.name:
-            return _usage_error(args.lang, "say which profile: readiness profiles show cbec",
+            return usage_error(args.lang, "say which profile: readiness profiles show cbec",
                                 "请指定证书：readiness profiles show cbec")
         if args.name not in available_profiles() and not Path(args.name).is_file():
-            return _usage_error(
+            return usage_error(
                 args.lang, f"no profile {args.name!r}; known: {', '.join(available_profiles())}",
                 f"没有证书配置 {args.name!r}；可选：{', '.join(available_profiles())}")
         try:
             render_profile(console, load_profile(args.name), args.lang)
         except ConfigError as err:
-            return _print_config_error(err, args.lang)
+            return print_config_error(err, args.lang)
         return 0
     render_profile_list(console, args.lang)
     return 0
 
 
 def _lab_prereqs_ok(lang: str) -> bool:
-    from . import lab
+    from .. import lab
 
     missing = lab.missing_prerequisites()
     if not missing:
         return True
     console = Console(stderr=True, highlight=False)
-    console.print(_say(lang, "[bold red]The simulated exam room cannot be built here:[/]",
+    console.print(say(lang, "[bold red]The simulated exam room cannot be built here:[/]",
                        "[bold red]无法在本机搭建模拟考场：[/]"))
     for what, fix in missing:
-        console.print(f"  - {what}\n    {_say(lang, 'fix', '解决')}: {fix}", markup=False)
+        console.print(f"  - {what}\n    {say(lang, 'fix', '解决')}: {fix}", markup=False)
     return False
 
 
 def _render_lab_status(console: Console, st: object, lang: str) -> int:
     from rich.table import Table
 
-    from .lab import LabStatus
+    from ..lab import LabStatus
 
     assert isinstance(st, LabStatus)
     if not st.exists:
-        console.print(_say(lang, f"lab {st.prefix}: not built (readiness lab up)",
+        console.print(say(lang, f"lab {st.prefix}: not built (readiness lab up)",
                            f"实验环境 {st.prefix}：未搭建（readiness lab up）"))
         return 1
-    state = _say(lang, "up", "运行中") if st.up else _say(lang, "BROKEN", "异常")
+    state = say(lang, "up", "运行中") if st.up else say(lang, "BROKEN", "异常")
     console.print(f"lab {st.prefix}: {state}, {len(st.namespaces)} "
-                  f"{_say(lang, 'namespaces', '个命名空间')}, {st.state_dir}")
+                  f"{say(lang, 'namespaces', '个命名空间')}, {st.state_dir}")
     for name in st.missing_namespaces:
-        console.print(_say(lang, f"  missing namespace {name}", f"  缺少命名空间 {name}"))
-    table = Table(_say(lang, "service", "服务"), _say(lang, "namespace", "命名空间"), "pid",
-                  _say(lang, "alive", "存活"), _say(lang, "listens", "监听"))
+        console.print(say(lang, f"  missing namespace {name}", f"  缺少命名空间 {name}"))
+    table = Table(say(lang, "service", "服务"), say(lang, "namespace", "命名空间"), "pid",
+                  say(lang, "alive", "存活"), say(lang, "listens", "监听"))
     for svc in st.services:
         table.add_row(svc.name, svc.namespace, str(svc.pid),
                       "[green]yes[/]" if svc.alive else f"[red]no[/] ({svc.log})",
                       " ".join(svc.listens))
     console.print(table)
     if not st.up:
-        console.print(_say(lang, "Rebuild it with: readiness lab down && readiness lab up",
+        console.print(say(lang, "Rebuild it with: readiness lab down && readiness lab up",
                            "重建：readiness lab down && readiness lab up"))
     return 0 if st.up else 1
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from . import lab
+    from .. import lab
 
     console = Console(highlight=False)
     if args.action == "down":
         removed = lab.down(args.prefix)
-        console.print(_say(args.lang, f"lab {args.prefix}: removed {len(removed)} item(s)",
+        console.print(say(args.lang, f"lab {args.prefix}: removed {len(removed)} item(s)",
                            f"实验环境 {args.prefix}：已删除 {len(removed)} 项"))
         return 0
     if args.action == "status":
@@ -241,10 +203,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
         spec = lab.load_spec(Path(args.spec) if args.spec else None)
         built = lab.up(spec, args.prefix)
     except ConfigError as err:
-        return _print_config_error(err, args.lang)
+        return print_config_error(err, args.lang)
     except lab.LabError as err:
-        return _usage_error(args.lang, str(err), str(err))
-    console.print(_say(
+        return usage_error(args.lang, str(err), str(err))
+    console.print(say(
         args.lang,
         f"lab {built.prefix} is up. Check it from the proctor PC:\n"
         f"  ip netns exec {built.ns('proctor')} readiness check {LAB_SITE}\n"
@@ -258,8 +220,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace) -> int:
     import subprocess
 
-    from . import lab
-    from .evidence.keys import init_keys
+    from .. import lab
+    from ..evidence.keys import init_keys
 
     lang = args.lang
     console = Console(highlight=False)
@@ -268,16 +230,16 @@ def cmd_drill(args: argparse.Namespace) -> int:
     try:
         spec = lab.load_spec(Path(args.spec) if args.spec else None)
     except ConfigError as err:
-        return _print_config_error(err, lang)
+        return print_config_error(err, lang)
     out = Path(args.out).resolve() / datetime.now().strftime("drill-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     # the drill signs its run with a key of its own, so its report shows the whole chain
     init_keys(out / "keys")
-    console.print(_say(lang, "Building the simulated exam room (network namespaces)...",
+    console.print(say(lang, "Building the simulated exam room (network namespaces)...",
                        "正在搭建模拟考场（网络命名空间）……"))
     try:
         with lab.running(spec, LAB_PREFIX) as room:
-            console.print(_say(lang, "Checking it from the proctor PC:", "从监考机检查："))
+            console.print(say(lang, "Checking it from the proctor PC:", "从监考机检查："))
             argv = room.exec_argv("proctor", [
                 sys.executable, "-m", "readiness", "check", str(room.site_file),
                 "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
@@ -285,70 +247,71 @@ def cmd_drill(args: argparse.Namespace) -> int:
                 "--dir", str(out / "keys"), "--lang", lang])
             code = subprocess.call(argv, timeout=args.timeout)
     except lab.LabError as err:
-        return _usage_error(lang, str(err), str(err))
+        return usage_error(lang, str(err), str(err))
     except subprocess.TimeoutExpired:
-        return _usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
+        return usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
                             f"演练检查未在 {args.timeout} 秒内完成")
-    console.print(_say(lang, "The simulated room has been removed.", "模拟考场已删除。"))
+    console.print(say(lang, "The simulated room has been removed.", "模拟考场已删除。"))
     if not args.no_report and (out / "readiness.sqlite").exists():
-        from .report.commands import report
+        from .report import report
 
         report(console, out / "readiness.sqlite", out, latest=True,
                evidence_log=out / "evidence.jsonl", key_dir=out / "keys", lang=lang,
                pdf=True, report_lang=lang)
-    console.print(_say(lang, f"Results: {out}/result.json (exit code {code})",
+    console.print(say(lang, f"Results: {out}/result.json (exit code {code})",
                        f"结果：{out}/result.json（退出码 {code}）"))
     return code
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from .evidence.commands import keys_init
+    from .evidence import keys_init
 
     return keys_init(Console(highlight=False), Path(args.dir), args.force, args.lang)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .evidence.commands import verify_log
+    from .evidence import verify_log
 
     return verify_log(Console(highlight=False), Path(args.log),
                       Path(args.pub) if args.pub else None, args.head,
-                      key_dir=Path(args.dir), lang=args.lang)
+                      key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store))
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
-    from .evidence.commands import attest, parse_items
+    from .evidence import attest, parse_items
 
     site = profile = None
     if args.config:
-        from .config.load import load_site
-        from .config.profile import available_profiles
+        from ..config.load import load_site
+        from ..config.profile import available_profiles
 
         try:
             loaded = load_site(args.config, set(available_profiles()))
         except ConfigError as err:
-            return _print_config_error(err, args.lang)
+            return print_config_error(err, args.lang)
         site, profile = loaded.name, loaded.profile
     try:
         items = parse_items(args.item or [])
     except ValueError as err:
-        return _usage_error(args.lang, str(err), str(err))
+        return usage_error(args.lang, str(err), str(err))
     return attest(Console(highlight=False), Path(args.log), args.name or "", args.role or "",
                   items, args.note or "", key_dir=Path(args.dir), site=site, profile=profile,
                   lang=args.lang)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from .evidence.commands import history, parse_since
+    from .evidence import history, parse_since
 
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as err:
-        return _usage_error(args.lang, f"--since: {err}", f"--since：{err}")
-    return history(Console(highlight=False), Path(args.store), since, lang=args.lang)
+        return usage_error(args.lang, f"--since: {err}", f"--since：{err}")
+    return history(Console(highlight=False), Path(args.store), since, lang=args.lang,
+                   evidence_log=Path(args.log), key_dir=Path(args.dir))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report.commands import report
+    from .report import report
 
     return report(Console(highlight=False), Path(args.store), Path(args.out),
                   run_id=args.run, latest=args.run is None, evidence_log=Path(args.log),
@@ -404,10 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="profile id (eda, cbec) for show")
     p.set_defaults(func=cmd_profiles)
 
-    from probes.iperf3_server import add_throughput_server_parser
-
-    from .agent.cli import add_agent_parser
-    from .schedule.cli import add_schedule_parser
+    from .agent import add_agent_parser
+    from .schedule import add_schedule_parser
+    from .throughput_server import add_throughput_server_parser
 
     add_agent_parser(sub, [common])
     add_schedule_parser(sub, [common])
@@ -421,12 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing key")
     p.set_defaults(func=cmd_keys)
 
+    from .evidence import VERIFY_EXIT_CODES
+
     p = sub.add_parser("verify", parents=[common],
                        help="prove an evidence log was not edited: OK + chain head, or the "
-                            "first bad record and why")
+                            "first bad record and why", epilog=VERIFY_EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("log", nargs="?", default=str(DEFAULT_LOG),
                    help="evidence log (default %(default)s)")
-    p.add_argument("--pub", help="public key file (default: site.pub in --dir)")
+    p.add_argument("--pub", help="public key file (default: the key pinned in --dir/site.pin "
+                                 "or in the store; a site.pub that differs is refused)")
+    p.add_argument("--store", default=str(DEFAULT_STORE),
+                   help="results store holding the recorded head (default %(default)s)")
     p.add_argument("--head", help="expected chain head (as printed on the report): also "
                                   "catches records cut off the end")
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
@@ -448,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", parents=[common],
                        help="past runs and the trend of key figures")
     p.add_argument("--since", help="e.g. 7d, 12h or 2026-12-01")
+    p.add_argument("--log", default=str(DEFAULT_LOG), help="evidence log (default %(default)s)")
+    p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store (default %(default)s)")
     p.set_defaults(func=cmd_history)
@@ -496,9 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "lang"):
         args.lang = default_lang()
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        return 130
+        with terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: children are stopped
+            return args.func(args)
+    except KeyboardInterrupt as stop:
+        return getattr(stop, "exit_code", 130)
     except Exception as exc:  # a bug must still end with a sentence, not a traceback
         logging.getLogger("readiness").debug("unexpected error", exc_info=True)
         Console(stderr=True, highlight=False).print(

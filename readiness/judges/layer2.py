@@ -1,13 +1,13 @@
-"""Judging one layer-2 sweep of a room (probes/l2_sweep.py): one ARP sweep and one DHCP
-discovery per room, then these pure functions turn its measured data into the results
-staff read. They send nothing; the planner (readiness/planning/layer2.py) runs them as
-derived checks once the sweep and the reachability checks have finished.
+"""Layer-2 verdicts: one ARP sweep and one DHCP discovery per room (probes/l2_sweep.py),
+judged many ways. Pure functions: they send nothing.
 
-Every judge takes the sweep's CheckResult (None when it is missing) and the check's
-params, a JSON-able dict:
-  previous_macs   {address: mac} seen by an earlier run (filled in by the caller, see
+Each is a derived-check judge (RESULTS_JUDGES): it finds the room's sweep among the
+run's results by `params["sweep_id"]` and reads its measured data, so the room is swept
+once however many checks judge it. The params are the Check's judge_params, JSON-able:
+  sweep_id        the check id of the room's sweep (readiness.planning.layer2)
+  previous_macs   {address: mac} seen by an earlier run (filled in by
                   readiness.planning.layer2.with_previous_macs); a change warns
-  strict          (judge_host) the certificate's fixed-address rule names this host,
+  strict          (layer2.host) the certificate's fixed-address rule names this host,
                   so a missing host or a foreign MAC fails instead of warning
 
 Without raw-socket rights the sweep says so (measured layer2 = False) and every judge
@@ -19,9 +19,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from readiness.results import CheckResult, ProbeOutcome, Status, Text
-
-from .l2_sweep import not_verified
+from ..results import CheckResult, ProbeOutcome, Status, Text
+from . import OutcomeJudge, ResultsJudge
 
 
 def _sweep_problem(sweep: CheckResult | None) -> ProbeOutcome | None:
@@ -32,7 +31,8 @@ def _sweep_problem(sweep: CheckResult | None) -> ProbeOutcome | None:
             "内部错误：本考场的 ARP 扫描未计划或未运行"))
     measured = sweep.measured or {}
     if measured.get("layer2") is False:
-        return not_verified()
+        # the sweep's own "not verified: needs raw-socket rights" warning, kept a non-proof
+        return ProbeOutcome(Status.WARN, sweep.message, dict(measured))
     if sweep.status == Status.SKIP:
         return ProbeOutcome(Status.SKIP, sweep.message)
     if sweep.status == Status.ERROR or "hosts" not in measured:
@@ -352,3 +352,40 @@ def judge_dhcp(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcom
         f"no DHCP server answers on the exam LAN (waited {window} s): right for a room with "
         "fixed addresses",
         f"考场局域网内无 DHCP 服务器应答（等待 {window} 秒）：符合固定地址考场的要求"), measured)
+
+
+# ---------------------------------------------------------------- derived checks
+
+
+def _sweep_of(results: list[CheckResult], params: dict[str, Any]) -> CheckResult | None:
+    return next((r for r in results if r.check_id == params["sweep_id"]), None)
+
+
+def host(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    return judge_host(_sweep_of(results, params), params)
+
+
+def duplicates(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    return judge_duplicates(_sweep_of(results, params), params)
+
+
+def unknown(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    return judge_unknown(_sweep_of(results, params), params)
+
+
+def broadcast_domain(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    return judge_broadcast_domain(_sweep_of(results, params), results, params)
+
+
+def dhcp(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    return judge_dhcp(_sweep_of(results, params), params)
+
+
+OUTCOME_JUDGES: dict[str, OutcomeJudge] = {}
+RESULTS_JUDGES: dict[str, ResultsJudge] = {
+    "layer2.host": host,
+    "layer2.duplicates": duplicates,
+    "layer2.unknown": unknown,
+    "layer2.broadcast_domain": broadcast_domain,
+    "layer2.dhcp": dhcp,
+}

@@ -11,23 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..checks import Check
-from ..config.secrets import Secret
-from ..results import SEVERITY, CheckResult, Status, Verdict, worst
-from .run_record import RunRecord, scrub
+from ..redact import Secret, scrub
+from ..results import SEVERITY, CheckResult, RunRecord, Status, Verdict, worst
+from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
 
-STATUS_WORDS = {
-    "en": {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL",
-           Status.ERROR: "ERROR", Status.SKIP: "SKIP"},
-    "zh": {Status.PASS: "通过", Status.WARN: "警告", Status.FAIL: "不通过",
-           Status.ERROR: "错误", Status.SKIP: "跳过"},
-}
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
                 Status.ERROR: "magenta", Status.SKIP: "dim"}
-VERDICT_WORDS = {
-    "en": {Verdict.READY: "READY", Verdict.NOT_READY: "NOT READY",
-           Verdict.UNVERIFIED: "COULD NOT VERIFY"},
-    "zh": {Verdict.READY: "就绪", Verdict.NOT_READY: "未就绪", Verdict.UNVERIFIED: "无法确认"},
-}
 VERDICT_STYLE = {Verdict.READY: "bold green", Verdict.NOT_READY: "bold white on red",
                  Verdict.UNVERIFIED: "bold black on yellow"}
 LABELS = {
@@ -38,10 +27,6 @@ LABELS = {
            "finding": "发现（实测 / 阈值）", "rule": "依据", "overall": "总体结论",
            "running": "正在检查", "checking": "检查中"},
 }
-UNITS = (("_pct", "%"), ("_ms", " ms"), ("_mbps", " Mbit/s"), ("_s", " s"),
-         ("_minutes", " min"))
-
-
 def _fmt_value(key: str, value: Any) -> str:
     if isinstance(value, float):
         value = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
@@ -53,10 +38,6 @@ def _fmt_value(key: str, value: Any) -> str:
     return str(value)
 
 
-# Measurements kept in JSON for the record but too detailed for a terminal summary.
-HIDDEN = {"interval_s", "icmp_socket", "rtt_min_ms", "address", "subnet", "errors",
-          "hostname", "os", "cpu_cores", "nic", "mac", "default_gateway", "dns_servers",
-          "agent_version", "clock_skew_s", "reason", "agent"}
 
 
 def format_pairs(values: dict[str, Any]) -> str:

@@ -8,7 +8,6 @@ thread to stop, which then sends CLIENT_TERMINATE and closes everything within a
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import iperf3_io as io
+from .blocking import in_thread
 from .iperf3_proto import (
     DEFAULT_PORT,
     DEFAULT_TCP_BLOCKSIZE,
@@ -238,38 +238,9 @@ async def run_test(host: str, port: int = DEFAULT_PORT, duration_s: int = 5, par
     Not the loop's default executor: a busy run could queue the test behind other
     probes' work and eat its deadline, and a daemon thread cannot delay exit.
     """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Iperf3Result] = loop.create_future()
-    cancel = threading.Event()
-
-    def settle(result: Iperf3Result | None, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        try:
-            result = run_test_sync(host, port, duration_s, parallel, reverse, omit_s,
-                                   block_size, connect_timeout_s, deadline_s, cancel)
-        except BaseException as exc:  # handed to the awaiting task, not lost
-            try:
-                loop.call_soon_threadsafe(settle, None, exc)
-            except RuntimeError:  # the loop is gone: nobody is waiting
-                pass
-            return
-        try:
-            loop.call_soon_threadsafe(settle, result, None)
-        except RuntimeError:
-            pass
-
-    threading.Thread(target=work, name=f"iperf3-client-{host}", daemon=True).start()
-    try:
-        return await future
-    finally:
-        cancel.set()  # a no-op after success; on cancellation the thread winds down
+    return await in_thread(lambda cancel: run_test_sync(
+        host, port, duration_s, parallel, reverse, omit_s, block_size, connect_timeout_s,
+        deadline_s, cancel), f"iperf3-client-{host}")
 
 
 class _ClientTest:

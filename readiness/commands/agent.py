@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import sys
 from typing import Any
 
-from rich.console import Console
+from readiness.argtypes import port_number
 
-from readiness.results import EXIT_BAD_CONFIG
+from .messages import usage_error
 
 SERVICE_HELP = r"""Run it on every candidate PC and on the exam server, bound to that
 machine's exam-LAN address. Every request must be signed with the site token
@@ -45,13 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", required=True, metavar="ADDR",
                         help="this machine's exam-LAN address to listen on, e.g. "
                              "192.168.10.107")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=port_number, default=None,
                         help="TCP port (default: agent.port of the site file, 8765)")
     parser.add_argument("--listen-all", action="store_true",
                         help="allow --bind 0.0.0.0 (every network of this machine)")
     parser.add_argument("--log-file", metavar="FILE",
                         help="append the request log here instead of stderr (Windows tasks "
-                             "have no console)")
+                             "have no console); rotated at 5 MB, 3 old files kept")
 
 
 def add_agent_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
@@ -67,21 +68,18 @@ def add_agent_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
     return parser
 
 
-def _say(lang: str, en: str, zh: str) -> str:
-    return zh if lang == "zh" else en
-
-
-def _fail(lang: str, en: str, zh: str) -> int:
-    Console(stderr=True, highlight=False).print(
-        f"[bold red]{_say(lang, 'error', '错误')}:[/] {_say(lang, en, zh)}")
-    return EXIT_BAD_CONFIG
+# A seat PC runs the agent for months unattended: the log file must not grow without end.
+LOG_FILE_MAX_BYTES = 5 * 1024 * 1024
+LOG_FILE_BACKUPS = 3
 
 
 def _logging(log_file: str | None) -> None:
     logger = logging.getLogger("readiness.agent")
     logger.setLevel(logging.INFO)
-    handler: logging.Handler = (logging.FileHandler(log_file, encoding="utf-8") if log_file
-                                else logging.StreamHandler(sys.stderr))
+    handler: logging.Handler = (
+        logging.handlers.RotatingFileHandler(log_file, maxBytes=LOG_FILE_MAX_BYTES,
+                                             backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
+        if log_file else logging.StreamHandler(sys.stderr))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     # our own handler: the root's (WARNING) must not print every request a second time
@@ -89,25 +87,25 @@ def _logging(log_file: str | None) -> None:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from readiness.cli import _print_config_error
+    from readiness.commands.messages import print_config_error
     from readiness.config.errors import ConfigError
     from readiness.config.load import load_site
 
-    from .allow import AllowList
-    from .server import BindRefused, check_bind, serve
+    from ..agent.allow import AllowList
+    from ..agent.server import BindRefused, check_bind, serve
 
     lang = getattr(args, "lang", "en")
     try:
         check_bind(args.bind, args.listen_all)
     except BindRefused as exc:
-        return _fail(lang, str(exc), f"监听地址不可用：{exc}")
+        return usage_error(lang, str(exc), f"监听地址不可用：{exc}")
     try:
         site = load_site(args.config)
     except ConfigError as err:
-        return _print_config_error(err, lang)
+        return print_config_error(err, lang)
     token = site.secret("agent.token")
     if token is None:
-        return _fail(lang, f"{args.config} has no agent.token: every agent request is signed "
+        return usage_error(lang, f"{args.config} has no agent.token: every agent request is signed "
                            "with it; add  agent: {token: secret:agent_token}  and the key to "
                            "the secrets file",
                      f"{args.config} 中没有 agent.token：代理的每个请求都用它签名；请添加 "
@@ -116,18 +114,18 @@ def cmd_agent(args: argparse.Namespace) -> int:
     try:
         _logging(args.log_file)
     except OSError as exc:
-        return _fail(lang, f"cannot write the log file {args.log_file}: {exc.strerror}",
+        return usage_error(lang, f"cannot write the log file {args.log_file}: {exc.strerror}",
                      f"无法写入日志文件 {args.log_file}：{exc.strerror}")
     try:
         serve(args.bind, port, token, AllowList.from_site_model(site.model),
               listen_all=args.listen_all)
     except BindRefused as exc:
-        return _fail(lang, str(exc), f"监听失败：{exc}")
+        return usage_error(lang, str(exc), f"监听失败：{exc}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from readiness.cli import default_lang
+    from readiness.commands.messages import default_lang
 
     parser = argparse.ArgumentParser(
         prog="python -m readiness.agent",

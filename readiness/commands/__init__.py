@@ -1,0 +1,1 @@
+"""Everything that prints or returns an exit code: the command handlers."""

@@ -1,0 +1,193 @@
+"""Judges of CAM-RES, CAM-AUDIO and CAM-COUNT: a camera's decoded picture and session
+description against the certificate's numbers, and a room's count of working cameras.
+
+The probes (probes/camera_stream.py, probes/onvif_discovery.py) only measure; an
+outcome they could not measure (error, skip) passes through unchanged.
+
+judge_params:
+  cameras.picture    where (the masked URL), thresholds (CamResThresholds), measure_s
+  cameras.audio      where, thresholds (CamAudioThresholds)
+  cameras.discovery  configured_addresses (hosts of the site file's camera URLs)
+  cameras.count      room_id, res_ids (the room's CAM-RES check ids), thresholds
+                     (CamCountThresholds)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
+from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
+
+# A picture is black (covered lens) when its luma is both dark and flat.
+BLACK_MEAN = 24.0
+BLACK_STD = 4.0
+# Frozen: no block of the probe's grid of block means changes by this much (0-255 luma)
+# over the measure window. Block means average away sensor and encoder noise (and the
+# noise square of a test pattern); a moving object or a ticking clock changes a block
+# by far more.
+FROZEN_MOTION = 30.0
+
+_UNMEASURED = (Status.ERROR, Status.SKIP)
+
+
+def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """CAM-RES: the decoded size against the rule, and whether the picture is live (a
+    stream that did not open or decode is the probe's error)."""
+    if outcome.status in _UNMEASURED:
+        return outcome
+    th: CamResThresholds = params["thresholds"]
+    where = params["where"]
+    m = outcome.measured
+    min_w, min_h = th.min_width, th.min_height
+    w, h = m["width"], m["height"]
+    problems_en: list[str] = []
+    problems_zh: list[str] = []
+    if w < min_w or h < min_h or w * h < th.min_megapixels * 1e6:
+        problems_en.append(f"decoded {w}×{h}; the rule needs {min_w}×{min_h} — is this the "
+                           "sub-stream? use the main stream URL")
+        problems_zh.append(f"解码画面为 {w}×{h}，规定至少 {min_w}×{min_h}——这是子码流吗？"
+                           "请使用主码流地址")
+    measure_s = params["measure_s"]
+    if "luma_mean" in m and m["luma_mean"] < BLACK_MEAN and m["luma_std"] < BLACK_STD:
+        problems_en.append("the picture is black: is the lens covered, or is the camera "
+                           "pointing at a dark wall?")
+        problems_zh.append("画面全黑：镜头是否被遮挡，或对着黑暗处？")
+    elif "motion" in m and m["motion"] < FROZEN_MOTION:
+        problems_en.append(f"the picture did not change for {measure_s} s: "
+                           "frozen; restart the camera")
+        problems_zh.append(f"画面 {measure_s} 秒内无变化：画面冻结，请重启摄像头")
+    fps = f", {m['fps']:g} fps" if "fps" in m else ""
+    if problems_en:
+        return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(problems_en),
+                                              f"{where}：" + "；".join(problems_zh)), m,
+                            outcome.evidence)
+    if "motion" not in m:
+        return ProbeOutcome(Status.WARN, Text(
+            f"{where}: decoded {w}×{h}, but too few frames came to tell whether the picture "
+            "is live", f"{where}：解码画面 {w}×{h}，但帧数太少，无法判断画面是否实时"), m,
+            outcome.evidence)
+    return ProbeOutcome(Status.PASS, Text(
+        f"{where}: decoded {w}×{h}{fps}, live picture (rule {min_w}×{min_h})",
+        f"{where}：解码画面 {w}×{h}{fps}，画面实时（规定 {min_w}×{min_h}）"), m,
+        outcome.evidence)
+
+
+def audio(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """CAM-AUDIO: an audio track in the session description, where the rule asks for it."""
+    if outcome.status in _UNMEASURED:
+        return outcome
+    th: CamAudioThresholds = params["thresholds"]
+    where = params["where"]
+    m = outcome.measured
+    codecs = ", ".join(m["codecs"]) or "none"
+    if m["audio"]:
+        return ProbeOutcome(Status.PASS, Text(
+            f"{where}: the stream has an audio track ({codecs})",
+            f"{where}：视频流包含音频轨（{codecs}）"), m)
+    if th.audio_required:
+        return ProbeOutcome(Status.FAIL, Text(
+            f"{where}: the stream has no audio track ({codecs}); turn on audio in the "
+            "camera's encoding settings (and check it has a microphone)",
+            f"{where}：视频流没有音频轨（{codecs}）；请在摄像头编码设置中开启音频"
+            "（并确认摄像头带拾音器）"), m)
+    return ProbeOutcome(Status.PASS, Text(
+        f"{where}: no audio track ({codecs}); this certificate does not require audio",
+        f"{where}：无音频轨（{codecs}）；本证书不要求音频"), m)
+
+
+def _hosts(device: dict[str, Any]) -> set[str]:
+    hosts = {device["address"]}
+    for xaddr in device["xaddrs"]:
+        try:
+            host = urlsplit(xaddr).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.add(host)
+    return hosts
+
+
+def _describe(device: dict[str, Any]) -> str:
+    label = f"{device['address']}"
+    extra = [x for x in (device.get("name"), device.get("hardware")) if x]
+    if extra:
+        label += f" ({', '.join(extra)})"
+    xaddrs = " ".join(device["xaddrs"]) or "-"
+    return f"{label} XAddrs {xaddrs}"
+
+
+def discovery(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """CAM-COUNT's ONVIF look: cameras that answer on the LAN but are missing from the
+    site file are named (warn). Evidence only: never proof that a camera works."""
+    if outcome.status in _UNMEASURED:
+        return outcome
+    found: list[dict[str, Any]] = outcome.measured["found"]
+    known = {c.strip().lower() for c in params["configured_addresses"] if c}
+    unconfigured = [d for d in found if not ({h.lower() for h in _hosts(d)} & known)]
+    measured = {"found": found, "unconfigured": [d["address"] for d in unconfigured],
+                NOT_PROOF: True}
+    if not found:
+        return ProbeOutcome(Status.PASS, Text(
+            "no ONVIF camera answered WS-Discovery (cameras may have it switched off)",
+            "没有 ONVIF 摄像头响应 WS-Discovery 探测（摄像头可能关闭了该功能）"), measured)
+    if unconfigured:
+        names = "; ".join(_describe(d) for d in unconfigured)
+        return ProbeOutcome(Status.WARN, Text(
+            f"{len(unconfigured)} of {len(found)} ONVIF camera(s) answering on the LAN are not "
+            f"in the site file: {names}. Add each exam-room camera to the room's cameras "
+            "(its RTSP URL) so it is checked",
+            f"局域网内响应的 {len(found)} 路 ONVIF 摄像头中有 {len(unconfigured)} 路"
+            f"不在站点文件中：{names}。"
+            "请把考场摄像头（RTSP 地址）加入该考场的 cameras 以便检查"), measured)
+    return ProbeOutcome(Status.PASS, Text(
+        f"all {len(found)} ONVIF camera(s) answering WS-Discovery are in the site file",
+        f"响应 WS-Discovery 的 {len(found)} 路 ONVIF 摄像头均已在站点文件中配置"), measured)
+
+
+def count(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    """CAM-COUNT: the room's CAM-RES passes against the minimum (the discovery result
+    never counts: it says which cameras answer, not which ones work)."""
+    th: CamCountThresholds = params["thresholds"]
+    room_id = params["room_id"]
+    res_ids = set(params["res_ids"])
+    minimum = th.min_cameras
+    mine = [r for r in results if r.check_id in res_ids]
+    passing = [r for r in mine if r.status == Status.PASS]
+    partial = [r for r in mine if r.status == Status.WARN]
+    unverified = [r for r in mine if r.status in _UNMEASURED]
+    measured = {"working_cameras": len(passing), "partly_verified": len(partial),
+                "configured_cameras": len(res_ids)}
+    if len(passing) >= minimum:
+        return ProbeOutcome(Status.PASS, Text(
+            f"room {room_id}: {len(passing)} of {len(res_ids)} cameras send a live picture "
+            f"(need {minimum})",
+            f"考场 {room_id}：{len(res_ids)} 路摄像头中 {len(passing)} 路画面正常"
+            f"（要求 {minimum} 路）"), measured)
+    if len(passing) + len(partial) >= minimum:
+        return ProbeOutcome(Status.WARN, Text(
+            f"room {room_id}: {minimum} cameras only when counting {len(partial)} partly "
+            "verified (see CAM-RES)",
+            f"考场 {room_id}：需计入 {len(partial)} 路仅部分验证的摄像头才达到 {minimum} 路"
+            "（见 CAM-RES）"), measured)
+    if unverified and len(passing) + len(partial) + len(unverified) >= minimum:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"room {room_id}: only {len(passing)} cameras proven working; "
+            f"{len(unverified)} could not be checked (see CAM-RES)",
+            f"考场 {room_id}：仅 {len(passing)} 路摄像头确认正常；{len(unverified)} 路无法检查"
+            "（见 CAM-RES）"), measured)
+    return ProbeOutcome(Status.FAIL, Text(
+        f"room {room_id}: only {len(passing)} of {len(res_ids)} configured cameras send a "
+        f"live picture; the rule needs {minimum}: fix the cameras marked under CAM-RES "
+        "or add cameras to the site file",
+        f"考场 {room_id}：配置的 {len(res_ids)} 路摄像头中仅 {len(passing)} 路画面正常，"
+        f"规定至少 {minimum} 路：请修复 CAM-RES 中的问题摄像头或在站点文件中补充"), measured)
+
+
+OUTCOME_JUDGES = {
+    "cameras.picture": picture,
+    "cameras.audio": audio,
+    "cameras.discovery": discovery,
+}
+RESULTS_JUDGES = {"cameras.count": count}

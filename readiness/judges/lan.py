@@ -1,0 +1,200 @@
+"""LAN-SUBNET and LAN-SEATS verdicts: one subnet, every host answers, enough seats work.
+
+lan.subnet        probes/subnet.py's arithmetic -> pass/fail by the certificate's rule
+                  (params: must_be_same, role_en, role_zh)
+lan.reachability  probes/reachability.py's pings and port states -> verdict
+                  (params: thresholds = LanSubnetThresholds)
+lan.count_seats   a derived check: the seats whose reachability passed or warned, against
+                  the rule's minimum (params: seat_targets, thresholds = LanSeatsThresholds)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from probes.reachability import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
+
+from ..config.profile import LanSeatsThresholds, LanSubnetThresholds
+from ..results import SEVERITY, CheckResult, ProbeOutcome, Status, Text
+from . import OutcomeJudge, ResultsJudge
+
+# What the reachability probe measures only so that the judge can word its message;
+# the result shows the pings and ports, as it always did.
+_PROBE_WORKINGS = ("count", "no_route", "port_timeout_s")
+
+
+# ---------------------------------------------------------------- subnet
+
+
+def judge_subnet(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    m = outcome.measured
+    if "same_subnet" not in m:
+        return outcome
+    address, subnet = m["address"], m["subnet"]
+    role_en, role_zh = params["role_en"], params["role_zh"]
+    if m["same_subnet"]:
+        return ProbeOutcome(Status.PASS, Text(
+            f"{role_en} {address} is in the candidates' subnet {subnet}",
+            f"{role_zh} {address} 与考生机同在网段 {subnet}"), m)
+    if not params["must_be_same"]:
+        return ProbeOutcome(Status.PASS, Text(
+            f"{role_en} {address} is outside {subnet}; this certificate allows it",
+            f"{role_zh} {address} 不在网段 {subnet} 内；本证书不要求同一网段"), m)
+    return ProbeOutcome(Status.FAIL, Text(
+        f"{role_en} {address} is outside the candidates' subnet {subnet}: "
+        f"give it an address in {subnet}",
+        f"{role_zh} {address} 不在考生机网段 {subnet} 内：请改为 {subnet} 内的地址"), m)
+
+
+# ---------------------------------------------------------------- one host's reachability
+
+
+def port_issue(address: str, port: int, state: str, timeout_s: float) -> Text:
+    if state == PORT_REFUSED:
+        return Text(
+            f"port {port} refused on {address}: start the service or allow the port "
+            "in the host's firewall",
+            f"{address} 的端口 {port} 拒绝连接：请启动该服务，或在主机防火墙中放行该端口")
+    if state == PORT_TIMEOUT:
+        return Text(
+            f"port {port} did not answer within {timeout_s:.1f} s on {address}: check that "
+            "the service is running and that no firewall drops the connection",
+            f"{address} 的端口 {port} 在 {timeout_s:.1f} 秒内无应答：请确认服务已运行，"
+            "且没有防火墙丢弃连接")
+    if state == PORT_UNREACHABLE:
+        return Text(
+            f"port {port} on {address} could not be reached (host unreachable): check the "
+            "cable and that the PC is switched on",
+            f"无法连接 {address} 的端口 {port}（主机不可达）：请检查网线并确认电脑已开机")
+    return Text(
+        f"port {port} on {address}: this computer could not open a connection; check its "
+        "network settings",
+        f"无法从本机连接 {address} 的端口 {port}：请检查本机的网络设置")
+
+
+def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
+    """What the pings say against the thresholds, or None when they are fine.
+    `m` is the reachability probe's measured dict."""
+    address, count, received = m["address"], m["count"], m["received"]
+    ports: dict[str, str] = m["ports"]
+    if received == 0:
+        # A TCP answer, even a refusal, proves the host is on the wire.
+        alive = [port for port, state in ports.items() if state in (PORT_OPEN, PORT_REFUSED)]
+        if alive:
+            return Status.WARN, Text(
+                f"{address} is up (port {alive[0]} answered) but does not answer ping: "
+                "allow ICMP echo (ping) in its firewall so it can be monitored",
+                f"{address} 在线（端口 {alive[0]} 有应答），但不回应 ping：请在其防火墙中"
+                "允许 ICMP 回显（ping），以便监测")
+        if m["no_route"]:
+            return Status.FAIL, Text(
+                f"no answer from {address} to {count} pings: this computer has no route "
+                "to it; check this computer's IP address, subnet mask and gateway",
+                f"{address} 对 {count} 个 ping 无回应：本机没有到它的路由；请检查本机的"
+                "IP 地址、子网掩码和网关")
+        return Status.FAIL, Text(
+            f"no answer from {address} to {count} pings: check the cable and that the PC "
+            "is switched on",
+            f"{address} 对 {count} 个 ping 无回应：请检查网线并确认电脑已开机")
+    lost = count - received
+    # from the counts, not the rounded loss_pct the result shows
+    loss = 100.0 * lost / count
+    if loss > th.fail_loss_pct or loss > th.warn_loss_pct:
+        status = Status.FAIL if loss > th.fail_loss_pct else Status.WARN
+        return status, Text(
+            f"{address} lost {lost} of {count} pings ({loss:.0f} %): check the cable, the "
+            "switch port and the network card",
+            f"{address} 的 {count} 个 ping 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
+            "交换机端口和网卡")
+    avg = m["rtt_avg_ms"]
+    if avg is not None and avg > th.warn_rtt_ms:
+        return Status.WARN, Text(
+            f"{address} answers slowly: {avg:.1f} ms on average, limit {th.warn_rtt_ms:g} ms: "
+            "check for an overloaded switch, a faulty cable or a busy PC",
+            f"{address} 响应慢：平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms：请检查交换机"
+            "是否过载、网线是否损坏、电脑是否繁忙")
+    return None
+
+
+def _ms(value: float) -> str:
+    # Sub-millisecond LAN times would all print as "0.0 ms".
+    return f"{value:.2f}" if value < 1 else f"{value:.1f}"
+
+
+def judge_reachability(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    th: LanSubnetThresholds = params["thresholds"]
+    m = outcome.measured
+    if "ports" not in m:
+        return outcome  # nothing measured (bad parameters, unresolvable name, deadline)
+    shown = {k: v for k, v in m.items() if k not in _PROBE_WORKINGS}
+    address = m["address"]
+    issues: list[tuple[Status, Text]] = []
+    pinged = outcome.status != Status.ERROR
+    if not pinged:
+        issues.append((Status.ERROR, outcome.message))  # no ICMP rights: the probe says why
+    else:
+        issue = icmp_issue(m, th)
+        if issue:
+            issues.append(issue)
+    for port, state in m["ports"].items():
+        if state != PORT_OPEN:
+            issues.append((Status.FAIL, port_issue(address, int(port), state,
+                                                   m["port_timeout_s"])))
+    if not issues:
+        ports = m["ports"]
+        plural = "s" if len(ports) > 1 else ""
+        open_en = f"; port{plural} {', '.join(ports)} open" if ports else ""
+        open_zh = f"；端口 {', '.join(ports)} 可连接" if ports else ""
+        avg = m["rtt_avg_ms"] or 0.0
+        return ProbeOutcome(Status.PASS, Text(
+            f"{address} answers {m['received']}/{m['count']} pings, "
+            f"{_ms(avg)} ms on average{open_en}",
+            f"{address} 回应了 {m['received']}/{m['count']} 个 ping，"
+            f"平均 {_ms(avg)} ms{open_zh}"), shown)
+    issues.sort(key=lambda item: -SEVERITY[item[0]])
+    message = Text("; ".join(t.en for _, t in issues), "；".join(t.zh for _, t in issues))
+    return ProbeOutcome(issues[0][0], message, shown)
+
+
+# ---------------------------------------------------------------- LAN-SEATS
+
+
+def count_seats(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    """The seats whose LAN-SUBNET reachability passed or warned, against the minimum."""
+    th: LanSeatsThresholds = params["thresholds"]
+    seat_targets = set(params["seat_targets"])
+    minimum, recommended = th.min_seats, th.recommended_seats
+    seats = [r for r in results
+             if r.requirement == "LAN-SUBNET" and r.target in seat_targets]
+    working = sum(r.status in (Status.PASS, Status.WARN) for r in seats)
+    unverified = sum(r.status == Status.ERROR for r in seats)
+    configured = len(seat_targets)
+    measured = {"working_seats": working, "configured_seats": configured}
+    if working >= recommended:
+        return ProbeOutcome(Status.PASS, Text(
+            f"{working} of {configured} seats answer (need {minimum})",
+            f"{configured} 个考位中 {working} 个可达（要求 {minimum} 个）"), measured)
+    if working >= minimum:
+        return ProbeOutcome(Status.WARN, Text(
+            f"{working} seats answer: meets the minimum {minimum}, "
+            f"below the recommended {recommended}",
+            f"{working} 个考位可达：达到最低 {minimum} 个，未达建议 {recommended} 个"),
+            measured)
+    if unverified and working + unverified >= minimum:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"only {working} seats proven working; {unverified} could not be checked",
+            f"仅 {working} 个考位确认可用；{unverified} 个无法检查"), measured)
+    return ProbeOutcome(Status.FAIL, Text(
+        f"only {working} of {configured} seats answer; the rule needs {minimum}: "
+        "fix or replace the seats marked fail under LAN-SUBNET",
+        f"{configured} 个考位中仅 {working} 个可达，规定至少 {minimum} 个："
+        "请修复 LAN-SUBNET 中失败的考位"), measured)
+
+
+OUTCOME_JUDGES: dict[str, OutcomeJudge] = {
+    "lan.subnet": judge_subnet,
+    "lan.reachability": judge_reachability,
+}
+RESULTS_JUDGES: dict[str, ResultsJudge] = {
+    "lan.count_seats": count_seats,
+}

@@ -1,0 +1,197 @@
+"""What a host's agent reports about itself, judged: the NIC's negotiated speed and
+duplex (LAN-SPEED), a fixed address (LAN-FIXED-IP), the PC's inventory (SEAT-SPEC).
+
+The outcome judged is the `self_report` probe's (the agent's, or this machine's own when
+the host is the coordinator): its `measured` is the report of
+readiness/agent/self_report.build_report. Pure, so it is tested on injected reports:
+the lab's veth NICs always say 10000 Mb/s full duplex.
+
+judge_params (both judges): address (the host's configured address, also how its NIC
+is recognised), label, port (the agent's, for messages).
+  seat.self_report  fail_below_mbps, warn_below_mbps (optional), warn_half_duplex,
+                    require_static (false)
+  seat.spec         thresholds (SeatSpecThresholds)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..agent.self_report import STATIC, UNKNOWN, find_nic, os_name
+from ..config.profile import SeatSpecThresholds
+from ..results import ProbeOutcome, Status, Text, worst
+
+
+def _speed_text(nic: dict[str, Any]) -> tuple[str, str]:
+    speed, duplex = nic.get("speed_mbps"), nic.get("duplex", UNKNOWN)
+    speed_en = f"{speed} Mbit/s" if speed else "speed unknown"
+    speed_zh = f"{speed} Mbit/s" if speed else "速率未知"
+    duplex_en = f"{duplex} duplex" if duplex != UNKNOWN else "duplex unknown"
+    duplex_zh = {"full": "全双工", "half": "半双工"}.get(duplex, "双工未知")
+    return f"{speed_en}, {duplex_en}", f"{speed_zh}，{duplex_zh}"
+
+
+def report_verdict(report: dict[str, Any], address: str, label: str,
+                   params: dict[str, Any]) -> ProbeOutcome:
+    """Measurements and verdict from an agent's self-report."""
+    nic = find_nic(report, address)
+    cpu = report.get("cpu", {})
+    measured: dict[str, Any] = {
+        "hostname": report.get("hostname"),
+        "os": os_name(report),
+        "cpu": cpu.get("model"),
+        "cpu_cores": cpu.get("logical_cores"),
+        "ram_gib": report.get("ram_gib"),
+        "disk_gb": report.get("disk_total_gb"),
+        "nic": nic.get("name") if nic else None,
+        "mac": nic.get("mac") if nic else None,
+        "nic_speed_mbps": nic.get("speed_mbps") if nic else None,
+        "duplex": nic.get("duplex", UNKNOWN) if nic else UNKNOWN,
+        "addressing": next((a.get("addressing", UNKNOWN) for a in nic.get("ipv4", [])
+                            if a.get("address") == address), UNKNOWN) if nic else UNKNOWN,
+        "default_gateway": report.get("default_gateway"),
+        "dns_servers": report.get("dns_servers", []),
+        "agent_version": report.get("agent_version"),
+    }
+    if nic is None:
+        others = [a.get("address") for n in report.get("nics", []) for a in n.get("ipv4", [])
+                  if a.get("address") and not str(a.get("address")).startswith("127.")]
+        have = ", ".join(others) or "none"
+        return ProbeOutcome(Status.WARN, Text(
+            f"the agent on {label} answers, but none of its NICs has {address} (it has: "
+            f"{have}); is the address translated, or is this another PC?",
+            f"{label} 上的代理有应答，但其网卡上没有地址 {address}（现有：{have}）；"
+            "地址是否被转换，或这是另一台电脑？"), measured)
+
+    statuses = [Status.PASS]
+    problems: list[tuple[str, str]] = []
+    speed = measured["nic_speed_mbps"]
+    fail_below = params.get("fail_below_mbps")
+    warn_below = params.get("warn_below_mbps")
+    if fail_below is not None or warn_below is not None:
+        if speed is None:
+            statuses.append(Status.WARN)
+            problems.append((f"the OS of {label} does not report the speed of {nic['name']}",
+                             f"{label} 的系统未报告网卡 {nic['name']} 的速率"))
+        elif fail_below is not None and speed < float(fail_below):
+            statuses.append(Status.FAIL)
+            problems.append((f"{nic['name']} negotiated {speed} Mbit/s, below the minimum "
+                             f"{fail_below} Mbit/s",
+                             f"网卡 {nic['name']} 协商速率 {speed} Mbit/s，低于最低要求 "
+                             f"{fail_below} Mbit/s"))
+        elif warn_below is not None and speed < float(warn_below):
+            statuses.append(Status.WARN)
+            problems.append((f"{nic['name']} negotiated {speed} Mbit/s, below the recommended "
+                             f"{warn_below} Mbit/s",
+                             f"网卡 {nic['name']} 协商速率 {speed} Mbit/s，低于推荐的 "
+                             f"{warn_below} Mbit/s"))
+    if params.get("warn_half_duplex") and measured["duplex"] == "half":
+        statuses.append(Status.WARN)
+        problems.append((f"{nic['name']} runs half duplex (a negotiation fault: check the "
+                         "cable and the switch port)",
+                         f"网卡 {nic['name']} 为半双工（协商故障：请检查网线和交换机端口）"))
+    if params.get("require_static") and measured["addressing"] != STATIC:
+        if measured["addressing"] == UNKNOWN:
+            statuses.append(Status.WARN)
+            problems.append((f"the OS of {label} does not tell whether {address} is fixed",
+                             f"{label} 的系统未说明 {address} 是否为固定地址"))
+        else:
+            statuses.append(Status.FAIL)
+            problems.append((f"{label} takes {address} from DHCP; it must be a fixed address",
+                             f"{label} 的地址 {address} 由 DHCP 分配；应为固定地址"))
+    status = worst(statuses)
+    if problems:
+        return ProbeOutcome(status, Text("; ".join(p[0] for p in problems),
+                                         "；".join(p[1] for p in problems)), measured)
+    speed_en, speed_zh = _speed_text(nic)
+    addressing_zh = {"static": "固定地址", "dhcp": "DHCP 地址"}.get(measured["addressing"],
+                                                                    "地址方式未知")
+    return ProbeOutcome(status, Text(
+        f"{label}: {measured['os']}, {nic['name']} {speed_en}, {measured['addressing']} address",
+        f"{label}：{measured['os']}，{nic['name']} {speed_zh}，{addressing_zh}"), measured)
+
+
+def judge_self_report(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The self_report probe's outcome -> verdict. An agent that did not answer (skip,
+    warn, error from agent/remote.py) is passed on as it is."""
+    if outcome.status != Status.PASS:
+        return outcome
+    address, label = str(params["address"]), str(params["label"])
+    report = outcome.measured
+    if not isinstance(report.get("nics"), list):
+        where = f"{label} ({address}:{params.get('port', '')})"
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the agent on {where} sent no self-report", f"{where} 上的代理未返回本机信息"))
+    judged = report_verdict(report, address, label, params)
+    if report.get("clock_skew_s") is not None:
+        judged.measured["clock_skew_s"] = report["clock_skew_s"]
+    judged.evidence = list(outcome.evidence)
+    return judged
+
+
+CPU_TIER = re.compile(r"\b(?:core(?:\(tm\))?\s*)?i([3579])[- ]", re.IGNORECASE)
+
+
+def _cpu_tier(model: str | None) -> int | None:
+    """3, 5, 7 or 9 for Intel Core i3/i5/i7/i9; None when the model says no tier."""
+    match = CPU_TIER.search(f"{model or ''} ")
+    return int(match.group(1)) if match else None
+
+
+def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str) -> ProbeOutcome:
+    """The seat's inventory (as report_verdict measured it) against the certificate's
+    minimum and recommended PC."""
+    m = outcome.measured
+    if outcome.status in (Status.ERROR, Status.SKIP) or "ram_gib" not in m:
+        return outcome
+    rec = th.recommended
+    statuses, notes_en, notes_zh = [Status.PASS], [], []
+
+    def compare(value: float | None, minimum: float | None, recommended: float | None,
+                what_en: str, what_zh: str, unit: str) -> None:
+        if value is None or minimum is None:
+            return
+        if value < float(minimum):
+            statuses.append(Status.FAIL)
+            notes_en.append(f"{what_en} {value:g} {unit} is below the minimum {minimum} {unit}")
+            notes_zh.append(f"{what_zh} {value:g} {unit}，低于最低要求 {minimum} {unit}")
+        elif recommended is not None and value < float(recommended):
+            statuses.append(Status.WARN)
+            notes_en.append(f"{what_en} {value:g} {unit} is below the recommended "
+                            f"{recommended} {unit}")
+            notes_zh.append(f"{what_zh} {value:g} {unit}，低于推荐的 {recommended} {unit}")
+
+    compare(m.get("ram_gib"), th.min_ram_gb, rec.min_ram_gb, "RAM", "内存", "GB")
+    compare(m.get("disk_gb"), th.min_disk_gb, rec.min_disk_gb, "disk", "硬盘", "GB")
+    need = th.min_cpu.lower().lstrip("i")
+    tier = _cpu_tier(m.get("cpu"))
+    if need.isdigit():
+        if tier is None:
+            statuses.append(Status.WARN)
+            notes_en.append(f"CPU {m.get('cpu')!s} cannot be compared with i{need}: check it by "
+                            "hand")
+            notes_zh.append(f"CPU {m.get('cpu')!s} 无法与 i{need} 比较：请人工确认")
+        elif tier < int(need):
+            statuses.append(Status.FAIL)
+            notes_en.append(f"CPU {m.get('cpu')} is below i{need}")
+            notes_zh.append(f"CPU {m.get('cpu')} 低于 i{need}")
+    notes_en.append("browser and Office versions are not read by this version: check by hand")
+    notes_zh.append("本版本不读取浏览器和 Office 版本：请人工确认")
+    status = worst(statuses)
+    return ProbeOutcome(status, Text(f"{label}: " + "; ".join(notes_en),
+                                     f"{label}：" + "；".join(notes_zh)), m, outcome.evidence)
+
+
+def judge_seat_spec(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """SEAT-SPEC: the self-report read as above (no NIC or addressing rule), then the
+    inventory against the certificate's PC."""
+    reported = judge_self_report(outcome, params)
+    return spec_verdict(reported, params["thresholds"], str(params["label"]))
+
+
+OUTCOME_JUDGES = {
+    "seat.self_report": judge_self_report,
+    "seat.spec": judge_seat_spec,
+}
+RESULTS_JUDGES: dict[str, Any] = {}

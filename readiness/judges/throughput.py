@@ -1,0 +1,243 @@
+"""LAN-SPEED by measurement: a path's throughput, and the whole room's, against the
+certificate's link classes.
+
+A path is judged by the receiver's figure: at or above `gigabit_class_min_mbps` it is
+a gigabit path, at or above `fast_ethernet_class_min_mbps` a 100M path, else below
+even that. `required_class` says what the certificate needs: "gigabit" (eda: a 100M
+path fails) or "fast_ethernet" (cbec: 100M is the minimum and warns).
+
+judge_params:
+  throughput.seat       thresholds (LanSpeedThresholds), seat (label), path
+                        ("seat_to_server" / "server_to_seat")
+  throughput.room_load  thresholds, load_base_port (named in the advice for a room
+                        that could not be loaded at once)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from probes.throughput import NO_SERVER_PREFIX
+
+from ..config.profile import LanSpeedThresholds
+from ..results import ProbeOutcome, Status, Text, worst
+
+GIGABIT = "gigabit"
+FAST_ETHERNET = "fast_ethernet"
+BELOW = "below_fast_ethernet"
+SLOWEST_NAMED = 3
+
+
+def classify(mbps: float, gigabit_min: float, fast_min: float) -> str:
+    if mbps >= gigabit_min:
+        return GIGABIT
+    if mbps >= fast_min:
+        return FAST_ETHERNET
+    return BELOW
+
+
+# -- one path --------------------------------------------------------------------------------
+
+
+def path_verdict(mbps: float, th: LanSpeedThresholds, path_en: str, path_zh: str
+                 ) -> tuple[str, Status, Text]:
+    """The link class of one path, its verdict and the words for it."""
+    link = classify(mbps, th.gigabit_class_min_mbps, th.fast_ethernet_class_min_mbps)
+    fig = f"{mbps:.0f} Mbit/s"
+    g, f = f"{th.gigabit_class_min_mbps:g}", f"{th.fast_ethernet_class_min_mbps:g}"
+    if link == GIGABIT:
+        return link, Status.PASS, Text(
+            f"{fig} {path_en}: gigabit class (>= {g} Mbit/s)",
+            f"{path_zh} 实测 {fig}：达到千兆级（≥{g} Mbit/s）")
+    if link == FAST_ETHERNET and th.required_class == FAST_ETHERNET:
+        return link, Status.WARN, Text(
+            f"{fig} {path_en}: 100M class ({f}-{g} Mbit/s). The minimum 100M LAN is met; "
+            f"the recommended gigabit LAN is not (check for 100M switches, ports or cables)",
+            f"{path_zh} 实测 {fig}：百兆级（{f}–{g} Mbit/s）。满足最低配置百兆局域网，未达到推荐的"
+            f"千兆局域网（请检查是否有百兆交换机、端口或网线）")
+    if link == FAST_ETHERNET:
+        return link, Status.FAIL, Text(
+            f"{fig} {path_en}: only 100M class, but this exam needs a gigabit LAN "
+            f"(>= {g} Mbit/s). Look for a 100M switch, port, NIC or a cable that only "
+            f"links at 100 Mbit/s on this path",
+            f"{path_zh} 实测 {fig}：仅为百兆级，本考试要求千兆局域网（≥{g} Mbit/s）。请检查该路径上"
+            f"是否有百兆交换机、端口、网卡，或只能以 100 Mbit/s 连接的网线")
+    return link, Status.FAIL, Text(
+        f"{fig} {path_en}: below even the 100M class (< {f} Mbit/s). Look for a duplex "
+        f"mismatch, a damaged cable or port, a 10 Mbit/s hop or other heavy traffic",
+        f"{path_zh} 实测 {fig}：低于百兆级（<{f} Mbit/s）。请检查双工不匹配、网线或端口损坏、"
+        f"10 Mbit/s 链路或其他大流量")
+
+
+def _path_words(measured: dict[str, Any], here_en: str, here_zh: str) -> tuple[str, str]:
+    host = str(measured.get("server", "")).rpartition(":")[0] or "the server"
+    if measured.get("direction") == "reverse":
+        return f"from {host} to {here_en}", f"{host}→{here_zh}"
+    return f"from {here_en} to {host}", f"{here_zh}→{host}"
+
+
+def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """One seat, one direction: measured by the seat's agent, or (`stand_in`, no agent)
+    from the coordinator against the seat's own throughput server."""
+    th: LanSpeedThresholds = params["thresholds"]
+    label, path = str(params["seat"]), str(params["path"])
+    m = outcome.measured
+    stand_in = bool(m.get("stand_in"))
+    measured = {**m, "seat": label, "path": path,
+                "vantage": "coordinator" if stand_in else "agent"}
+    # The probe speaks of "this computer"; a report is read elsewhere, so name it.
+    here_en, here_zh = ("the coordinator", "协调机") if stand_in else (f"seat {label}",
+                                                                    f"考位 {label}")
+    prefix_en = (f"{label} has no agent; measured from the coordinator against its "
+                 "throughput server: ") if stand_in else ""
+    prefix_zh = f"{label} 无代理；改由协调机对其吞吐量测试服务器测量：" if stand_in else ""
+    mbps = m.get("throughput_mbps")
+    if outcome.status in (Status.ERROR, Status.SKIP) or not isinstance(mbps, int | float):
+        if stand_in and outcome.message.en.startswith(NO_SERVER_PREFIX):
+            return ProbeOutcome(Status.SKIP, Text(
+                f"no agent and no throughput server on {label}: start `readiness agent` or "
+                "`readiness throughput-server` on that PC",
+                f"{label} 上既没有代理也没有吞吐量测试服务器：请在该电脑上启动 "
+                "`readiness agent` 或 `readiness throughput-server`"),
+                {**measured, "server": outcome.message.en}, list(outcome.evidence))
+        return ProbeOutcome(outcome.status, Text(
+            prefix_en + outcome.message.en.replace("this computer", here_en),
+            prefix_zh + outcome.message.zh.replace("本机", here_zh)),
+            measured, list(outcome.evidence))
+    path_en, path_zh = _path_words(m, here_en, here_zh)
+    link, status, text = path_verdict(float(mbps), th, path_en, path_zh)
+    measured["link_class"] = link
+    return ProbeOutcome(status, Text(prefix_en + text.en, prefix_zh + text.zh), measured,
+                        list(outcome.evidence))
+
+
+# -- the whole room at once --------------------------------------------------------------------
+
+
+@dataclass
+class LoadFigures:
+    """What the room load measured: Mbit/s per seat, the seats that could not be
+    measured (and why), and how the seats were run."""
+
+    per_seat: dict[str, float]
+    not_measured: dict[str, str]
+    aggregate_mbps: float  # the most the exam server carried at once
+    concurrent: int  # seats that ran at the same moment (the server's ports)
+    waves: int
+
+    @classmethod
+    def from_measured(cls, m: dict[str, Any]) -> LoadFigures:
+        return cls({str(k): float(v) for k, v in (m.get("per_seat") or {}).items()},
+                   {str(k): str(v) for k, v in (m.get("not_measured") or {}).items()},
+                   float(m.get("aggregate_mbps") or 0.0), int(m.get("concurrent") or 0),
+                   int(m.get("waves") or 0))
+
+
+def _classify_words(link: str, agg: str, g: str, f: str) -> tuple[str, str]:
+    if link == GIGABIT:
+        return f"{agg} Mbit/s together, gigabit class (>= {g} Mbit/s)", \
+            f"合计 {agg} Mbit/s，达到千兆级（≥{g} Mbit/s）"
+    if link == FAST_ETHERNET:
+        return f"{agg} Mbit/s together, only 100M class ({f}-{g} Mbit/s)", \
+            f"合计 {agg} Mbit/s，仅为百兆级（{f}–{g} Mbit/s）"
+    return f"{agg} Mbit/s together, below even the 100M class (< {f} Mbit/s)", \
+        f"合计 {agg} Mbit/s，低于百兆级（<{f} Mbit/s）"
+
+
+def judge_load(fig: LoadFigures, th: LanSpeedThresholds, server: str,
+               load_base_port: int) -> ProbeOutcome:
+    """The rule (documented with load_min_share_pct in the profiles): the aggregate is
+    judged like one path, since it is what the exam server's link carried with the
+    room pulling at once; a seat with less than load_min_share_pct of an even split
+    is named and warns; seats not measured, or a room loaded in waves, warn."""
+    g_min, f_min = th.gigabit_class_min_mbps, th.fast_ethernet_class_min_mbps
+    share_pct = th.load_min_share_pct
+    ranked = sorted(fig.per_seat.items(), key=lambda item: item[1])
+    measured: dict[str, Any] = {
+        "aggregate_mbps": round(fig.aggregate_mbps, 1),
+        "seats": len(fig.per_seat),
+        "slowest": [{"seat": s, "mbps": round(m, 1)} for s, m in ranked[:SLOWEST_NAMED]],
+        "per_seat": {s: round(m, 1) for s, m in fig.per_seat.items()},
+        "concurrent": fig.concurrent,
+        "waves": fig.waves,
+        "server": server,
+    }
+    if fig.not_measured:
+        measured["not_measured"] = dict(fig.not_measured)
+    if not fig.per_seat:
+        names = ", ".join(fig.not_measured)
+        first = next(iter(fig.not_measured.values()), "")
+        return ProbeOutcome(Status.ERROR, Text(
+            f"no seat could be measured under load ({names}): {first}",
+            f"负载测试中没有考位测得结果（{names}）：{first}"), measured)
+    link = classify(fig.aggregate_mbps, g_min, f_min)
+    measured["link_class"] = link
+    statuses = [Status.PASS if link == GIGABIT else
+                Status.WARN if link == FAST_ETHERNET
+                and th.required_class == FAST_ETHERNET else Status.FAIL]
+    agg, g, f = f"{fig.aggregate_mbps:.0f}", f"{g_min:g}", f"{f_min:g}"
+    words_en, words_zh = _classify_words(link, agg, g, f)
+    n = len(fig.per_seat)
+    at_once = fig.waves == 1
+    if at_once:
+        en = [f"{n} seats sent to the exam server {server} at once: {words_en}"]
+        zh = [f"{n} 个考位同时向考试服务器 {server} 发送：{words_zh}"]
+    else:
+        en = [f"{n} seats sent to the exam server {server}, {fig.concurrent} at a time: "
+              f"{words_en}"]
+        zh = [f"{n} 个考位向考试服务器 {server} 发送，每次 {fig.concurrent} 个：{words_zh}"]
+    if link != GIGABIT:
+        en.append("look for a 100M port, NIC or cable on the exam server's path, or a slow "
+                  "uplink between switches")
+        zh.append("请检查考试服务器路径上是否有百兆端口、网卡或网线，或交换机之间的级联链路过慢")
+    slowest = ", ".join(f"{s} {m:.0f}" for s, m in ranked[:SLOWEST_NAMED])
+    if at_once:
+        fair = fig.aggregate_mbps / n
+        measured["fair_share_mbps"] = round(fair, 1)
+        en.append(f"an even share is {fair:.0f} Mbit/s; slowest: {slowest}")
+        zh.append(f"平均每个考位 {fair:.0f} Mbit/s；最慢：{slowest}")
+        starved = [s for s, m in ranked if n > 1 and m < fair * share_pct / 100]
+        if starved:
+            statuses.append(Status.WARN)
+            measured["below_share"] = starved
+            en.append(f"starved under load, below {share_pct:g}% of an even share: "
+                      f"{', '.join(starved)} (check that seat's cable and switch port)")
+            zh.append(f"负载下几乎无流量（低于平均份额的 {share_pct:g}%）：{', '.join(starved)}"
+                      "（请检查该考位的网线和交换机端口）")
+    else:
+        statuses.append(Status.WARN)
+        last = load_base_port + n - 1
+        en.append(f"slowest: {slowest}; the room was not loaded at once: run `readiness "
+                  f"throughput-server --ports {load_base_port}-{last}` on "
+                  "the exam server so every seat has a port of its own")
+        zh.append(f"最慢：{slowest}；未能同时加载整个考场：请在考试服务器上运行 `readiness "
+                  f"throughput-server --ports {load_base_port}-{last}`，"
+                  "使每个考位各有一个端口")
+    if fig.not_measured:
+        statuses.append(Status.WARN)
+        names = ", ".join(fig.not_measured)
+        en.append(f"not measured: {names}")
+        zh.append(f"未测得：{names}")
+    return ProbeOutcome(worst(statuses), Text("; ".join(en), "；".join(zh)), measured)
+
+
+def judge_room_load(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The room load probe's figures (readiness/agent/room_load.py) -> verdict; an
+    outcome without figures (no agent answers, no token) is passed on as it is."""
+    m = outcome.measured
+    if "per_seat" not in m:
+        return outcome
+    judged = judge_load(LoadFigures.from_measured(m), params["thresholds"],
+                        str(m.get("server", "")), int(params["load_base_port"]))
+    if m.get("without_agent"):
+        judged.measured["without_agent"] = list(m["without_agent"])
+    judged.evidence = list(outcome.evidence)
+    return judged
+
+
+OUTCOME_JUDGES = {
+    "throughput.seat": judge_seat,
+    "throughput.room_load": judge_room_load,
+}
+RESULTS_JUDGES: dict[str, Any] = {}

@@ -1,0 +1,157 @@
+"""The camera judges on recorded measurements: what the picture and SDP probes measured
+on the lab's cameras (1080p with audio, 720p without, black, frozen) and a room's count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from readiness.config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
+from readiness.judges import cameras as judge
+from readiness.judges import outcome_judges, results_judges
+from readiness.results import CheckResult, ProbeOutcome, Status, Text
+
+CBEC = CamResThresholds(min_width=1920, min_height=1080, min_megapixels=2)
+EDA = CamResThresholds(min_width=1280, min_height=720, min_megapixels=0.9)
+WHERE = "rtsp://admin:***@198.18.10.201:554/stream"
+
+# recorded from run_picture on the lab cameras
+HD_LIVE = {"opened": True, "frames": 31, "open_s": 0.8, "height": 1080, "width": 1920,
+           "measured_frames": 20, "fps": 9.98, "luma_mean": 110.4, "luma_std": 61.2,
+           "motion": 141.3, "mean_abs_diff": 3.1, "elapsed_s": 3.9}
+HD720_LIVE = {**HD_LIVE, "height": 720, "width": 1280}
+BLACK = {**HD_LIVE, "height": 360, "width": 640, "luma_mean": 16.0, "luma_std": 0.0,
+         "motion": 0.0}
+FROZEN = {**HD720_LIVE, "luma_mean": 120.0, "luma_std": 70.0, "motion": 6.5}
+ONE_FRAME = {k: v for k, v in HD_LIVE.items() if k not in ("motion", "mean_abs_diff", "fps")}
+
+
+def _picture(measured: dict, th: CamResThresholds = CBEC, evidence: list | None = None):  # type: ignore[no-untyped-def]
+    outcome = ProbeOutcome(Status.PASS, Text("measured", "measured"), measured,
+                           evidence or [])
+    return judge.picture(outcome, {"thresholds": th, "where": WHERE, "measure_s": 2.0})
+
+
+def test_a_live_1080p_picture_passes_and_keeps_its_snapshot() -> None:
+    out = _picture(HD_LIVE, evidence=["/ev/r1-cam-1.jpg"])
+    assert out.status == Status.PASS
+    assert "decoded 1920×1080, 9.98 fps, live picture (rule 1920×1080)" in out.message.en
+    assert "1920×1080" in out.message.zh and WHERE in out.message.en
+    assert out.evidence == ["/ev/r1-cam-1.jpg"] and out.measured == HD_LIVE
+
+
+def test_720p_fails_the_1080p_rule_and_passes_the_720p_rule() -> None:
+    cbec = _picture(HD720_LIVE, CBEC)
+    assert cbec.status == Status.FAIL
+    assert "decoded 1280×720; the rule needs 1920×1080" in cbec.message.en
+    assert "sub-stream" in cbec.message.en and "主码流" in cbec.message.zh
+    assert _picture(HD720_LIVE, EDA).status == Status.PASS
+
+
+def test_the_megapixel_floor_counts_too() -> None:
+    th = CamResThresholds(min_width=1280, min_height=720, min_megapixels=1.0)
+    assert _picture(HD720_LIVE, th).status == Status.FAIL  # 0.92 MP
+
+
+def test_black_and_frozen_pictures_fail() -> None:
+    black = _picture(BLACK, CamResThresholds(min_width=640, min_height=360,
+                                             min_megapixels=0.2))
+    assert black.status == Status.FAIL and "black" in black.message.en
+    assert "遮挡" in black.message.zh
+    frozen = _picture(FROZEN, EDA)
+    assert frozen.status == Status.FAIL and "frozen" in frozen.message.en
+    assert "did not change for 2.0 s" in frozen.message.en and "冻结" in frozen.message.zh
+
+
+def test_too_few_frames_to_tell_live_is_only_a_warning() -> None:
+    out = _picture(ONE_FRAME)
+    assert out.status == Status.WARN and "too few frames" in out.message.en
+
+
+def test_what_the_probe_could_not_measure_passes_through() -> None:
+    error = ProbeOutcome(Status.ERROR, Text("cannot open", "无法打开"), {"opened": False})
+    params = {"thresholds": CBEC, "where": WHERE, "measure_s": 2.0}
+    assert judge.picture(error, params) is error
+    assert judge.audio(error, {"thresholds": CamAudioThresholds(audio_required=True),
+                               "where": WHERE}) is error
+
+
+@pytest.mark.parametrize("audio, required, status, words", [
+    (True, True, Status.PASS, "has an audio track (video/H264, audio/PCMU)"),
+    (False, True, Status.FAIL, "no audio track (video/H264)"),
+    (False, False, Status.PASS, "does not require audio"),
+])
+def test_audio(audio: bool, required: bool, status: Status, words: str) -> None:
+    codecs = ["video/H264", "audio/PCMU"] if audio else ["video/H264"]
+    measured = {"video": True, "audio": audio, "codecs": codecs, "auth": "none"}
+    out = judge.audio(ProbeOutcome(Status.PASS, Text("", ""), measured),
+                      {"thresholds": CamAudioThresholds(audio_required=required),
+                       "where": WHERE})
+    assert out.status == status and words in out.message.en, out.message.en
+    assert out.message.zh and out.measured == measured
+
+
+def _device(address: str, name: str) -> dict:
+    return {"address": address, "xaddrs": [f"http://{address}/onvif/device_service"],
+            "scopes": [f"onvif://www.onvif.org/name/{name}"], "name": name, "hardware": None}
+
+
+def _discovered(found: list[dict], configured: list[str]) -> ProbeOutcome:
+    return judge.discovery(ProbeOutcome(Status.PASS, Text("", ""), {"found": found}),
+                           {"configured_addresses": configured})
+
+
+def test_discovery_names_the_cameras_missing_from_the_site_file() -> None:
+    none = _discovered([], ["198.18.10.201"])
+    assert none.status == Status.PASS
+    assert "no ONVIF camera answered WS-Discovery (cameras may have it switched off)" \
+        in none.message.en
+    assert none.message.zh and none.measured == {"found": [], "unconfigured": [],
+                                                 "not_proof": True}
+    found = [_device("198.18.10.201", "cam-1"), _device("198.18.10.202", "cam-2")]
+    ok = _discovered(found, ["198.18.10.201", "198.18.10.202"])
+    assert ok.status == Status.PASS and ok.measured["unconfigured"] == []
+    warn = _discovered(found, ["198.18.10.201"])
+    assert warn.status == Status.WARN
+    assert warn.measured["unconfigured"] == ["198.18.10.202"]
+    assert "http://198.18.10.202/onvif/device_service" in warn.message.en
+    assert "198.18.10.202" in warn.message.zh and "198.18.10.201" not in warn.message.en
+    # configured by a host name that its XAddrs use
+    named = {**_device("198.18.10.203", "x"), "xaddrs": ["http://cam3.lan/onvif/device_service"]}
+    assert _discovered([named], ["cam3.lan"]).status == Status.PASS
+
+
+def _result(check_id: str, status: Status) -> CheckResult:
+    return CheckResult("CAM-COUNT" if "discovery" in check_id else "CAM-RES",
+                       Text("", ""), "t", "coordinator", status, Text("", ""), {}, {}, None,
+                       datetime.now(UTC), 0.1, check_id=check_id)
+
+
+def test_cam_count_verdicts() -> None:
+    params = {"thresholds": CamCountThresholds(min_cameras=2), "room_id": "r1",
+              "res_ids": ["CAM-RES/r1/a", "CAM-RES/r1/b", "CAM-RES/r1/c"]}
+    P, W, E, F = Status.PASS, Status.WARN, Status.ERROR, Status.FAIL
+    for statuses, want in (((P, P, F), P), ((P, W, F), W), ((P, E, F), E), ((P, F, F), F)):
+        got = judge.count([_result(f"CAM-RES/r1/{n}", s)
+                           for n, s in zip("abc", statuses, strict=True)], params)
+        assert got.status == want, (statuses, got.message.en)
+    failed = judge.count([_result("CAM-RES/r1/a", P)], params)
+    assert "only 1 of 3 configured cameras" in failed.message.en and failed.message.zh
+
+
+def test_the_count_ignores_the_discovery_and_other_rooms() -> None:
+    params = {"thresholds": CamCountThresholds(min_cameras=2), "room_id": "r1",
+              "res_ids": ["CAM-RES/r1/a", "CAM-RES/r1/b"]}
+    got = judge.count([_result("CAM-RES/r1/a", Status.PASS),
+                       _result("CAM-RES/r1/b", Status.FAIL),
+                       _result("CAM-RES/r2/a", Status.PASS),
+                       _result("CAM-COUNT/r1/discovery", Status.PASS)], params)
+    assert got.status == Status.FAIL and got.measured["working_cameras"] == 1
+
+
+def test_the_judges_are_registered_by_name() -> None:
+    assert outcome_judges()["cameras.picture"] is judge.picture
+    assert outcome_judges()["cameras.audio"] is judge.audio
+    assert outcome_judges()["cameras.discovery"] is judge.discovery
+    assert results_judges()["cameras.count"] is judge.count
