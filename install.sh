@@ -16,7 +16,7 @@ PACKAGES=(
     iproute2 iputils-ping nftables dnsmasq-base snmpd snmp iperf3 nmap arp-scan ethtool procps
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
-    ffmpeg chromium fonts-noto-cjk poppler-utils
+    ffmpeg chromium fonts-noto-cjk poppler-utils prometheus
 )
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

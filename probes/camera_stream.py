@@ -1,22 +1,28 @@
 """Camera probes: CAM-RES decodes the stream and looks at the picture; CAM-AUDIO reads
-the session description.
+the session description. Both start with the same RTSP DESCRIBE and report its failure in
+the same words (wrong password / 401, no such stream path / 404, refused, timeout), so
+every camera rule gives one diagnosis per camera.
 
-`run_picture` opens the stream with OpenCV (FFmpeg, RTSP over TCP) in a daemon
-thread, lets the burst of frames buffered during the open go by (warm-up), then for
-`measure_s` measures what was really decoded: frame size, frame rate, whether the
-picture moves (frozen) and whether it is black (covered lens). A watchdog returns by
-the deadline even if FFmpeg hangs in a read; the thread then lingers until its own
-read timeout and stops.
+`run_picture` starts a child process (probes/camera_worker.py) at once, so its OpenCV
+import overlaps the DESCRIBE; once the DESCRIBE has said the stream is there, the child
+opens it with OpenCV (FFmpeg, RTSP over TCP), lets the burst of frames buffered during
+the open go by (warm-up), then measures the decoded frames for `measure_s`: size, frame
+rate from the stream's timestamps, detail and dark share (covered lens), motion (frozen).
+Every camera has its own process, so cameras open at the same time (OpenCV serialises
+opens within a process), and the child is killed at the deadline even when FFmpeg blocks.
 
 The probes measure; readiness/judges/cameras.py holds the verdicts. The password comes
-in `secrets` (resolved by the runner from the name the Check gives), never in params;
-every message shows the URL masked.
+in `secrets` (resolved by the runner from the name the Check gives), never in params; it
+reaches the child on its stdin, never on a command line; every message shows the URL
+masked.
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import asyncio
+import contextlib
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,53 +31,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
 
-from .engines.blocking import in_thread
 from .engines.rtsp_sdp import RtspError, describe, mask_url, strip_credentials
 
-# FFmpeg options for every open: RTSP over TCP (what cameras behind a school switch
-# manage reliably) and a 0.5 s stream analysis instead of 5 s (the SDP and in-band SPS
-# give the codec; the size is measured on decoded frames anyway). This matters beyond
-# speed: OpenCV's FFmpeg backend holds one process-wide mutex while it opens a stream,
-# so opens are serialized: 10 cameras take 10 x ~0.8 s (it was 10 x ~1.3 s at 1 s).
-CAPTURE_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
-# Allowance per other camera opened at the same time (see CAPTURE_OPTIONS).
-OPEN_QUEUE_S = 1.0
-_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-
-# Motion is measured on a 64x36 grid of block means (judged in readiness/judges/cameras).
-GRID = (64, 36)
-SNAPSHOT_WIDTH = 640
-
-
-class _EnvGate:
-    """The one global lock around setting OPENCV_FFMPEG_CAPTURE_OPTIONS and constructing
-    the VideoCapture that reads it. Opens that want the same value may overlap (the
-    variable is what each needs while it opens); one that wants another value waits
-    until those finish. So one dead camera's open timeout does not queue the others."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._value: str | None = None
-        self._users = 0
-
-    def enter(self, value: str, stop: threading.Event) -> bool:
-        with self._cond:
-            while self._users and self._value != value:
-                if stop.is_set():
-                    return False
-                self._cond.wait(0.1)
-            os.environ[_ENV] = value
-            self._value = value
-            self._users += 1
-            return True
-
-    def leave(self) -> None:
-        with self._cond:
-            self._users -= 1
-            self._cond.notify_all()
-
-
-ENV_GATE = _EnvGate()
+WORKER = Path(__file__).with_name("camera_worker.py")
+# A child's start (interpreter + cv2 import) that the deadline allows for.
+CHILD_START_S = 1.0
 
 
 def _url_with_credentials(url: str, username: str | None, password: str | None) -> str:
@@ -86,94 +50,24 @@ def _url_with_credentials(url: str, username: str | None, password: str | None) 
                        parts.fragment))
 
 
-def _capture(url: str, p: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
-    """Runs in the worker thread: open, warm up, measure. Returns plain measurements."""
-    import cv2
-    import numpy as np
+def _diagnosis(exc: RtspError, where: str) -> ProbeOutcome:
+    """The one message every camera rule gives for a stream that cannot be had."""
+    return ProbeOutcome(Status.ERROR, Text(f"{where}: {exc.en}", f"{where}：{exc.zh}"),
+                        {"error": exc.kind, "diagnosis": {"en": exc.en, "zh": exc.zh}})
 
-    out: dict[str, Any] = {"opened": False, "frames": 0}
-    open_ms = int(float(p.get("open_timeout_s", 5.0)) * 1000)
-    read_ms = int(float(p.get("read_timeout_s", 3.0)) * 1000)
-    warmup_s = float(p.get("warmup_s", 1.0))
-    measure_s = float(p.get("measure_s", 2.0))
-    t0 = time.monotonic()
-    for attempt in range(2):
-        if not ENV_GATE.enter(CAPTURE_OPTIONS, stop):
-            return out
-        try:
-            cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms])
-        finally:
-            ENV_GATE.leave()
-        # A quick refusal may be a camera still closing the previous viewer's session
-        # (503, e.g. right after CAM-AUDIO's DESCRIBE): try once more.
-        if cap.isOpened() or attempt or stop.is_set() or time.monotonic() - t0 > 1.0:
-            break
-        cap.release()
-        out["open_retried"] = True
-        time.sleep(0.5)
-    try:
-        out["open_s"] = round(time.monotonic() - t0, 3)
-        if not cap.isOpened() or stop.is_set():
-            return out
-        out["opened"] = True
-        last = None
-        shape = None
-        warm_end = time.monotonic() + warmup_s
-        # warm-up: frames buffered during the open come out in a burst; drop them
-        while not stop.is_set() and time.monotonic() < warm_end:
-            ok, frame = cap.read()
-            if not ok:
-                out["read_failed"] = True
-                break
-            out["frames"] += 1
-            last = frame
-            shape = frame.shape
-        times: list[float] = []
-        grids: list[Any] = []
-        lumas: list[tuple[float, float]] = []
-        measure_end = time.monotonic() + measure_s
-        while not stop.is_set() and not out.get("read_failed") \
-                and time.monotonic() < measure_end:
-            ok, frame = cap.read()
-            if not ok:
-                out["read_failed"] = True
-                break
-            now = time.monotonic()
-            out["frames"] += 1
-            last = frame
-            shape = frame.shape
-            times.append(now)
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            small = cv2.resize(gray, (320, 180), interpolation=cv2.INTER_AREA)
-            lumas.append((float(small.mean()), float(small.std())))
-            grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA)
-                         .astype(np.float32))
-        if shape is not None:
-            out["height"], out["width"] = int(shape[0]), int(shape[1])
-        out["measured_frames"] = len(times)
-        if len(times) >= 2 and times[-1] > times[0]:
-            out["fps"] = round((len(times) - 1) / (times[-1] - times[0]), 2)
-        if lumas:
-            lumas.sort()
-            mid = lumas[len(lumas) // 2]
-            out["luma_mean"], out["luma_std"] = round(mid[0], 2), round(mid[1], 2)
-        if len(grids) >= 2:
-            diffs = [np.abs(g - grids[0]) for g in grids[1:]]
-            out["motion"] = round(float(max(d.max() for d in diffs)), 2)
-            out["mean_abs_diff"] = round(float(max(d.mean() for d in diffs)), 3)
-        snapshot = p.get("snapshot_path")
-        if snapshot and last is not None:
-            height, width = last.shape[:2]
-            scale = min(1.0, SNAPSHOT_WIDTH / width)
-            small = cv2.resize(last, (max(1, int(width * scale)), max(1, int(height * scale))),
-                               interpolation=cv2.INTER_AREA)
-            Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
-            if cv2.imwrite(str(snapshot), small, [cv2.IMWRITE_JPEG_QUALITY, 80]):
-                out["snapshot"] = str(snapshot)
-        return out
-    finally:
-        cap.release()
+
+async def _start_worker() -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(proc.wait(), 2.0)
 
 
 def _password(secrets: dict[str, Secret] | None) -> str | None:
@@ -187,42 +81,80 @@ def _measured_text(where: str, m: dict[str, Any]) -> Text:
 
 
 def picture_budget(p: dict[str, Any]) -> float:
-    """How long run_picture needs at most: open, warm-up, measure, one stalled read,
-    plus `queue_s` for waiting on OpenCV's open mutex while other cameras open."""
-    return (float(p.get("open_timeout_s", 5.0)) + float(p.get("warmup_s", 1.0))
-            + float(p.get("measure_s", 2.0)) + float(p.get("read_timeout_s", 3.0)) + 1.0
-            + float(p.get("queue_s", 0.0)))
+    """How long run_picture needs at most: the child's start, open, warm-up, measure and
+    one stalled read."""
+    return (CHILD_START_S + float(p.get("open_timeout_s", 5.0)) + float(p.get("warmup_s", 1.0))
+            + float(p.get("measure_s", 2.0)) + float(p.get("read_timeout_s", 3.0)) + 1.0)
+
+
+async def _decode(proc: asyncio.subprocess.Process, full_url: str, params: dict[str, Any],
+                  budget_s: float) -> dict[str, Any]:
+    knobs = {k: float(params.get(k, d)) for k, d in (
+        ("open_timeout_s", 5.0), ("read_timeout_s", 3.0), ("warmup_s", 1.0),
+        ("measure_s", 2.0))}
+    if params.get("snapshot_path"):
+        knobs["snapshot_path"] = str(params["snapshot_path"])
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((json.dumps({"url": full_url, "params": knobs}) + "\n").encode())
+    await proc.stdin.drain()
+    proc.stdin.close()
+    line = await asyncio.wait_for(proc.stdout.readline(), budget_s)
+    if not line:
+        raise ChildProcessError("the decoder process ended without an answer")
+    return dict(json.loads(line))
 
 
 async def run_picture(params: dict[str, Any], deadline_s: float,
                       secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
-    """The decoded picture's size, frame rate, luma and motion (judge: cameras.picture)."""
+    """The decoded picture's size, frame rate, luma, detail and motion (judge:
+    cameras.picture)."""
     url = str(params["url"])
     where = mask_url(url)
-    full_url = _url_with_credentials(url, params.get("username"), _password(secrets))
-    # Leave a little of the deadline to build the answer.
-    budget = max(0.5, deadline_s - 0.3)
+    password = _password(secrets)
+    full_url = _url_with_credentials(url, params.get("username"), password)
     started = time.monotonic()
+    # Leave a little of the deadline to build the answer.
+    end = started + max(0.5, deadline_s - 0.3)
+    proc = await _start_worker()
     try:
-        measured = await in_thread(lambda stop: _capture(full_url, params, stop),
-                                   "camera-probe", budget)
-    except TimeoutError:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"{where}: no picture within {budget:.1f} s (the camera accepted the connection "
-            "but the stream stalled)", f"{where}：{budget:.1f} 秒内无画面（视频流停滞）"),
-            {"elapsed_s": round(time.monotonic() - started, 3)})
-    except Exception as exc:  # OpenCV raising: say which, never the URL it was given
-        return ProbeOutcome(Status.ERROR, Text(
-            f"{where}: the decoder failed ({type(exc).__name__})",
-            f"{where}：解码器出错（{type(exc).__name__}）"), {})
+        auth = "none"
+        if urlsplit(url).scheme == "rtsp":
+            timeout = max(0.3, min(float(params.get("describe_timeout_s", 5.0)),
+                                   end - time.monotonic()))
+            try:
+                info = await describe(url, params.get("username"), password, timeout)
+            except RtspError as exc:
+                return _diagnosis(exc, where)
+            auth = info.auth
+            if not info.video:
+                return ProbeOutcome(Status.ERROR, Text(
+                    f"{where}: the stream has no video track ({', '.join(info.codecs)})",
+                    f"{where}：视频流没有视频轨（{', '.join(info.codecs)}）"),
+                    {"error": "no_video"})
+        try:
+            measured = await _decode(proc, full_url, params, end - time.monotonic())
+        except (TimeoutError, ChildProcessError, ValueError, OSError):
+            budget = end - started
+            return ProbeOutcome(Status.ERROR, Text(
+                f"{where}: no picture within {budget:.1f} s (the camera described the stream "
+                "but it stalled): restart the camera or lower its bitrate",
+                f"{where}：{budget:.1f} 秒内无画面（摄像头回应了描述但视频流停滞）："
+                "请重启摄像头或降低码率"),
+                {"error": "timeout", "elapsed_s": round(time.monotonic() - started, 3)})
+    finally:
+        await _stop(proc)
     measured["elapsed_s"] = round(time.monotonic() - started, 3)
+    measured["auth"] = auth
     if not measured.get("opened"):
+        measured["error"] = "decode"
         return ProbeOutcome(Status.ERROR, Text(
-            f"cannot open the stream {where}: check the address, the stream path, the user "
-            "name and password, and that the camera is on",
-            f"无法打开视频流 {where}：请检查地址、流路径、用户名和密码，以及摄像头是否通电"),
-            measured)
+            f"cannot open the stream {where}: the camera answered DESCRIBE, but the video "
+            "could not be opened (codec or transport); check the camera's encoding settings "
+            "(H.264/H.265) and that RTSP over TCP is allowed",
+            f"无法打开视频流 {where}：摄像头回应了 DESCRIBE，但视频无法打开（编码或传输）；"
+            "请检查摄像头编码设置（H.264/H.265）并允许 RTSP over TCP"), measured)
     if "width" not in measured:
+        measured["error"] = "decode"
         return ProbeOutcome(Status.ERROR, Text(
             f"the stream {where} opened but no picture could be decoded",
             f"视频流 {where} 已打开，但解码不出画面"), measured)
@@ -242,8 +174,7 @@ async def run_audio(params: dict[str, Any], deadline_s: float,
     try:
         info = await describe(url, params.get("username"), _password(secrets), timeout)
     except RtspError as exc:
-        return ProbeOutcome(Status.ERROR, Text(f"{where}: {exc.en}", f"{where}：{exc.zh}"),
-                            {"error": exc.kind})
+        return _diagnosis(exc, where)
     measured = {"video": info.video, "audio": info.audio, "codecs": info.codecs,
                 "auth": info.auth}
     codecs = ", ".join(info.codecs) or "none"

@@ -10,10 +10,18 @@ params:
   dhcp            also send a DHCP DISCOVER and list every server that offers (true)
   dhcp_window_s   how long offers are collected (4.0: dnsmasq waits 3 s before offering)
   max_hosts       refuse subnets with more addresses than this (4096)
+  targets         ask only these addresses of the subnet (default: all of it)
+  outside         addresses outside the subnet a mis-typed PC would have (a neighbouring
+                  subnet, a typo in the network part): asked by ARP probe only, with
+                  sender address 0.0.0.0 (RFC 5227), so nothing but ARP goes to them and
+                  their ARP caches are not touched
 
 Every who-has goes out at once and every ARP frame heard during the window is kept,
 not only the first answer per address: two MACs answering one address (an address
-conflict) is exactly what a request/response tool such as `srp` would hide. The DHCP
+conflict) is exactly what a request/response tool such as `srp` would hide. Meanwhile the
+broadcasts and multicasts PCs send by themselves (NetBIOS, LLMNR, mDNS, SSDP, DHCP) are
+listened to, and a sender with an address outside the subnet lands in `foreign`: a PC
+typed into the wrong subnet is still cabled to the exam switch and talks. The DHCP
 DISCOVER is broadcast from our own MAC with a random xid and never followed by a
 REQUEST, so no server hands out a lease because of it.
 
@@ -52,7 +60,11 @@ POLL_S = 0.002
 # them, so a burst from a full room would be dropped before we read it.
 RCVBUF_BYTES = 4 * 1024 * 1024
 SO_RCVBUFFORCE = 33  # Linux; lets root go past net.core.rmem_max
-BPF_FILTER = "arp or (udp and dst port 68)"
+# UDP ports PCs broadcast or multicast on by themselves: DHCP (67/68), NetBIOS (137/138),
+# SSDP (1900), mDNS (5353), LLMNR (5355). Heard only, never answered.
+CHATTER_PORTS = (67, 68, 137, 138, 1900, 5353, 5355)
+BPF_FILTER = "arp or (udp and (" + " or ".join(f"port {p}" for p in CHATTER_PORTS) + "))"
+SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_ALLMULTI = 263, 1, 2
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ZERO_MAC = "00:00:00:00:00:00"
 # ARP request: Ethernet header (14) + hwtype, ptype, hwlen, plen, op (8) + sender MAC (6)
@@ -116,7 +128,8 @@ class SweepResult:
     subnet: str
     # address -> every MAC heard claiming it, in the order first heard
     hosts: dict[str, list[str]]
-    # ARP senders using an address outside the subnet (a PC typed into the wrong subnet)
+    # senders (ARP, or the broadcasts PCs send by themselves) using an address outside
+    # the subnet: a PC typed into the wrong subnet
     foreign: dict[str, list[str]]
     dhcp_offers: list[DhcpOffer]
     dhcp_sent: bool
@@ -125,6 +138,8 @@ class SweepResult:
     duration_s: float
     arp_window_s: float
     dhcp_window_s: float
+    # the out-of-subnet addresses asked by ARP probe (the `outside` parameter)
+    outside_asked: list[str] = dataclasses.field(default_factory=list)
 
     def measured(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -206,6 +221,7 @@ def arp_request(src_mac: str, src_ip: str, target_ip: str) -> bytes:
 
 
 def arp_requests(src_mac: str, src_ip: str, targets: list[str]) -> dict[str, bytes]:
+    # (src_ip "0.0.0.0" makes ARP probes: answered by the owner, cached by nobody)
     """One who-has per target. Built once with scapy and copied with the target address
     spliced in: building 4094 packets field by field costs more than the sweep itself."""
     template = arp_request(src_mac, src_ip, "0.0.0.0")
@@ -325,7 +341,21 @@ def open_l2_socket(iface: str) -> Any:
                 break
             except OSError:
                 continue
+        _hear_all_multicast(ins, iface)
     return sock
+
+
+def _hear_all_multicast(ins: socket.socket, iface: str) -> None:
+    """mDNS, LLMNR and SSDP go to multicast groups this computer may not have joined, and
+    the NIC filters those out. An ALLMULTI membership of this socket lets them in and ends
+    with the socket (unlike promiscuous mode, it changes nothing for other programs)."""
+    import struct
+
+    try:
+        mreq = struct.pack("@iHH8s", socket.if_nametoindex(iface), PACKET_MR_ALLMULTI, 0, b"")
+        ins.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+    except OSError:
+        pass  # only the unprompted multicast chatter is missed; ARP still works
 
 
 def _readable(sock: Any) -> bool:
@@ -362,8 +392,27 @@ class _Collector:
             offer = parse_offer(frame, self.xid, now_s)
             if offer is not None:
                 self.offers.setdefault(offer.key, offer)
+        if ethertype == b"\x08\x00":
+            self._chatter(frame)
+
+    def _chatter(self, frame: bytes) -> None:
+        """A PC's own broadcast or multicast: who is talking, from which address."""
+        if len(frame) < 34 or frame[23] != socket.IPPROTO_UDP:
+            return
+        mac = normalise_mac(frame[6:12].hex(":"))
+        sender = socket.inet_ntoa(frame[26:30])
+        if mac == self.local.mac or sender == "0.0.0.0":
+            return
+        if ipaddress.IPv4Address(sender) not in self.subnet:
+            macs = self.foreign.setdefault(sender, [])
+            if mac not in macs:
+                macs.append(mac)
 
     def _arp(self, frame: bytes) -> None:
+        # Our own who-has (and that of other sweeps on this computer) is most of what
+        # comes by: skip it before scapy dissects anything.
+        if frame[12:14] == b"\x08\x06" and frame[22:28].hex(":") == self.local.mac:
+            return
         arp = parse_arp(frame)
         if arp is None or arp.sender_mac == self.local.mac or arp.sender_ip == "0.0.0.0":
             return
@@ -394,14 +443,20 @@ async def sweep(subnet: str, *, interface: str | None = None,
                 arp_window_s: float = DEFAULT_ARP_WINDOW_S,
                 arp_retries: int = DEFAULT_ARP_RETRIES, pace_pps: float = 0.0,
                 dhcp: bool = True, dhcp_window_s: float = DEFAULT_DHCP_WINDOW_S,
-                max_hosts: int = DEFAULT_MAX_HOSTS) -> SweepResult:
+                max_hosts: int = DEFAULT_MAX_HOSTS, targets: list[str] | None = None,
+                outside: list[str] | None = None) -> SweepResult:
     net = ipaddress.IPv4Network(subnet, strict=False)
-    if net.num_addresses > max_hosts:
+    outside = outside or []
+    if net.num_addresses > max_hosts or len(outside) > max_hosts:
         raise ValueError(f"{net} has {net.num_addresses} addresses, more than the "
                          f"{max_hosts} an ARP sweep may ask")
     local = find_interface(net, interface)
-    targets = _targets(net, local.address)
+    if targets is None:
+        targets = _targets(net, local.address)
+    outside = [a for a in dict.fromkeys(outside) if ipaddress.IPv4Address(a) not in net]
     frames = arp_requests(local.mac, local.address, targets)
+    frames.update(arp_requests(local.mac, "0.0.0.0", outside))
+    targets = [*targets, *outside]
     xid = random.getrandbits(32)
     discover = dhcp_discover(local.mac, xid) if dhcp else b""
     sock = open_l2_socket(local.name)
@@ -423,7 +478,8 @@ async def sweep(subnet: str, *, interface: str | None = None,
             while rounds_at and rounds_at[0] <= elapsed:
                 rounds_at.pop(0)
                 pending = set(queue)  # (only when paced can a round outlast the next)
-                queue.extend(t for t in targets if t not in collector.hosts and t not in pending)
+                answered = collector.hosts.keys() | collector.foreign.keys()
+                queue.extend(t for t in targets if t not in answered and t not in pending)
             while dhcp_at and dhcp_at[0] <= elapsed:
                 dhcp_at.pop(0)
                 _send(sock, discover)
@@ -462,6 +518,7 @@ async def sweep(subnet: str, *, interface: str | None = None,
         duration_s=duration,
         arp_window_s=arp_window_s,
         dhcp_window_s=dhcp_window_s if dhcp else 0.0,
+        outside_asked=outside,
     )
 
 
@@ -507,6 +564,9 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         pace = _float(params, "pace_pps", 0.0)
         dhcp = bool(params.get("dhcp", True))
         max_hosts = int(params.get("max_hosts", DEFAULT_MAX_HOSTS))
+        targets = params.get("targets")
+        targets = None if targets is None else [str(ipaddress.IPv4Address(t)) for t in targets]
+        outside = [str(ipaddress.IPv4Address(a)) for a in params.get("outside", [])]
     except (KeyError, ValueError, TypeError) as exc:
         return ProbeOutcome(Status.ERROR, Text(f"bad parameters: {exc}", f"参数错误：{exc}"))
     # Keep inside the deadline ourselves: the runner's hard stop would lose every answer.
@@ -516,7 +576,8 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         result = await sweep(subnet, interface=params.get("interface"),
                              arp_window_s=arp_window_s, arp_retries=retries, pace_pps=pace,
-                             dhcp=dhcp, dhcp_window_s=dhcp_window_s, max_hosts=max_hosts)
+                             dhcp=dhcp, dhcp_window_s=dhcp_window_s, max_hosts=max_hosts,
+                             targets=targets, outside=outside)
     except Layer2Unavailable as exc:
         return not_verified(str(exc))
     except NotOnEthernet as exc:

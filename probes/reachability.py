@@ -9,6 +9,16 @@ params:
   ports           TCP ports that must accept a connection ([])
   reply_timeout_s how long one echo may take (1.0), port_timeout_s per port (2.0);
                   both are shortened to fit the deadline
+  subnet          the exam LAN's subnet: when the address is in it and this computer is
+                  on it, the host is also asked by ARP (answers on the wire, whatever
+                  its firewall does to ping)
+  fallback_port   a TCP port the host listens on (its seat agent): when no echo comes
+                  back, up to TCP_ATTEMPTS connects to it give loss and latency instead
+
+A host's firewall may drop ping (Windows does by default) while the host works: ARP and
+TCP show it is there, and the judge words ICMP silence as a firewall setting, not a
+switched-off PC. Every attempt that decides is kept in `measured`: arp, tcp,
+latency_from ("icmp", "tcp" or None).
 
 measured: sent, received, loss_pct, rtt_{min,avg,max}_ms, ports {port: open|refused|
 timeout|unreachable|error}, interval_s, icmp_socket, and for the judge: address (as
@@ -24,12 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from readiness.results import ProbeOutcome, Status, Text
 
+from . import l2_sweep
 from .engines.icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
 
 DEFAULT_COUNT = 10
@@ -38,6 +51,11 @@ DEFAULT_REPLY_TIMEOUT_S = 1.0
 DEFAULT_PORT_TIMEOUT_S = 2.0
 # Below this an echo on a healthy but busy LAN could be counted lost.
 MIN_REPLY_TIMEOUT_S = 0.2
+# TCP connects to the fallback port when ping is silent: enough for a loss figure,
+# few enough that a dropped port costs little of the deadline.
+TCP_ATTEMPTS = 3
+TCP_CONNECT_TIMEOUT_S = 1.0
+ARP_WINDOW_S = 1.0
 
 PORT_OPEN = "open"
 PORT_REFUSED = "refused"
@@ -54,6 +72,8 @@ class _Params:
     ports: tuple[int, ...]
     reply_timeout_s: float
     port_timeout_s: float
+    subnet: str | None = None
+    fallback_port: int | None = None
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
@@ -72,6 +92,12 @@ class _Params:
         port_timeout_s = float(params.get("port_timeout_s", DEFAULT_PORT_TIMEOUT_S))
         if interval_s < 0 or reply_timeout_s <= 0 or port_timeout_s <= 0:
             raise ValueError("intervals and timeouts must be positive")
+        subnet = params.get("subnet")
+        if subnet is not None:
+            subnet = str(ipaddress.IPv4Network(subnet, strict=False))
+        fallback = params.get("fallback_port")
+        if fallback is not None and not 1 <= int(fallback) <= 0xFFFF:
+            raise ValueError(f"'fallback_port' must be 1..65535, not {fallback}")
         return cls(
             address=address,
             count=count,
@@ -79,6 +105,8 @@ class _Params:
             ports=tuple(dict.fromkeys(ports)),
             reply_timeout_s=reply_timeout_s,
             port_timeout_s=port_timeout_s,
+            subnet=subnet,
+            fallback_port=None if fallback is None else int(fallback),
         )
 
 
@@ -120,6 +148,50 @@ async def _connect(address: str, port: int, timeout_s: float) -> str:
         sock.close()
 
 
+async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any]:
+    """Loss and connect time to `port`, the way ping would give them: a SYN answered by
+    SYN/ACK or by a reset is an answer (the host is there), silence is a loss."""
+    start = time.monotonic()
+    rtts: list[float] = []
+    states: list[str] = []
+    for _ in range(TCP_ATTEMPTS):
+        left = budget_s - (time.monotonic() - start)
+        if left < MIN_REPLY_TIMEOUT_S:
+            break
+        t0 = time.monotonic()
+        state = await _connect(address, port, min(TCP_CONNECT_TIMEOUT_S, left))
+        states.append(state)
+        if state in (PORT_OPEN, PORT_REFUSED):
+            rtts.append((time.monotonic() - t0) * 1000)
+        await asyncio.sleep(0.05)
+    sent = len(states)
+    return {
+        "port": port, "sent": sent, "answered": len(rtts),
+        "loss_pct": round(100.0 * (sent - len(rtts)) / sent, 1) if sent else None,
+        "rtt_min_ms": _round(min(rtts)) if rtts else None,
+        "rtt_avg_ms": _round(sum(rtts) / len(rtts)) if rtts else None,
+        "rtt_max_ms": _round(max(rtts)) if rtts else None,
+        "states": sorted(set(states)),
+    }
+
+
+async def _arp(address: str, subnet: str | None) -> dict[str, Any]:
+    """Does `address` answer ARP on the exam LAN? {"asked": False, "why": ...} when it
+    cannot be asked from here (no raw-socket rights, not on that LAN, outside it)."""
+    if subnet is None:
+        return {"asked": False, "why": "no subnet given"}
+    if ipaddress.IPv4Address(address) not in ipaddress.IPv4Network(subnet):
+        return {"asked": False, "why": f"{address} is outside {subnet}"}
+    try:
+        found = await l2_sweep.sweep(subnet, targets=[address], dhcp=False,
+                                     arp_window_s=ARP_WINDOW_S)
+    except l2_sweep.Layer2Unavailable as exc:
+        return {"asked": False, "why": str(exc)}
+    except l2_sweep.NoInterfaceInSubnet as exc:
+        return {"asked": False, "why": exc.text.en}
+    return {"asked": True, "macs": found.hosts.get(address, [])}
+
+
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -141,16 +213,36 @@ async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
                                               budget_s)
     port_timeout_s = min(p.port_timeout_s, budget_s)
 
+    start = time.monotonic()
     ping_task = asyncio.ensure_future(ping(address, p.count, interval_s, reply_timeout_s))
+    arp_task = asyncio.ensure_future(_arp(address, p.subnet))
     try:
         port_states = await asyncio.gather(
             *(_connect(address, port, port_timeout_s) for port in p.ports))
-        return _measured(p, address, await _settle(ping_task), ports=dict(
+        pinged = await _settle(ping_task)
+        arp = await arp_task
+        tcp = None
+        if p.fallback_port and (isinstance(pinged, IcmpUnavailable) or pinged.received == 0):
+            left = budget_s - (time.monotonic() - start)
+            tcp = await _tcp_series(address, p.fallback_port, left)
+        outcome = _measured(p, address, pinged, ports=dict(
             zip((str(port) for port in p.ports), port_states, strict=True)),
             interval_s=interval_s, port_timeout_s=port_timeout_s)
+        outcome.measured.update(arp=arp, tcp=tcp, latency_from=_latency_from(
+            outcome.measured, tcp))
+        return outcome
     finally:
         # On the backstop timeout the ping must not outlive the probe.
         ping_task.cancel()
+        arp_task.cancel()
+
+
+def _latency_from(m: dict[str, Any], tcp: dict[str, Any] | None) -> str | None:
+    if m.get("received"):
+        return "icmp"
+    if tcp and tcp["answered"]:
+        return "tcp"
+    return None
 
 
 async def _settle(task: asyncio.Future[PingStats]) -> PingStats | IcmpUnavailable:

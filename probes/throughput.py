@@ -137,12 +137,10 @@ def _failure(p: _Params, exc: Iperf3Error) -> ProbeOutcome:
                   f"与 {where} 的吞吐量测试失败：{exc}", measured)
 
 
-async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-    try:
-        p = _Params.parse(params)
-    except (TypeError, ValueError) as exc:
-        return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
-    # Leave the runner slack: finishing exactly at its deadline is a race.
+def _times(p: _Params, deadline_s: float) -> tuple[float, float, float] | ProbeOutcome:
+    """(margin, budget, connect timeout) of one test within `deadline_s`, or the error
+    that the deadline cannot hold the test. The margin leaves the runner slack:
+    finishing exactly at its deadline is a race."""
     margin_s = min(0.5, 0.1 * deadline_s)
     budget_s = deadline_s - 2 * margin_s
     connect_s = min(p.connect_timeout_s, max(0.5, budget_s - p.omit_s - p.duration_s - 1))
@@ -152,6 +150,18 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             "throughput test; give the check a longer deadline",
             f"{deadline_s:g} 秒的时限不足以完成 {p.omit_s + p.duration_s} 秒的吞吐量测试；"
             "请延长该检查的时限")
+    return margin_s, budget_s, connect_s
+
+
+async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    try:
+        p = _Params.parse(params)
+    except (TypeError, ValueError) as exc:
+        return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
+    times = _times(p, deadline_s)
+    if isinstance(times, ProbeOutcome):
+        return times
+    margin_s, budget_s, connect_s = times
     try:
         # Backstop only: the client already bounds every wait by budget_s.
         async with asyncio.timeout(deadline_s - margin_s):
@@ -165,3 +175,62 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
                       f"{deadline_s:g} s",
                       f"与 {p.host}:{p.port} 的吞吐量测试未能在 {deadline_s:g} 秒内完成")
     return measurement(p, result)
+
+
+# -- both directions at once, against a partner that starts its server as we call -----------
+
+RETRY_CONNECT_PAUSE_S = 0.1
+
+
+async def _test_when_up(p: _Params, reverse: bool, port: int, budget_s: float,
+                        connect_s: float) -> Iperf3Result:
+    """One test; a refused connection is tried again until `connect_s` has passed: the
+    partner's agent starts its server at the moment we are asked to test."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + connect_s
+    while True:
+        started = loop.time()
+        try:
+            return await run_test(p.host, port, p.duration_s, p.parallel, reverse, p.omit_s,
+                                  connect_timeout_s=connect_s,
+                                  deadline_s=budget_s - (started - (give_up - connect_s)))
+        except Iperf3ConnectError:
+            if loop.time() + RETRY_CONNECT_PAUSE_S >= give_up:
+                raise
+            await asyncio.sleep(RETRY_CONNECT_PAUSE_S)
+
+
+async def run_both(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    """This computer sends to `host`:`port` and receives from `host`:`reverse_port` at
+    the same time: a full-duplex link carries both at full rate, so both directions are
+    proven in one test's time. measured: upload_mbps (what arrived there), download_mbps
+    (what arrived here) and each direction's own figures."""
+    try:
+        p = _Params.parse(params)
+        reverse_port = int(params.get("reverse_port", p.port + 1))
+    except (TypeError, ValueError) as exc:
+        return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
+    times = _times(p, deadline_s)
+    if isinstance(times, ProbeOutcome):
+        return times
+    margin_s, budget_s, connect_s = times
+    back = _Params(p.host, reverse_port, p.duration_s, p.omit_s, p.parallel, True,
+                   p.connect_timeout_s)
+    try:
+        async with asyncio.timeout(deadline_s - margin_s):
+            up, down = await asyncio.gather(
+                _test_when_up(p, False, p.port, budget_s, connect_s),
+                _test_when_up(back, True, reverse_port, budget_s, connect_s))
+    except Iperf3Error as exc:
+        return _failure(p, exc)
+    except TimeoutError:
+        return _error(f"the throughput test with {p.host} did not finish within "
+                      f"{deadline_s:g} s",
+                      f"与 {p.host} 的吞吐量测试未能在 {deadline_s:g} 秒内完成")
+    sent, got = measurement(p, up), measurement(back, down)
+    measured = {"upload_mbps": sent.measured["throughput_mbps"],
+                "download_mbps": got.measured["throughput_mbps"],
+                "upload": sent.measured, "download": got.measured, "partner": p.host}
+    return ProbeOutcome(Status.PASS, Text(
+        f"{sent.message.en}; at the same time {got.message.en}",
+        f"{sent.message.zh}；同时 {got.message.zh}"), measured)

@@ -9,10 +9,17 @@ stopped, and then tries the usual bypasses:
                 resolver, or from other resolvers below) with the name in Host / SNI
   resolver      another DNS server over UDP and TCP 53
   doh           DNS-over-HTTPS endpoints (RFC 8484)
-  subdomain     a random subdomain of the blocked name (is the rule a wildcard?)
-  path_variant  a blocked path with its case or encoding changed (URL / keyword filters)
-  keyword       a configured keyword in an allowed URL's path
+  subdomain     www., m. and a random subdomain of the blocked name (a wildcard rule?)
+  path          a blocked URL's path, beside a control: the same host's root
+  path_variant  that path with its case or encoding changed (URL / keyword filters)
+  keyword       a configured keyword in an exam URL's path, beside a control: the exam
+                URL itself at the same address
   ipv6          the target's IPv6 address, when this machine has an IPv6 route
+
+An attempt that cannot tell the filter from the target's own absence (no control answer
+for the name, the whole address dropped, the carrier not loading) is `inconclusive`.
+The probe only measures: readiness/judges/filtering.py gives the verdict and decides
+each filter feature from the attempts.
   icmp          echo to the target's address (`candidates_internet: none`: not even ping)
 
 Every leak is reported as the exact request that got through, e.g.
@@ -36,7 +43,7 @@ params (targets use the agent allow-list's key conventions: *_url(s), *_address(
   subdomain_label            label for the wildcard test (default: random)
   exam_windows               [[start ISO, end ISO], ...] of the site's exam sessions
   vantage_is_seat            false when run from the coordinator: a seat's view is not
-                             proven, so pass and fail become warn
+                             proven (the judge turns pass and fail into warn)
   dns_timeout_s 2, connect_timeout_s 3, read_timeout_s 5, verify_tls true, ipv6 true,
   icmp (default: mode == none), concurrency 64
 """
@@ -66,9 +73,6 @@ T = TypeVar("T")
 EXAM_SITES_ONLY = "exam_sites_only"
 NO_INTERNET = "none"
 
-# Features the audit gives evidence for (names as in the profiles' FILTER-FEATURES list).
-PASS, FAIL, NOT_TESTED, NOT_SHOWN, NOT_APPLICABLE = (
-    "pass", "fail", "not_tested", "not_shown", "not_applicable")
 
 DEFAULT_BLOCK_PATTERNS = (
     r"access (is )?denied", r"(has been|is|was) blocked", r"blocked by", r"web ?filter",
@@ -244,17 +248,38 @@ class Attempt:
     leak: bool = False
     blocked_by: str = ""  # how it was stopped, when it was
     note: str = ""
+    # True when a stop cannot be told apart from the target's own absence (the name does
+    # not exist for the control resolver either, the whole address is dropped, the
+    # carrier site does not load): such an attempt proves no filter feature.
+    inconclusive: bool = False
+    answered: list[str] | None = None  # a seat DNS lookup's real (not sinkhole) addresses
+    address: str = ""  # the address asked, for a request by address
+    control: str = ""  # the control measurement made beside this attempt
+    # the title of a page that loaded when it must not have (a leak): the network's
+    # words, bounded, shown by reports as text only
+    title: str = ""
 
     def line(self) -> str:
         return f"{self.request} -> {self.result}"
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"technique": self.technique, "request": self.request, "result": self.result,
-               "leak": self.leak}
+        out: dict[str, Any] = {"technique": self.technique, "target": self.target,
+                               "request": self.request, "result": self.result,
+                               "leak": self.leak}
         if self.blocked_by:
             out["blocked_by"] = self.blocked_by
         if self.note:
             out["note"] = self.note
+        if self.inconclusive:
+            out["inconclusive"] = True
+        if self.answered:
+            out["answered"] = list(self.answered)
+        if self.title:
+            out["title"] = self.title
+        if self.control:
+            out["control"] = self.control
+        if self.address:
+            out["address"] = self.address
         return out
 
 
@@ -268,6 +293,8 @@ FETCH_BLOCKS = {
     http_fetch.HTTP_TIMEOUT: "http_drop",
     http_fetch.HTTP_CLOSED: "http_closed",
 }
+MAX_TITLE = 200  # characters of a leaked page's title kept in the attempt
+
 DNS_BLOCKS = {
     dns_query.NXDOMAIN: "dns_nxdomain",
     dns_query.NODATA: "dns_empty",
@@ -371,6 +398,7 @@ class _Audit:
                 att.note = "server answered with an error: no content served"
             else:
                 att.leak = True
+                att.title = f.title[:MAX_TITLE]
         else:
             att.note = "could not be tried: " + f.result_text()
         return att
@@ -426,6 +454,7 @@ class _Audit:
         if must_block:
             att.leak = state == "open"
             att.blocked_by = FETCH_BLOCKS.get(state, "")
+        att.address = address
         return att
 
     async def exam_load(self, target: Target) -> dict[str, Any]:
@@ -498,6 +527,21 @@ def _subdomain(label: str, host: str) -> str:
     return f"{label}.{host}"
 
 
+# Subdomains that real sites commonly have: the wildcard test needs one that the control
+# resolver DOES resolve, since an NXDOMAIN for a name nobody registered proves nothing.
+COMMON_SUBDOMAINS = ("www", "m")
+
+
+def wildcard_names(host: str, label: str | None) -> list[str]:
+    """The subdomains tried for the wildcard rule of a blocked name, common ones first."""
+    bare = host.split(".", 1)[1] if host.split(".", 1)[0] in COMMON_SUBDOMAINS \
+        and host.count(".") >= 2 else host
+    names = [_subdomain(x, bare) for x in COMMON_SUBDOMAINS]
+    if label:
+        names.append(_subdomain(label, host))
+    return [n for n in dict.fromkeys(names) if n != host]
+
+
 def _path_variants(path: str) -> list[str]:
     """A blocked path spelled differently, as a user would try against a URL filter."""
     bare, _, query = path.partition("?")
@@ -516,16 +560,20 @@ async def _audit(p: _Params) -> tuple[_Audit, dict[str, Any]]:
     a = _Audit(p)
     a.has_ipv6 = p.ipv6 and await a.check_ipv6_route()
     rdtypes = ["A", "AAAA"] if a.has_ipv6 else ["A"]
+    # a candidate's PC asks for both A and AAAA whatever its route: a real answer to
+    # either one is a DNS leak
+    both = ["A", "AAAA"]
     exam_names = [t.host for t in p.exam if t.is_name]
     blocked_names = list(dict.fromkeys(t.host for t in p.blocked if t.is_name))
     doh_names = [h for u in p.doh_urls if (h := urlsplit(u).hostname or "")
                  and not http_fetch.is_address(h)]
     # eda: an exam URL that leads outside the room is as forbidden as any other site
-    sub_names = [_subdomain(p.subdomain_label, n) for n in blocked_names]
+    sub_names = [x for n in blocked_names for x in wildcard_names(n, p.subdomain_label)]
 
     # 1. the seat's own DNS, for everything a browser would look up
-    seat_queries = [(n, r) for n in dict.fromkeys(exam_names + blocked_names + sub_names)
-                    for r in rdtypes] + [(n, "A") for n in doh_names]
+    seat_queries = [(n, r) for n in dict.fromkeys(exam_names + sub_names) for r in rdtypes]
+    seat_queries += [(n, r) for n in blocked_names for r in both]
+    seat_queries += [(n, "A") for n in doh_names]
     await _gather([a.resolve_at_seat(n, r) for n, r in seat_queries])
 
     must_block = list(p.blocked)
@@ -543,6 +591,7 @@ async def _audit(p: _Params) -> tuple[_Audit, dict[str, Any]]:
         must_block = outside + must_block
         blocked_names = list(dict.fromkeys(
             [t.host for t in must_block if t.is_name] + blocked_names))
+        await _gather([a.resolve_at_seat(n, r) for n in blocked_names for r in both])
 
     # 2. other resolvers and DoH, asked about every must-block name
     bypass: list[Awaitable[Attempt]] = []
@@ -630,31 +679,58 @@ async def _doh(a: _Audit, name: str, rdtype: str, url: str) -> Attempt:
     return _lookup_attempt(a, lookup)
 
 
+def _control_has(a: _Audit, name: str, rdtype: str) -> list[str]:
+    """The control resolver's real addresses of one family for a name."""
+    v6 = rdtype == "AAAA"
+    return [x for x in a.p.control.get(name, ()) if (":" in x) == v6]
+
+
+def _seat_dns_attempt(a: _Audit, t: Target, lookup: dns_query.Lookup) -> Attempt:
+    """The seat's own DNS asked for a blocked name: filtered, or a DNS leak. A stop is
+    conclusive only when the control resolver has a record of that type: otherwise the
+    name may simply have none."""
+    att = Attempt("dns", t.url, lookup.request_text(), lookup.result_text())
+    control = _control_has(a, t.host, lookup.rdtype)
+    if lookup.outcome == dns_query.ANSWER:
+        real = [x for x in lookup.addresses if not a.is_sinkhole(x)]
+        if real:
+            att.answered = real
+            att.note = f"the seat's DNS gives the real {lookup.rdtype} address"
+            return att
+        att.blocked_by = "dns_sinkhole"
+    else:
+        att.blocked_by = DNS_BLOCKS.get(lookup.outcome, "")
+    if att.blocked_by and not control:
+        att.inconclusive = True
+        att.note = (f"the control resolver has no {lookup.rdtype} record for {t.host} either: "
+                    "this cannot tell a filter from the name's own absence")
+    elif att.blocked_by:
+        att.control = f"control resolver: {t.host} {lookup.rdtype} {', '.join(control[:2])}"
+    return att
+
+
 async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
     p = a.p
     out: list[Attempt] = []
     # by name, as a browser would
     plain: list[str] = []
+    seat_v6: list[str] = []
     if t.is_name:
         lookups = [a.seat_dns[(t.host, r)] for r in ("A", "AAAA") if (t.host, r) in a.seat_dns]
         for lookup in lookups:
-            att = Attempt("dns", t.url, lookup.request_text(), lookup.result_text())
-            if lookup.outcome == dns_query.ANSWER:
-                sink = [x for x in lookup.addresses if a.is_sinkhole(x)]
-                real = [x for x in lookup.addresses if not a.is_sinkhole(x)]
-                if sink and not real:
-                    att.blocked_by = "dns_sinkhole"
-                plain += real
-                if not real and sink and not ipaddress.ip_address(sink[0]).is_loopback \
-                        and not ipaddress.ip_address(sink[0]).is_unspecified:
+            att = _seat_dns_attempt(a, t, lookup)
+            if att.answered:
+                (seat_v6 if lookup.rdtype == "AAAA" else plain).extend(att.answered)
+            elif lookup.outcome == dns_query.ANSWER and lookup.rdtype == "A":
+                sink = lookup.addresses[0]
+                ip = ipaddress.ip_address(sink)
+                if not ip.is_loopback and not ip.is_unspecified:
                     # a sinkhole on the router often serves the block notice: look at it
-                    out.append(await _sinkhole_page(a, t, sink[0]))
-            else:
-                att.blocked_by = DNS_BLOCKS.get(lookup.outcome, "")
+                    out.append(await _sinkhole_page(a, t, sink))
             out.append(att)
     else:
-        plain = [t.host]
-    plain = [x for x in plain if ":" not in x or a.has_ipv6]
+        plain = [t.host] if ":" not in t.host else []
+        seat_v6 = [t.host] if ":" in t.host else []
     for address in plain[:1]:
         out.append(await _request(a, t, address, "plain"))
     # by address, with the name kept in Host / SNI. The control answers come from the
@@ -664,32 +740,65 @@ async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
     refused = [x for x in p.control.get(t.host, ()) if x not in control]
     if refused and t.is_name:
         out.append(Attempt("direct_ip", t.url, f"{t.host}: {', '.join(refused[:4])}",
-                           "not tried", note=(
+                           "not tried", inconclusive=True, note=(
                                "the control resolver's answer is not in the site file of the "
                                "seat's agent: list it under filter_audit.blocked_addresses")))
     direct = [x for x in dict.fromkeys([*control, *sorted(a.learned.get(t.host, ()))])
               if not a.is_sinkhole(x) and x not in plain[:1]] if t.is_name else []
     v4 = [x for x in direct if ":" not in x][:MAX_ADDRESSES]
-    v6 = [x for x in direct if ":" in x][:MAX_ADDRESSES] if a.has_ipv6 else []
+    # IPv6: the seat's own AAAA answer first, then the control's; each is a way out
+    # that a router filtering IPv4 only leaves open
+    v6 = [x for x in dict.fromkeys([*seat_v6, *(x for x in direct if ":" in x)])
+          if target_guard.allows(x)][:MAX_ADDRESSES] if a.has_ipv6 else []
     jobs = [_request(a, t, x, "direct_ip") for x in v4]
     jobs += [_request(a, t, x, "ipv6") for x in v6]
-    # a random subdomain: is the rule a wildcard?
+    # subdomains: is the rule a wildcard?
     if t.is_name:
-        sub = _subdomain(p.subdomain_label, t.host)
-        jobs.append(_subdomain_attempt(a, t, sub))
-    # the same path spelled differently
-    if t.scheme != "tcp":
-        for variant in _path_variants(t.path):
-            for x in (plain[:1] or v4[:1]):
-                jobs.append(_request(a, t, x, "path_variant", path=variant))
-    out += await _gather(jobs)
+        jobs += [_subdomain_attempt(a, t, sub)
+                 for sub in wildcard_names(t.host, p.subdomain_label)]
+    # a path on the host: only a URL filter can stop it while the host's root loads
+    if t.scheme != "tcp" and t.path.partition("?")[0] not in ("", "/"):
+        carrier = (plain[:1] or v4[:1])
+        if carrier:
+            jobs.append(_path_attempts(a, t, carrier[0]))
+    results = await _gather(jobs)
+    for item in results:
+        out += item if isinstance(item, list) else [item]
     if p.icmp:
         out += await _gather([_icmp(a, t, x) for x in dict.fromkeys(plain[:1] + v4)
                               if ":" not in x])
     if t.is_name and not v4 and not plain:
         out.append(Attempt("direct_ip", t.url, f"{t.host}: no address known", "not tried",
+                           inconclusive=True,
                            note="no control resolver answer and no other resolver leaked one"))
     return out
+
+
+async def _path_attempts(a: _Audit, t: Target, address: str) -> list[Attempt]:
+    """The blocked URL's path and its spellings, each beside a control: the same host's
+    root at the same address. When the root is stopped too, the whole address is
+    blocked and the path proves nothing about a URL or keyword filter."""
+    root = http_fetch.url_with_address(t.with_path("/"), address)
+    control = await a.fetch(root, address, t.host)
+    control_loads = _loads(a, control, t.host)
+    control_line = f"control {control.request_text()} -> {control.result_text()}"
+    out = []
+    for technique, path in [("path", t.path), *(("path_variant", v)
+                                                 for v in _path_variants(t.path))]:
+        att = await _request(a, t, address, technique, path=path)
+        att.control = control_line
+        if not control_loads and not att.leak:
+            att.inconclusive = True
+            att.note = (f"the host's root {root} does not load either: the whole address "
+                        "is blocked, which cannot show a URL-path or keyword filter")
+        out.append(att)
+    return out
+
+
+def _loads(a: _Audit, f: Fetch, host: str) -> bool:
+    """A control request succeeded: the server answered with something of its own."""
+    return (f.outcome == http_fetch.RESPONSE and not a.is_block_page(f)
+            and not a.is_block_redirect(f, host) and (f.status or 0) < 400)
 
 
 async def _request(a: _Audit, t: Target, address: str, technique: str,
@@ -700,7 +809,10 @@ async def _request(a: _Audit, t: Target, address: str, technique: str,
     if technique != "plain" or not t.is_name:
         url = http_fetch.url_with_address(url, address)
     f = await a.fetch(url, address, t.host)
-    return a.judge_blocked_fetch(f, t, technique, strict_content=technique == "path_variant")
+    att = a.judge_blocked_fetch(f, t, technique,
+                                strict_content=technique in ("path", "path_variant"))
+    att.address = address
+    return att
 
 
 async def _sinkhole_page(a: _Audit, t: Target, address: str) -> Attempt:
@@ -713,27 +825,42 @@ async def _sinkhole_page(a: _Audit, t: Target, address: str) -> Attempt:
 
 
 async def _subdomain_attempt(a: _Audit, t: Target, sub: str) -> Attempt:
+    """One subdomain of a blocked name, from the seat. A stop proves a wildcard rule only
+    when the subdomain exists: the control resolver (or the seat's own DNS) knows it."""
     lookup = a.seat_dns.get((sub, "A"))
     if lookup is None:
         lookup = await a.resolve_at_seat(sub, "A")
+    known = [x for x in a.p.control.get(sub, ()) if ":" not in x]
     real = [x for x in lookup.addresses if not a.is_sinkhole(x)] \
         if lookup.outcome == dns_query.ANSWER else []
+    if known:
+        control = f"control resolver: {sub} A {', '.join(known[:2])}"
+    elif real:
+        control = f"the seat's DNS: {sub} A {', '.join(real[:2])}"
+    else:
+        control = ""
     if not real:
-        att = Attempt("subdomain", t.url, lookup.request_text(), lookup.result_text())
+        att = Attempt("subdomain", t.url, lookup.request_text(), lookup.result_text(),
+                      control=control)
         att.blocked_by = ("dns_sinkhole" if lookup.outcome == dns_query.ANSWER
                           else DNS_BLOCKS.get(lookup.outcome, ""))
-        if lookup.outcome == dns_query.NXDOMAIN and not a.p.control.get(sub):
-            # NXDOMAIN from the filter and from the real zone look alike: only a control
-            # answer for the subdomain shows a wildcard rule did the blocking.
-            att.note = "inconclusive unless the control resolver knows the subdomain"
+        if not control:
+            # NXDOMAIN from the filter and from the real zone look alike
+            att.inconclusive = True
+            att.note = (f"the control resolver does not know {sub} either: this cannot tell "
+                        "a wildcard rule from a name that does not exist")
         return att
     default = t.scheme != "tcp" and t.port == http_fetch.default_port(t.scheme)
     port = "" if default else f":{t.port}"
     sub_target = Target.parse(f"{t.scheme}://{sub}{port}{t.path}")
     if t.scheme == "tcp":
-        return await a.tcp_attempt(sub_target, real[0], "subdomain", must_block=True)
-    f = await a.fetch(sub_target.url, real[0], sub)
-    return a.judge_blocked_fetch(f, sub_target, "subdomain")
+        att = await a.tcp_attempt(sub_target, real[0], "subdomain", must_block=True)
+    else:
+        f = await a.fetch(sub_target.url, real[0], sub)
+        att = a.judge_blocked_fetch(f, sub_target, "subdomain")
+    att.target = t.url
+    att.control = control
+    return att
 
 
 async def _icmp(a: _Audit, t: Target, address: str) -> Attempt:
@@ -752,8 +879,10 @@ async def _icmp(a: _Audit, t: Target, address: str) -> Attempt:
 
 
 async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Attempt]:
-    # The keyword rides on an allowed site outside the room: traffic to the room's own
-    # exam server never passes the router's filter.
+    # The keyword rides on a site that must load, outside the room (traffic to the room's
+    # own exam server never passes the router's filter), beside a control: the same
+    # site's own URL at the same address. Only a keyword filter stops the one and not
+    # the other.
     def outside(t: Target) -> bool:
         addrs = a.seat_addresses(t.host) if t.is_name else [t.host]
         return bool(addrs) and not all(a.is_local(x) for x in addrs)
@@ -761,15 +890,16 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
     base = next((t for t in must_load if t.scheme != "tcp" and outside(t)), None)
     if base is None:
         return [Attempt("keyword", keyword, f"keyword {keyword!r}", "not tried",
-                        note="no allowed site outside the room to carry the keyword")]
-    addrs = a.seat_addresses(base.host) if base.is_name else [base.host]
-    if not addrs:
-        return [Attempt("keyword", base.url, f"keyword {keyword!r}", "not tried",
-                        note=f"{base.host} does not resolve at the seat")]
+                        inconclusive=True,
+                        note="no exam URL outside the room loads to carry the keyword")]
+    addrs = [x for x in (a.seat_addresses(base.host) if base.is_name else [base.host])
+             if ":" not in x or a.has_ipv6]
     path = "/" + quote(keyword, safe="")
     url = base.with_path(path)
+    control = await a.fetch(base.url, addrs[0], base.host)
     f = await a.fetch(url, addrs[0], base.host)
-    att = Attempt("keyword", url, f.request_text(), f.result_text())
+    att = Attempt("keyword", url, f.request_text(), f.result_text(),
+                  control=f"control {control.request_text()} -> {control.result_text()}")
     if f.outcome in FETCH_BLOCKS:
         att.blocked_by = FETCH_BLOCKS[f.outcome]
     elif f.outcome == http_fetch.RESPONSE:
@@ -779,49 +909,23 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
             att.blocked_by = "http_redirect"
         else:
             att.leak = True
-            att.note = "the keyword was not filtered"
+            att.note = "the keyword was not filtered: the site's server answered"
+    else:
+        att.note = "could not be tried: " + f.result_text()
+    if not att.leak and not _loads(a, control, base.host):
+        att.inconclusive = True
+        att.note = (f"the carrier {base.url} does not load either: this cannot tell a keyword "
+                    "filter from the site being unreachable")
     return [att]
 
 
 # -- judging -------------------------------------------------------------------------------
 
 
-def _features(a: _Audit) -> dict[str, str]:
-    by: dict[str, list[Attempt]] = {}
-    for att in a.attempts:
-        by.setdefault(att.technique, []).append(att)
-
-    def verdict(techniques: Iterable[str], *, empty: str = NOT_TESTED) -> str:
-        atts = [x for t in techniques for x in by.get(t, [])]
-        if any(x.leak for x in atts):
-            return FAIL
-        if any(x.blocked_by for x in atts):
-            return PASS
-        return empty
-
-    ip = verdict(["direct_ip", "plain"])
-    dns = verdict(["resolver", "doh"], empty=PASS if not a.p.bypass_resolvers
-                  and not a.p.doh_urls else NOT_TESTED)
-    seat_dns = by.get("dns", [])
-    if dns != FAIL and seat_dns and not any(x.blocked_by.startswith("dns") for x in seat_dns):
-        dns = NOT_SHOWN  # names resolve normally at the seat: blocking is by address only
-    elif dns == PASS and not a.p.bypass_resolvers and not a.p.doh_urls:
-        dns = NOT_TESTED if not seat_dns else PASS
-    notice = PASS if any(x.blocked_by in ("http_block_page", "http_redirect")
-                         for x in a.attempts) else NOT_SHOWN
-    ipv6 = verdict(["ipv6"]) if a.has_ipv6 else NOT_APPLICABLE
-    return {
-        "ip": ip,
-        "dns": dns,
-        "url_wildcard": verdict(["subdomain"]),
-        "keyword": verdict(["keyword", "path_variant"]),
-        "block_notice": notice,
-        "ipv6": ipv6,
-    }
-
-
 def _how(a: _Audit, url: str) -> list[str]:
+    # an inconclusive stop (the name has no such record anywhere) says nothing of how
     seen = [x.blocked_by for x in a.attempts if x.target == url and x.blocked_by
+            and not x.inconclusive
             and x.technique in ("dns", "plain", "direct_ip", "sinkhole_page")]
     return list(dict.fromkeys(seen))
 
@@ -837,13 +941,13 @@ def _shorten(lines: list[str], limit: int = 3) -> str:
     return shown + (f" (+{len(lines) - limit} more)" if len(lines) > limit else "")
 
 
-def judge(a: _Audit, roles: dict[str, list[str]], duration_s: float) -> ProbeOutcome:
+def measurements(a: _Audit, roles: dict[str, list[str]], duration_s: float) -> ProbeOutcome:
+    """Everything the audit tried, for readiness/judges/filtering.py to decide on: the
+    probe measures, the judge gives the verdict and the feature results."""
     p = a.p
     # web requests that got through first: they are what a candidate would use
     leaks = sorted((x for x in a.attempts if x.leak),
                    key=lambda x: x.technique in ("resolver", "doh"))
-    exam_bad = [e for e in a.exam_results if not e["ok"]]
-    untried = [x for x in a.attempts if x.technique == "direct_ip" and x.result == "not tried"]
     blocked_report = []
     for url in roles["must_block"]:
         codes = _how(a, url)
@@ -851,79 +955,26 @@ def judge(a: _Audit, roles: dict[str, list[str]], duration_s: float) -> ProbeOut
                         or (x.target == Target.parse(url).host)]
         blocked_report.append({"url": url, "blocked_by": codes,
                                "how": _how_text(codes).en, "leaks": target_leaks})
-    features = _features(a)
-    window = in_windows(p.windows, p.now)
     measured: dict[str, Any] = {
         "audit": "url_filter",
         "mode": p.mode,
         "vantage_is_seat": p.vantage_is_seat,
-        "in_exam_window": window,
+        "in_exam_window": in_windows(p.windows, p.now),
         "resolvers": list(p.resolvers),
         "exam": a.exam_results,
         "blocked": blocked_report,
         "leaks": [x.line() for x in leaks],
-        "features": features,
         "ipv6_route": a.has_ipv6,
+        "keywords": list(p.keywords),
+        "bypass_resolvers": list(p.bypass_resolvers),
+        "doh_urls": list(p.doh_urls),
         "attempts": [x.to_dict() for x in a.attempts],
         "attempt_count": len(a.attempts) + sum(len(e["requests"]) for e in a.exam_results),
         "duration_s": round(duration_s, 2),
     }
-    status, text = _verdict(a, roles, leaks, exam_bad, untried, blocked_report)
-    if not p.vantage_is_seat and status in (Status.PASS, Status.FAIL):
-        status = Status.WARN
-        text = Text(
-            "from the coordinator, not from a seat's own address (no seat agent): "
-            + text.en + "; run the seat agent on the candidate PCs to prove what a seat sees",
-            "从协调机而非考生机自身地址检测（无座位代理）：" + text.zh
-            + "；请在考生机上运行座位代理以验证考生机的实际情况")
-    return ProbeOutcome(status, text, measured)
-
-
-def _verdict(a: _Audit, roles: dict[str, list[str]], leaks: list[Attempt],
-             exam_bad: list[dict[str, Any]], untried: list[Attempt],
-             blocked_report: list[dict[str, Any]]) -> tuple[Status, Text]:
-    parts_en: list[str] = []
-    parts_zh: list[str] = []
-    if leaks:
-        lines = [x.line() for x in leaks]
-        parts_en.append(f"{len(leaks)} request(s) that must be blocked got through: "
-                        f"{_shorten(lines)}")
-        parts_zh.append(f"{len(leaks)} 个应被拦截的请求可以访问：{_shorten(lines)}")
-    for e in exam_bad:
-        parts_en.append(f"exam site {e['url']} does not load: {e['detail']}")
-        parts_zh.append(f"考试网站 {e['url']} 无法打开：{e['detail']}")
-    if parts_en:
-        fix_en = ("; fix the router's filter (block by address as well as by name, and "
-                  "close port 53 and DoH to outside resolvers)" if leaks else "")
-        fix_zh = "；请修正路由器过滤策略（除域名外也按地址拦截，并封锁外部 DNS 的 53 端口和 DoH）" \
-            if leaks else ""
-        return Status.FAIL, Text("; ".join(parts_en) + fix_en, "；".join(parts_zh) + fix_zh)
-    ok = len(a.exam_results)
-    how = sorted({c for b in blocked_report for c in b["blocked_by"]})
-    summary = _how_text(how)
-    base_en = (f"{ok} exam site(s) load; {len(blocked_report)} blocked target(s) stopped "
-               f"({summary.en}); {len(a.attempts)} bypass and block attempts, none got through")
-    base_zh = (f"{ok} 个考试网站可打开；{len(blocked_report)} 个应拦截目标均被拦截"
-               f"（{summary.zh}）；{len(a.attempts)} 次拦截与绕过尝试均未成功")
-    missing_en, missing_zh = [], []
-    outside_site = [x for x in untried if "blocked_addresses" in x.note]
-    if outside_site:
-        missing_en.append(f"the direct-address bypass was not tried for {len(outside_site)} "
-                          "target(s): the control resolver's answers are not in the seat "
-                          "agent's site file (list them under filter_audit.blocked_addresses)")
-        missing_zh.append(f"{len(outside_site)} 个目标未尝试直接 IP 绕过：对照 DNS 的解析结果不在"
-                          "座位代理的站点配置中（请在 filter_audit.blocked_addresses 中列出）")
-    elif untried:
-        missing_en.append(f"the direct-address bypass could not be tried for {len(untried)} "
-                          "target(s) (configure a control resolver)")
-        missing_zh.append(f"{len(untried)} 个目标无法尝试直接 IP 绕过（请配置对照 DNS）")
-    if not a.p.bypass_resolvers:
-        missing_en.append("no other DNS resolver configured to try")
-        missing_zh.append("未配置用于尝试的其他 DNS 服务器")
-    if missing_en:
-        return Status.WARN, Text(base_en + "; partly verified: " + "; ".join(missing_en),
-                                 base_zh + "；部分验证：" + "；".join(missing_zh))
-    return Status.PASS, Text(base_en, base_zh)
+    return ProbeOutcome(Status.PASS, Text(
+        f"{measured['attempt_count']} block and bypass attempts made",
+        f"已进行 {measured['attempt_count']} 次拦截与绕过尝试"), measured)
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
@@ -945,7 +996,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             "请设置考生机的 DNS（通常为路由器）"))
     started = time.monotonic()
     audit, roles = await _audit(p)
-    return judge(audit, roles, time.monotonic() - started)
+    return measurements(audit, roles, time.monotonic() - started)
 
 
 # -- the coordinator's side -------------------------------------------------------------------
@@ -993,7 +1044,7 @@ def control_names(params: dict[str, Any]) -> list[str]:
         urls += list(params.get("exam_urls") or [])
     hosts = [t.host for t in (Target.parse(u) for u in urls) if t.is_name]
     label = params.get("subdomain_label")
-    subs = [_subdomain(label, h) for h in hosts] if label else []
+    subs = [x for h in hosts for x in wildcard_names(h, label)]
     return list(dict.fromkeys(hosts + subs))
 
 

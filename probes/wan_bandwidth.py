@@ -1,9 +1,14 @@
 """WAN-FLOOR: download and upload throughput to an endpoint on the internet (the
 verdict against the certificate's floor is readiness.judges.filtering's).
 
-Several parallel TCP streams (one stream rarely fills a long path), a warm-up that is
-thrown away (slow start and filling the socket buffers), several seconds measured, the
-median of repeated runs. Three kinds of endpoint:
+Several parallel TCP streams (one stream rarely fills a long path), sampled every
+`interval_s`: the ramp (slow start, socket buffers filling) is not counted, and each
+direction stops as soon as its last `settle_window` intervals agree within
+`tolerance_pct` (probes/engines/steady_rate.py); the figure is the median of those
+intervals. A line that never settles stops at `max_s` per direction, and the result
+says so. Download, then upload: over the same HTTP sessions (a connection the download
+ended cleanly carries the upload); an iperf3 server runs one test per direction (its
+protocol opens new data connections per test). Three kinds of endpoint:
 
   http_download  a large file (`url`), fetched again and again; upload only when
                  `upload_url` is given (POSTed bodies)
@@ -15,8 +20,10 @@ median of repeated runs. Three kinds of endpoint:
   iperf3         a stock iperf3 server at `host`:`port` (reverse test for download)
 
 params: kind, url, upload_url, host, port (5201), garbage_path, empty_path,
-  streams (4), warmup_s (1), duration_s (5), runs (3), connect_timeout_s (3),
-  latency_samples (5), verify_tls (true), floor_mbps, overhead_allowance_pct (0).
+  streams (4), interval_s (0.5), settle_window (4), tolerance_pct (2.5), ramp_s (0.5),
+  max_s (5, per direction), connect_timeout_s (3), latency_samples (5),
+  verify_tls (true), floor_mbps, overhead_allowance_pct (0). (runs, warmup_s and
+  duration_s of earlier versions are ignored.)
 
 The probe measures (status pass once figures exist); the judge decides. An endpoint
 that cannot be reached at all is a fail (no internet from here); one that answers but
@@ -24,12 +31,14 @@ is not a speed-test endpoint is an error (the configuration is wrong). floor_mbp
 overhead_allowance_pct are recorded in measured, for the result to show.
 
 measured: download_mbps, upload_mbps, latency_ms, throughput_mbps (= download, which the
-results store's uplink trend reads), runs (each run's figures), and the method.
+results store's uplink trend reads), directions (per direction: every interval, how
+many the median is over, their spread, settled or stopped at max_s), settled, method.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import socket
@@ -50,19 +59,24 @@ from .engines import icmp, target_guard
 from .engines.blocking import in_thread
 from .engines.http_fetch import join_on_server
 from .engines.iperf3_client import Iperf3Busy, Iperf3ConnectError, Iperf3Error, run_test
+from .engines.steady_rate import SettledRate, SettleRule, Settling
 
 T = TypeVar("T")
 
 KINDS = ("http_download", "librespeed", "iperf3")
 READ_BLOCK = 64 * 1024  # small enough that a stream notices "stop" within a few ms
-UPLOAD_BLOCK = os.urandom(256 * 1024)  # random: nothing on the path can compress it
+# Upload pieces are small so the byte count moves smoothly: at 0.5 s intervals a 256 KiB
+# step would be ±4 Mbit/s of noise per interval and the rate would never seem to settle.
+UPLOAD_PIECE = 16 * 1024
+# random: nothing on the path can compress it
+UPLOAD_PIECES = [os.urandom(UPLOAD_PIECE) for _ in range(16)]
 UPLOAD_POST_BYTES = 32 * 1024 * 1024
 GARBAGE_MIB = 100
 LAYOUTS = (("garbage", "empty"), ("backend/garbage.php", "backend/empty.php"),
            ("garbage.php", "empty.php"))
 USER_AGENT = "readiness-wan-floor/1"
-# seconds a run needs beyond warm-up and measurement (connecting, stopping streams)
-RUN_OVERHEAD_S = 1.5
+# seconds a direction needs beyond its measurement (connecting, stopping streams)
+DIRECTION_OVERHEAD_S = 1.5
 
 
 class EndpointUnreachable(Exception):
@@ -83,9 +97,7 @@ class _Params:
     garbage_path: str | None
     empty_path: str | None
     streams: int
-    warmup_s: float
-    duration_s: float
-    runs: int
+    rule: SettleRule
     connect_timeout_s: float
     latency_samples: int
     verify_tls: bool
@@ -107,11 +119,13 @@ class _Params:
         if floor <= 0:
             raise ValueError("'floor_mbps' must be above 0")
         streams = int(params.get("streams", 4))
-        runs = int(params.get("runs", 3))
-        duration = float(params.get("duration_s", 5))
-        warmup = float(params.get("warmup_s", 1))
-        if not 1 <= streams <= 64 or not 1 <= runs <= 20 or duration <= 0 or warmup < 0:
-            raise ValueError("streams 1..64, runs 1..20, duration_s > 0, warmup_s >= 0")
+        if not 1 <= streams <= 64:
+            raise ValueError("streams must be 1..64")
+        rule = SettleRule(interval_s=float(params.get("interval_s", 0.5)),
+                          window=int(params.get("settle_window", 4)),
+                          tolerance_pct=float(params.get("tolerance_pct", 2.5)),
+                          ramp_s=float(params.get("ramp_s", 0.5)),
+                          max_s=float(params.get("max_s", 5.0)))
         for key in ("garbage_path", "empty_path"):
             # a path on the endpoint's server, never another server (urljoin would let
             # an absolute URL replace it)
@@ -121,7 +135,7 @@ class _Params:
             kind=kind, url=url, upload_url=params.get("upload_url"),
             host=str(host) if host else None, port=int(params.get("port", 5201)),
             garbage_path=params.get("garbage_path"), empty_path=params.get("empty_path"),
-            streams=streams, warmup_s=warmup, duration_s=duration, runs=runs,
+            streams=streams, rule=rule,
             connect_timeout_s=float(params.get("connect_timeout_s", 3.0)),
             latency_samples=max(1, int(params.get("latency_samples", 5))),
             verify_tls=bool(params.get("verify_tls", True)),
@@ -136,21 +150,22 @@ class _Params:
         parts = urlsplit(str(self.url))
         return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
-    def run_cost_s(self) -> float:
-        directions = 1 if self.kind == "http_download" and not self.upload_url else 2
-        return directions * (self.warmup_s + self.duration_s + RUN_OVERHEAD_S)
+    @property
+    def directions(self) -> int:
+        return 1 if self.kind == "http_download" and not self.upload_url else 2
+
+    def cost_s(self) -> float:
+        """The longest the measurement can take (every direction stopped at max_s)."""
+        return self.directions * (self.rule.max_s + DIRECTION_OVERHEAD_S)
 
     def fit(self, deadline_s: float) -> _Params:
-        """Fewer runs (then shorter ones) when the deadline cannot hold them all."""
+        """A lower max_s when the deadline cannot hold every direction at the cap (never
+        below the ramp and one window: less could not settle at all)."""
         budget = deadline_s - self.connect_timeout_s - 2.0  # latency and slack
-        runs = max(1, min(self.runs, int(budget // self.run_cost_s())))
-        p = replace(self, runs=runs)
-        if runs * p.run_cost_s() > budget:
-            directions = p.run_cost_s() / (p.warmup_s + p.duration_s + RUN_OVERHEAD_S)
-            per_direction = budget / directions - RUN_OVERHEAD_S
-            warmup = min(p.warmup_s, max(0.0, per_direction * 0.2))
-            p = replace(p, warmup_s=warmup, duration_s=max(1.0, per_direction - warmup))
-        return p
+        per_direction = budget / self.directions - DIRECTION_OVERHEAD_S
+        least = self.rule.ramp_s + self.rule.window * self.rule.interval_s
+        max_s = max(least, min(self.rule.max_s, per_direction))
+        return replace(self, rule=replace(self.rule, max_s=max_s))
 
 
 # -- running blocking work off the loop ---------------------------------------------------
@@ -203,7 +218,7 @@ async def _latency(p: _Params, host: str, port: int) -> tuple[list[float], str]:
     # Not a TCP connect to a stock iperf3 server: it handles one connection at a time
     # and refuses others while it does, so probing it could make the test itself fail.
     try:
-        stats = await icmp.ping(host, count=p.latency_samples, interval_s=0.2,
+        stats = await icmp.ping(host, count=p.latency_samples, interval_s=0.1,
                                 timeout_s=min(1.0, p.connect_timeout_s))
     except (icmp.IcmpUnavailable, OSError):
         return [], "unavailable (no ICMP permission)"
@@ -246,8 +261,9 @@ class _UploadBody:
         while left > 0:
             if self.stop.is_set():
                 raise _Stop
-            n = min(len(UPLOAD_BLOCK), left)
-            yield UPLOAD_BLOCK if n == len(UPLOAD_BLOCK) else UPLOAD_BLOCK[:n]
+            n = min(UPLOAD_PIECE, left)
+            piece = UPLOAD_PIECES[(left // UPLOAD_PIECE) % len(UPLOAD_PIECES)]
+            yield piece if n == UPLOAD_PIECE else piece[:n]
             # the code after `yield` runs once the connection asks for more, i.e. the
             # previous block has been handed to the socket
             self.counter.add(n)
@@ -338,108 +354,131 @@ def _reason(exc: BaseException) -> str:
     return str(inner or exc)[:200]
 
 
-def _download_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threading.Event,
-                     errors: list[str]) -> None:
-    with _GuardedSession(plan.check) as session:
-        while not stop.is_set():
-            try:
-                with session.get(plan.download(), stream=True, verify=p.verify_tls,
-                                 timeout=(p.connect_timeout_s, 10.0)) as r:
-                    if r.status_code != 200:
-                        errors.append(f"download answered HTTP {r.status_code}")
-                        return
-                    while not stop.is_set():
-                        chunk = r.raw.read(READ_BLOCK)
-                        if not chunk:
-                            break
-                        counter.add(len(chunk))
-            except requests.RequestException as exc:
-                if not stop.is_set():
-                    errors.append(f"download: {_reason(exc)}")
-                return
-            except target_guard.TargetNotAllowed as exc:
-                errors.append(f"download: {exc.message}")
-                return
+def _download_worker(p: _Params, plan: _HttpPlan, session: requests.Session,
+                     counter: _Counter, stop: threading.Event, errors: list[str]) -> None:
+    while not stop.is_set():
+        try:
+            with session.get(plan.download(), stream=True, verify=p.verify_tls,
+                             timeout=(p.connect_timeout_s, 10.0)) as r:
+                if r.status_code != 200:
+                    errors.append(f"download answered HTTP {r.status_code}")
+                    return
+                while not stop.is_set():
+                    # read1: whatever has arrived (up to a block), so the count follows
+                    # the socket rather than jumping a whole block at a time
+                    chunk = r.raw.read1(READ_BLOCK)
+                    if not chunk:
+                        break
+                    counter.add(len(chunk))
+        except requests.RequestException as exc:
+            if not stop.is_set():
+                errors.append(f"download: {_reason(exc)}")
+            return
+        except target_guard.TargetNotAllowed as exc:
+            errors.append(f"download: {exc.message}")
+            return
 
 
-def _upload_worker(p: _Params, plan: _HttpPlan, counter: _Counter, stop: threading.Event,
-                   errors: list[str]) -> None:
+def _upload_worker(p: _Params, plan: _HttpPlan, session: requests.Session,
+                   counter: _Counter, stop: threading.Event, errors: list[str]) -> None:
     assert plan.upload is not None
-    with _GuardedSession(plan.check) as session:
-        while not stop.is_set():
-            try:
-                r = session.post(plan.upload(), data=_UploadBody(UPLOAD_POST_BYTES, counter,
-                                                                 stop),
-                                 headers={"Content-Type": "application/octet-stream"},
-                                 verify=p.verify_tls, timeout=(p.connect_timeout_s, 10.0))
-                r.close()
-                if r.status_code >= 400:
-                    errors.append(f"upload answered HTTP {r.status_code}")
-                    return
-            except _Stop:
+    while not stop.is_set():
+        try:
+            r = session.post(plan.upload(), data=_UploadBody(UPLOAD_POST_BYTES, counter,
+                                                             stop),
+                             headers={"Content-Type": "application/octet-stream"},
+                             verify=p.verify_tls, timeout=(p.connect_timeout_s, 10.0))
+            r.close()
+            if r.status_code >= 400:
+                errors.append(f"upload answered HTTP {r.status_code}")
                 return
-            except target_guard.TargetNotAllowed as exc:
-                errors.append(f"upload: {exc.message}")
+        except _Stop:
+            return
+        except target_guard.TargetNotAllowed as exc:
+            errors.append(f"upload: {exc.message}")
+            return
+        except requests.RequestException as exc:
+            if isinstance(exc.__context__, _Stop) or stop.is_set():
                 return
-            except requests.RequestException as exc:
-                if isinstance(exc.__context__, _Stop) or stop.is_set():
-                    return
-                errors.append(f"upload: {_reason(exc)}")
-                return
+            errors.append(f"upload: {_reason(exc)}")
+            return
 
 
-def _measure(worker: Callable[[_Counter, threading.Event, list[str]], None], streams: int,
-             warmup_s: float, duration_s: float, cancel: threading.Event) -> float:
-    """Mbit/s carried by `streams` parallel workers between the end of the warm-up and
-    the end of the measurement."""
+Worker = Callable[[requests.Session, _Counter, threading.Event, list[str]], None]
+
+
+def _measure(worker: Worker, sessions: list[requests.Session], rule: SettleRule,
+             cancel: threading.Event) -> SettledRate:
+    """One direction: a worker per session, sampled every interval until the rule says
+    the rate has settled (or max_s has passed)."""
     counter, stop, errors = _Counter(), threading.Event(), []
-    threads = [threading.Thread(target=worker, args=(counter, stop, errors), daemon=True,
-                                name=f"wan-stream-{i}") for i in range(streams)]
+    threads = [threading.Thread(target=worker, args=(session, counter, stop, errors),
+                                daemon=True, name=f"wan-stream-{i}")
+               for i, session in enumerate(sessions)]
+    settling = Settling(rule)
     for thread in threads:
         thread.start()
     try:
-        if cancel.wait(warmup_s):
-            raise _Cancelled
-        b0, t0 = counter.value, time.monotonic()
-        if cancel.wait(duration_s):
-            raise _Cancelled
-        b1, t1 = counter.value, time.monotonic()
+        tick_at, tick_bytes = time.monotonic(), counter.value
+        while True:
+            # wait for the next tick, not a fixed sleep: no drift across intervals
+            if cancel.wait(max(0.0, tick_at + rule.interval_s - time.monotonic())):
+                raise _Cancelled
+            now, moved = time.monotonic(), counter.value
+            seconds = now - tick_at
+            enough = settling.add((moved - tick_bytes) * 8 / seconds / 1e6, seconds)
+            tick_at, tick_bytes = now, moved
+            if enough or (errors and not any(t.is_alive() for t in threads)):
+                break
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=2.0)
-    if b1 == b0 and errors:
+    if counter.value == 0 and errors:
         raise EndpointWrong(errors[0])
-    return (b1 - b0) * 8 / (t1 - t0) / 1e6
+    return settling.result()
 
 
-def _http_run(p: _Params, plan: _HttpPlan, cancel: threading.Event) -> dict[str, Any]:
-    def dl(counter: _Counter, stop: threading.Event, errors: list[str]) -> None:
-        _download_worker(p, plan, counter, stop, errors)
+def _http_measure(p: _Params, plan: _HttpPlan,
+                  cancel: threading.Event) -> dict[str, SettledRate]:
+    """Download, then upload over the same sessions (one per stream)."""
+    sessions = [_GuardedSession(plan.check) for _ in range(p.streams)]
 
-    def ul(counter: _Counter, stop: threading.Event, errors: list[str]) -> None:
-        _upload_worker(p, plan, counter, stop, errors)
+    def dl(session: requests.Session, counter: _Counter, stop: threading.Event,
+           errors: list[str]) -> None:
+        _download_worker(p, plan, session, counter, stop, errors)
 
-    run: dict[str, Any] = {
-        "download_mbps": round(_measure(dl, p.streams, p.warmup_s, p.duration_s, cancel), 2)}
-    if plan.upload is not None:
-        run["upload_mbps"] = round(_measure(ul, p.streams, p.warmup_s, p.duration_s,
-                                            cancel), 2)
-    return run
+    def ul(session: requests.Session, counter: _Counter, stop: threading.Event,
+           errors: list[str]) -> None:
+        _upload_worker(p, plan, session, counter, stop, errors)
+
+    try:
+        rates = {"download": _measure(dl, sessions, p.rule, cancel)}
+        if plan.upload is not None:
+            rates["upload"] = _measure(ul, sessions, p.rule, cancel)
+        return rates
+    finally:
+        for session in sessions:
+            session.close()
 
 
 # -- iperf3 ----------------------------------------------------------------------------------
 
 
-async def _iperf3_once(p: _Params, reverse: bool) -> float:
-    duration = max(1, round(p.duration_s))
-    omit = round(p.warmup_s)
+async def _iperf3_direction(p: _Params, reverse: bool) -> SettledRate:
+    # the time agreed with the server is past the cap: the rule ends the test first
+    agreed_s = math.ceil(p.rule.max_s) + 1
     for attempt in range(2):
+        settling = Settling(p.rule)
+
+        def enough(nbytes: int, seconds: float, s: Settling = settling) -> bool:
+            return s.add(nbytes * 8 / seconds / 1e6 if seconds > 0 else 0.0, seconds)
+
         try:
-            result = await run_test(str(p.host), p.port, duration_s=duration,
-                                    parallel=p.streams, reverse=reverse, omit_s=omit,
-                                    connect_timeout_s=p.connect_timeout_s)
-            return result.throughput_mbps
+            await run_test(str(p.host), p.port, duration_s=agreed_s, parallel=p.streams,
+                           reverse=reverse, omit_s=0, connect_timeout_s=p.connect_timeout_s,
+                           interval_s=p.rule.interval_s, on_interval=enough)
+            return settling.result()
         except Iperf3Busy:
             # the stock server serves one test at a time: someone else's may be ending
             if attempt:
@@ -453,13 +492,11 @@ async def _iperf3_once(p: _Params, reverse: bool) -> float:
     raise AssertionError("unreachable")
 
 
-async def _iperf3_run(p: _Params) -> dict[str, Any]:
-    return {"download_mbps": round(await _iperf3_once(p, reverse=True), 2),
-            "upload_mbps": round(await _iperf3_once(p, reverse=False), 2)}
-
-
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 2) if values else None
+def _method(rule: SettleRule, streams: int) -> str:
+    return (f"{streams} streams; intervals of {rule.interval_s:g} s after a "
+            f"{rule.ramp_s:g} s ramp; stops when the last {rule.window} agree within "
+            f"±{rule.tolerance_pct:g} % (median of those), at most {rule.max_s:g} s "
+            "per direction")
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
@@ -471,10 +508,11 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     host, port = p.target
     endpoint = p.url if p.kind != "iperf3" else f"iperf3://{host}:{port}"
     measured: dict[str, Any] = {
-        "endpoint": endpoint, "kind": p.kind, "streams": p.streams, "warmup_s": p.warmup_s,
-        "duration_s": p.duration_s, "runs": [], "download_mbps": None, "upload_mbps": None,
-        "throughput_mbps": None, "latency_ms": None,
+        "endpoint": endpoint, "kind": p.kind, "streams": p.streams,
+        "method": _method(p.rule, p.streams), "directions": {}, "download_mbps": None,
+        "upload_mbps": None, "throughput_mbps": None, "latency_ms": None,
     }
+    directions: dict[str, SettledRate] = {}
     started = time.monotonic()
     try:
         rtts, measured["latency_method"] = await _latency(p, host, port)
@@ -482,18 +520,15 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         # the agent's allow-list, read here: the plan and the streams run in threads,
         # which do not inherit it
         check = target_guard.current()
-        plan = await in_thread(lambda c: _plan_http(p, check), "wan-plan") \
-            if p.kind != "iperf3" else None
-        if plan is not None:
+        if p.kind != "iperf3":
+            plan = await in_thread(lambda c: _plan_http(p, check), "wan-plan")
             measured["path"] = plan.layout
-        for _ in range(p.runs):
-            if plan is not None:
-                one = await in_thread(lambda c, pl=plan: _http_run(p, pl, c), "wan-run")
-            else:
-                one = await _iperf3_run(p)
-            measured["runs"].append(one)
+            directions = await in_thread(lambda c: _http_measure(p, plan, c), "wan-run")
+        else:
+            directions["download"] = await _iperf3_direction(p, reverse=True)
+            directions["upload"] = await _iperf3_direction(p, reverse=False)
     except EndpointUnreachable as exc:
-        if not measured["runs"]:
+        if not directions:
             return ProbeOutcome(Status.FAIL, Text(
                 f"cannot reach the speed-test endpoint {endpoint} from here: {exc}; the "
                 "internet link is down, or the endpoint in the site file is wrong",
@@ -508,16 +543,18 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             f"未测量测速服务器 {endpoint}：{exc.target} 不在本代理的站点配置中，未向其发送任何"
             "数据；请在站点配置的 wan_endpoints 中填写最终地址"), measured)
     except EndpointWrong as exc:
-        if not measured["runs"]:
+        if not directions:
             return ProbeOutcome(Status.ERROR, Text(
                 f"the speed-test endpoint {endpoint} does not work as a {p.kind} endpoint: "
                 f"{exc}; fix wan_endpoints in the site file",
                 f"测速服务器 {endpoint} 不是可用的 {p.kind} 测速端点：{exc}；"
                 "请修正站点配置中的 wan_endpoints"), measured)
         measured["incomplete"] = str(exc)
-    download = _median([r["download_mbps"] for r in measured["runs"]])
-    upload = _median([r["upload_mbps"] for r in measured["runs"] if "upload_mbps" in r])
-    measured.update(download_mbps=download, upload_mbps=upload, throughput_mbps=download,
+    download = directions["download"].mbps if "download" in directions else None
+    upload = directions["upload"].mbps if "upload" in directions else None
+    measured.update(directions={k: v.to_json() for k, v in directions.items()},
+                    settled=all(v.settled for v in directions.values()),
+                    download_mbps=download, upload_mbps=upload, throughput_mbps=download,
                     elapsed_s=round(time.monotonic() - started, 2),
                     floor_mbps=p.floor_mbps, overhead_allowance_pct=p.allowance_pct)
     # the verdict against the floor is readiness.judges.filtering's (wan_floor_verdict)

@@ -82,12 +82,19 @@ def _nothing(*_: object) -> None:
 
 
 def plan_run(site: Site, profile: Profile, selection: Selection,
-             evidence_dir: Path | None = None, store_path: Path | None = None) -> Plan:
+             evidence_dir: Path | None = None, store_path: Path | None = None,
+             serial: bool = False) -> Plan:
     """The checks of one run; `len(plan.checks)` sizes a progress display.
 
     With a results store, the checks that compare with the previous run (a host's MAC,
-    a device's uptime: a reboot in between) are given what that run measured."""
+    a device's uptime: a reboot in between) are given what that run measured. `serial`
+    plans the old way for comparison: each seat against the exam server, no seat pairs."""
+    from .config.site import LanSpeed
     from .planning import PlanContext, build_plan
+
+    if serial:
+        for room in site.model.rooms:
+            room.lan_speed = LanSpeed(method="server")
 
     plan = build_plan(PlanContext(site, profile, evidence_dir=evidence_dir),
                       selection.room_ids, selection.only)
@@ -121,8 +128,10 @@ def apply_previous(checks: list[Check], previous: list[CheckResult]) -> None:
 
 
 def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
-            on_start: OnStart = _nothing, on_done: OnDone = _nothing) -> RunRecord:
-    """Run a plan: every check, a result for each rule without one, the verdict."""
+            on_start: OnStart = _nothing, on_done: OnDone = _nothing,
+            serial: bool = False) -> RunRecord:
+    """Run a plan: every check, a result for each rule without one, the verdict.
+    `serial`: one throughput test at a time (the old schedule), not one per link."""
     from probes import registry
 
     from .agent.coordinator_probes import coordinator_probes
@@ -132,7 +141,7 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
     started = datetime.now(UTC)
     runner = Runner(profile, {**registry(), **coordinator_probes()}, concurrency=concurrency,
                     on_start=on_start, on_done=on_done, secret=site.secret,
-                    agent_token=site.secret("agent.token"))
+                    agent_token=site.secret("agent.token"), serial=serial)
     results = run_checks(runner, plan.checks)
     finished = datetime.now(UTC)
     for req_id, status, message in plan.placeholders:

@@ -20,6 +20,16 @@ CONFIGURATION = "configuration"
 WhenAbsent = Literal["skip", "warn", "coordinator"]
 
 
+def nic_link(address: str) -> str:
+    """The link of one host's network card (a seat, the exam server, the coordinator)."""
+    return f"nic:{address}"
+
+
+def uplink_link(room_id: str) -> str:
+    """The room's way out to the internet (the router's WAN side)."""
+    return f"uplink:{room_id}"
+
+
 @dataclass(frozen=True)
 class AgentRoute:
     """Run the check's probe on the agent of this host."""
@@ -58,8 +68,12 @@ class Check:
     # what the result shows as the rule's numbers
     threshold: dict[str, Any] = field(default_factory=dict)
     deadline_s: float = 10.0
-    # throughput-class checks never overlap each other (perfSONAR's exclusive class)
+    # throughput-class: never overlaps another exclusive check that loads one of the
+    # same links (perfSONAR's exclusive class, narrowed to the links a test uses)
     exclusive: bool = False
+    # the links an exclusive check loads (nic_link(address), uplink_link(room)); none
+    # declared: it may share no link with anything (the old single exclusive class)
+    links: frozenset[str] = frozenset()
     # probe argument name -> the site's secret path (e.g. "password" ->
     # "rooms[0].cameras[1].password"); resolved by the runner at call time
     secrets: dict[str, str] = field(default_factory=dict)

@@ -77,6 +77,18 @@ class Citation:
         return {"seed": self.seed, "article": self.article, "original": self.original}
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a check looked at, in a form every layer can say in either language: its
+    kind (seat, host, room, camera, network, site, ...), its name (A13, cam-2, lab),
+    its address when it has one, and the label people read."""
+
+    kind: str
+    name: str
+    address: str | None
+    label: Text
+
+
 @dataclass
 class CheckResult:
     requirement: str
@@ -92,6 +104,9 @@ class CheckResult:
     duration_s: float
     check_id: str = ""
     evidence: list[str] = field(default_factory=list)
+    # the structured target when the planner gave one; readiness.targets.describe()
+    # derives it from `target` otherwise. The JSON keeps `target` (the English label).
+    target_info: Target | None = None
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {

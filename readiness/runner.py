@@ -1,8 +1,10 @@
 """Run a plan: every check under a deadline that always holds.
 
-Independent checks run concurrently; exclusive (throughput-class) checks take a
-lock so two never overlap on the network. A probe that raises, or overruns its
-deadline, becomes one `error` result and the run goes on.
+Independent checks run concurrently; exclusive (throughput-class) checks hold the
+links they load (readiness/links.py): two that share a link never overlap, two that
+share none run at once. `serial` gives back the one-at-a-time schedule of before.
+A probe that raises, or overruns its deadline, becomes one `error` result and the
+run goes on.
 
 Dispatch is by vantage: a check with an `agent` route runs through
 `agent.remote` (the one way to a seat), any other runs its probe here. The runner
@@ -24,6 +26,7 @@ from probes import ProbeFn
 from .agent.remote import AgentRemote
 from .checks import Check
 from .judges import OutcomeJudge, ResultsJudge, outcome_judges, results_judges
+from .links import LinkBoard
 from .redact import Secret
 from .results import CheckResult, Citation, ProbeOutcome, Status, Text
 
@@ -55,8 +58,10 @@ class Runner:
                  on_start: OnStart = _nothing, on_done: OnDone = _nothing,
                  secret: SecretLookup = lambda _path: None, agent_token: Secret | None = None,
                  outcome_judges_: dict[str, OutcomeJudge] | None = None,
-                 results_judges_: dict[str, ResultsJudge] | None = None):
+                 results_judges_: dict[str, ResultsJudge] | None = None,
+                 serial: bool = False):
         self.profile = profile
+        self.serial = serial
         self.probes = probes
         self.concurrency = concurrency
         self.on_start = on_start
@@ -165,23 +170,24 @@ class Runner:
         return judged
 
     async def _run_one(self, check: Check, gate: asyncio.Semaphore,
-                       exclusive: asyncio.Lock) -> CheckResult:
-        # the exclusive lock first: throughput checks queueing for their turn must not
-        # hold concurrency slots that pings and cameras could use meanwhile
+                       board: LinkBoard) -> CheckResult:
+        # the links first: throughput checks queueing for their turn must not hold
+        # concurrency slots that pings and cameras could use meanwhile
         if check.exclusive:
-            await exclusive.acquire()
-        try:
-            async with gate:
-                self.on_start(check)
-                started = datetime.now(UTC)
-                t0 = time.monotonic()
-                outcome = await self._probe(check)
-                result = self._result(check, outcome, started, time.monotonic() - t0)
-        finally:
-            if check.exclusive:
-                exclusive.release()
+            async with board.hold(check.links):
+                result = await self._measure(check, gate)
+        else:
+            result = await self._measure(check, gate)
         self.on_done(result)
         return result
+
+    async def _measure(self, check: Check, gate: asyncio.Semaphore) -> CheckResult:
+        async with gate:
+            self.on_start(check)
+            started = datetime.now(UTC)
+            t0 = time.monotonic()
+            outcome = await self._probe(check)
+            return self._result(check, outcome, started, time.monotonic() - t0)
 
     def _derive(self, check: Check, results: list[CheckResult]) -> CheckResult:
         self.on_start(check)
@@ -202,11 +208,11 @@ class Runner:
 
     async def run(self, checks: list[Check]) -> list[CheckResult]:
         gate = asyncio.Semaphore(self.concurrency)
-        exclusive = asyncio.Lock()
+        board = LinkBoard(serial=self.serial)
         probe_checks = [c for c in checks if not c.derived]
         derived = [c for c in checks if c.derived]
         results = list(await asyncio.gather(
-            *(self._run_one(c, gate, exclusive) for c in probe_checks)))
+            *(self._run_one(c, gate, board) for c in probe_checks)))
         for check in derived:
             results.append(self._derive(check, results))
         return results

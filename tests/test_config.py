@@ -186,7 +186,7 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
 def test_lab_site_is_valid(tmp_path: Path) -> None:
     data = yaml.safe_load((REPO / "config" / "lab" / "site.yaml").read_text())
     secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("snmp_community: c\nagent_token: t\n")
+    secrets.write_text("snmp_community: c\nagent_token: t\ncamera_password: p\n")
     os.chmod(secrets, 0o600)
     data["secrets_file"] = str(secrets)
     path = tmp_path / "site.yaml"

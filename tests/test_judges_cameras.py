@@ -18,11 +18,19 @@ WHERE = "rtsp://admin:***@198.18.10.201:554/stream"
 
 # recorded from run_picture on the lab cameras
 HD_LIVE = {"opened": True, "frames": 31, "open_s": 0.8, "height": 1080, "width": 1920,
-           "measured_frames": 20, "fps": 9.98, "luma_mean": 110.4, "luma_std": 61.2,
-           "motion": 141.3, "mean_abs_diff": 3.1, "elapsed_s": 3.9}
+           "measured_frames": 20, "fps": 9.98, "fps_source": "pts", "luma_mean": 110.4,
+           "luma_std": 61.2, "dark_share": 0.2, "detail": 911.1, "motion": 141.3,
+           "mean_abs_diff": 3.1, "elapsed_s": 3.9}
 HD720_LIVE = {**HD_LIVE, "height": 720, "width": 1280}
 BLACK = {**HD_LIVE, "height": 360, "width": 640, "luma_mean": 16.0, "luma_std": 0.0,
-         "motion": 0.0}
+         "dark_share": 1.0, "detail": 0.0, "motion": 0.0}
+# the lab's patterns, recorded from run_picture (1280x720): a lens under a white and a
+# grey cloth, and a dim room (dark grey walls, a dim object moving: ~100 % dark pixels)
+WHITE = {**HD720_LIVE, "luma_mean": 255.0, "luma_std": 0.0, "dark_share": 0.0,
+         "detail": 0.0, "motion": 0.0}
+GREY = {**WHITE, "luma_mean": 153.0}
+DIM_ROOM = {**HD720_LIVE, "luma_mean": 11.12, "luma_std": 3.37, "dark_share": 0.9986,
+            "detail": 6.76, "motion": 100.0}
 FROZEN = {**HD720_LIVE, "luma_mean": 120.0, "luma_std": 70.0, "motion": 6.5}
 ONE_FRAME = {k: v for k, v in HD_LIVE.items() if k not in ("motion", "mean_abs_diff", "fps")}
 
@@ -62,6 +70,22 @@ def test_black_and_frozen_pictures_fail() -> None:
     frozen = _picture(FROZEN, EDA)
     assert frozen.status == Status.FAIL and "frozen" in frozen.message.en
     assert "did not change for 2.0 s" in frozen.message.en and "冻结" in frozen.message.zh
+
+
+def test_a_light_cloth_fails_like_a_dark_one_and_a_dim_room_passes() -> None:
+    for cloth in (WHITE, GREY):
+        out = _picture(cloth, EDA)
+        assert out.status == Status.FAIL, cloth
+        assert "light cloth" in out.message.en and "浅色" in out.message.zh
+        assert "frozen" not in out.message.en  # one cause, the likelier one
+    dim = _picture(DIM_ROOM, EDA)
+    assert dim.status == Status.PASS, dim.message.en
+
+
+def test_a_frame_rate_not_from_timestamps_says_so() -> None:
+    out = _picture({**HD_LIVE, "fps_source": "arrival"})
+    assert out.status == Status.PASS and "by arrival" in out.message.en
+    assert "到达时间" in out.message.zh
 
 
 def test_too_few_frames_to_tell_live_is_only_a_warning() -> None:
@@ -155,3 +179,20 @@ def test_the_judges_are_registered_by_name() -> None:
     assert outcome_judges()["cameras.audio"] is judge.audio
     assert outcome_judges()["cameras.discovery"] is judge.discovery
     assert results_judges()["cameras.count"] is judge.count
+
+
+def test_the_count_repeats_each_unchecked_cameras_diagnosis() -> None:
+    params = {"thresholds": CamCountThresholds(min_cameras=2), "room_id": "r1",
+              "res_ids": ["CAM-RES/r1/cam-1", "CAM-RES/r1/cam-2"]}
+    wrong_pw = CheckResult("CAM-RES", Text("", ""), "t", "coordinator", Status.ERROR,
+                           Text("", ""), {"error": "auth", "diagnosis": {
+                               "en": "the camera refused user 'admin': wrong user name or "
+                                     "password",
+                               "zh": "摄像头拒绝了用户 'admin'：用户名或密码错误"}},
+                           {}, None, datetime.now(UTC), 0.1, check_id="CAM-RES/r1/cam-2")
+    got = judge.count([_result("CAM-RES/r1/cam-1", Status.PASS), wrong_pw], params)
+    assert got.status == Status.ERROR
+    assert "cam-2: the camera refused user 'admin': wrong user name or password" \
+        in got.message.en
+    assert "cam-2：摄像头拒绝了用户 'admin'：用户名或密码错误" in got.message.zh
+    assert got.measured["not_checked"] == {"cam-2": "auth"}

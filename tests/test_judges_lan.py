@@ -129,7 +129,7 @@ def test_ping_blocked_warns_when_a_port_answers_and_a_refused_port_fails() -> No
     # the refusal proves the host is there (warn on ICMP), and the port itself fails
     assert out.status == Status.FAIL
     assert out.message.en.startswith("port 80 refused on 198.18.10.113")
-    assert "does not answer ping" in out.message.en
+    assert "drops ping" in out.message.en
     assert _judge(_pings(0, ports={"80": "open"})).status == Status.WARN
 
 
@@ -224,7 +224,7 @@ def test_planned_checks_name_probes_and_judges_and_carry_no_code(tmp_path: Path)
     reach = {c.check_id: c for c in plan.checks if c.probe == "reachability"}
     server = reach["LAN-SUBNET/r1/198.18.10.10/reach"]
     assert server.params == {"address": "198.18.10.10", "count": 10, "interval_s": 0.1,
-                             "ports": [80]}
+                             "ports": [80], "subnet": "198.18.10.0/24", "fallback_port": 8765}
     assert server.judge == "lan.reachability"
     assert server.judge_params["thresholds"].fail_loss_pct == 20
     assert server.threshold == {"warn_loss_pct": 0, "fail_loss_pct": 20, "warn_rtt_ms": 5}

@@ -246,6 +246,7 @@ def test_shipped_room_has_every_fault_on() -> None:
         "absent_seat",
         "wrong_subnet",
         "duplicate_address",
+        "drops_ping",
         "blocked_site_open_by_ip",
         "public_resolver_open",
         "slow_uplink",
@@ -260,7 +261,17 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
     assert spec.effective_uplink_mbit() == 60
+    # the faults that are switches of the room rather than entries of `faults`
+    assert spec.keyword_filter == ["games"]
+    assert spec.ipv4_only_router_with_ipv6
+    assert spec.hostile_title_site in ("games.example", "video.example")
+    assert cams["cam-1"].auth == "digest"
     assert DEFAULT_SPEC.name == "room.yaml"
+    # the lab's site file asks the audit for what the room can show
+    site = yaml.safe_load((DEFAULT_SPEC.parent / "site.yaml").read_text())
+    audit = site["rooms"][0]["filter_audit"]
+    assert audit["keywords"] == spec.keyword_filter
+    assert audit["blocked_addresses"]["games.example"] == ["198.51.100.20", "2001:db8:51::20"]
 
 
 def test_spec_errors_name_file_line_and_field(tmp_path: Path) -> None:
@@ -400,6 +411,7 @@ def test_the_secrets_file_is_private_and_complete(healthy: Lab) -> None:
         "snmp_v3_auth_key",
         "snmp_v3_priv_key",
         "agent_token",
+        "camera_password",  # the Digest camera's (config/lab/room.yaml cam-1)
     }
 
 
@@ -543,3 +555,32 @@ def test_the_full_drill_room_is_quick_to_build_and_remove(lab_host: None) -> Non
         down_s = time.monotonic() - started
     assert down_s < 10, f"down took {down_s:.1f} s"
     assert leftovers(prefix) == []
+
+
+def test_an_ipv4_only_router_leaves_ipv6_unfiltered_and_inside_the_lab() -> None:
+    """The room's configuration for the IPv6 path (no root needed): the router's table is
+    `ip` family and its DNS hands out AAAA for blocked names; only 2001:db8::/32 is used,
+    and "the internet" blackholes the rest of IPv6."""
+    import ipaddress
+
+    from readiness.lab import router, wiring
+    from readiness.lab.topology import plan
+
+    topo = plan(LabSpec(seats=2, ipv4_only_router_with_ipv6=True), "rdyx")
+    ruleset = router.nft_ruleset(topo)
+    assert "table ip rdyx_lab" in ruleset and "table inet" not in ruleset
+    plain = router.nft_ruleset(plan(LabSpec(seats=2), "rdyx"))
+    assert "table inet rdyx_lab" in plain
+    scripts = wiring._internet_script(topo) + wiring._router_script(topo) + "".join(
+        wiring._host_script(h) for h in topo.hosts)
+    doc = ipaddress.ip_network("2001:db8::/32")
+    for word in scripts.split():
+        candidate = word.split("/")[0]
+        if ":" in candidate and candidate.replace(":", "").isalnum():
+            try:
+                address = ipaddress.ip_address(candidate)
+            except ValueError:
+                continue
+            assert address in doc or address == ipaddress.ip_address("::"), word
+    assert "route add blackhole ::/0" in wiring._internet_script(topo)
+    assert topo.host("seat-A01").address6 == "2001:db8:10::101/64"

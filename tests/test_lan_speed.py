@@ -191,7 +191,8 @@ def test_a_quick_error_is_tried_once_more_a_slow_one_is_not(
 
 
 def _site_file(tmp_path: Path, agent_port: int, profile: str = "cbec",
-               with_token: bool = True) -> Path:
+               with_token: bool = True, method: str = "server",
+               seats: str = "A01-A02: 127.0.0.101-102") -> Path:
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text(f"agent_token: {TOKEN}\n")
     secrets.chmod(0o600)
@@ -204,7 +205,8 @@ def _site_file(tmp_path: Path, agent_port: int, profile: str = "cbec",
                    "router": {"address": "127.0.0.1"},
                    "exam_servers": {"primary": {"address": "127.0.0.10"}},
                    "proctor": {"address": "127.0.0.2"},
-                   "seats": {"A01-A02": "127.0.0.101-102"}}]}
+                   "lan_speed": {"method": method},
+                   "seats": dict([seats.split(": ")])}]}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(site))
     return path
@@ -352,6 +354,8 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, 
     with running(spec, PREFIX) as lab:
         site = yaml.safe_load(lab.site_file.read_text())
         site["rooms"][0]["seats"] = {"A01-A03": "198.18.10.101-103"}
+        # these tests are of the per-seat test against the exam server (not seat pairs)
+        site["rooms"][0]["lan_speed"] = {"method": "server"}
         folder = tmp_path_factory.mktemp("lan_speed")
         path = folder / "site.yaml"
         path.write_text(yaml.safe_dump(site, allow_unicode=True))

@@ -281,7 +281,8 @@ def test_a_host_found_at_another_address_is_named() -> None:
     out = layer2.judge_host(_sweep({"198.18.10.150": [A01]}),
                             _host_params(configured_mac=A01, strict=True))
     assert out.status == Status.FAIL and out.measured["found_at"] == "198.18.10.150"
-    assert "answers at 198.18.10.150 instead" in out.message.en
+    assert "is on the exam LAN at 198.18.10.150" in out.message.en
+    assert "wrong address, set it to 198.18.10.101" in out.message.en
 
 
 def test_duplicate_address_fails_naming_both_macs_and_whose_they_are() -> None:
@@ -358,7 +359,9 @@ def test_broadcast_domain_finds_a_known_mac_outside_the_subnet() -> None:
         sweep, [_reach("198.18.10.104", 0)],
         {"hosts": hosts, "previous_macs": {"198.18.10.104": "02:52:44:59:01:68"}})
     assert out.status == Status.FAIL
-    assert "uses 198.18.11.104, outside 198.18.10.0/24" in out.message.en
+    assert ("seat A04 (198.18.10.104) is on the exam LAN at 198.18.11.104 (its MAC "
+            "02:52:44:59:01:68 answers there): wrong subnet, set it to 198.18.10.104"
+            in out.message.en)
 
 
 ROGUE = {"server_id": "198.18.10.250", "server_ip": "198.18.10.250",

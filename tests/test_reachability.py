@@ -578,5 +578,5 @@ def test_lab_ping_blocked_but_port_open_warns(lab: Lab) -> None:
     finally:
         server.close()
     assert out.status == Status.WARN, out.message.en
-    assert "does not answer ping" in out.message.en and "ICMP" in out.message.zh
+    assert "drops ping" in out.message.en and "ICMP" in out.message.zh
     assert out.measured["ports"] == {str(port): "open"}

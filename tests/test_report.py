@@ -312,10 +312,13 @@ def test_every_requirement_with_verdict_citation_measured_and_threshold(
     speed = speed[:speed.index("</tr>")]
     assert "st-error" in speed and DEAD_SEAT in speed
     assert "gigabit_class_min_mbps = 500" in speed
-    assert "94.1 Mbit/s" in speed  # the slow seat is listed among the findings
+    # the slow seat's figure is on its own line of the appendix
+    appendix = page[page.index('id="appendix"'):]
+    assert re.search(rf"seat {SLOW_SEAT} \([^<]*</td><td>.*?</td><td>94.1 Mbit/s</td>",
+                     appendix)
     wan = page[page.index('<strong class="mono">WAN-FLOOR</strong>'):]
     wan = wan[:wan.index("</tr>")]
-    assert "throughput_mbps = 212 Mbit/s" in wan and "floor_mbps = 100 Mbit/s" in wan
+    assert "<strong>212 Mbit/s</strong>" in wan and "floor_mbps = 100 Mbit/s" in wan
 
 
 def test_seat_map_has_one_cell_per_seat_coloured_by_its_worst_result(made: dict) -> None:
@@ -345,12 +348,12 @@ def test_camera_snapshots_are_embedded_downscaled_with_the_original_hash(
 
 def test_every_leak_is_shown_with_its_exact_request(made: dict) -> None:
     page = made["text"]
-    leaks_part = page[page.index('id="leaks"'):page.index('id="attestations"')]
-    assert leaks_part.count('<div class="leak">') == 2
+    leaks_part = page[page.index('id="filter"'):page.index('id="trends"')]
+    assert leaks_part.count("<li>") == 2
     assert "GET https://dns.alidns.com/dns-query?name=video.example.org&amp;type=A" in leaks_part
-    assert leaks_part.count("<pre") == 4  # request and answer of each
+    assert leaks_part.count("<pre") == 2  # request and answer of each, in one box
     assert "203.0.113.9" in leaks_part
-    assert f"&quot;url&quot;: &quot;http://{BLOCKED}/&quot;" in leaks_part
+    assert f'"url": "http://{BLOCKED}/"' in leaks_part.replace("&#34;", '"')
     assert "agent A03" in leaks_part and "HTTP/1.1 200 OK" in leaks_part
 
 
@@ -392,7 +395,7 @@ def test_no_secret_and_no_external_request(made: dict) -> None:
 
 def test_trends_are_inline_svg_with_the_three_runs(made: dict) -> None:
     page = made["text"]
-    part = page[page.index('id="trends"'):page.index('id="leaks"')]
+    part = page[page.index('id="trends"'):page.index('id="attestations"')]
     assert part.count("<svg") == 4
     uplink = part[:part.index("</figure>")]
     assert uplink.count("<circle") == 3  # three runs, the current one ringed
@@ -408,7 +411,7 @@ def test_report_without_store_evidence_or_site_still_says_what_it_lacks(
     page = files.html.read_text()
     assert files.pdf is None and files.pdf_problem is None
     assert AGENT_TOKEN not in page and '"X-Readiness-Token": "***"' in page.replace(
-        "&quot;", '"')
+        "&#34;", '"')
     assert "本报告未附签名证据日志" in page and "Not backed by a signed evidence log" in page
     assert "未提供结果库" in page
     # without the site file the seats come from the results, by room
@@ -531,9 +534,14 @@ def test_url_filter_audit_attempts_become_one_leak_item_each(room: dict) -> None
                               "in_exam_window": True}
     page = write_report(b.record(Verdict.NOT_READY), room["base"] / "audit", profile=profile,
                         pdf=False).html.read_text()
-    part = page[page.index('id="leaks"'):page.index('id="attestations"')]
-    assert part.count("<pre") == 6 and "dns_nxdomain" not in part  # blocked: not a leak
-    assert "GET http://203.0.113.9/ Host: video.example.org" in part
+    part = page[page.index('id="filter"'):page.index('id="trends"')]
+    # one matrix row for the blocked name: blocked by name, leaked by address and DoH
+    assert part.count('<td class="cell leaked">') == 2
+    assert "DNS NXDOMAIN" in part  # how the plain request was blocked, in words
+    leak_lines = part[part.index('class="leaklines'):]
+    assert "GET http://203.0.113.9/ Host: video.example.org → HTTP 200, 5120 bytes" in leak_lines
+    assert "dns_nxdomain" not in leak_lines  # blocked: not a leak
+    assert "TLS reset after ClientHello" in part  # the exam site that did not load
 
 
 # --- rendered by Chromium ----------------------------------------------------------------
@@ -566,7 +574,7 @@ def test_screenshot_shows_the_seat_map_in_its_colours(made: dict, tmp_path: Path
     # the page is long: render the seat-map section alone (same styles) and count
     # the cells' fills there
     page = made["text"]
-    start = page.index('<section><h2 id="seats"')
+    start = page.index('<section class="room"')
     end = page.index("</section>", start) + len("</section>")
     seat_page = tmp_path / "seat-map.html"
     seat_page.write_text(page[:page.index("<main")] + '<main class="page">' + page[start:end]

@@ -169,3 +169,82 @@ def test_a_derived_check_naming_no_known_judge_is_one_error() -> None:
     runner = Runner(_Profile(), PROBES, results_judges_={})  # type: ignore[arg-type]
     [result] = run_checks(runner, [derived])
     assert result.status == Status.ERROR and "test.nobody" in result.message.en
+
+
+# -- link-aware exclusivity ------------------------------------------------------------------
+
+
+def _link_check(name: str, links: set[str]) -> Check:
+    return Check(check_id=name, requirement="LAN-SPEED", target=name, vantage="test",
+                 probe="on_links", params={"links": sorted(links)}, deadline_s=5.0,
+                 exclusive=True, links=frozenset(links))
+
+
+def _run_on_links(checks: list[Check], serial: bool = False
+                  ) -> tuple[list[tuple[str, float, float]], float]:
+    """Runs the checks; each records (name, start, end) and checks that no link it holds
+    is held by another at the same time."""
+    held: dict[str, str] = {}
+    spans: list[tuple[str, float, float]] = []
+    clashes: list[str] = []
+
+    async def on_links(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        name = params["name"]
+        for link in params["links"]:
+            if link in held:
+                clashes.append(f"{name} and {held[link]} on {link}")
+            held[link] = name
+        t0 = time.monotonic()
+        await asyncio.sleep(0.2)
+        for link in params["links"]:
+            held.pop(link, None)
+        spans.append((name, t0, time.monotonic()))
+        return ok()
+
+    for c in checks:
+        c.params["name"] = c.check_id
+    runner = Runner(_Profile(), {"on_links": on_links}, serial=serial)  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    results = run_checks(runner, checks)
+    assert all(r.status == Status.PASS for r in results), [r.message.en for r in results]
+    assert not clashes, clashes
+    return spans, time.monotonic() - t0
+
+
+def _overlap(spans: list[tuple[str, float, float]], a: str, b: str) -> bool:
+    by = {name: (s, e) for name, s, e in spans}
+    return by[a][0] < by[b][1] and by[b][0] < by[a][1]
+
+
+def test_throughput_checks_on_different_links_run_at_once() -> None:
+    # 20 seat pairs: each loads its two seats' cards, none shares one with another
+    pairs = [_link_check(f"pair{i}", {f"nic:s{2 * i}", f"nic:s{2 * i + 1}"})
+             for i in range(20)]
+    spans, wall_s = _run_on_links(pairs)
+    assert wall_s < 1.0  # 20 × 0.2 s side by side, not 4 s one after another
+    assert _overlap(spans, "pair0", "pair19")
+
+
+def test_checks_sharing_a_link_never_overlap_and_keep_the_plan_order() -> None:
+    # seat checks against the exam server all load its card; the uplink test does not
+    seats = [_link_check(f"seat{i}", {f"nic:s{i}", "nic:server"}) for i in range(3)]
+    wan = _link_check("wan", {"uplink:lab"})
+    load = _link_check("load", {"nic:server", *(f"nic:s{i}" for i in range(3))})
+    late = _link_check("late", {"nic:server"})
+    spans, _ = _run_on_links([*seats, load, wan, late])
+    order = [name for name, _, _ in sorted(spans, key=lambda s: s[1])]
+    # the wide room load is not overtaken by a later check on its links
+    assert order.index("load") < order.index("late")
+    assert order.index("seat2") < order.index("load")
+    assert _overlap(spans, "wan", "seat0")
+    assert not _overlap(spans, "seat0", "seat1")
+
+
+def test_serial_and_undeclared_links_run_one_at_a_time() -> None:
+    pairs = [_link_check(f"pair{i}", {f"nic:s{2 * i}", f"nic:s{2 * i + 1}"}) for i in range(4)]
+    spans, wall_s = _run_on_links(pairs, serial=True)
+    assert wall_s >= 0.8
+    assert not any(_overlap(spans, a, b) for a, b in [("pair0", "pair1"), ("pair2", "pair3")])
+    # a check that names no link may share none with anything (the old exclusive class)
+    spans, _ = _run_on_links([_link_check("old", set()), *pairs[:2]])
+    assert not _overlap(spans, "old", "pair0") and not _overlap(spans, "old", "pair1")

@@ -1,4 +1,6 @@
-"""An iperf3 3.12 TCP client in pure Python: forward, reverse, parallel streams, omit.
+"""An iperf3 3.12 TCP client in pure Python: forward, reverse, parallel streams, omit,
+and intervals (`interval_s` + `on_interval`), with which a caller may end the test early
+once it has measured enough: the stock server accepts TEST_END before the agreed time.
 
 The test runs in a thread of its own (`run_test_sync`), every wait bounded by the
 caller's deadline; `run_test` wraps it for asyncio and, when cancelled, tells the
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,11 @@ END_MARGIN_S = 3.0
 # How long the server may take for each step of the handshake and the results.
 STEP_TIMEOUT_S = 5.0
 VERSION = "readiness-iperf3 (3.12 protocol)"
+# Linux struct tcp_info: tcpi_bytes_acked (u64) sits at byte 120 (kernel 4.1+)
+_TCPI_BYTES_ACKED = 120
+
+# Called after each interval with (bytes, seconds); True ends the test now.
+IntervalHook = Callable[[int, float], bool]
 
 
 class Iperf3Error(Exception):
@@ -110,6 +119,9 @@ class Iperf3Result:
     connections: tuple[tuple[str, int, str, int], ...] = ()
     sender_congestion: str | None = None
     receiver_congestion: str | None = None
+    # (start s, end s, bytes) of each interval, when asked for: bytes received, or
+    # when sending the bytes the peer acknowledged (what arrived, not what was queued)
+    intervals: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def sent_bytes(self) -> int:
@@ -186,7 +198,10 @@ class Iperf3Result:
                     "duration": self.duration_s, "bytes": 0, "blocks": 0,
                     "reverse": int(self.reverse), "tos": 0},
             },
-            "intervals": [],
+            "intervals": [{"sum": {
+                "start": a, "end": b, "seconds": b - a, "bytes": n,
+                "bits_per_second": _bps(n, b - a), "sender": local_is_sender}}
+                for a, b, n in self.intervals],
             "end": end,
         }
 
@@ -215,8 +230,12 @@ def run_test_sync(host: str, port: int = DEFAULT_PORT, duration_s: int = 5, para
                   reverse: bool = False, omit_s: int = 0,
                   block_size: int = DEFAULT_TCP_BLOCKSIZE, connect_timeout_s: float = 3.0,
                   deadline_s: float | None = None,
-                  cancel: threading.Event | None = None) -> Iperf3Result:
-    """One test, blocking the calling thread at most `deadline_s` seconds."""
+                  cancel: threading.Event | None = None, *,
+                  interval_s: float | None = None,
+                  on_interval: IntervalHook | None = None) -> Iperf3Result:
+    """One test, blocking the calling thread at most `deadline_s` seconds. With
+    `interval_s`, `on_interval(bytes, seconds)` is called after each interval (after the
+    omitted warm-up) and ends the test early by returning True."""
     _check_args(duration_s, parallel, omit_s, block_size)
     if deadline_s is None:
         deadline_s = needed_s(duration_s, omit_s, connect_timeout_s) + STEP_TIMEOUT_S
@@ -226,13 +245,18 @@ def run_test_sync(host: str, port: int = DEFAULT_PORT, duration_s: int = 5, para
     test = _ClientTest(host, port, TestParams(
         time_s=duration_s, omit_s=omit_s, parallel=parallel, block_size=block_size,
         reverse=reverse), connect_timeout_s, time.monotonic() + deadline_s, cancel)
+    if interval_s is not None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be above 0")
+        test.interval_s, test.on_interval = interval_s, on_interval
     return test.run()
 
 
 async def run_test(host: str, port: int = DEFAULT_PORT, duration_s: int = 5, parallel: int = 1,
                    reverse: bool = False, omit_s: int = 0,
                    block_size: int = DEFAULT_TCP_BLOCKSIZE, connect_timeout_s: float = 3.0,
-                   deadline_s: float | None = None) -> Iperf3Result:
+                   deadline_s: float | None = None, *, interval_s: float | None = None,
+                   on_interval: IntervalHook | None = None) -> Iperf3Result:
     """`run_test_sync` in a daemon thread of its own.
 
     Not the loop's default executor: a busy run could queue the test behind other
@@ -240,7 +264,8 @@ async def run_test(host: str, port: int = DEFAULT_PORT, duration_s: int = 5, par
     """
     return await in_thread(lambda cancel: run_test_sync(
         host, port, duration_s, parallel, reverse, omit_s, block_size, connect_timeout_s,
-        deadline_s, cancel), f"iperf3-client-{host}")
+        deadline_s, cancel, interval_s=interval_s, on_interval=on_interval),
+        f"iperf3-client-{host}")
 
 
 class _ClientTest:
@@ -258,6 +283,9 @@ class _ClientTest:
         self.sockets: list[socket.socket] = []
         self.connections: tuple[tuple[str, int, str, int], ...] = ()
         self.in_test = False  # past the cookie: an abort must say CLIENT_TERMINATE
+        self.interval_s: float | None = None
+        self.on_interval: IntervalHook | None = None
+        self.intervals: list[tuple[float, float, int]] = []
 
     # -- the steps --------------------------------------------------------------------
 
@@ -318,6 +346,8 @@ class _ClientTest:
         base_retrans = {s.id: io.tcp_retransmits(s.sock) for s in self.streams}
         started = t0
         omitting = self.params.omit_s > 0
+        tick = self.interval_s
+        tick_at, tick_bytes = t0, self._arrived(sending)
         while True:
             now = time.monotonic()
             if omitting and now >= omit_at:
@@ -325,9 +355,22 @@ class _ClientTest:
                 base = {s.id: s.moved for s in self.streams}
                 base_retrans = {s.id: io.tcp_retransmits(s.sock) for s in self.streams}
                 started, omitting = now, False
+                tick_at, tick_bytes = now, self._arrived(sending)
+            if tick and not omitting and now >= tick_at + tick:
+                arrived = self._arrived(sending)
+                self.intervals.append((round(tick_at - started, 6), round(now - started, 6),
+                                       arrived - tick_bytes))
+                enough = self.on_interval is not None and \
+                    self.on_interval(arrived - tick_bytes, now - tick_at)
+                tick_at, tick_bytes = now, arrived
+                if enough:
+                    break
             if now >= end_at:
                 break
-            self._watch(ctrl, min(end_at, omit_at if omitting else end_at) - now)
+            wake = min(end_at, omit_at if omitting else end_at)
+            if tick and not omitting:
+                wake = min(wake, tick_at + tick)
+            self._watch(ctrl, wake - now)
         ended = time.monotonic()
         moved = {s.id: s.moved - base[s.id] for s in self.streams}
         retrans = {s.id: _diff(io.tcp_retransmits(s.sock), base_retrans[s.id])
@@ -364,6 +407,16 @@ class _ClientTest:
         self._raise_for(io.read_state(ctrl, self._step(), self.cancel), "during the test")
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _arrived(self, sending: bool) -> int:
+        """Bytes that reached the other end so far: received here, or acknowledged by
+        the peer when sending (bytes merely queued in the socket would inflate the first
+        intervals by the send buffer's size)."""
+        if sending:
+            acked = [_bytes_acked(s.sock) for s in self.streams]
+            if all(a is not None for a in acked):
+                return sum(a or 0 for a in acked)
+        return sum(s.moved for s in self.streams)
 
     def _step(self) -> float:
         return min(self.deadline, time.monotonic() + STEP_TIMEOUT_S)
@@ -467,7 +520,8 @@ class _ClientTest:
             cookie=self.cookie[:-1].decode("ascii"),
             connections=self.connections,
             sender_congestion=congestion if sending else theirs.congestion_used,
-            receiver_congestion=theirs.congestion_used if sending else congestion)
+            receiver_congestion=theirs.congestion_used if sending else congestion,
+            intervals=tuple(self.intervals))
 
     def _close(self) -> None:
         if self.ctrl is not None and self.in_test:
@@ -488,6 +542,20 @@ def _diff(now: int | None, base: int | None) -> int | None:
     if now is None or base is None:
         return None
     return max(0, now - base)
+
+
+def _bytes_acked(sock: socket.socket) -> int | None:
+    """tcpi_bytes_acked where the OS tells it (Linux 4.1+), else None."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, option, _TCPI_BYTES_ACKED + 8)
+    except OSError:
+        return None
+    if len(raw) < _TCPI_BYTES_ACKED + 8:
+        return None
+    return int(struct.unpack_from("Q", raw, _TCPI_BYTES_ACKED)[0])
 
 
 def _addresses(sock: socket.socket) -> tuple[str, int, str, int]:

@@ -81,6 +81,8 @@ class Iperf3Server:
         self.grace_s = grace_s
         self.max_duration_s = max_duration_s
         self.tests_done = 0
+        # tests that ended, completed or not: a server kept for a few tests stops after
+        self.sessions_ended = 0
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -263,6 +265,7 @@ class Iperf3Server:
         with self._changed:
             if self._session is session:
                 self._session = None
+            self.sessions_ended += 1
             if completed:
                 self.tests_done += 1
             self._changed.notify_all()

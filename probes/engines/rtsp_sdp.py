@@ -21,8 +21,10 @@ USER_AGENT = "readiness"
 
 
 class RtspError(Exception):
-    """A DESCRIBE that gave no session description; `kind` says why for the verdict:
-    unreachable, timeout, auth, protocol, status."""
+    """A DESCRIBE that gave no session description; `kind` says why, the one taxonomy
+    every camera rule reports: auth (401: no or wrong credentials), not_found (404: no
+    such stream path), refused (nothing listens on the port), unreachable (no route),
+    timeout, busy (503), protocol (not RTSP, broken), status (any other answer)."""
 
     def __init__(self, kind: str, en: str, zh: str):
         super().__init__(en)
@@ -169,6 +171,11 @@ async def _describe(url: str, username: str | None, password: str | None) -> Sdp
     host, port = parts.hostname, parts.port or 554
     try:
         reader, writer = await asyncio.open_connection(host, port)
+    except ConnectionRefusedError:
+        raise RtspError("refused", f"{host}:{port} refused the connection: nothing listens "
+                        "there; check the RTSP port and that the camera's RTSP service is on",
+                        f"{host}:{port} 拒绝连接：该端口无服务；请检查 RTSP 端口以及摄像头的 RTSP "
+                        "服务是否开启") from None
     except OSError as exc:
         raise RtspError("unreachable", f"cannot connect to {host}:{port} ({exc.strerror or exc})",
                         f"无法连接 {host}:{port}（{exc.strerror or exc}）") from None
@@ -198,6 +205,11 @@ async def _describe(url: str, username: str | None, password: str | None) -> Sdp
         if status == 503:
             raise RtspError("busy", "the camera answered DESCRIBE with 503 (busy) each time",
                             "摄像头对 DESCRIBE 多次回应 503（忙）")
+        if status == 404:
+            raise RtspError("not_found", f"the camera has no stream at {parts.path or '/'} "
+                            "(404): check the stream path in the URL (e.g. the main stream's)",
+                            f"摄像头上没有路径 {parts.path or '/'} 的视频流（404）："
+                            "请检查地址中的流路径（如主码流路径）")
         if status != 200:
             raise RtspError("status", f"the camera answered DESCRIBE with status {status} "
                             "(is the stream path right?)",

@@ -1,6 +1,8 @@
 """The room load probe: every seat whose agent answers sends to the exam server at the
-same moment, each to a port of its own (5301, 5302, ...: the exam server runs
-`readiness throughput-server --ports 5301-5340`).
+same moment, each to a port of its own (5301, 5302, ...). When the exam server runs
+the agent, its agent serves those ports for this test and stops after
+(`throughput_serve`); otherwise they are whatever listens there (`readiness
+throughput-server --ports 5301-5340` started by hand).
 
 A coordinator-side orchestration, not a probe of probes/: it talks to the seats'
 agents, and probes/ may not import the agent client. check_run registers it under
@@ -30,7 +32,7 @@ import contextlib
 import time
 from typing import Any
 
-from probes import throughput
+from probes import throughput, throughput_serve
 
 from ..checks import AgentRoute
 from ..redact import Secret
@@ -38,6 +40,10 @@ from ..results import ProbeOutcome, Status, Text
 from .remote import CALL_MARGIN_S, HEALTH_TIMEOUT_S, QUICK_ERROR_S, RETRY_PAUSE_S, AgentRemote
 
 PORT_CHECK_TIMEOUT_S = 1.0
+# the exam server's agent starts its load ports within this
+SERVE_START_S = 2.0
+# below an agent's own limit on a probe's deadline (Limits.max_deadline_s)
+MAX_SERVE_S = 280.0
 
 
 def attempts_s(duration_s: int, omit_s: int, connect_timeout_s: float) -> float:
@@ -75,9 +81,29 @@ async def open_ports(host: str, ports: list[int]) -> list[int]:
 
 async def _test_here(name: str, params: dict[str, Any], deadline_s: float,
                      secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
-    # only reached if a seat's address is this machine's own: it tests by itself
-    del name, secrets
+    # only reached if a seat's (or the exam server's) address is this machine's own
+    del secrets
+    if name == "throughput_serve":
+        return await throughput_serve.run(params, deadline_s)
     return await throughput.run(params, deadline_s)
+
+
+async def _ports_up(host: str, wanted: list[int], serving: asyncio.Future[ProbeOutcome]
+                    ) -> list[int]:
+    """The load ports once the exam server's agent listens on them, or, if its agent
+    could not serve them, whatever listens there (a `throughput-server` started by hand)."""
+    give_up = time.monotonic() + SERVE_START_S
+    while True:
+        found = await open_ports(host, wanted)
+        if len(found) == len(wanted) or serving.done() or time.monotonic() > give_up:
+            return found
+        await asyncio.sleep(0.05)
+
+
+async def _serve_on_exam_server(remote: AgentRemote, route: AgentRoute, ports: list[int],
+                                seats: int, left_s: float) -> ProbeOutcome:
+    return await remote.run(route, "throughput_serve", {
+        "bind": route.address, "ports": ports, "tests": seats}, min(left_s, MAX_SERVE_S))
 
 
 async def run(params: dict[str, Any], deadline_s: float,
@@ -100,7 +126,9 @@ async def run(params: dict[str, Any], deadline_s: float,
     remote = AgentRemote(token, _test_here)
     routes = [AgentRoute(str(s["label"]), str(s["address"]), port, retry_quick_error=True)
               for s in params["seats"]]
-    replies = await asyncio.gather(*(remote.health(r, HEALTH_TIMEOUT_S) for r in routes))
+    server_route = AgentRoute("exam server", server, port)
+    *replies, server_health = await asyncio.gather(
+        *(remote.health(r, HEALTH_TIMEOUT_S) for r in [*routes, server_route]))
     ready = [r for r, reply in zip(routes, replies, strict=True) if reply.status == "ok"]
     if not ready:
         return ProbeOutcome(Status.SKIP, Text(
@@ -109,7 +137,15 @@ async def run(params: dict[str, Any], deadline_s: float,
             f"考场 {room} 中没有考位代理应答：整体负载测试由考位代理执行"
             "（请在考生机上启动 `readiness agent`）"), {"seats": 0})
     base = int(params["base_port"])
-    ports = await open_ports(server, [base + i for i in range(len(ready))])
+    wanted = [base + i for i in range(len(ready))]
+    serving: asyncio.Future[ProbeOutcome] | None = None
+    if server_health.status == "ok":
+        # the exam server runs the agent: it serves the load ports for this test only
+        serving = asyncio.ensure_future(_serve_on_exam_server(
+            remote, server_route, wanted, len(ready), end - time.monotonic() - 0.2))
+        ports = await _ports_up(server, wanted, serving)
+    else:
+        ports = await open_ports(server, wanted)
     if not ports:
         # no room-load ports: the per-seat server takes the seats one after another
         ports = [int(params["single_port"])]
@@ -146,6 +182,9 @@ async def run(params: dict[str, Any], deadline_s: float,
     measured: dict[str, Any] = {
         "per_seat": per_seat, "not_measured": missing, "aggregate_mbps": best,
         "concurrent": min(len(ports), len(ready)), "waves": len(waves), "server": server}
+    if serving is not None:
+        served = await serving
+        measured["served_by_agent"] = served.status is Status.PASS
     absent = [r.label for r in routes if r not in ready]
     if absent:
         measured["without_agent"] = absent

@@ -79,7 +79,7 @@ async def self_report_probe(params: dict[str, Any], deadline_s: float) -> ProbeO
 
 def default_registry() -> dict[str, AgentProbe]:
     """The probes every agent has: what must be seen from the seat's own address."""
-    from probes import router_web, throughput, url_filter, wan_bandwidth
+    from probes import router_web, throughput, throughput_serve, url_filter, wan_bandwidth
 
     return {
         "self_report": AgentProbe(self_report_probe),
@@ -90,6 +90,10 @@ def default_registry() -> dict[str, AgentProbe]:
         "wan_bandwidth": AgentProbe(wan_bandwidth.run, exclusive=True),
         # LAN-SPEED from the seat to the exam server (its `host` is in the site file)
         "throughput": AgentProbe(throughput.run, exclusive=True),
+        # LAN-SPEED by seat pairs: this seat sends and receives at once with its partner
+        "throughput_both": AgentProbe(throughput.run_both, exclusive=True),
+        # ...the partner's side, and the exam server's ports for the room load test
+        "throughput_serve": AgentProbe(throughput_serve.run, exclusive=True),
     }
 
 
@@ -100,7 +104,8 @@ class Limits:
     # the whole request (line, headers, body) must arrive within this...
     read_timeout_s: float = 5.0
     # ...and its head (line and headers) within this: an idle connection goes soon
-    head_timeout_s: float = 2.0
+    # (a busy seat PC, or forty agents on one lab machine, can take a few seconds to read)
+    head_timeout_s: float = 4.0
     write_timeout_s: float = 5.0
     # at the cap, the oldest connection not yet signed in is dropped for the new one
     max_connections: int = 256

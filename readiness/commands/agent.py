@@ -21,7 +21,7 @@ As a systemd service (Linux):
   cp config/readiness-agent.service /etc/systemd/system/
   # edit ExecStart: the site file and this PC's address after --bind
   systemctl daemon-reload && systemctl enable --now readiness-agent
-  journalctl -u readiness-agent        # one line per request
+  journalctl -u readiness-agent        # one line per request (repeats summarised)
 
 As a scheduled task at start-up (Windows, in an administrator PowerShell):
   $a = New-ScheduledTaskAction -Execute C:\readiness\venv\Scripts\readiness.exe -Argument `

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text as RichText
 
 from ..checks import Check
+from ..figures import deciding_figure
+from ..fixlist import fix_list
 from ..redact import Secret, scrub
-from ..results import SEVERITY, CheckResult, RunRecord, Status, Verdict, worst
-from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
+from ..results import CheckResult, RunRecord, Status, Verdict, worst
+from ..targets import describe
+from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS, say
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
                 Status.ERROR: "magenta", Status.SKIP: "dim"}
@@ -81,66 +85,122 @@ class LiveProgress:
         self._refresh()
 
 
-# findings listed per requirement before the rest is summed up (all are in the JSON)
-MAX_LINES = 4
-# the figures of one finding on screen; the JSON and the report keep all of them
-MAX_FIGURES = 160
+# A fix takes at most this many lines; its full words are in the JSON and the report.
+FIX_LINES = 2
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
+# a token is one CJK character (a line may break between any two), a run of other
+# characters (never broken: a word, an address, a URL), or a run of spaces
+_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= MAX_FIGURES else text[:MAX_FIGURES - 1] + "…"
+def wrap(text: str, width: int, indent: int) -> list[str]:
+    """Lines of at most `width` cells; the first starts at column 0, the rest at
+    `indent`; a line breaks only between words or between CJK characters."""
+    lines, line = [], ""
+    for token in _TOKENS.findall(text):
+        if cell_len(line) + cell_len(token) <= width:
+            line += token
+            continue
+        if token.isspace():
+            continue
+        lines.append(line.rstrip())
+        line = " " * indent + token
+        while cell_len(line) > width:  # a single word wider than the screen
+            lines.append(line[:width])
+            line = " " * indent + line[width:]
+    lines.append(line.rstrip())
+    return [ln for ln in lines if ln.strip()]
 
 
-def _more(count: int, lang: str) -> str:
-    return (f"[dim]… {count} 项未列出：见 JSON 结果或加 -v[/]" if lang == "zh"
-            else f"[dim]… and {count} more: see the JSON results, or use -v[/]")
+def _fit(head: str, where: str, what: str, width: int, lang: str) -> list[str]:
+    """The fix in at most FIX_LINES lines: the headline and the last sentence (usually
+    what to do) are kept, the middle gives way first."""
+    sep = "：" if lang == "zh" else ": "
+
+    def lines(body: str) -> list[str]:
+        return wrap(head + body, width, len(head))
+
+    full = lines(f"{where}{sep}{what}")
+    if len(full) <= FIX_LINES:
+        return full
+    parts = [p for p in re.split(r"(?<=[.;])\s+|(?<=[。；])", what) if p]
+    tail = f" … {parts[-1]}" if len(parts) > 1 else "…"
+    # the place is never cut: a technician must know where to go; when the headline
+    # and the action do not both fit, the headline (what is wrong) stays
+    for text, end in ((parts[0] if len(parts) > 1 else what, tail), (what, "…")):
+        first = _TOKENS.findall(text)
+        while first:
+            body = f"{where}{sep}" + "".join(first).rstrip(" ,;:，；：") + end
+            if len(lines(body)) <= FIX_LINES:
+                return lines(body)
+            first.pop()
+    return lines(f"{where}…")
+
+
+def _cut(text: str, room: int) -> str:
+    out = ""
+    for token in _TOKENS.findall(text):
+        if cell_len(out) + cell_len(token) > room:
+            break
+        out += token
+    return out.rstrip(" ,;:，；：")
+
+
+def summary_lines(run: RunRecord, lang: str, width: int = 80,
+                  show_passing: bool = False) -> list[str]:
+    """The whole summary as plain lines of at most `width` cells: a header, one line
+    per requirement, the numbered fix list (and with -v the passing checks)."""
+    words = STATUS_WORDS[lang]
+    by_req: dict[str, list[CheckResult]] = OrderedDict()
+    for r in run.results:
+        by_req.setdefault(r.requirement, []).append(r)
+    counts = " · ".join(f"{sum(r.status is s for r in run.results)} {words[s].lower()}"
+                        for s in Status if any(r.status is s for r in run.results))
+    out = wrap(f"{run.site_name} · {run.certificate.get(lang)} ({run.profile_id})", width, 2)
+    out += wrap(say(lang, "Verdict: ", "结论：") + VERDICT_WORDS[lang][run.verdict]
+                + say(lang, f"   checks: {counts}", f"   检查项：{counts}"), width, 2)
+    out.append("")
+    id_w = max(len(req) for req in by_req) if by_req else 0
+    word_w = max(cell_len(w) for w in words.values())
+    for req, results in by_req.items():
+        status = worst([r.status for r in results])
+        word = words[status] + " " * (word_w - cell_len(words[status]))
+        figure = deciding_figure(req, results).get(lang)
+        line = f"{req:<{id_w}}  {word}  "
+        out.append(_cut(line + figure, width - 1) + ("…" if cell_len(line + figure) > width
+                                                      else ""))
+    fixes = fix_list(run)
+    if fixes:
+        out.append("")
+        out.append(say(lang, "Fix list (worst first):", "待修复（最严重的在前）："))
+    for n, fix in enumerate(fixes, 1):
+        head = f"{n:>2}. {words[fix.status]} "
+        out += _fit(head, fix.where.get(lang), fix.what.get(lang), width, lang)
+    if show_passing:
+        out += _passing(run, lang, width)
+    return out
+
+
+def _passing(run: RunRecord, lang: str, width: int) -> list[str]:
+    passed = [r for r in run.results if r.status is Status.PASS]
+    if not passed:
+        return []
+    out = ["", say(lang, "Passing checks:", "通过的检查项：")]
+    for r in passed:
+        text = f"{r.requirement} · {describe(r).label.get(lang)}: {r.message.get(lang)}"
+        out.append(_cut(text, width - 1) + ("…" if cell_len(text) > width else ""))
+    return out
 
 
 def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Secret],
                    show_passing: bool = False) -> None:
-    words, labels = STATUS_WORDS[lang], LABELS[lang]
-    by_req: dict[str, list[CheckResult]] = OrderedDict()
-    for r in run.results:
-        by_req.setdefault(r.requirement, []).append(r)
-
-    table = Table(title=f"{run.site_name} · {run.certificate.get(lang)} ({run.profile_id})",
-                  show_lines=True, expand=True)
-    # the findings are what staff act on: they get the room; titles and counts wrap
-    table.add_column(labels["req"], max_width=22)
-    table.add_column(labels["verdict"], no_wrap=True)
-    table.add_column(labels["checks"], max_width=12)
-    table.add_column(labels["finding"], ratio=3)
-    table.add_column(labels["rule"], ratio=1)
-    for req, results in by_req.items():
-        verdict = worst([r.status for r in results])
-        counts = " ".join(
-            f"[{STATUS_STYLE[s]}]{sum(r.status == s for r in results)} {words[s]}[/]"
-            for s in Status if any(r.status == s for r in results))
-        lines = []
-        shown = [r for r in results
-                 if show_passing or r.status != Status.PASS or len(results) == 1]
-        # worst first, so a long room list still puts the failures on screen
-        shown.sort(key=lambda r: -SEVERITY[r.status])
-        hidden = len(shown) - MAX_LINES if not show_passing and len(shown) > MAX_LINES else 0
-        for r in shown[:len(shown) - hidden]:
-            line = f"[{STATUS_STYLE[r.status]}]{words[r.status]}[/] {escape(r.target)}: " \
-                   f"{escape(scrub(r.message.get(lang), secrets))}"
-            if r.measured and r.status != Status.SKIP:
-                figures = scrub(format_pairs(r.measured), secrets)
-                if r.threshold:
-                    figures += " / " + scrub(format_pairs(r.threshold), secrets)
-                line += f"\n   [dim]{escape(_shorten(figures))}"
-                line += "[/]"
-            lines.append(line)
-        if hidden:
-            lines.append(_more(hidden, lang))
-        first = results[0]
-        rule = ""
-        if first.citation:
-            rule = f"{escape(first.citation.article)}: {escape(first.citation.original)}"
-        table.add_row(f"[bold]{req}[/]\n{escape(first.title.get(lang))}",
-                      f"[{STATUS_STYLE[verdict]}]{words[verdict]}[/]", counts,
-                      "\n".join(lines) or f"[green]{len(results)} {words[Status.PASS]}[/]", rule)
-    console.print(table)
-    console.print(f"{labels['overall']}: [{VERDICT_STYLE[run.verdict]}] "
-                  f"{VERDICT_WORDS[lang][run.verdict]} [/]")
+    """Print the summary; colour only marks the verdict words, the words say it all."""
+    styles = {w: STATUS_STYLE[s] for s, w in STATUS_WORDS[lang].items()}
+    styles[VERDICT_WORDS[lang][run.verdict]] = VERDICT_STYLE[run.verdict]
+    width = max(console.width, 40)
+    for line in summary_lines(run, lang, width, show_passing):
+        text = RichText(scrub(line, secrets))
+        text.highlight_words(list(styles), style="")
+        for word, style in styles.items():
+            text.highlight_regex(rf"(?<![\w]){re.escape(word)}(?![\w])", style)
+        console.print(text, soft_wrap=True, overflow="ignore", crop=False)

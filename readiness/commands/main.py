@@ -67,12 +67,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         # snapshots and other evidence files of this run, beside the store
         evidence_dir = Path(args.store).parent / datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
     plan = plan_run(site, profile, selection, evidence_dir,
-                    None if args.no_store else Path(args.store))
+                    None if args.no_store else Path(args.store), serial=args.serial)
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
     with LiveProgress(console, len(plan.checks), lang) as live:
         record = execute(site, profile, plan, concurrency=args.concurrency,
-                         on_start=live.on_start, on_done=live.on_done)
+                         on_start=live.on_start, on_done=live.on_done, serial=args.serial)
     render_summary(console, record, lang, secrets, show_passing=args.verbose)
     for path, writer, label in ((args.json, write_json, "JSON"), (args.junit, write_junit,
                                                                    "JUnit XML")):
@@ -246,21 +246,27 @@ def cmd_drill(args: argparse.Namespace) -> int:
                 "--store", str(out / "readiness.sqlite"), "--log", str(out / "evidence.jsonl"),
                 "--dir", str(out / "keys"), "--lang", lang])
             code = subprocess.call(argv, timeout=args.timeout)
+            # the report reads the lab's site file (seat layout, secrets): before it goes
+            _drill_report(args, console, out, room.site_file)
     except lab.LabError as err:
         return usage_error(lang, str(err), str(err))
     except subprocess.TimeoutExpired:
         return usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
                             f"演练检查未在 {args.timeout} 秒内完成")
     console.print(say(lang, "The simulated room has been removed.", "模拟考场已删除。"))
+    console.print(say(lang, f"Results: {out}/result.json (exit code {code})",
+                       f"结果：{out}/result.json（退出码 {code}）"))
+    return code
+
+
+def _drill_report(args: argparse.Namespace, console: Console, out: Path, site_file: Path
+                  ) -> None:
     if not args.no_report and (out / "readiness.sqlite").exists():
         from .report import report
 
         report(console, out / "readiness.sqlite", out, latest=True,
-               evidence_log=out / "evidence.jsonl", key_dir=out / "keys", lang=lang,
-               pdf=True, report_lang=lang)
-    console.print(say(lang, f"Results: {out}/result.json (exit code {code})",
-                       f"结果：{out}/result.json（退出码 {code}）"))
-    return code
+               evidence_log=out / "evidence.jsonl", key_dir=out / "keys", lang=args.lang,
+               pdf=True, report_lang=args.lang, config=site_file)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -351,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
     p.add_argument("--concurrency", type=positive_int, default=64,
                    help="checks run at once (default %(default)s)")
+    p.add_argument("--serial", action="store_true",
+                   help="the old schedule, for comparison: one throughput test at a time and "
+                        "each seat against the exam server (no seat pairs)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing checks too")
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store every run is saved in (default %(default)s)")
@@ -369,10 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .agent import add_agent_parser
     from .schedule import add_schedule_parser
+    from .serve import add_serve_parser
     from .throughput_server import add_throughput_server_parser
 
     add_agent_parser(sub, [common])
     add_schedule_parser(sub, [common])
+    add_serve_parser(sub, [common])
     add_throughput_server_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],

@@ -44,7 +44,8 @@ class SecretsFile:
         try:
             mode = self.path.stat().st_mode
         except FileNotFoundError:
-            self.problem = f"secrets file {self.path} does not exist"
+            self.problem = (f"secrets file {self.path} does not exist: create it (NAME: value "
+                            "lines, template config/site.secrets.example.yaml) and chmod 600 it")
             return self._values
         except OSError as exc:
             self.problem = f"secrets file {self.path} cannot be read: {exc.strerror}"

@@ -185,6 +185,21 @@ class Agent(Strict):
     token: str | None = None
 
 
+class LanSpeed(Strict):
+    """How each seat's own link is proven (LAN-SPEED by measurement).
+
+    pairs:  seats test each other through their agents, half the room against the other
+            half at once, both directions at once; a slow pair is tried again against a
+            seat known to be fast, to name the slow one. The seat <-> exam server path is
+            proven by the room load test. Needs seats that may reach each other (TCP 5201,
+            5202 between seats).
+    server: every seat against the exam server, one after another (for rooms whose seats
+            are isolated from each other).
+    """
+
+    method: Literal["pairs", "server"] = "pairs"
+
+
 class FilterAudit(Strict):
     """What the filter audit tries beyond the room's exam URLs and blocked samples.
     No default names a real resolver: what a site may contact is its own decision."""
@@ -237,6 +252,7 @@ class Room(Strict):
     blocked_samples: list[str] = []
     wan_endpoints: list[WanEndpoint] = []
     filter_audit: FilterAudit | None = None
+    lan_speed: LanSpeed = LanSpeed()
     # The room's own DHCP server, if it has one. Any other server answering on the exam
     # LAN is rogue; without one (fixed addresses) every DHCP server is rogue.
     dhcp_server: str | None = None

@@ -20,9 +20,15 @@ from urllib.parse import urlsplit
 from ..config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
 from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
 
-# A picture is black (covered lens) when its luma is both dark and flat.
-BLACK_MEAN = 24.0
-BLACK_STD = 4.0
+# A covered lens shows no detail, whatever the cloth's colour: the probe's detail
+# (variance of the Laplacian of a 320x180 grey copy) under DETAIL_MIN and the luma's
+# spread under FLAT_STD. Darkness alone proves nothing: a dim room with a moving object
+# is mostly dark pixels (lab: detail ~7, spread ~3), a covered lens has detail ~0.
+DETAIL_MIN = 2.0
+FLAT_STD = 8.0
+# Under this mean luma the blank picture is called dark (a dark cloth, a cap), above it
+# light (a light cloth, paper, a blank wall, overexposure).
+DARK_MEAN = 64.0
 # Frozen: no block of the probe's grid of block means changes by this much (0-255 luma)
 # over the measure window. Block means average away sensor and encoder noise (and the
 # noise square of a test pattern); a moving object or a ticking clock changes a block
@@ -50,15 +56,29 @@ def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         problems_zh.append(f"解码画面为 {w}×{h}，规定至少 {min_w}×{min_h}——这是子码流吗？"
                            "请使用主码流地址")
     measure_s = params["measure_s"]
-    if "luma_mean" in m and m["luma_mean"] < BLACK_MEAN and m["luma_std"] < BLACK_STD:
-        problems_en.append("the picture is black: is the lens covered, or is the camera "
-                           "pointing at a dark wall?")
-        problems_zh.append("画面全黑：镜头是否被遮挡，或对着黑暗处？")
+    if "detail" in m and m["detail"] < DETAIL_MIN and m["luma_std"] < FLAT_STD:
+        if m["luma_mean"] < DARK_MEAN:
+            problems_en.append(
+                f"the picture is black and without any detail (detail {m['detail']:g}, "
+                f"{m['dark_share']:.0%} dark pixels): is the lens covered, or is the camera "
+                "pointing at a dark wall?")
+            problems_zh.append(f"画面全黑且无任何细节（细节 {m['detail']:g}，暗像素 "
+                               f"{m['dark_share']:.0%}）：镜头是否被遮挡，或对着黑暗处？")
+        else:
+            problems_en.append(
+                f"the picture is a blank light surface without any detail (detail "
+                f"{m['detail']:g}, mean luma {m['luma_mean']:g}): is the lens covered by a "
+                "light cloth or paper, or is the camera pointing at a blank wall?")
+            problems_zh.append(f"画面为无细节的浅色平面（细节 {m['detail']:g}，平均亮度 "
+                               f"{m['luma_mean']:g}）：镜头是否被浅色布或纸遮挡，或对着空白墙面？")
     elif "motion" in m and m["motion"] < FROZEN_MOTION:
         problems_en.append(f"the picture did not change for {measure_s} s: "
                            "frozen; restart the camera")
         problems_zh.append(f"画面 {measure_s} 秒内无变化：画面冻结，请重启摄像头")
-    fps = f", {m['fps']:g} fps" if "fps" in m else ""
+    fps = fps_zh = f", {m['fps']:g} fps" if "fps" in m else ""
+    if fps and m.get("fps_source") == "arrival":
+        fps += " (by arrival: the stream carries no timestamps)"
+        fps_zh += "（按到达时间：视频流无时间戳）"
     if problems_en:
         return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(problems_en),
                                               f"{where}：" + "；".join(problems_zh)), m,
@@ -70,7 +90,7 @@ def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
             outcome.evidence)
     return ProbeOutcome(Status.PASS, Text(
         f"{where}: decoded {w}×{h}{fps}, live picture (rule {min_w}×{min_h})",
-        f"{where}：解码画面 {w}×{h}{fps}，画面实时（规定 {min_w}×{min_h}）"), m,
+        f"{where}：解码画面 {w}×{h}{fps_zh}，画面实时（规定 {min_w}×{min_h}）"), m,
         outcome.evidence)
 
 
@@ -157,8 +177,39 @@ def count(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
     passing = [r for r in mine if r.status == Status.PASS]
     partial = [r for r in mine if r.status == Status.WARN]
     unverified = [r for r in mine if r.status in _UNMEASURED]
-    measured = {"working_cameras": len(passing), "partly_verified": len(partial),
-                "configured_cameras": len(res_ids)}
+    measured: dict[str, Any] = {"working_cameras": len(passing),
+                                "partly_verified": len(partial),
+                                "configured_cameras": len(res_ids)}
+    why = _why_unchecked(unverified)
+    if why:
+        measured["not_checked"] = {name: d.get("kind", "") for name, d in why}
+    outcome = _count_verdict(room_id, minimum, len(res_ids), passing, partial, unverified,
+                             measured)
+    if why:
+        # the same diagnosis as the camera's CAM-RES and CAM-AUDIO rows, word for word
+        outcome.message = Text(
+            outcome.message.en + "; not checked: "
+            + "; ".join(f"{name}: {d['en']}" for name, d in why),
+            outcome.message.zh + "；未能检查："
+            + "；".join(f"{name}：{d['zh']}" for name, d in why))
+    return outcome
+
+
+def _why_unchecked(unverified: list[CheckResult]) -> list[tuple[str, dict[str, str]]]:
+    """(camera name, the probe's diagnosis) of each camera that could not be checked."""
+    why = []
+    for r in sorted(unverified, key=lambda r: r.check_id):
+        diagnosis = r.measured.get("diagnosis") if isinstance(r.measured, dict) else None
+        if isinstance(diagnosis, dict) and "en" in diagnosis and "zh" in diagnosis:
+            why.append((r.check_id.rsplit("/", 1)[-1],
+                        {**diagnosis, "kind": str(r.measured.get("error", ""))}))
+    return why
+
+
+def _count_verdict(room_id: str, minimum: int, configured: int, passing: list[CheckResult],
+                   partial: list[CheckResult], unverified: list[CheckResult],
+                   measured: dict[str, Any]) -> ProbeOutcome:
+    res_ids = range(configured)  # only its length is shown
     if len(passing) >= minimum:
         return ProbeOutcome(Status.PASS, Text(
             f"room {room_id}: {len(passing)} of {len(res_ids)} cameras send a live picture "

@@ -13,20 +13,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..checks import COORDINATOR
 from ..config.profile import WanFloorThresholds
 from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
-
-# the url_filter probe's words for a feature's evidence (probes/url_filter.py)
-FEATURE_PASS, FEATURE_FAIL, FEATURE_NOT_TESTED = "pass", "fail", "not_tested"
-
-FEATURE_TECHNIQUES = {
-    "ip": ("direct_ip", "plain", "ipv6", "icmp"),
-    "dns": ("resolver", "doh"),
-    "url_wildcard": ("subdomain",),
-    "keyword": ("keyword", "path_variant"),
-    "block_notice": (),
-}
+from .filter_evidence import FAIL as FEATURE_FAIL
+from .filter_evidence import NOT_VERIFIED, features, ipv6_leak_text
+from .filter_evidence import PASS as FEATURE_PASS
 
 FEATURE_NAMES = {
     "ip": ("IP filtering", "IP 过滤"),
@@ -36,6 +27,7 @@ FEATURE_NAMES = {
     "block_notice": ("block notice", "过滤通告"),
     "per_address": ("per-address access control", "基于地址的访问控制"),
     "per_time": ("time-window policy", "基于时间段的策略"),
+    "ipv6": ("IPv6 filtering", "IPv6 过滤"),
 }
 
 NOT_SEEN = {
@@ -45,10 +37,19 @@ NOT_SEEN = {
     "dns": ("the blocked names resolve normally at the seat, so the router blocks by address "
             "only, or no other resolver was configured to try",
             "被拦截域名在考生机上可正常解析（路由器只按地址拦截），或未配置其他 DNS 进行尝试"),
-    "url_wildcard": ("no random subdomain could be tried", "未能尝试随机子域名"),
-    "keyword": ("no keyword or blocked URL path configured to demonstrate it "
-                "(filter_audit.keywords)",
-                "未配置用于演示的关键字或被拦截的 URL 路径（filter_audit.keywords）"),
+    "url_wildcard": ("no subdomain of a blocked site that the control resolver knows was "
+                     "tried (www. and m. of each blocked sample): list a blocked site with "
+                     "such a subdomain, and set filter_audit.control_resolvers",
+                     "未尝试对照 DNS 可解析的被拦截网站子域名（各样本的 www. 与 m.）："
+                     "请列出有此类子域名的被拦截网站，并配置 filter_audit.control_resolvers"),
+    "keyword": ("nothing was tried that only a keyword or URL filter could stop: list words "
+                "under filter_audit.keywords, carried by an exam URL outside the room that "
+                "loads (or a blocked sample URL with a path on a host that loads)",
+                "未进行只有关键字或 URL 过滤才能拦截的尝试：请在 filter_audit.keywords 中列出"
+                "关键字，并提供一个可打开的外部考试网址作为载体（或在可访问主机上带路径的被拦截样本）"),
+    "ipv6": ("no blocked site's IPv6 address was known to try (configure "
+             "filter_audit.control_resolvers)",
+             "不知道任何被拦截网站的 IPv6 地址（请配置 filter_audit.control_resolvers）"),
     "block_notice": ("no block page or block redirect was seen (blocked by DNS or by "
                      "dropping, which shows the candidate no notice)",
                      "未见拦截页面或拦截重定向（以 DNS 或丢弃方式拦截，考生看不到通告）"),
@@ -118,6 +119,42 @@ def wan_floor_verdict(download: float | None, upload: float | None, floor_mbps: 
         f"{figures_zh}：均达到 {floor_mbps:g} Mbit/s 的要求")
 
 
+_DIRECTION_ZH = {"download": "下行", "upload": "上行"}
+
+
+def _wan_how(m: dict[str, Any]) -> tuple[str, str]:
+    """How the figures were reached, and any direction that never settled (its figure is
+    then less sure: the reader should know before trusting a pass or fail near the
+    floor)."""
+    latency = m.get("latency_ms")
+    lat_en = f", latency {latency:.1f} ms" if latency is not None else ""
+    lat_zh = f"，时延 {latency:.1f} ms" if latency is not None else ""
+    if "directions" not in m:  # an older agent's figures: median of whole runs
+        runs, streams = len(m["runs"]), m.get("streams")
+        return (f" (median of {runs} run(s) of {streams} streams{lat_en})",
+                f"（{runs} 轮、每轮 {streams} 路并发的中位数{lat_zh}）")
+    en, zh = [], []
+    for name, d in m["directions"].items():
+        if d.get("settled"):
+            continue
+        spread = d.get("spread_pct")
+        spread_en = f", spread {spread:g} %" if spread is not None else ""
+        spread_zh = f"，波动 {spread:g}%" if spread is not None else ""
+        en.append(f"{name} did not settle within {d['seconds']:g} s (median of "
+                  f"{d['used_intervals']} intervals{spread_en}): the line is busy or "
+                  "erratic; run again when it is quiet")
+        zh.append(f"{_DIRECTION_ZH.get(name, name)}在 {d['seconds']:g} 秒内未稳定（取 "
+                  f"{d['used_intervals']} 个区间的中位数{spread_zh}）：线路繁忙或不稳定，"
+                  "请在空闲时重测")
+    streams = m.get("streams")
+    how_en = f" (steady intervals of {streams} streams{lat_en})"
+    how_zh = f"（{streams} 路并发、稳定区间的中位数{lat_zh}）"
+    if en:
+        how_en += "; " + "; ".join(en)
+        how_zh += "；" + "；".join(zh)
+    return how_en, how_zh
+
+
 def wan_floor(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     """params: thresholds (WanFloorThresholds), where (who should have measured it, for
     the message when a stand-in measured it instead)."""
@@ -125,15 +162,11 @@ def wan_floor(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     m = outcome.measured
     judged = outcome
     # the probe's own fail (endpoint unreachable) and error stand as they are
-    if outcome.status == Status.PASS and "runs" in m:
+    if outcome.status == Status.PASS and ("directions" in m or "runs" in m):
         status, text = wan_floor_verdict(m.get("download_mbps"), m.get("upload_mbps"),
                                          th.floor_mbps, th.overhead_allowance_pct)
-        runs, latency, streams = len(m["runs"]), m.get("latency_ms"), m.get("streams")
-        suffix_en = f" (median of {runs} run(s) of {streams} streams"
-        suffix_en += f", latency {latency:.1f} ms)" if latency is not None else ")"
-        suffix_zh = f"（{runs} 轮、每轮 {streams} 路并发的中位数"
-        suffix_zh += f"，时延 {latency:.1f} ms）" if latency is not None else "）"
-        judged = ProbeOutcome(status, Text(text.en + suffix_en, text.zh + suffix_zh),
+        how_en, how_zh = _wan_how(m)
+        judged = ProbeOutcome(status, Text(text.en + how_en, text.zh + how_zh),
                               {**m, "floor_mbps": th.floor_mbps,
                                "overhead_allowance_pct": th.overhead_allowance_pct},
                               list(outcome.evidence), ran_from=outcome.ran_from)
@@ -146,18 +179,127 @@ def wan_floor(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
                     f"{why.zh}；改为从协调机测量（同一出口，但非服务器自身路径）：")
 
 
-# -- WAN-POLICY ---------------------------------------------------------------------------
+# -- WAN-POLICY: one audit -------------------------------------------------------------------
+
+
+def _shorten(lines: list[str], limit: int = 3) -> str:
+    shown = "; ".join(lines[:limit])
+    return shown + (f" (+{len(lines) - limit} more)" if len(lines) > limit else "")
+
+
+def _leak_words(leaks: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Each leak as the exact request, an IPv6 one named as such."""
+    en, zh = [], []
+    for att in leaks:
+        line = f"{att['request']} -> {att['result']}"
+        if att.get("technique") == "ipv6":
+            v6_en, v6_zh = ipv6_leak_text(att)
+            en.append(f"{v6_en} ({line})")
+            zh.append(f"{v6_zh}（{line}）")
+        else:
+            en.append(line)
+            zh.append(line)
+    return en, zh
+
+
+def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text]:
+    attempts = [a for a in m.get("attempts", []) if isinstance(a, dict)]
+    leaks = sorted((a for a in attempts if a.get("leak")),
+                   key=lambda a: a.get("technique") in ("resolver", "doh"))
+    exam_bad = [e for e in m.get("exam", []) if not e.get("ok")]
+    parts_en: list[str] = []
+    parts_zh: list[str] = []
+    if leaks:
+        en, zh = _leak_words(leaks)
+        parts_en.append(f"{len(leaks)} request(s) that must be blocked got through: "
+                        f"{_shorten(en)}")
+        parts_zh.append(f"{len(leaks)} 个应被拦截的请求可以访问：{_shorten(zh)}")
+    for e in exam_bad:
+        parts_en.append(f"exam site {e['url']} does not load: {e['detail']}")
+        parts_zh.append(f"考试网站 {e['url']} 无法打开：{e['detail']}")
+    if parts_en:
+        v6_only = leaks and all(a.get("technique") == "ipv6" for a in leaks)
+        if v6_only:
+            fix_en = "; make the router filter IPv6 as well, or turn IPv6 off on the exam LAN"
+            fix_zh = "；请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6"
+        elif leaks:
+            fix_en = ("; fix the router's filter (block by address as well as by name, and "
+                      "close port 53 and DoH to outside resolvers)")
+            fix_zh = ("；请修正路由器过滤策略（除域名外也按地址拦截，"
+                      "并封锁外部 DNS 的 53 端口和 DoH）")
+        else:
+            fix_en = fix_zh = ""
+        return Status.FAIL, Text("; ".join(parts_en) + fix_en, "；".join(parts_zh) + fix_zh)
+    blocked = m.get("blocked", [])
+    how_en = sorted({h for b in blocked for h in [b.get("how", "")] if h})
+    base_en = (f"{len(m.get('exam', []))} exam site(s) load; {len(blocked)} blocked target(s) "
+               f"stopped ({'; '.join(how_en) or 'not blocked'}); {len(attempts)} bypass and "
+               "block attempts, none got through")
+    base_zh = (f"{len(m.get('exam', []))} 个考试网站可打开；{len(blocked)} 个应拦截目标均被拦截；"
+               f"{len(attempts)} 次拦截与绕过尝试均未成功")
+    missing_en, missing_zh = [], []
+    untried = [a for a in attempts if a.get("technique") == "direct_ip"
+               and a.get("result") == "not tried"]
+    if any("blocked_addresses" in a.get("note", "") for a in untried):
+        missing_en.append("the direct-address bypass was not tried for some target(s): the "
+                          "control resolver's answers are not in the seat agent's site file "
+                          "(list them under filter_audit.blocked_addresses)")
+        missing_zh.append("部分目标未尝试直接 IP 绕过：对照 DNS 的解析结果不在座位代理的站点配置中"
+                          "（请在 filter_audit.blocked_addresses 中列出）")
+    elif untried:
+        missing_en.append(f"the direct-address bypass could not be tried for {len(untried)} "
+                          "target(s) (configure filter_audit.control_resolvers)")
+        missing_zh.append(f"{len(untried)} 个目标无法尝试直接 IP 绕过"
+                          "（请配置 filter_audit.control_resolvers）")
+    if not m.get("bypass_resolvers"):
+        missing_en.append("no other DNS resolver configured to try "
+                          "(filter_audit.bypass_resolvers)")
+        missing_zh.append("未配置用于尝试的其他 DNS 服务器（filter_audit.bypass_resolvers）")
+    if missing_en:
+        return Status.WARN, Text(base_en + "; partly verified: " + "; ".join(missing_en),
+                                 base_zh + "；部分验证：" + "；".join(missing_zh))
+    return Status.PASS, Text(base_en, base_zh)
+
+
+def audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """A url_filter audit's verdict and its feature results, from the attempts the probe
+    recorded. Seen from the coordinator (no seat agent at all), a seat's view is not
+    proven: pass and fail become warn."""
+    m = outcome.measured
+    if outcome.status == Status.ERROR or not isinstance(m.get("attempts"), list):
+        return outcome
+    evidence = features(m)
+    status, text = _audit_verdict(m)
+    measured = {**m, "features": {k: v.result for k, v in evidence.items()},
+                "feature_attempts": {k: v.lines() for k, v in evidence.items()}}
+    if not m.get("vantage_is_seat", True) and status in (Status.PASS, Status.FAIL):
+        return ProbeOutcome(Status.WARN, Text(
+            "from the coordinator, not from a seat's own address (no seat agent): "
+            + text.en + "; run the seat agent on the candidate PCs to prove what a seat sees",
+            "从协调机而非考生机自身地址检测（无座位代理）：" + text.zh
+            + "；请在考生机上运行座位代理以验证考生机的实际情况"),
+            {**measured, NOT_PROOF: True}, list(outcome.evidence), ran_from=outcome.ran_from)
+    return ProbeOutcome(status, text, measured, list(outcome.evidence),
+                        ran_from=outcome.ran_from)
 
 
 def seat_audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
-    """A seat's filter audit: as its agent judged it, or the room's audit made from the
-    coordinator when the seat has no agent (the probe itself turns a pass or fail seen
-    from the coordinator into a warn). params: label (the seat)."""
-    if not outcome.measured.get("stand_in"):
-        return outcome
-    label = params.get("label", "?")
-    why = _why_absent(outcome, f"seat {label}")
-    return _prefixed(outcome, f"seat {label}: {why.en}; ", f"考位 {label}：{why.zh}；")
+    """A seat's filter audit, judged as its agent measured it. A seat whose agent does
+    not answer is not judged from another address (the proctor may rightly go out): its
+    row says it was not verified from that seat, and what to start. params: label."""
+    if outcome.measured.get("agent") == "absent" or outcome.measured.get("stand_in"):
+        label = params.get("label", "?")
+        reason = outcome.measured.get("agent_reason") or outcome.measured.get("reason")
+        extra = f" ({reason})" if reason else ""
+        return ProbeOutcome(Status.WARN, Text(
+            f"seat {label}: not verified from this seat: no agent answers{extra}; start "
+            "`readiness agent` on that PC (nothing measured from another address is "
+            "counted for it)",
+            f"考位 {label}：未从该考位验证：没有代理应答{extra}；请在该电脑上启动 "
+            "`readiness agent`（不以其他地址的测量结果代替）"),
+            {"agent": "absent", "reason": reason or "", NOT_PROOF: True},
+            ran_from=outcome.ran_from)
+    return audit(outcome, params)
 
 
 def server_reach(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -187,19 +329,18 @@ def _audits(results: list[CheckResult], room_id: str) -> list[CheckResult]:
             and isinstance(r.measured, dict) and r.measured.get("audit") == "url_filter"]
 
 
-def _leak_lines(audits: list[CheckResult], techniques: tuple[str, ...]) -> list[str]:
+def _deciding(used: list[CheckResult], name: str) -> list[str]:
+    """The attempts that decided a feature, each with the seat it was made from."""
     lines = []
-    for r in audits:
-        # a stand-in audit made from the coordinator is shared by many seats' results
-        where = r.vantage if r.measured.get("vantage_is_seat") else COORDINATOR
-        for att in r.measured.get("attempts", []):
-            if att.get("leak") and att.get("technique") in techniques:
-                lines.append(f"{where}: {att['request']} -> {att['result']}")
+    for r in used:
+        for line in r.measured.get("feature_attempts", {}).get(name, []):
+            lines.append(f"{r.vantage}: {line}")
     return list(dict.fromkeys(lines))
 
 
 def feature(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
-    """One filter feature, judged from every audit of the room in this run.
+    """One filter feature, judged from the audits made from seats in this run. A seat
+    without an agent gave no audit and counts for nothing: no other address stands in.
     params: room_id, feature, reach_id (the coordinator's own reach check)."""
     room_id, name = params["room_id"], params["feature"]
     name_en, name_zh = FEATURE_NAMES[name]
@@ -208,9 +349,11 @@ def feature(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
             and r.measured.get("agent") != "absent"]
     used = seat or audits
     if not used:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"{name_en}: no filter audit finished to judge it from",
-            f"{name_zh}：没有完成的过滤检测可供判定"))
+        return ProbeOutcome(Status.WARN, Text(
+            f"{name_en} not verified: no seat's filter audit ran (start `readiness agent` on "
+            "the sampled seats)",
+            f"{name_zh}未验证：没有考位完成过滤检测（请在抽样考位上启动 `readiness agent`）"),
+            {NOT_PROOF: True, "audits": []})
     measured: dict[str, Any] = {
         "audits": [r.check_id for r in used],
         "in_exam_window": any(r.measured.get("in_exam_window") for r in used)}
@@ -228,26 +371,48 @@ def feature(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
         Status.WARN if outcome.status in (Status.PASS, Status.FAIL) else outcome.status,
         Text(outcome.message.en + " (seen from the coordinator only: no seat agent)",
              outcome.message.zh + "（仅从协调机观察：无座位代理）"),
-        outcome.measured)
+        {**outcome.measured, NOT_PROOF: True})
 
 
 def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
                measured: dict[str, Any]) -> ProbeOutcome:
-    values = [r.measured.get("features", {}).get(name, FEATURE_NOT_TESTED) for r in used]
+    values = [r.measured.get("features", {}).get(name, NOT_VERIFIED) for r in used]
     measured["seen"] = dict(zip([r.vantage for r in used], values, strict=True))
+    measured["decided_by"] = _deciding(used, name)
     if FEATURE_FAIL in values:
-        lines = _leak_lines(used, FEATURE_TECHNIQUES[name])
-        shown = "; ".join(lines[:3]) + (f" (+{len(lines) - 3} more)" if len(lines) > 3 else "")
-        measured["leaks"] = lines
+        lines = measured["decided_by"]
+        v6 = [a for r in used for a in r.measured.get("attempts", [])
+              if a.get("technique") == "ipv6" and a.get("leak")]
+        if v6:
+            en, zh = ipv6_leak_text(v6[0])
+            return ProbeOutcome(Status.FAIL, Text(
+                f"{name_en} does not hold over IPv6: {en}; make the router filter IPv6 as "
+                "well, or turn IPv6 off on the exam LAN",
+                f"{name_zh}对 IPv6 无效：{zh}；请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6"),
+                measured)
+        shown = _shorten(lines)
+        if name == "dns" and any(a.get("answered") for r in used
+                                 for a in r.measured.get("attempts", [])
+                                 if a.get("technique") == "dns"):
+            return ProbeOutcome(Status.FAIL, Text(
+                f"{name_en} does not hold: a blocked name is filtered for one record type "
+                f"and answered for the other (a DNS leak): {shown}; filter both A and AAAA",
+                f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
+                f"（DNS 泄漏）：{shown}；请同时过滤 A 与 AAAA"), measured)
         return ProbeOutcome(Status.FAIL, Text(
             f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}"), measured)
     if values and all(v == FEATURE_PASS for v in values):
         return ProbeOutcome(Status.PASS, Text(
-            f"{name_en} works: every attempt of {len(values)} audit(s) was stopped",
-            f"{name_zh}有效：{len(values)} 次检测中的尝试均被拦截"), measured)
+            f"{name_en} works, shown by attempts only it could stop: "
+            f"{_shorten(measured['decided_by'], 2)}",
+            f"{name_zh}有效（仅该功能能拦截的尝试均被拦截）："
+            f"{_shorten(measured['decided_by'], 2)}"), measured)
     en, zh = NOT_SEEN.get(name, ("not demonstrated", "未能演示"))
+    word_en = "not verified" if NOT_VERIFIED in values else "not demonstrated"
+    word_zh = "未验证" if NOT_VERIFIED in values else "未能演示"
     return ProbeOutcome(Status.WARN, Text(
-        f"{name_en} not demonstrated: {en}", f"{name_zh}未能演示：{zh}"), measured)
+        f"{name_en} {word_en}: {en}", f"{name_zh}{word_zh}：{zh}"),
+        {**measured, NOT_PROOF: True})
 
 
 def _per_time(used: list[CheckResult], name_en: str, name_zh: str,
@@ -302,6 +467,7 @@ def constant(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome
 
 OUTCOME_JUDGES = {
     "filtering.wan_floor": wan_floor,
+    "filtering.audit": audit,
     "filtering.seat_audit": seat_audit,
     "filtering.server_reach": server_reach,
     "filtering.evidence_only": evidence_only,

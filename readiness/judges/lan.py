@@ -14,7 +14,7 @@ from typing import Any
 
 from probes.reachability import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
 
-from ..config.profile import LanSeatsThresholds, LanSubnetThresholds
+from ..config.profile import LanSeatsThresholds, LanSubnetThresholds, ServerSpareThresholds
 from ..results import SEVERITY, CheckResult, ProbeOutcome, Status, Text
 from . import OutcomeJudge, ResultsJudge
 
@@ -72,47 +72,110 @@ def port_issue(address: str, port: int, state: str, timeout_s: float) -> Text:
         f"无法从本机连接 {address} 的端口 {port}：请检查本机的网络设置")
 
 
-def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
-    """What the pings say against the thresholds, or None when they are fine.
-    `m` is the reachability probe's measured dict."""
-    address, count, received = m["address"], m["count"], m["received"]
+def _alive_by(m: dict[str, Any]) -> Text | None:
+    """What, besides ping, showed the host on the wire (None: nothing did). A TCP answer,
+    even a refusal, and an ARP reply each prove a powered, cabled host."""
     ports: dict[str, str] = m["ports"]
+    alive = [port for port, state in ports.items() if state in (PORT_OPEN, PORT_REFUSED)]
+    tcp = m.get("tcp") or {}
+    arp = m.get("arp") or {}
+    if tcp.get("answered"):
+        return Text(f"its agent's TCP port {tcp['port']} answered "
+                    f"{tcp['answered']}/{tcp['sent']} connects",
+                    f"其代理的 TCP 端口 {tcp['port']} 回应了 "
+                    f"{tcp['answered']}/{tcp['sent']} 次连接")
+    if alive:
+        return Text(f"port {alive[0]} answered", f"端口 {alive[0]} 有应答")
+    if arp.get("macs"):
+        return Text(f"it answered ARP as {arp['macs'][0]}", f"其以 {arp['macs'][0]} 回应 ARP")
+    return None
+
+
+def _figures(m: dict[str, Any]) -> tuple[str, int, int, float | None] | None:
+    """(what answered, attempts, answers, average ms) from ICMP, or from the TCP fallback
+    when ping was silent; None when neither answered."""
+    if m.get("received"):
+        return "ping", m["count"], m["received"], m["rtt_avg_ms"]
+    tcp = m.get("tcp") or {}
+    if tcp.get("answered"):
+        return "TCP connect", tcp["sent"], tcp["answered"], tcp["rtt_avg_ms"]
+    return None
+
+
+def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
+    """What ping, the TCP fallback and ARP say against the thresholds, or None when they
+    are fine. `m` is the reachability probe's measured dict."""
+    address, count, received = m["address"], m["count"], m["received"]
     if received == 0:
-        # A TCP answer, even a refusal, proves the host is on the wire.
-        alive = [port for port, state in ports.items() if state in (PORT_OPEN, PORT_REFUSED)]
-        if alive:
+        alive = _alive_by(m)
+        figures = _figures(m)
+        if alive and not figures:
             return Status.WARN, Text(
-                f"{address} is up (port {alive[0]} answered) but does not answer ping: "
-                "allow ICMP echo (ping) in its firewall so it can be monitored",
-                f"{address} 在线（端口 {alive[0]} 有应答），但不回应 ping：请在其防火墙中"
-                "允许 ICMP 回显（ping），以便监测")
+                f"{address} answers on the LAN ({alive.en}) but drops ping: allow ICMP echo "
+                "in its firewall for diagnostics. Loss and latency not measured: nothing "
+                "but ping could time it",
+                f"{address} 在局域网内在线（{alive.zh}），但丢弃 ping：请在其防火墙中允许 "
+                "ICMP 回显以便诊断。未能测量丢包与延迟：除 ping 外没有可计时的应答")
+        if alive:
+            issue = _loss_or_latency(m, th)
+            if issue and issue[0] == Status.FAIL:
+                return issue
+            drops = Text(
+                f"{address} answers on the LAN ({alive.en}) but drops ping: allow ICMP echo "
+                "in its firewall for diagnostics",
+                f"{address} 在局域网内在线（{alive.zh}），但丢弃 ping：请在其防火墙中允许 "
+                "ICMP 回显以便诊断")
+            more = [issue[1]] if issue else []
+            return Status.WARN, Text("; ".join(t.en for t in [drops, *more]),
+                                     "；".join(t.zh for t in [drops, *more]))
         if m["no_route"]:
             return Status.FAIL, Text(
                 f"no answer from {address} to {count} pings: this computer has no route "
                 "to it; check this computer's IP address, subnet mask and gateway",
                 f"{address} 对 {count} 个 ping 无回应：本机没有到它的路由；请检查本机的"
                 "IP 地址、子网掩码和网关")
+        tcp = m.get("tcp") or {}
+        tried_en = f", {tcp['sent']} TCP connects to port {tcp['port']}" if tcp else ""
+        tried_zh = f"、{tcp['sent']} 次到端口 {tcp['port']} 的 TCP 连接" if tcp else ""
+        if (m.get("arp") or {}).get("asked"):
+            return Status.FAIL, Text(
+                f"nothing answers at {address} ({count} pings{tried_en}, ARP): the PC is "
+                "switched off, unplugged, or set to another address (if it is on the LAN "
+                "elsewhere, LAN-FIXED-IP names where)",
+                f"{address} 无任何应答（{count} 个 ping{tried_zh}、ARP）：电脑未开机、未接网线，"
+                "或地址被改动（如在局域网内其他地址上，LAN-FIXED-IP 会指出位置）")
         return Status.FAIL, Text(
-            f"no answer from {address} to {count} pings: check the cable and that the PC "
-            "is switched on",
-            f"{address} 对 {count} 个 ping 无回应：请检查网线并确认电脑已开机")
+            f"no answer from {address} to {count} pings{tried_en}: check the cable and that "
+            "the PC is switched on",
+            f"{address} 对 {count} 个 ping{tried_zh} 无回应：请检查网线并确认电脑已开机")
+    return _loss_or_latency(m, th)
+
+
+def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
+    """Loss and latency against the thresholds, from whichever of ICMP or TCP answered."""
+    figures = _figures(m)
+    if figures is None:
+        return None
+    address = m["address"]
+    what, count, received, avg = figures
+    what_zh = "ping" if what == "ping" else "TCP 连接"
     lost = count - received
     # from the counts, not the rounded loss_pct the result shows
     loss = 100.0 * lost / count
     if loss > th.fail_loss_pct or loss > th.warn_loss_pct:
         status = Status.FAIL if loss > th.fail_loss_pct else Status.WARN
         return status, Text(
-            f"{address} lost {lost} of {count} pings ({loss:.0f} %): check the cable, the "
+            f"{address} lost {lost} of {count} {what}s ({loss:.0f} %): check the cable, the "
             "switch port and the network card",
-            f"{address} 的 {count} 个 ping 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
+            f"{address} 的 {count} 个 {what_zh} 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
             "交换机端口和网卡")
-    avg = m["rtt_avg_ms"]
     if avg is not None and avg > th.warn_rtt_ms:
         return Status.WARN, Text(
-            f"{address} answers slowly: {avg:.1f} ms on average, limit {th.warn_rtt_ms:g} ms: "
-            "check for an overloaded switch, a faulty cable or a busy PC",
-            f"{address} 响应慢：平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms：请检查交换机"
-            "是否过载、网线是否损坏、电脑是否繁忙")
+            f"{address} answers slowly: {avg:.1f} ms on average, limit "
+            f"{th.warn_rtt_ms:g} ms (timed by {what}): check for an overloaded switch, a "
+            "faulty cable or a busy PC",
+            f"{address} 响应慢：{what_zh} 平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms："
+            "请检查交换机是否过载、网线是否损坏、电脑是否繁忙")
     return None
 
 
@@ -191,10 +254,62 @@ def count_seats(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutc
         "请修复 LAN-SUBNET 中失败的考位"), measured)
 
 
+# ---------------------------------------------------------------- SERVER-SPARE
+
+
+def judge_spare(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The configured backup exam server answers (ping, ARP, its agent or a port) and its
+    configured ports accept a connection."""
+    m = outcome.measured
+    if "ports" not in m:
+        return outcome
+    shown = {k: v for k, v in m.items() if k not in _PROBE_WORKINGS}
+    address = m["address"]
+    closed = [port_issue(address, int(port), state, m["port_timeout_s"])
+              for port, state in m["ports"].items() if state != PORT_OPEN]
+    how = (Text(f"{m['received']}/{m['count']} pings answered",
+                f"回应了 {m['received']}/{m['count']} 个 ping")
+           if m.get("received") else _alive_by(m))
+    if how is None:
+        if outcome.status == Status.ERROR and not (m.get("arp") or {}).get("asked"):
+            return outcome  # could not ping, could not ARP: not measured, say why
+        return ProbeOutcome(Status.FAIL, Text(
+            f"the backup exam server {address} in the site file does not answer (ping, ARP"
+            f"{', its agent' if m.get('tcp') else ''}): switch it on and cable it to the exam "
+            "LAN, or remove it from the site file if the room has none",
+            f"站点文件中的备用考试服务器 {address} 无应答（ping、ARP"
+            f"{'、代理' if m.get('tcp') else ''}）：请开机并接入考场局域网；如考场没有备用"
+            "服务器，请从站点文件中删除"), shown)
+    if closed:
+        return ProbeOutcome(Status.FAIL, Text(
+            "the backup exam server answers but: " + "; ".join(t.en for t in closed),
+            "备用考试服务器在线，但：" + "；".join(t.zh for t in closed)), shown)
+    return ProbeOutcome(Status.PASS, Text(
+        f"the backup exam server {address} answers ({how.en})",
+        f"备用考试服务器 {address} 可访问（{how.zh}）"), shown)
+
+
+def spare_missing(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    """No backup exam server in the site file: a warning where one is recommended."""
+    th: ServerSpareThresholds = params["thresholds"]
+    measured = {"backup_configured": False}
+    if th.backup_recommended:
+        return ProbeOutcome(Status.WARN, Text(
+            "no backup exam server is configured: the certificate recommends one; add it "
+            "under exam_servers.backup in the site file once it is in the room",
+            "未配置备用考试服务器：本证书建议配备；配备后请写入站点文件的 "
+            "exam_servers.backup"), measured)
+    return ProbeOutcome(Status.PASS, Text(
+        "no backup exam server is configured; this certificate does not ask for one",
+        "未配置备用考试服务器；本证书不要求"), measured)
+
+
 OUTCOME_JUDGES: dict[str, OutcomeJudge] = {
     "lan.subnet": judge_subnet,
     "lan.reachability": judge_reachability,
+    "lan.spare": judge_spare,
 }
 RESULTS_JUDGES: dict[str, ResultsJudge] = {
     "lan.count_seats": count_seats,
+    "lan.spare_missing": spare_missing,
 }

@@ -59,6 +59,38 @@ def _where_is(measured: dict[str, Any], mac: str) -> list[str]:
     return found
 
 
+def found_elsewhere(measured: dict[str, Any], macs: list[str],
+                    typos: list[str]) -> tuple[str, str, Text] | None:
+    """Where a host that does not answer at its own address is found on this LAN:
+    (address, MAC, how we know it is this host), by one of its known MACs first (heard
+    anywhere), then by the addresses a mistyped subnet would give it (asked by ARP
+    probe: that exact address answering is the host with its subnet typed wrong)."""
+    for mac in dict.fromkeys(m for m in macs if m):
+        for ip in _where_is(measured, mac):
+            return ip, mac, Text(f"its MAC {mac} answers there", f"其 MAC {mac} 在该地址应答")
+    foreign = measured.get("foreign", {})
+    for ip in typos:
+        if foreign.get(ip):
+            mac = foreign[ip][0]
+            return ip, mac, Text(
+                f"MAC {mac} answers ARP at the address a mistyped subnet gives it",
+                f"MAC {mac} 在子网写错时它会得到的地址上应答 ARP")
+    return None
+
+
+def wrong_address_text(who_en: str, who_zh: str, address: str, subnet: str, ip: str,
+                       how: Text) -> Text:
+    """"seat A05 is on the exam LAN at 192.168.11.105: wrong subnet, set it to ..."."""
+    if ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(subnet):
+        return Text(
+            f"{who_en} is on the exam LAN at {ip} ({how.en}): wrong address, set it to "
+            f"{address}",
+            f"{who_zh} 在考场局域网内，但地址为 {ip}（{how.zh}）：地址错误，请改为 {address}")
+    return Text(
+        f"{who_en} is on the exam LAN at {ip} ({how.en}): wrong subnet, set it to {address}",
+        f"{who_zh} 在考场局域网内，但地址为 {ip}（{how.zh}）：子网错误，请改为 {address}")
+
+
 def _join(items: list[str]) -> str:
     return ", ".join(items)
 
@@ -94,16 +126,12 @@ def judge_host(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOutcom
     }
     missing = Status.FAIL if strict else Status.WARN
     if not macs:
-        moved = [(mac, ip) for mac in dict.fromkeys(x for x in (configured, previous) if x)
-                 for ip in _where_is(m, mac)]
-        if moved:
-            mac, ip = moved[0]
-            measured["found_at"] = ip
-            return ProbeOutcome(missing, Text(
-                f"{who_en} is not at its address {address}: its MAC {mac} answers at {ip} "
-                f"instead. Set its address back to {address}",
-                f"{who_zh} 不在其地址 {address} 上：其 MAC {mac} 出现在 {ip}。"
-                f"请把它的地址改回 {address}"), measured)
+        found = found_elsewhere(m, [configured, previous], list(params.get("typos") or []))
+        if found:
+            ip, mac, how = found
+            measured.update(found_at=ip, found_mac=mac)
+            return ProbeOutcome(missing, wrong_address_text(
+                who_en, who_zh, address, m["subnet"], ip, how), measured)
         return ProbeOutcome(missing, Text(
             f"nothing answers ARP at {who_en}'s address {address}: it is switched off, "
             "unplugged, or set to another address",
@@ -210,8 +238,9 @@ def judge_unknown(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOut
     known_macs = set(params.get("known_macs", [])) | set(
         (params.get("previous_macs") or {}).values())
     unknown = {ip: macs for ip, macs in m.get("hosts", {}).items() if ip not in known}
+    typo_of: dict[str, str] = params.get("typo_of") or {}
     foreign = {ip: macs for ip, macs in m.get("foreign", {}).items()
-               if not set(macs) & known_macs}
+               if not set(macs) & known_macs and ip not in typo_of}
     measured = {"unknown": unknown, "foreign": foreign}
     if not unknown and not foreign:
         return ProbeOutcome(Status.PASS, Text(
@@ -224,7 +253,7 @@ def judge_unknown(sweep: CheckResult | None, params: dict[str, Any]) -> ProbeOut
                         f"{listed}")
         parts_zh.append(f"考场局域网内有 {len(unknown)} 台机器未写入站点文件：{listed}")
     if foreign:
-        listed = _join([f"{ip} ({'/'.join(macs)})" for ip, macs in foreign.items()])
+        listed = _join([f"{ip} (MAC {'/'.join(macs)})" for ip, macs in foreign.items()])
         parts_en.append(f"machine(s) on the exam LAN use addresses outside {m['subnet']}: "
                         f"{listed}")
         parts_zh.append(f"考场局域网内有机器使用 {m['subnet']} 以外的地址：{listed}")
@@ -262,10 +291,10 @@ def judge_broadcast_domain(sweep: CheckResult | None, results: list[CheckResult]
         if (rm.get("received") or 0) > 0 or "open" in (rm.get("ports") or {}).values():
             routed.append(label)
             continue
-        mac = host.get("mac") or previous.get(address)
-        elsewhere = [ip for ip, macs in m.get("foreign", {}).items() if mac and mac in macs]
-        if elsewhere:
-            outside.append((label, address, elsewhere[0]))
+        found = found_elsewhere(m, [host.get("mac"), previous.get(address)],
+                                list(host.get("typos") or []))
+        if found and found[0] not in m.get("hosts", {}):
+            outside.append((label, address, found[0], found[2]))
         else:
             silent.append(label)
     measured = {"adjacent": len(adjacent), "configured": len(params.get("hosts", [])),
@@ -278,11 +307,11 @@ def judge_broadcast_domain(sweep: CheckResult | None, results: list[CheckResult]
                          "VLAN) as the proctor PC")
         issues_zh.append(f"{_join(routed)} 回应 ping 但不回应 ARP：它们经路由器转发，"
                          "不在本局域网内。请把它们接到与监考机相同的考场交换机（同一 VLAN）")
-    for label, address, ip in outside:
-        issues_en.append(f"{label} is on this LAN but uses {ip}, outside {subnet}: set its "
-                         f"address back to {address}")
-        issues_zh.append(f"{label} 在本局域网内，但使用了 {subnet} 以外的地址 {ip}："
-                         f"请把地址改回 {address}")
+    for label, address, ip, how in outside:
+        text = wrong_address_text(label, label.replace("seat ", "考位 ", 1), address, subnet,
+                                  ip, how)
+        issues_en.append(text.en)
+        issues_zh.append(text.zh)
     silent_en = (f"; {len(silent)} did not answer at all (see their reachability results)"
                  if silent else "")
     silent_zh = f"；{len(silent)} 台完全无应答（见其连通性结果）" if silent else ""

@@ -11,6 +11,8 @@ judge_params:
                         ("seat_to_server" / "server_to_seat")
   throughput.room_load  thresholds, load_base_port (named in the advice for a room
                         that could not be loaded at once)
+  throughput.pair_seat  (derived) thresholds, seat, address, path ("upload" /
+                        "download"), source (the seat pairs check's id), port
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from probes.throughput import NO_SERVER_PREFIX
 
 from ..config.profile import LanSpeedThresholds
-from ..results import ProbeOutcome, Status, Text, worst
+from ..results import CheckResult, ProbeOutcome, Status, Text, worst
 
 GIGABIT = "gigabit"
 FAST_ETHERNET = "fast_ethernet"
@@ -72,9 +74,10 @@ def path_verdict(mbps: float, th: LanSpeedThresholds, path_en: str, path_zh: str
 
 def _path_words(measured: dict[str, Any], here_en: str, here_zh: str) -> tuple[str, str]:
     host = str(measured.get("server", "")).rpartition(":")[0] or "the server"
+    host_zh = host.replace("seat ", "考位 ", 1)  # the partner seat, said in Chinese too
     if measured.get("direction") == "reverse":
-        return f"from {host} to {here_en}", f"{host}→{here_zh}"
-    return f"from {here_en} to {host}", f"{here_zh}→{host}"
+        return f"from {host} to {here_en}", f"{host_zh}→{here_zh}"
+    return f"from {here_en} to {host}", f"{here_zh}→{host_zh}"
 
 
 def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -232,12 +235,81 @@ def judge_room_load(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutco
                         str(m.get("server", "")), int(params["load_base_port"]))
     if m.get("without_agent"):
         judged.measured["without_agent"] = list(m["without_agent"])
+    if "served_by_agent" in m:
+        judged.measured["served_by_agent"] = bool(m["served_by_agent"])
     judged.evidence = list(outcome.evidence)
+    return judged
+
+
+# -- seats in pairs (readiness/agent/seat_pairs.py) -------------------------------------------
+
+
+def _pair_outcome(source: CheckResult, params: dict[str, Any]) -> ProbeOutcome:
+    """What the pairs check measured for one seat and direction, in the shape of a
+    single throughput test (so judge_seat words it and classes it the same way)."""
+    label, upload = str(params["seat"]), params["path"] == "upload"
+    fig = (source.measured.get("per_seat") or {}).get(label)
+    if fig is None:
+        if source.status in (Status.ERROR, Status.SKIP):
+            return ProbeOutcome(source.status, source.message, {})
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the seat pairs test has no figure for {label}",
+            f"考位互测没有 {label} 的结果"), {})
+    stand_in = fig.get("vantage") == "coordinator"
+    mbps = fig.get("upload_mbps" if upload else "download_mbps")
+    if stand_in:
+        # from here against the seat's own server: the seat sends in a reverse test
+        where = f"{params['address']}:{params['port']}"
+        reverse = upload
+    else:
+        where = f"seat {fig.get('partner')}:{params['port']}"
+        reverse = not upload
+    measured: dict[str, Any] = {"server": where, "direction": "reverse" if reverse
+                                else "forward", "partner": fig.get("partner"),
+                                "retested": bool(fig.get("retested"))}
+    if stand_in:
+        measured["stand_in"] = True
+    if not isinstance(mbps, int | float):
+        problem = str(fig.get("problem") or "not measured")
+        return ProbeOutcome(Status.ERROR, Text(problem, problem), measured)
+    measured["throughput_mbps"] = float(mbps)
+    return ProbeOutcome(Status.PASS, Text("", ""), measured)
+
+
+def judge_pairs(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The pairs check itself: how the room was measured. Each seat's verdict is its own
+    derived check; this one passes when the seats could be measured at all."""
+    del params
+    per_seat = outcome.measured.get("per_seat")
+    if outcome.status in (Status.ERROR, Status.SKIP) or not isinstance(per_seat, dict):
+        return outcome
+    measured = [s for s, f in per_seat.items() if f.get("upload_mbps") is not None]
+    if not measured:
+        return ProbeOutcome(Status.ERROR, Text(
+            "no seat could be measured in pairs: " + outcome.message.en,
+            "考位互测没有测得任何考位：" + outcome.message.zh), outcome.measured)
+    return outcome
+
+
+def judge_pair_seat(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
+    """One seat, one direction, from the seat pairs check: classed like a test of its own
+    (a seat tried again against a known-good seat is judged by that test)."""
+    source = next((r for r in results if r.check_id == params["source"]), None)
+    if source is None:
+        return ProbeOutcome(Status.ERROR, Text(
+            f"internal: no result of {params['source']}",
+            f"内部错误：缺少 {params['source']} 的结果"))
+    outcome = _pair_outcome(source, params)
+    judged = judge_seat(outcome, {"thresholds": params["thresholds"],
+                                  "seat": params["seat"], "path": params["path"]})
+    if not outcome.measured.get("stand_in") and "partner" in outcome.measured:
+        judged.ran_from = f"agent {params['seat']}"
     return judged
 
 
 OUTCOME_JUDGES = {
     "throughput.seat": judge_seat,
     "throughput.room_load": judge_room_load,
+    "throughput.pairs": judge_pairs,
 }
-RESULTS_JUDGES: dict[str, Any] = {}
+RESULTS_JUDGES: dict[str, Any] = {"throughput.pair_seat": judge_pair_seat}

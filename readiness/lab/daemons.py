@@ -109,13 +109,18 @@ def throughput_server(name: str, ns: str, address: str, ports: range) -> Service
     return ServiceDef(name, ns, argv, [Listen("tcp", address, p) for p in ports], env)
 
 
-def websrv(name: str, ns: str, sites: list[tuple[str, int, str]]) -> ServiceDef:
-    """One process of readiness.lab.websrv serving each (address, port, kind)."""
+def websrv(name: str, ns: str, sites: list[tuple[str, int, str]],
+           hostile_title_kinds: list[str] | None = None) -> ServiceDef:
+    """One process of readiness.lab.websrv serving each (address, port, kind); the pages
+    of `hostile_title_kinds` carry a script tag as their raw title."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.lab.websrv", "--label", ns]
     for address, port, kind in sites:
-        argv += ["--site", f"{address}:{port}={kind}"]
+        host = f"[{address}]" if ":" in address else address
+        argv += ["--site", f"{host}:{port}={kind}"]
+    for kind in hostile_title_kinds or []:
+        argv += ["--hostile-title", kind]
     return ServiceDef(name, ns, argv, [Listen("tcp", a, p) for a, p, _ in sites], env)
 
 
@@ -142,9 +147,12 @@ def camera(
     fps: int,
     audio: bool,
     pattern: str,
+    password: str | None = None,
 ) -> ServiceDef:
     # Debian's interpreter must not pick up the project interpreter's modules.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
+    if password is not None:  # Digest auth, user admin; in the environment, not on argv
+        env["READINESS_CAMERA_PASSWORD"] = password
     argv = [
         SYSTEM_PYTHON,
         str(PACKAGE_DIR / "rtsp_camera.py"),
@@ -165,6 +173,8 @@ def camera(
         "--audio" if audio else "--no-audio",
         "--pattern",
         pattern,
+        "--auth",
+        "none" if password is None else "digest",
     ]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, port)], env)
 

@@ -40,11 +40,18 @@ def zone() -> dict[str, str]:
 
 def services(topo: Topology, folder: Path) -> list[ServiceDef]:
     ns = topo.ns("inet")
+    v6 = topo.spec.ipv4_only_router_with_ipv6
     records = [f"address=/{name}/{address}" for name, address in zone().items()]
     sites = [(t.SITES[name], 80, kind) for name, kind in SITE_KINDS.items()]
     sites.append((t.PUBLIC_RESOLVER, 80, "doh"))
+    if v6:
+        # the blocked sites answer on IPv6 too, and the public resolver says so (AAAA)
+        records += [f"address=/{name}/{address}" for name, address in t.SITES6.items()]
+        sites += [(address, 80, SITE_KINDS[name]) for name, address in t.SITES6.items()]
+    hostile = topo.spec.hostile_title_site
     return [
-        daemons.websrv("inet-web", ns, sites),
+        daemons.websrv("inet-web", ns, sites,
+                       hostile_title_kinds=[SITE_KINDS[hostile]] if hostile else []),
         # Authoritative for the lab's names; every other name does not exist (NXDOMAIN),
         # as a public resolver would answer for a name nobody registered.
         daemons.dnsmasq(

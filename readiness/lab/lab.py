@@ -209,12 +209,13 @@ def _build(spec: LabSpec, prefix: str) -> Lab:
     site_file = write_site_file(folder, secrets_file)
     nft_file = router.write_nft(topo, folder)
     wire(topo, nft_file)
+    lan.seat_firewalls(topo)
     definitions = [
         *router.services(topo, folder, secrets),
         *internet.services(topo, folder),
         *lan.exam_server(topo, folder),
         *lan.ups(topo, folder, secrets),
-        *lan.cameras(topo),
+        *lan.cameras(topo, secrets),
         *lan.rogue_dhcp(topo, folder),
         *lan.agents(topo, site_file),
     ]

@@ -7,7 +7,8 @@ from pathlib import Path
 from . import daemons
 from . import topology as t
 from .services import Listen, ServiceDef
-from .spec import MAX_SEATS
+from .shell import run_all
+from .spec import MAX_SEATS, DropsPing
 from .topology import Topology
 
 # The room load test gives every seat a port of its own on the exam server, from 5301
@@ -22,8 +23,10 @@ def exam_server(topo: Topology, folder: Path) -> list[ServiceDef]:
         # Seats' throughput to the exam server is measured against this stock server.
         daemons.iperf3("srv-iperf3", ns, t.SERVER, t.IPERF_PORT),
         # ... and the whole room's at once against ours, since stock iperf3 serves one
-        # test at a time.
-        daemons.throughput_server("srv-throughput", ns, t.SERVER, LOAD_PORTS),
+        # test at a time: the exam server's agent serves the load ports for that test;
+        # a room without agents gets `readiness throughput-server --ports` by hand.
+        *([] if topo.spec.agents else
+          [daemons.throughput_server("srv-throughput", ns, t.SERVER, LOAD_PORTS)]),
     ]
 
 
@@ -98,7 +101,7 @@ def rogue_dhcp(topo: Topology, folder: Path) -> list[ServiceDef]:
     return [svc]
 
 
-def cameras(topo: Topology) -> list[ServiceDef]:
+def cameras(topo: Topology, secrets: dict[str, str]) -> list[ServiceDef]:
     # each camera answers ONVIF WS-Discovery as well, as real IP cameras do
     discovery = [
         daemons.wsd_responder(f"{cam.name}-wsd", topo.ns(cam.name), t.camera_address(cam),
@@ -117,6 +120,29 @@ def cameras(topo: Topology) -> list[ServiceDef]:
             fps=cam.fps,
             audio=cam.audio,
             pattern=cam.pattern,
+            password=secrets["camera_password"] if cam.auth == "digest" else None,
         )
         for cam in topo.cameras
     ]
+
+
+# nft in the seat's own namespace, the way Windows' firewall drops echo requests by default
+DROP_PING_NFT = """table inet rdy_seat_fw {
+  chain inbound {
+    type filter hook input priority 0; policy accept;
+    icmp type echo-request drop
+  }
+}
+"""
+
+
+def seat_firewalls(topo: Topology) -> None:
+    """The drops_ping faults: the seat works (ARP, its agent) but ignores ping."""
+    jobs: list[tuple[list[str], str | None, str]] = []
+    for fault in topo.spec.faults_of(DropsPing):
+        role = f"seat-{fault.seat}"
+        if any(h.role == role for h in topo.hosts):
+            jobs.append((["ip", "netns", "exec", topo.ns(role), "nft", "-f", "-"],
+                         DROP_PING_NFT, f"making {fault.seat} drop ping"))
+    if jobs:
+        run_all(jobs)

@@ -5,14 +5,21 @@ Runs under Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0); s
 library and gi only, because the project's interpreter cannot import gi. The pipeline is
 built when a client connects, so an idle camera costs no CPU.
 
-Patterns: ball (a moving picture, healthy), black (a covered lens), smpte (colour bars:
+Patterns: ball (a moving picture, healthy), black (a lens covered by a dark cloth),
+white and grey (a lens covered by a light cloth: bright but without detail), dark (a
+dimly lit room: mostly dark pixels, yet a moving object with edges), smpte (colour bars:
 with a live source the picture never changes, i.e. a frozen camera).
+
+--auth digest puts the stream behind RTSP Digest authentication (GStreamer's RTSPAuth)
+for the user --user; the password comes from the environment variable
+READINESS_CAMERA_PASSWORD, never from the command line (a process list shows that).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -24,10 +31,22 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 log = logging.getLogger("rtsp_camera")
 
+PASSWORD_ENV = "READINESS_CAMERA_PASSWORD"
+# pattern name -> videotestsrc properties
+SOURCES = {
+    "ball": "pattern=ball",
+    "black": "pattern=black",
+    "white": "pattern=white",
+    "grey": "pattern=solid-color foreground-color=0xff9a9a9a",
+    # a dim room: dark grey walls, a dimly lit object moving about
+    "dark": "pattern=ball background-color=0xff0c0c0c foreground-color=0xff707070",
+    "smpte": "pattern=smpte",
+}
+
 
 def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) -> str:
     video = (
-        f"videotestsrc is-live=true pattern={pattern} "
+        f"videotestsrc is-live=true {SOURCES[pattern]} "
         f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
         f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=2048 "
         "! rtph264pay name=pay0 pt=96 config-interval=1"
@@ -40,6 +59,23 @@ def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) ->
     return f"( {video}{sound if audio else ''} )"
 
 
+def _require_digest(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTSPMediaFactory,
+                    user: str, password: str) -> None:
+    """Only `user` with `password` (RTSP Digest, as IP cameras ship) may see the stream."""
+    from gi.repository import GstRtsp
+
+    auth = GstRtspServer.RTSPAuth()
+    auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    # the token's role is what the factory's permissions below are keyed on
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", user)
+    auth.add_digest(user, password, token)
+    server.set_auth(auth)
+    role = Gst.Structure.new_from_string(
+        f"{user}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")
+    factory.add_role_from_structure(role)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", required=True)
@@ -49,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--audio", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--pattern", choices=("ball", "black", "smpte"), default="ball")
+    parser.add_argument("--pattern", choices=tuple(SOURCES), default="ball")
+    parser.add_argument("--auth", choices=("none", "digest"), default="none")
+    parser.add_argument("--user", default="admin")
     parser.add_argument("--label", default="", help="the lab namespace (to find us in ps)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -62,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     line = launch_line(args.width, args.height, args.fps, args.audio, args.pattern)
     factory.set_launch(line)
     factory.set_shared(True)  # several viewers share one encoder
+    if args.auth == "digest":
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            log.error("--auth digest needs the password in %s", PASSWORD_ENV)
+            return 2
+        _require_digest(server, factory, args.user, password)
     server.get_mount_points().add_factory(args.path, factory)
     # attach() returns 0 instead of raising when the port is taken.
     if server.attach(None) == 0:

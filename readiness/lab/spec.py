@@ -37,7 +37,8 @@ LAB_RANGES = tuple(
 SeatId = Annotated[str, Field(pattern=SEAT_ID.pattern, description="A01 ... A40")]
 CameraName = Annotated[str, Field(pattern=CAMERA_NAME.pattern, description="cam-1 ... cam-40")]
 Mbit = Annotated[int, Field(ge=1, le=10_000)]
-Pattern = Literal["ball", "black", "smpte"]
+# black/white/grey: a lens under a dark or light cloth; dark: a dim room with content
+Pattern = Literal["ball", "black", "white", "grey", "dark", "smpte"]
 
 
 class _Strict(BaseModel):
@@ -60,6 +61,8 @@ class CameraSpec(_Strict):
     fps: int = Field(15, ge=1, le=30)
     audio: bool = True
     pattern: Pattern = "ball"  # black = covered lens, smpte = frozen picture
+    # digest: the stream needs RTSP Digest auth, user admin, the lab secret camera_password
+    auth: Literal["none", "digest"] = "none"
 
     @property
     def number(self) -> int:
@@ -87,6 +90,13 @@ class DuplicateAddress(_Strict):
     kind: Literal["duplicate_address"]
     seat: SeatId
     same_as: SeatId
+
+
+class DropsPing(_Strict):
+    """The seat's firewall drops ICMP echo (Windows' default) while the PC works."""
+
+    kind: Literal["drops_ping"]
+    seat: SeatId
 
 
 class BlockedSiteOpenByIp(_Strict):
@@ -137,6 +147,7 @@ Fault = Annotated[
     | AbsentSeat
     | WrongSubnet
     | DuplicateAddress
+    | DropsPing
     | BlockedSiteOpenByIp
     | PublicResolverOpen
     | SlowUplink
@@ -167,6 +178,16 @@ class LabSpec(_Strict):
     cameras: list[CameraSpec] = Field(default_factory=list)
     # run `readiness agent` on every seat and on the exam server (no_agent faults aside)
     agents: bool = True
+    # words the router's transparent HTTP filter blocks in URLs to allowed sites, with a
+    # block page (readiness/lab/keyword_filter.py); empty: the router has no keyword filter
+    keyword_filter: list[str] = Field(default_factory=list)
+    # the LAN also has an IPv6 path out (2001:db8::/32) while the router's filter and DNS
+    # cover IPv4 only: its nftables table is `ip` family and its DNS answers AAAA for the
+    # blocked names, so they are reached over IPv6 (readiness/lab/topology.py)
+    ipv4_only_router_with_ipv6: bool = False
+    # this blocked site's page title is `<script>alert(1)</script>`, served raw: a report
+    # must show what the network sent as text, never as markup
+    hostile_title_site: Literal["games.example", "video.example"] | None = None
     faults: list[Fault] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -346,6 +367,7 @@ _FAULT_KINDS = {
         AbsentSeat,
         WrongSubnet,
         DuplicateAddress,
+        DropsPing,
         BlockedSiteOpenByIp,
         PublicResolverOpen,
         SlowUplink,

@@ -28,6 +28,7 @@ SECRET_KEYS = (
     "snmp_v3_auth_key",
     "snmp_v3_priv_key",
     "agent_token",
+    "camera_password",
 )
 
 
@@ -98,6 +99,7 @@ def new_secrets() -> dict[str, str]:
         "snmp_v3_auth_key": _alnum(24),
         "snmp_v3_priv_key": _alnum(24),
         "agent_token": secrets.token_urlsafe(32),
+        "camera_password": _alnum(16),
     }
 
 

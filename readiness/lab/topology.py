@@ -37,6 +37,20 @@ SITES = {
 }
 BLOCKED_SITES = ("games.example", "video.example")
 
+# IPv6 (ipv4_only_router_with_ipv6): documentation addresses (2001:db8::/32) only. The
+# lab has no link to the host, and "the internet" blackholes every other IPv6 address,
+# so no IPv6 packet can leave the lab's namespaces.
+LAN6_PREFIXLEN = 64
+ROUTER_LAN6 = "2001:db8:10::1"
+LAN6_NET = "2001:db8:10::/64"
+ROUTER_WAN6 = "2001:db8:113::2"
+ISP6 = "2001:db8:113::1"
+# the blocked sites answer on IPv6 too (the exam and speed sites stay IPv4-only)
+SITES6 = {
+    "games.example": "2001:db8:51::20",
+    "video.example": "2001:db8:51::21",
+}
+
 IPERF_PORT = 5201
 RTSP_PORT = 554
 RTSP_PATH = "/stream"
@@ -67,6 +81,10 @@ def seat_address(seat: str) -> str:
     return f"198.18.10.{100 + int(seat[1:])}"
 
 
+def seat_address6(seat: str) -> str:
+    return f"2001:db8:10::{100 + int(seat[1:])}"
+
+
 def camera_address(camera: CameraSpec) -> str:
     return f"198.18.10.{200 + camera.number}"
 
@@ -87,6 +105,8 @@ class LanHost:
     gateway: str | None
     mac: str
     link_mbit: int | None  # tbf on both ends of the veth; None leaves the link unshaped
+    # with prefix length, "2001:db8:10::107/64", default route via the router's LAN6
+    address6: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,9 +139,11 @@ class Topology:
 def plan(spec: LabSpec, prefix: str) -> Topology:
     check_prefix(prefix)
     cams = spec.effective_cameras()
+    v6 = spec.ipv4_only_router_with_ipv6
     hosts = [
         LanHost("srv", "p-srv", f"{SERVER}/24", ROUTER_LAN, _mac(10), spec.server_link_mbit),
-        LanHost("proctor", "p-proctor", f"{PROCTOR}/24", ROUTER_LAN, _mac(2), None),
+        LanHost("proctor", "p-proctor", f"{PROCTOR}/24", ROUTER_LAN, _mac(2), None,
+                "2001:db8:10::2/64" if v6 else None),
         LanHost("ups", "p-ups", f"{UPS}/24", ROUTER_LAN, _mac(4), None),
     ]
     for seat in spec.seat_ids():
@@ -142,6 +164,8 @@ def plan(spec: LabSpec, prefix: str) -> Topology:
                 gateway,
                 _mac(100 + int(seat[1:]), group=1),
                 spec.seat_rate_mbit(seat),
+                # a seat typed into the wrong subnet has no gateway for IPv6 either
+                f"{seat_address6(seat)}/{LAN6_PREFIXLEN}" if v6 and gateway else None,
             )
         )
     for cam in cams:

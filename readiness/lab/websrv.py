@@ -47,11 +47,16 @@ PAGES = {
 }
 
 
+# What a hostile site may put in its title: the report must show it as text, not run it.
+HOSTILE_TITLE = "<script>alert(1)</script>"
+
+
 class SiteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as browsers and LibreSpeed expect
     server_version = "readiness-lab"
     timeout = 60  # an idle client does not hold a thread forever
     kind = "exam"
+    hostile_title = False  # serve HOSTILE_TITLE, unescaped, as the page's title
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         log.info("%s %s %s", self.server.server_address[0], self.client_address[0], format % args)
@@ -103,8 +108,9 @@ class SiteHandler(BaseHTTPRequestHandler):
                 return self._stream(int(match.group(1)) * unit, head)
         if url.path in ("/", "/index.html"):
             title, text = PAGES[self.kind]
+            head_title = HOSTILE_TITLE if self.hostile_title else html.escape(title)
             page = (
-                f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}"
+                f"<!doctype html><html><head><meta charset=utf-8><title>{head_title}"
                 f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}"
                 "</p></body></html>\n"
             )
@@ -190,25 +196,34 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
 def parse_site(text: str) -> tuple[str, int, str]:
-    match = re.fullmatch(r"([0-9.]+):(\d+)=(\w+)", text)
-    if not match or match.group(3) not in PAGES:
+    """ADDRESS:PORT=KIND, an IPv6 address in brackets ([2001:db8::20]:80=games)."""
+    match = re.fullmatch(r"(?:([0-9.]+)|\[([0-9a-fA-F:]+)\]):(\d+)=(\w+)", text)
+    if not match or match.group(4) not in PAGES:
         raise argparse.ArgumentTypeError(
             f"{text!r}: expected ADDRESS:PORT=KIND, KIND one of {', '.join(PAGES)}"
         )
-    return match.group(1), int(match.group(2)), match.group(3)
+    return match.group(1) or match.group(2), int(match.group(3)), match.group(4)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--site", type=parse_site, action="append", required=True)
     parser.add_argument("--label", default="", help="the lab namespace (to find us in ps)")
+    parser.add_argument("--hostile-title", action="append", default=[], choices=list(PAGES),
+                        help=f"pages of this kind have the raw title {HOSTILE_TITLE}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    servers = []
+    servers: list[Server] = []
     for address, port, kind in args.site:
-        handler = type(f"{kind}Handler", (SiteHandler,), {"kind": kind})
-        servers.append(Server((address, port), handler))
+        handler = type(f"{kind}Handler", (SiteHandler,),
+                       {"kind": kind, "hostile_title": kind in args.hostile_title})
+        server_class = Server6 if ":" in address else Server
+        servers.append(server_class((address, port), handler))
         log.info("serving %s on %s:%d", kind, address, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -45,23 +45,26 @@ def _switch_script(topo: Topology) -> str:
 
 def _router_script(topo: Topology) -> str:
     inet = topo.ns("inet")
-    return (
-        "\n".join(
-            [
-                "link set lo up",
-                f"link add {t.ROUTER_WAN_NIC} type veth peer name {t.ISP_NIC} netns {inet}",
-                f"addr add {t.ROUTER_LAN}/{t.LAN_PREFIXLEN} dev {t.ROUTER_LAN_NIC}",
-                f"addr add {t.ROUTER_WAN}/{t.WAN_PREFIXLEN} dev {t.ROUTER_WAN_NIC}",
-                f"link set {t.ROUTER_LAN_NIC} up",
-                f"link set {t.ROUTER_WAN_NIC} up",
-                f"route add default via {t.ISP}",
-            ]
-        )
-        + "\n"
-    )
+    lines = [
+        "link set lo up",
+        f"link add {t.ROUTER_WAN_NIC} type veth peer name {t.ISP_NIC} netns {inet}",
+        f"addr add {t.ROUTER_LAN}/{t.LAN_PREFIXLEN} dev {t.ROUTER_LAN_NIC}",
+        f"addr add {t.ROUTER_WAN}/{t.WAN_PREFIXLEN} dev {t.ROUTER_WAN_NIC}",
+        f"link set {t.ROUTER_LAN_NIC} up",
+        f"link set {t.ROUTER_WAN_NIC} up",
+        f"route add default via {t.ISP}",
+    ]
+    if topo.spec.ipv4_only_router_with_ipv6:
+        # nodad: the addresses are ours alone, and a tentative address would not route yet
+        lines += [
+            f"addr add {t.ROUTER_LAN6}/{t.LAN6_PREFIXLEN} dev {t.ROUTER_LAN_NIC} nodad",
+            f"addr add {t.ROUTER_WAN6}/{t.LAN6_PREFIXLEN} dev {t.ROUTER_WAN_NIC} nodad",
+            f"route add default via {t.ISP6}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
-def _internet_script() -> str:
+def _internet_script(topo: Topology) -> str:
     lines = ["link set lo up", f"addr add {t.ISP}/{t.WAN_PREFIXLEN} dev {t.ISP_NIC}"]
     for address in sorted({*t.SITES.values(), t.PUBLIC_RESOLVER}):
         lines.append(f"addr add {address}/32 dev lo")
@@ -69,7 +72,13 @@ def _internet_script() -> str:
         f"link set {t.ISP_NIC} up",
         # Like the real internet, an address nobody serves just times out.
         "route add blackhole default",
+        # IPv6 the same way, whether or not the room has it: nothing leaves the lab
+        "route add blackhole ::/0",
     ]
+    if topo.spec.ipv4_only_router_with_ipv6:
+        lines.append(f"addr add {t.ISP6}/{t.LAN6_PREFIXLEN} dev {t.ISP_NIC} nodad")
+        lines += [f"addr add {a}/128 dev lo" for a in sorted(t.SITES6.values())]
+        lines.append(f"route add {t.LAN6_NET} via {t.ROUTER_WAN6}")
     return "\n".join(lines) + "\n"
 
 
@@ -81,6 +90,9 @@ def _host_script(host: t.LanHost) -> str:
     ]
     if host.gateway:
         lines.append(f"route add default via {host.gateway}")
+    if host.address6:
+        lines += [f"addr add {host.address6} dev {t.HOST_NIC} nodad",
+                  f"route add default via {t.ROUTER_LAN6}"]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +109,8 @@ def wire(topo: Topology, nft_file: Path) -> None:
         _ip_batch(topo.ns("rtr"), _router_script(topo), "configuring the router's interfaces"),
     ):
         run(argv, stdin=script, what=what, timeout=30)
-    jobs = [_ip_batch(topo.ns("inet"), _internet_script(), "configuring the internet namespace")]
+    jobs = [_ip_batch(topo.ns("inet"), _internet_script(topo),
+                      "configuring the internet namespace")]
     jobs += [
         _ip_batch(topo.ns(h.role), _host_script(h), f"configuring {h.role}") for h in topo.hosts
     ]
@@ -143,7 +156,8 @@ def _shape(topo: Topology) -> None:
 def _router_settings(topo: Topology, nft_file: Path) -> None:
     rtr, sw = topo.ns("rtr"), topo.ns("sw")
     run(
-        exec_argv(rtr, [resolve("sysctl"), "-qw", "net.ipv4.ip_forward=1"]),
+        exec_argv(rtr, [resolve("sysctl"), "-qw", "net.ipv4.ip_forward=1",
+                        f"net.ipv6.conf.all.forwarding={int(topo.spec.ipv4_only_router_with_ipv6)}"]),
         what="turning on forwarding in the router",
     )
     run(

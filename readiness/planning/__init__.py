@@ -15,7 +15,7 @@ from ..checks import Check
 from ..config.profile import Requirement
 from ..config.site import Room
 from ..results import Status, Text
-from . import agents, cameras, filtering, lan, layer2, snmp, throughput
+from . import agents, cameras, filtering, lan, layer2, server_spare, snmp, throughput
 from .context import PlanContext, thresholds_of
 
 __all__ = ["Plan", "PlanContext", "build_plan", "planners_for", "thresholds_of"]
@@ -39,6 +39,7 @@ PLANNERS: dict[str, list[Planner]] = {
     "CAM-RES": [cameras.plan_cam_res],
     "CAM-AUDIO": [cameras.plan_cam_audio],
     "CAM-COUNT": [cameras.plan_cam_count, cameras.plan_cam_discovery],
+    "SERVER-SPARE": [server_spare.plan_server_spare],
 }
 
 

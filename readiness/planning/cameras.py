@@ -14,7 +14,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from probes.camera_stream import OPEN_QUEUE_S, picture_budget
+from probes.camera_stream import picture_budget
 from probes.engines.rtsp_sdp import mask_url
 
 from ..checks import COORDINATOR, Check
@@ -58,8 +58,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
             "url": camera.url, "username": camera.username,
             "warmup_s": WARMUP_S, "measure_s": MEASURE_S,
             "open_timeout_s": OPEN_TIMEOUT_S, "read_timeout_s": READ_TIMEOUT_S,
-            # the room's cameras open one after another inside OpenCV
-            "queue_s": OPEN_QUEUE_S * (len(room.cameras) - 1),
+            "describe_timeout_s": DESCRIBE_TIMEOUT_S,
         }
         if ctx.evidence_dir is not None:
             params["snapshot_path"] = str(ctx.evidence_dir / f"{room.id}-{camera.name}.jpg")

@@ -28,7 +28,14 @@ from urllib.parse import urlsplit
 
 from probes import url_filter
 
-from ..checks import CONFIGURATION, COORDINATOR, AgentRoute, Check
+from ..checks import (
+    CONFIGURATION,
+    COORDINATOR,
+    AgentRoute,
+    Check,
+    nic_link,
+    uplink_link,
+)
 from ..config.profile import FilterFeaturesThresholds, WanFloorThresholds, WanPolicyThresholds
 from ..config.site import Room, WanEndpoint
 from ..judges.filtering import FEATURE_NAMES
@@ -41,8 +48,8 @@ if TYPE_CHECKING:
 AUDIT_DEADLINE_S = 30.0
 REACH_DEADLINE_S = 15.0
 ROUTER_DEADLINE_S = 10.0
-# WAN-FLOOR measurement: 4 streams, 1 s warm-up, 5 s measured, median of 3 runs
-WAN_PARAMS: dict[str, Any] = {"streams": 4, "warmup_s": 1, "duration_s": 5, "runs": 3}
+# WAN-FLOOR measurement: 4 streams, each direction until its intervals settle, at most 5 s
+WAN_PARAMS: dict[str, Any] = {"streams": 4, "max_s": 5}
 WAN_DEADLINE_S = 60.0
 WAN_FALLBACK_S = 15.0  # extra time for trying the next endpoint after one that errs
 SERVER_LABEL = "exam server"  # as planning.agents names the exam server's agent
@@ -132,6 +139,10 @@ def plan_wan_floor(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
                    "overhead_allowance_pct": th.overhead_allowance_pct},
         deadline_s=WAN_DEADLINE_S + WAN_FALLBACK_S * (len(endpoints) - 1),
         exclusive=True,
+        # the uplink and the measuring host's card: it runs beside the room load and other
+        # LAN tests that load neither (not beside the seat pairs: they may test a seat
+        # without an agent from here)
+        links=frozenset({uplink_link(room.id), nic_link(COORDINATOR)}),
         judge="filtering.wan_floor",
         judge_params={"thresholds": th, "where": SERVER_LABEL},
     )
@@ -145,6 +156,8 @@ def plan_wan_floor(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         check.params = endpoints[0]
         check.agent = AgentRoute(SERVER_LABEL, server.address, _agent_port(ctx),
                                  when_absent="coordinator", fallback_params=endpoints[0])
+        # measured from the server, or from here when its agent does not answer
+        check.links = check.links | {nic_link(server.address)}
     return [check]
 
 
@@ -217,8 +230,10 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
             params=here,
             threshold=threshold,
             deadline_s=AUDIT_DEADLINE_S,
+            judge="filtering.audit",
         )]
-    # one wildcard label for the room: agent-less seats then share one stand-in audit
+    # a seat without an agent is not audited from another address (the proctor's own
+    # policy may rightly let it out): its row says what to start, and counts as unproven
     seat_params = {**here, "vantage_is_seat": True}
     for key in _control(cfg):
         seat_params.pop(key)
@@ -232,7 +247,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
         threshold=threshold,
         deadline_s=AUDIT_DEADLINE_S,
         agent=AgentRoute(seat.label, seat.address, _agent_port(ctx),
-                         when_absent="coordinator", fallback_params=here,
+                         when_absent="warn",
                          prepare="url_filter_control", prepare_params=_control(cfg)),
         judge="filtering.seat_audit",
         judge_params={"label": seat.label},

@@ -40,9 +40,15 @@ def _lan_hosts(room: Room, site: Site) -> list[tuple[str, str, str, list[int]]]:
     return hosts
 
 
+# When ping is silent the probe times up to 5 TCP connects of at most 1 s to the agent
+# port (probes/reachability.py TCP_ATTEMPTS, TCP_CONNECT_TIMEOUT_S).
+TCP_FALLBACK_S = 5.5
+
+
 def _reach_deadline(count: int, interval_s: float, ports: list[int]) -> float:
-    # pings run back to back, then each port gets its own connect timeout
-    return count * interval_s + 2.0 + 2.0 * len(ports) + 1.0
+    # pings run back to back (ARP beside them), then each port gets its own connect
+    # timeout, then the TCP fallback if ping was silent
+    return count * interval_s + 2.0 + 2.0 * len(ports) + 1.0 + TCP_FALLBACK_S
 
 
 def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[Check]:
@@ -74,8 +80,10 @@ def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[
             target=label,
             vantage=COORDINATOR,
             probe="reachability",
+            # subnet: ARP beside ping; fallback_port: the agent, when ping is silent
             params={"address": address, "count": count, "interval_s": interval,
-                    "ports": list(ports)},
+                    "ports": list(ports), "subnet": room.subnet,
+                    "fallback_port": site.model.agent.port},
             threshold=dict(threshold),
             deadline_s=_reach_deadline(count, interval, list(ports)),
             judge="lan.reachability",

@@ -71,6 +71,57 @@ def _hosts(ctx: PlanContext, room: Room) -> list[dict[str, Any]]:
     return out
 
 
+# at most this many out-of-subnet addresses are asked per seat
+MAX_TYPOS_PER_HOST = 8
+
+
+def _octet_typos(octet: int) -> list[int]:
+    """What a hurried hand makes of one octet: a digit dropped, doubled or swapped, one
+    off (10 -> 1, 100, 11, 01, 9)."""
+    digits = str(octet)
+    found = [octet - 1, octet + 1]
+    for i in range(len(digits)):
+        found.append(digits[:i] + digits[i + 1:])
+        found.append(digits[:i + 1] + digits[i:])
+        if i + 1 < len(digits):
+            found.append(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:])
+    out = []
+    for value in found:
+        try:
+            number = int(value)
+        except ValueError:
+            continue  # a dropped digit of a one-digit octet
+        if 0 <= number <= 255 and number != octet and number not in out:
+            out.append(number)
+    return out
+
+
+def typo_addresses(address: str, subnet: str) -> list[str]:
+    """Addresses a PC meant to be at `address` has when its subnet was typed wrong: the
+    same host part in the neighbouring subnets, and typos of the octet that holds the
+    network's last bits. Only ever asked by ARP probe (probes/l2_sweep.py)."""
+    net = ipaddress.IPv4Network(subnet)
+    addr = ipaddress.IPv4Address(address)
+    if addr not in net:
+        return []
+    offset = int(addr) - int(net.network_address)
+    out: list[ipaddress.IPv4Address] = []
+    for step in (1, -1):
+        base = int(net.network_address) + step * net.num_addresses
+        if 0 <= base and base + offset <= 0xFFFFFFFF:
+            out.append(ipaddress.IPv4Address(base + offset))
+    octet = min(3, (net.prefixlen - 1) // 8)  # the octet holding the network's last bits
+    if octet < 3:  # a /24 or wider: whole octets can be mistyped
+        parts = list(addr.packed)
+        for value in _octet_typos(parts[octet]):
+            parts_typo = [*parts[:octet], value, *parts[octet + 1:]]
+            out.append(ipaddress.IPv4Address(bytes(parts_typo)))
+    unique = [a for a in dict.fromkeys(out)
+              if a not in net and not (a.is_loopback or a.is_multicast or a.is_unspecified
+                                       or a.is_reserved or a.is_link_local)]
+    return [str(a) for a in unique[:MAX_TYPOS_PER_HOST]]
+
+
 def _known_addresses(ctx: PlanContext, room: Room) -> list[str]:
     known = [h["address"] for h in _hosts(ctx, room)]
     for device in (room.switch, room.ups):
@@ -99,6 +150,9 @@ def _derived(check_id: str, requirement: str, target: str, judge: str,
 
 def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     th = thresholds_of(req, LanSubnetThresholds)
+    seats = ctx.site.seats[room.id]
+    outside = sorted({a for s in seats for a in typo_addresses(s.address, room.subnet)},
+                     key=ipaddress.IPv4Address)
     sweep = Check(
         check_id=sweep_check_id(room.id),
         requirement="LAN-SUBNET",
@@ -107,13 +161,16 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
         probe="l2_sweep",
         params={"subnet": room.subnet, "arp_window_s": float(th.arp_window_s),
                 "arp_retries": th.arp_retries, "dhcp": True,
-                "dhcp_window_s": float(th.dhcp_window_s)},
+                "dhcp_window_s": float(th.dhcp_window_s),
+                # ARP probes only: where a seat with a mistyped subnet would answer
+                "outside": outside},
         deadline_s=th.dhcp_window_s + 3.0,
     )
     subnet = ipaddress.IPv4Network(room.subnet)
     in_domain = [
         {"label": h["label"], "address": h["address"], "mac": h["mac"],
-         "reach_id": _reach_id(room.id, h["address"])}
+         "reach_id": _reach_id(room.id, h["address"]),
+         "typos": typo_addresses(h["address"], room.subnet) if h["role"] == "seat" else []}
         for h in _hosts(ctx, room)
         # a host outside the subnet is routed by design (LAN-SUBNET's subnet check judges it)
         if h["role"] != "router" and ipaddress.IPv4Address(h["address"]) in subnet
@@ -128,7 +185,11 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
         _derived(f"LAN-SUBNET/{room.id}/l2-unknown", "LAN-SUBNET",
                  f"machines on {room.subnet} not in the site file", "layer2.unknown",
                  {"room": room.id, "known": _known_addresses(ctx, room),
-                  "known_macs": known_macs, PREVIOUS_MACS: {}}),
+                  "known_macs": known_macs, PREVIOUS_MACS: {},
+                  # a seat answering at one of its typo addresses is named under its own
+                  # checks, not again as a stranger
+                  "typo_of": {a: s.label for s in seats
+                              for a in typo_addresses(s.address, room.subnet)}}),
     ]
 
 
@@ -143,6 +204,8 @@ def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
             "layer2.host",
             {"room": room.id, "address": h["address"], "role_en": h["role_en"],
              "role_zh": h["role_zh"], "configured_mac": h["mac"], "strict": strict,
+             "typos": (typo_addresses(h["address"], room.subnet) if h["role"] == "seat"
+                       else []),
              PREVIOUS_MACS: {}},
             {"address": h["address"], "mac": h["mac"], "named_by_rule": strict}))
     expected = {h["address"]: h["mac"] for h in hosts if h["mac"]}

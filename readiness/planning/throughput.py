@@ -1,5 +1,11 @@
-"""LAN-SPEED by measurement: TCP throughput between every seat and the exam server,
-each seat alone in both directions, then the whole room at once.
+"""LAN-SPEED by measurement: every seat's own link, then the whole room at once against
+the exam server.
+
+The site's `lan_speed.method` says how a seat's own link is proven. "pairs" (the
+default, with an agent token): one check, the `seat_pairs` orchestration
+(readiness/agent/seat_pairs.py), has the seats' agents test each other, half the room
+against the other half at once, and one derived check per seat and direction reads its
+figures. "server" (or no token): every seat against the exam server, as below.
 
 Per seat, two checks (seat → exam server, exam server → seat): the seat's agent runs
 the `throughput` probe against the exam server's iperf3 server on port 5201 (stock
@@ -12,8 +18,9 @@ Room load, one check per room: the `room_load` probe (readiness/agent/room_load.
 has every seat whose agent answers send to the exam server at once, each to a port of
 its own (5301, 5302, ...).
 
-Every check is exclusive: the runner never overlaps two, so no test slows another and
-a stock iperf3 server, which serves one test at a time, never refuses one of ours.
+Every check is exclusive and names the links it loads (the seat's card, the exam
+server's): the runner never overlaps two that share one, so no test slows another and a
+stock iperf3 server, which serves one test at a time, never refuses one of ours.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from probes.engines.iperf3_proto import DEFAULT_PORT
 
 from ..agent.remote import HEALTH_TIMEOUT_S
 from ..agent.room_load import attempts_s, load_deadline
-from ..checks import COORDINATOR, AgentRoute, Check
+from ..agent.seat_pairs import pairs_deadline
+from ..checks import COORDINATOR, AgentRoute, Check, nic_link
 from ..config.load import Seat
 from ..config.profile import LanSpeedThresholds
 from ..config.site import Room
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
     from ..config.profile import Requirement
     from .context import PlanContext
 
+COORDINATOR_LINK = nic_link(COORDINATOR)
 SEAT_PORT = DEFAULT_PORT  # 5201: where a seat's test meets the exam server (or a seat's own)
 # The k-th seat of the room load tests port LOAD_BASE_PORT + k of the exam server.
 LOAD_BASE_PORT = 5301
@@ -85,6 +94,8 @@ def _seat_check(ctx: PlanContext, room: Room, seat: Seat, upload: bool,
                    "omit_s": omit},
         deadline_s=seat_deadline(duration, omit),
         exclusive=True,
+        # a stand-in from here loads the coordinator's card instead of the seat's own
+        links=frozenset({nic_link(seat.address), nic_link(server), COORDINATOR_LINK}),
         agent=route,
         judge="throughput.seat",
         judge_params={"thresholds": th, "seat": seat.label, "path": path},
@@ -116,6 +127,7 @@ def _load_check(ctx: PlanContext, room: Room, seats: list[Seat],
                    "load_min_share_pct": th.load_min_share_pct, "load_duration_s": duration},
         deadline_s=load_deadline(len(seats), duration, LOAD_OMIT_S, CONNECT_TIMEOUT_S),
         exclusive=True,
+        links=frozenset({nic_link(server), *(nic_link(s.address) for s in seats)}),
         # without a token the probe says so itself (a skip, not a missing secret)
         secrets={"token": "agent.token"} if has_token else {},
         judge="throughput.room_load",
@@ -123,12 +135,53 @@ def _load_check(ctx: PlanContext, room: Room, seats: list[Seat],
     )
 
 
+def _pairs_checks(ctx: PlanContext, room: Room, seats: list[Seat],
+                  th: LanSpeedThresholds) -> list[Check]:
+    duration, omit = th.duration_s, th.omit_s
+    pairs_id = f"LAN-SPEED/{room.id}/pairs"
+    threshold = {"gigabit_class_min_mbps": th.gigabit_class_min_mbps,
+                 "fast_ethernet_class_min_mbps": th.fast_ethernet_class_min_mbps,
+                 "required_class": th.required_class, "duration_s": duration, "omit_s": omit}
+    # a pair below the class the site hopes for is tried again to name the slow seat
+    good = th.gigabit_class_min_mbps
+    pairs = Check(
+        check_id=pairs_id, requirement="LAN-SPEED",
+        target=f"room {room.id}: every seat against another seat, both directions at once",
+        vantage=f"agents of room {room.id}", probe="seat_pairs",
+        params={"room": room.id,
+                "seats": [{"label": s.label, "address": s.address} for s in seats],
+                "agent_port": ctx.site.model.agent.port, "port": SEAT_PORT,
+                "duration_s": duration, "omit_s": omit,
+                "connect_timeout_s": CONNECT_TIMEOUT_S, "good_mbps": good},
+        threshold=threshold,
+        deadline_s=pairs_deadline(len(seats), duration, omit, CONNECT_TIMEOUT_S),
+        exclusive=True,
+        links=frozenset({COORDINATOR_LINK, *(nic_link(s.address) for s in seats)}),
+        secrets={"token": "agent.token"},
+        judge="throughput.pairs")
+    per_seat = [
+        Check(check_id=f"LAN-SPEED/{room.id}/{seat.label}/{path}", requirement="LAN-SPEED",
+              target=(f"upload: seat {seat.label} ({seat.address}) → a partner seat"
+                      if path == "upload" else
+                      f"download: a partner seat → seat {seat.label} ({seat.address})"),
+              vantage=f"agent {seat.label}", threshold=threshold,
+              judge="throughput.pair_seat",
+              judge_params={"thresholds": th, "seat": seat.label, "address": seat.address,
+                            "path": path, "source": pairs_id, "port": SEAT_PORT})
+        for seat in seats for path in ("upload", "download")]
+    return [pairs, *per_seat]
+
+
 # -- planners ------------------------------------------------------------------------------
 
 
 def plan_seat_throughput(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
-    """Each seat against the exam server, both directions, one test at a time."""
+    """Each seat's own link: in pairs of seats at once, or (lan_speed.method: server, or
+    no agent token) each seat against the exam server, both directions, in turn."""
     th = thresholds_of(req, LanSpeedThresholds)
+    seats = ctx.site.seats[room.id]
+    if room.lan_speed.method == "pairs" and _has_token(ctx):
+        return _pairs_checks(ctx, room, seats, th) if seats else []
     return [_seat_check(ctx, room, seat, upload, th)
             for seat in ctx.site.seats[room.id] for upload in (True, False)]
 

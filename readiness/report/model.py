@@ -24,7 +24,9 @@ from ..results import SEVERITY, CheckResult, Citation, RunRecord, Status, Text, 
 
 # A result names a seat as "seat A07 (192.168.10.107)" (planning.lan.host_label);
 # other probes may add words after it ("seat A07 (...) -> exam server").
-SEAT_RE = re.compile(r"(?<![\w-])seat\s+(?P<label>[A-Za-z0-9_.-]+)(?:\s*\((?P<addr>[^)]*)\))?")
+# A label has a digit: "seat against the exam server" is a sentence, not seat "against".
+SEAT_RE = re.compile(r"(?<![\w-])seat\s+(?P<label>[A-Za-z_.-]*\d[A-Za-z0-9_.-]*)"
+                     r"(?:\s*\((?P<addr>[^)]*)\))?")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 LEAK_REQUIREMENTS = ("WAN-POLICY", "FILTER-FEATURES")
 # Snapshots are embedded: large enough to judge the picture, small enough that a
@@ -181,12 +183,23 @@ def seat_maps(run: RunRecord, site: Site | None) -> list[RoomMap]:
             for seat in site.seats.get(room.id, []):
                 add(room.id, SeatCell(seat.label, seat.address))
 
+    # "SEAT-SPEC/A07/agent" names the seat where other ids name the room
+    # ("LAN-SUBNET/lab/..."): learn each seat's room from the ids that name one
+    seat_room: dict[str, str] = {}
+    for result in run.results:
+        match = SEAT_RE.search(result.target)
+        hint = _room_of(result)
+        if match and hint and hint != match.group("label"):
+            seat_room.setdefault(match.group("label"), hint)
+
     for result in run.results:
         match = SEAT_RE.search(result.target)
         if not match:
             continue
         label, addr = match.group("label"), (match.group("addr") or "").strip() or None
         room_hint = _room_of(result)
+        if room_hint is None or room_hint == label:
+            room_hint = seat_room.get(label)
         cell = by_addr.get(addr) if addr else None
         if cell is None or cell.label != label:
             candidates = by_label.get(label, [])

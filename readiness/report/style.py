@@ -126,4 +126,53 @@ figcaption { font-size: 9pt; margin-top: 1mm; }
 .appendix .en { font-size: .95em; }
 ol.contents { columns: 2; margin: 0; }
 footer { margin-top: 6mm; border-top: 1px solid #c9ced6; padding-top: 2mm; }
+/* page 1: everything an inspector needs without turning the page */
+header.page1 { break-after: page; }
+header.page1 h1 { font-size: 16pt; margin-bottom: 1mm; }
+header.page1 h3 { margin: 2mm 0 1mm; }
+.verdict .word { font-size: 18pt; }
+.verdict p { margin: .8mm 0; }
+header.page1 .facts th, header.page1 .facts td { padding: .9mm 2mm; font-size: 9.5pt; }
+.verdict .row { display: flex; align-items: baseline; gap: 4mm; }
+.verdict { margin: 3mm 0 2mm; padding: 2.5mm 4mm; }
+ol.fixes { margin: 1mm 0; padding-left: 6mm; font-size: 9pt; }
+ol.fixes li { margin: .8mm 0; break-inside: avoid; }
+ol.fixes .what { font-size: 8.5pt; }
+.proof-box.signed { display: grid; grid-template-columns: 1fr 30mm; gap: 3mm; align-items: start;
+  padding: 2mm 3mm; margin-top: 2mm; }
+.proof-box .facts th { width: 24%; }
+.proof-box .qr svg { width: 27mm; height: 27mm; }
+.signoff { display: grid; grid-template-columns: 1fr 1fr; gap: 4mm; margin-top: 2mm;
+  break-inside: avoid; font-size: 9pt; }
+.signer { border: 1px solid #1d1d1d; padding: 2mm 3mm; }
+.signer div { margin-top: 1.2mm; }
+.signer { padding: 1.5mm 3mm; }
+.signer .sign-line { min-width: 22mm; margin-right: 2mm; }
+.bad { color: #d63a3a; }
+/* one seat plan per room: the whole room on one page */
+section.room { break-inside: avoid; }
+.front { display: flex; flex-wrap: wrap; gap: 1.5mm; align-items: center; margin: 2mm 0 3mm;
+  padding: 2mm; border: 1px dashed #9aa1a9; }
+.front .host { border-radius: 3px; padding: .8mm 2mm; font-size: 8pt; }
+.front .host .en { color: inherit; }
+.seats { display: grid; gap: 1.4mm; }
+.seat { min-height: 15mm; }
+/* the filter matrix: one table, one page */
+.matrix { table-layout: fixed; break-inside: avoid; }
+.matrix th, .matrix td { font-size: 8pt; padding: 1mm 1.2mm; text-align: center; }
+.matrix tbody th { text-align: left; }
+.matrix td.leaked { background: #d63a3a; color: #fff; font-weight: bold; }
+.matrix td.blocked { background: #e6f4ea; }
+.matrix td.open { background: #fff4de; }
+.matrix td.none { color: #6b7280; }
+.matrix .en { color: inherit; }
+ol.leaklines li { margin: .8mm 0; }
+.snaps { grid-template-columns: 1fr 1fr 1fr; gap: 3mm; }
+.snaps figcaption { font-size: 8pt; }
+/* the appendix: one line per check */
+.appendix { table-layout: fixed; }
+.appendix td { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.appendix td, .appendix th { font-size: 7.2pt; padding: .4mm 1mm; }
+.appendix .badge { font-size: 6.8pt; padding: 0 1mm; }
+.reqs td { font-size: 8.5pt; }
 """ + _status_rules()

@@ -40,6 +40,19 @@ log = logging.getLogger(__name__)
 
 TRIGGER = "schedule"
 
+# `readiness serve` shows a run check by check on its live page: callbacks of this
+# process only (never pickled into the job store), called as (event, payload) with
+# "start" (job id), "check" (a CheckResult), "recorded" (the stored run id), "end" (job id)
+WATCHERS: list[Any] = []
+
+
+def _tell(event: str, payload: object) -> None:
+    for watcher in list(WATCHERS):
+        try:
+            watcher(event, payload)
+        except Exception:  # a broken page must not break the run
+            log.exception("a watcher of the schedule failed on %s", event)
+
 
 class ScheduleError(Exception):
     """The schedule cannot start; `text` says why, in both languages."""
@@ -94,7 +107,9 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
         plan = plan_run(site, profile, selection,
                         Path(settings.evidence_dir) if settings.evidence_dir else None,
                         Path(settings.store_path))
-        run = execute(site, profile, plan, concurrency=settings.concurrency)
+        _tell("start", job_id)
+        run = execute(site, profile, plan, concurrency=settings.concurrency,
+                      on_done=lambda result: _tell("check", result))
     except ConfigError as err:
         # no site, so no alert channel: the log (journal) is the only place to say it
         detail = "; ".join(str(i) for i in err.issues)
@@ -110,7 +125,10 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
         _fail(ledger, job_id, site, Text(f"the check crashed: {type(err).__name__}",
                                          f"检查程序出错：{type(err).__name__}"))
         return
-    _record(settings, ledger, job_id, site, run)
+    try:
+        _record(settings, ledger, job_id, site, run)
+    finally:
+        _tell("end", job_id)
 
 
 def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
@@ -136,6 +154,7 @@ def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
             f"检查结果无法保存：{type(err).__name__}: {err}"))
         return
     ledger.recorded(job_id, recorded.run_id)
+    _tell("recorded", recorded.run_id)
     log.info("run %s: %s, stored as run %s, evidence %s", job_id, run.verdict.value,
              recorded.run_id, recorded.evidence_ref)
     _announce(settings, ledger, job_id, site, recorded.run_id)

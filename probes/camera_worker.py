@@ -1,0 +1,166 @@
+"""One camera's decode, in a child process of its own (run as a script by
+probes/camera_stream.py, never imported by the run).
+
+Why a process: OpenCV's FFmpeg backend holds one process-wide lock while it opens a
+stream, so cameras opened from threads of one process open one after another; and a
+read that FFmpeg blocks in cannot be interrupted from a thread. A child per camera opens
+at the same time as every other, and the parent kills it at its deadline.
+
+Protocol: the parent writes one JSON line on stdin (the URL with its credentials, which
+therefore never appears in a process list, and the timing knobs); the child writes one
+JSON line of plain measurements on stdout. cv2 is imported before stdin is read, so the
+import overlaps the parent's RTSP DESCRIBE.
+
+Measurements (judged in readiness/judges/cameras.py):
+  fps            frames over the measuring window divided by the span of their stream
+                 timestamps (CAP_PROP_POS_MSEC, i.e. the pts): what the camera sends,
+                 whatever the decoding machine's load; fps_source says "pts" or, for a
+                 stream without usable timestamps, "arrival"
+  luma_mean/std  median over the window of the frame's mean and spread of luma
+  dark_share     median share of pixels darker than DARK_LUMA
+  detail         median variance of the Laplacian of a 320x180 grey copy: edges and
+                 texture; a lens covered by any cloth, dark or light, has next to none
+  motion         largest change of any block of a 64x36 grid of block means against the
+                 first measured frame (a frozen picture stays under the judge's floor)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CAPTURE_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
+GRID = (64, 36)
+SMALL = (320, 180)
+SNAPSHOT_WIDTH = 640
+DARK_LUMA = 32
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _rate(stamps_ms: list[float], arrivals: list[float]) -> tuple[float | None, str]:
+    """Frames per second from the stream's own timestamps when they advance, else from
+    arrival times (which a busy decoder bunches up: a fallback only)."""
+    if len(stamps_ms) >= 2 and stamps_ms[-1] > stamps_ms[0] \
+            and all(b >= a for a, b in zip(stamps_ms, stamps_ms[1:], strict=False)):
+        return (len(stamps_ms) - 1) * 1000.0 / (stamps_ms[-1] - stamps_ms[0]), "pts"
+    if len(arrivals) >= 2 and arrivals[-1] > arrivals[0]:
+        return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]), "arrival"
+    return None, "none"
+
+
+def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"opened": False, "frames": 0}
+    open_ms = int(float(p["open_timeout_s"]) * 1000)
+    read_ms = int(float(p["read_timeout_s"]) * 1000)
+    t0 = time.monotonic()
+    for attempt in range(2):
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms])
+        # A quick refusal may be a camera still closing the previous viewer's session
+        # (503, right after the DESCRIBE or CAM-AUDIO's): try once more.
+        if cap.isOpened() or attempt or time.monotonic() - t0 > 1.0:
+            break
+        cap.release()
+        out["open_retried"] = True
+        time.sleep(0.3)
+    out["open_s"] = round(time.monotonic() - t0, 3)
+    if not cap.isOpened():
+        cap.release()
+        return out
+    out["opened"] = True
+    try:
+        _measure(cap, p, out, cv2, np)
+    finally:
+        cap.release()
+    return out
+
+
+def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any) -> None:
+    last = None
+    warm_end = time.monotonic() + float(p["warmup_s"])
+    # warm-up: frames buffered during the open come out in a burst; let them go by
+    while time.monotonic() < warm_end:
+        ok, frame = cap.read()
+        if not ok:
+            out["read_failed"] = True
+            return
+        out["frames"] += 1
+        last = frame
+    stamps: list[float] = []
+    arrivals: list[float] = []
+    lumas: list[float] = []
+    spreads: list[float] = []
+    darks: list[float] = []
+    details: list[float] = []
+    grids: list[Any] = []
+    measure_end = time.monotonic() + float(p["measure_s"])
+    while time.monotonic() < measure_end:
+        ok, frame = cap.read()
+        if not ok:
+            out["read_failed"] = True
+            break
+        arrivals.append(time.monotonic())
+        stamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
+        out["frames"] += 1
+        last = frame
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(gray, SMALL, interpolation=cv2.INTER_AREA)
+        lumas.append(float(small.mean()))
+        spreads.append(float(small.std()))
+        darks.append(float((small < DARK_LUMA).mean()))
+        details.append(float(cv2.Laplacian(small, cv2.CV_64F).var()))
+        grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32))
+    if last is not None:
+        out["height"], out["width"] = int(last.shape[0]), int(last.shape[1])
+    out["measured_frames"] = len(arrivals)
+    fps, source = _rate(stamps, arrivals)
+    if fps is not None:
+        out["fps"], out["fps_source"] = round(fps, 2), source
+    if lumas:
+        out["luma_mean"] = round(_median(lumas), 2)
+        out["luma_std"] = round(_median(spreads), 2)
+        out["dark_share"] = round(_median(darks), 4)
+        out["detail"] = round(_median(details), 2)
+    if len(grids) >= 2:
+        diffs = [np.abs(g - grids[0]) for g in grids[1:]]
+        out["motion"] = round(float(max(d.max() for d in diffs)), 2)
+        out["mean_abs_diff"] = round(float(max(d.mean() for d in diffs)), 3)
+    snapshot = p.get("snapshot_path")
+    if snapshot and last is not None:
+        height, width = last.shape[:2]
+        scale = min(1.0, SNAPSHOT_WIDTH / width)
+        small = cv2.resize(last, (max(1, int(width * scale)), max(1, int(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+        Path(snapshot).parent.mkdir(parents=True, exist_ok=True)
+        if cv2.imwrite(str(snapshot), small, [cv2.IMWRITE_JPEG_QUALITY, 80]):
+            out["snapshot"] = str(snapshot)
+
+
+def main() -> None:
+    # read at each open: set before the first VideoCapture, in this process only
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = CAPTURE_OPTIONS
+    import cv2
+    import numpy as np
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return  # the parent gave up before asking (its DESCRIBE failed)
+    request = json.loads(line)
+    try:
+        result = capture(request["url"], request["params"], cv2, np)
+    except Exception as exc:  # say which, never the URL (it holds the password)
+        result = {"opened": False, "frames": 0, "exception": type(exc).__name__}
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

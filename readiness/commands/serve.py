@@ -1,0 +1,98 @@
+"""`readiness serve SITE`: the schedule, the live page and /metrics in one service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+from .messages import print_config_error, usage_error
+from .schedule import _logging, _split
+from .schedule import add_arguments as add_schedule_arguments
+
+DEFAULT_LISTEN = "127.0.0.1:9477"
+
+SERVE_HELP = r"""One service on the proctor PC: the countdown schedule of `readiness schedule`
+(the same plan, job store and ledger: run one of the two, not both), every run saved in
+the store and signed into the evidence log, and on --listen:
+  /         the live page (zh and en): seat plan, requirements, fix list, countdown;
+            a run in progress shows check by check; "run now" needs the site token
+            (agent.token of the site file)
+  /metrics  Prometheus text format (see deploy/ for the site agent and the province)
+  /healthz  200 while the latest stored run matches the evidence log
+
+The default --listen is 127.0.0.1 only. To show the page on the exam LAN give the
+proctor PC's address, e.g. --listen 192.168.10.2:9477; "run now" still needs the token.
+
+Keep it running with systemd (Linux):
+  cp config/readiness-serve.service /etc/systemd/system/
+  systemctl daemon-reload && systemctl enable --now readiness-serve
+  journalctl -u readiness-serve -f
+
+or as a scheduled task at start-up (Windows, as an administrator):
+  schtasks /Create /TN readiness-serve /SC ONSTART /RU SYSTEM /RL HIGHEST /TR ^
+    "C:\readiness\readiness.exe serve C:\readiness\site.yaml --log-file C:\readiness\serve.log"
+  schtasks /Run /TN readiness-serve
+"""
+
+
+def add_serve_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
+                     ) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve", parents=parents,
+        help="run the countdown schedule and serve the live page and /metrics",
+        description="The proctor PC's service: scheduled checks, a live page, Prometheus "
+                    "metrics.", epilog=SERVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_schedule_arguments(parser)
+    parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR:PORT",
+                        help="where the page and /metrics listen (default %(default)s)")
+    parser.set_defaults(func=cmd_serve, action="run")
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..check_run import load
+    from ..config.errors import ConfigError
+    from ..schedule.runner import ScheduleError, settings_from
+    from ..serve import service
+    from ..serve.server import parse_listen
+
+    lang = args.lang
+    if args.action == "show":
+        return usage_error(lang, "use `readiness schedule show SITE` to list the runs to come",
+                           "请用 `readiness schedule show SITE` 查看计划")
+    try:
+        listen = parse_listen(args.listen)
+    except ValueError as err:
+        return usage_error(lang, str(err), f"--listen 格式应为 地址:端口，例如 {DEFAULT_LISTEN}")
+    try:
+        site, _profile = load(args.config)
+    except ConfigError as err:
+        return print_config_error(err, lang)
+    settings = settings_from(args.config, store=args.store, log_path=args.log,
+                             key_dir=args.dir, jobs=args.jobs, rooms=_split(args.room),
+                             only=_split(args.only), concurrency=args.concurrency)
+    handler = _logging(args.log_file, list(site.secrets.values()))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("readiness.serve").info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        service.run(settings, listen, stop)
+    except ConfigError as err:
+        return print_config_error(err, lang)
+    except ScheduleError as err:
+        return usage_error(lang, err.text.en, err.text.zh)
+    finally:
+        handler.flush()
+    return 0
+
+
+__all__ = ["SERVE_HELP", "add_serve_parser", "cmd_serve"]

@@ -1,0 +1,178 @@
+"""The service's view of its site: the latest stored run (checked against the signed
+log), the run in progress, and the browsers following it. Thread-safe: the schedule's
+worker, the HTTP threads and the scraper all read it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from .. import __version__
+from ..config.load import Site
+from ..config.profile import Profile
+from ..results import CheckResult, RunRecord, Text, Verdict
+from .metrics import SiteFacts, families
+from .page_model import check_event, page_state
+
+log = logging.getLogger(__name__)
+
+# a browser that stops reading loses events rather than growing the service's memory
+SUBSCRIBER_BACKLOG = 1000
+
+
+@dataclass(frozen=True)
+class Paths:
+    store: Path
+    log: Path | None
+    key_dir: Path
+
+
+def next_exam(site: Site, now: datetime) -> datetime | None:
+    starts = sorted(start for start, end in site.session_windows() if end > now)
+    return starts[0] if starts else None
+
+
+class LiveState:
+    def __init__(self, site: Site, profile: Profile, paths: Paths,
+                 next_run: Callable[[], datetime | None] = lambda: None):
+        self.site, self.profile, self.paths = site, profile, paths
+        self.next_run = next_run
+        self._lock = threading.Lock()
+        self._run: RunRecord | None = None
+        self._signed: bool | None = None
+        self._problem: Text | None = None
+        self._last_ready: datetime | None = None
+        self._run_families: list[Metric] = []
+        self._running = False
+        self._live: list[dict[str, Any]] = []
+        self._runs_recorded = 0
+        self._subscribers: list[queue.Queue[tuple[str, str]]] = []
+
+    @property
+    def code(self) -> str:
+        return self.site.model.site.code
+
+    # ------------------------------------------------------------------ the store
+    def refresh(self) -> None:
+        """Read the latest run again; a stored run that disagrees with its signed record
+        is not shown (the store may have been edited): the problem is."""
+        from ..evidence.recording import signed_runs_check
+        from ..store import ResultsStore
+
+        run = signed = problem = last_ready = None
+        if self.paths.store.exists():
+            store = ResultsStore(self.paths.store)
+            latest = store.latest_run(self.code)
+            ready = [s for s in store.list_runs(site_code=self.code)
+                     if s.verdict is Verdict.READY]
+            last_ready = ready[-1].finished_at if ready else None
+            if latest is not None:
+                checked, problem = signed_runs_check(store, [latest.run_id], self.paths.log,
+                                                     self.paths.key_dir)
+                if problem is None:
+                    run, signed = latest, checked.get(latest.run_id, False)
+                else:
+                    log.error("the latest stored run does not match the evidence log: %s",
+                              problem.en)
+        facts = self._facts(signed, last_ready)
+        fams = families(run, facts)[len(families(None, facts)):] if run else []
+        with self._lock:
+            self._run, self._signed, self._problem = run, signed, problem
+            self._last_ready, self._run_families = last_ready, fams
+
+    def _facts(self, signed: bool | None, last_ready: datetime | None) -> SiteFacts:
+        return SiteFacts(site_code=self.code, version=__version__, site=self.site,
+                         exam_start=next_exam(self.site, datetime.now(UTC)),
+                         next_run=self.next_run(), last_ready=last_ready, signed=signed)
+
+    # ------------------------------------------------------------------ the metrics
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            facts = self._facts(self._signed, self._last_ready)
+            fams = list(self._run_families)
+            runs, running = self._runs_recorded, self._running
+        out = families(None, facts) + fams
+        counter = CounterMetricFamily("readiness_service_runs",
+                                      "runs this service recorded since it started",
+                                      labels=["site"])
+        counter.add_metric([self.code], float(runs))
+        busy = GaugeMetricFamily("readiness_run_in_progress", "1 while a run is being made",
+                                 labels=["site"])
+        busy.add_metric([self.code], 1.0 if running else 0.0)
+        return out + [counter, busy]
+
+    def metrics_text(self) -> bytes:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)  # type: ignore[arg-type]  (a collector: has collect())
+        return generate_latest(registry)
+
+    # ------------------------------------------------------------------ the page
+    def page(self) -> dict[str, Any]:
+        with self._lock:
+            run, signed, running, live = self._run, self._signed, self._running, list(self._live)
+            problem = self._problem
+        state = page_state(run, self.site, self.profile,
+                           exam_start=next_exam(self.site, datetime.now(UTC)),
+                           next_run=self.next_run(), signed=signed, running=running, live=live)
+        state["problem"] = problem.to_dict() if problem else None
+        return state
+
+    def healthy(self) -> tuple[bool, Text]:
+        with self._lock:
+            problem = self._problem
+        if problem is not None:
+            return False, problem
+        return True, Text("serving", "运行中")
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self) -> queue.Queue[tuple[str, str]]:
+        q: queue.Queue[tuple[str, str]] = queue.Queue(SUBSCRIBER_BACKLOG)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue[tuple[str, str]]) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
+        text = json.dumps(data, ensure_ascii=False)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            try:
+                q.put_nowait((event, text))
+            except queue.Full:
+                pass
+
+    def watch(self, event: str, payload: object) -> None:
+        """Called by the schedule's worker (readiness.schedule.runner.WATCHERS)."""
+        if event == "start":
+            with self._lock:
+                self._running, self._live = True, []
+        elif event == "check" and isinstance(payload, CheckResult):
+            item = check_event(payload)
+            with self._lock:
+                self._running = True
+                self._live.append(item)
+            self._broadcast("check", item)
+        elif event == "recorded":
+            with self._lock:
+                self._runs_recorded += 1
+        elif event == "end":
+            with self._lock:
+                self._running = False
+            self.refresh()
+            self._broadcast("state", self.page())

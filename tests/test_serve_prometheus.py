@@ -1,0 +1,149 @@
+"""The real engine: two simulated sites, each `readiness serve` scraped by a Prometheus in
+agent mode that remote-writes to a provincial Prometheus in another namespace (lab
+addresses 198.18.200.0/24 only). The province names each site's failing seats, and every
+Grafana panel's query returns series there."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+from serve_site import make_site, store_drill
+
+from readiness.serve.deploy_files import (
+    dashboard,
+    panel_queries,
+    province_config,
+    site_agent_config,
+)
+
+pytestmark = pytest.mark.lab
+PREFIX = f"rdyt{os.getpid()}"
+SITES = {"SITE-A": ("198.18.200.1", "198.18.200.2"), "SITE-B": ("198.18.200.5", "198.18.200.6")}
+
+
+def _need() -> None:
+    if os.geteuid() != 0 or not shutil.which("prometheus") or not shutil.which("ip"):
+        msg = "needs root, iproute2 and Debian's prometheus"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+def _query(ns: str, expr: str) -> list[dict]:
+    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
+    out = subprocess.run(["ip", "netns", "exec", ns, "curl", "-sf", url], capture_output=True,
+                         timeout=15)
+    if out.returncode != 0:
+        return []
+    return json.loads(out.stdout)["data"]["result"]
+
+
+@pytest.fixture()
+def province(tmp_path: Path):
+    _need()
+    prov = f"{PREFIX}p"
+    procs: list[subprocess.Popen] = []
+    names = [prov] + [f"{PREFIX}{i}" for i in range(len(SITES))]
+    try:
+        for ns in names:
+            _sh("ip", "netns", "add", ns)
+            _sh("ip", "-n", ns, "link", "set", "lo", "up")
+        (tmp_path / "prov").mkdir()
+        (tmp_path / "prov" / "province.yml").write_text(yaml.safe_dump(province_config(
+            rules_file=str(tmp_path / "prov" / "rules.yml"), alertmanager=None)))
+        from readiness.serve.deploy_files import files
+        (tmp_path / "prov" / "rules.yml").write_text(files()["readiness.rules.yml"])
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", prov, "prometheus", "--config.file",
+             str(tmp_path / "prov" / "province.yml"), "--web.enable-remote-write-receiver",
+             "--storage.tsdb.path", str(tmp_path / "prov" / "data"),
+             "--web.listen-address", "0.0.0.0:9090"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prov" / "log", "w")))
+        for i, (code, (site_addr, prov_addr)) in enumerate(SITES.items()):
+            ns, folder = f"{PREFIX}{i}", tmp_path / code
+            a, b = f"{PREFIX}s{i}"[:15], f"{PREFIX}q{i}"[:15]
+            _sh("ip", "link", "add", a, "netns", ns, "type", "veth", "peer", "name", b,
+                "netns", prov)
+            _sh("ip", "-n", ns, "addr", "add", f"{site_addr}/30", "dev", a)
+            _sh("ip", "-n", prov, "addr", "add", f"{prov_addr}/30", "dev", b)
+            _sh("ip", "-n", ns, "link", "set", a, "up")
+            _sh("ip", "-n", prov, "link", "set", b, "up")
+            site = make_site(folder, code)
+            # site A: the drill as recorded (failing seats); site B: its seats fixed
+            store_drill(folder, code, fix_seats=(code == "SITE-B"))
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, "readiness", "serve", str(site), "--store",
+                 str(folder / "readiness.sqlite"), "--log", str(folder / "evidence.jsonl"),
+                 "--dir", str(folder / "keys"), "--jobs", str(folder / "schedule.sqlite"),
+                 "--listen", "127.0.0.1:9477"],
+                stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w")))
+            agent = site_agent_config(serve_target="127.0.0.1:9477",
+                                      province_url=f"http://{prov_addr}:9090/api/v1/write",
+                                      province="GD", city="Guangzhou", site=code,
+                                      scrape_interval="2s")
+            (folder / "agent.yml").write_text(yaml.safe_dump(agent))
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, "prometheus", "--enable-feature=agent",
+                 "--config.file", str(folder / "agent.yml"), "--storage.agent.path",
+                 str(folder / "agent-data"), "--web.listen-address", "127.0.0.1:9090"],
+                stdout=subprocess.DEVNULL, stderr=open(folder / "agent.log", "w")))
+        yield prov, tmp_path
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for ns in names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+def test_two_sites_report_to_the_province(province):
+    prov, folder = province
+    deadline = time.monotonic() + 90
+    found: dict[str, set[str]] = {}
+    while time.monotonic() < deadline:
+        rows = _query(prov, "readiness_seat_success")
+        sites = {r["metric"].get("site") for r in rows}
+        if set(SITES) <= sites:
+            for r in rows:
+                if r["value"][1] == "0":
+                    found.setdefault(r["metric"]["site"], set()).add(r["metric"]["seat"])
+            break
+        time.sleep(2)
+    assert found.get("SITE-A"), f"no failing seat of SITE-A at the province: {found}"
+    assert "SITE-B" not in found  # its seats were fixed: the labels keep the sites apart
+    from serve_site import drill_doc
+
+    from readiness.report.model import seat_maps
+    from readiness.results import Status
+    from readiness.serve.importing import run_from_json
+
+    run = run_from_json(drill_doc("SITE-A"))
+    assert found["SITE-A"] == {c.label for m in seat_maps(run, None) for c in m.cells
+                               if c.status in (Status.FAIL, Status.ERROR)}
+    labels = _query(prov, 'readiness_build_info{site="SITE-A"}')[0]["metric"]
+    assert labels["province"] == "GD" and labels["city"] == "Guangzhou"
+    empty = [(title, expr) for title, expr in panel_queries(dashboard(), province="GD",
+                                                             site=".*")
+             if not _query(prov, expr)]
+    assert not empty, f"panels whose query returns nothing: {empty}"
+    scrape = subprocess.run(["ip", "netns", "exec", f"{PREFIX}0", "curl", "-sf",
+                             "http://127.0.0.1:9477/metrics"], capture_output=True, timeout=15)
+    check = subprocess.run(["promtool", "check", "metrics"], input=scrape.stdout,
+                           capture_output=True, timeout=30)
+    assert scrape.stdout and check.returncode == 0, check.stdout + check.stderr

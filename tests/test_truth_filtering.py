@@ -1,0 +1,286 @@
+"""No pass without proof for the filter features (issue 11, points 1 and 3).
+
+A feature passes only on an attempt that isolates it: the lab tests build rooms whose
+router has, or has not, a keyword filter and check what a seat's audit proves; the unit
+tests judge recorded attempts (no traffic)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probes import url_filter
+from readiness.judges import filtering as judges
+from readiness.judges.filter_evidence import features
+from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _judged(measured: dict[str, Any]) -> ProbeOutcome:
+    return judges.audit(ProbeOutcome(Status.PASS, Text("m", "m"), measured), {})
+
+
+def _att(technique: str, blocked_by: str = "", leak: bool = False, **extra: Any) -> dict:
+    return {"technique": technique, "target": "http://games.example/",
+            "request": f"{technique} request", "result": "r", "leak": leak,
+            "blocked_by": blocked_by, **extra}
+
+
+# -- judged on recorded attempts ------------------------------------------------------------
+
+
+def test_a_path_stopped_with_its_whole_address_proves_no_keyword_filter() -> None:
+    # the issue's case: path variants on an address the router drops entirely
+    attempts = [_att("path_variant", "silent_drop", inconclusive=True),
+                _att("path", "silent_drop", inconclusive=True)]
+    ev = features({"attempts": attempts})
+    assert ev["keyword"].result == "not_verified"
+    proven = features({"attempts": [*attempts, _att("keyword", "http_block_page",
+                                                    control="control GET / -> 200")]})
+    assert proven["keyword"].result == "pass"
+    assert "control GET / -> 200" in proven["keyword"].lines()[0]
+
+
+def test_a_random_subdomain_nobody_registered_proves_no_wildcard() -> None:
+    nx = _att("subdomain", "dns_nxdomain", inconclusive=True)
+    assert features({"attempts": [nx]})["url_wildcard"].result == "not_verified"
+    known = _att("subdomain", "dns_nxdomain", control="control resolver: www.games.example A")
+    assert features({"attempts": [nx, known]})["url_wildcard"].result == "pass"
+
+
+def test_a_real_aaaa_beside_a_filtered_a_is_a_dns_leak() -> None:
+    a = _att("dns", "dns_nxdomain", request="DNS A games.example @198.18.10.1 (UDP)")
+    aaaa = _att("dns", request="DNS AAAA games.example @198.18.10.1 (UDP)",
+                answered=["2001:db8:100::20"])
+    ev = features({"attempts": [a, aaaa]})
+    assert ev["dns"].result == "fail"
+    assert ev["dns"].dns_leaks == ["games.example AAAA 2001:db8:100::20"]
+
+
+def test_an_ipv6_leak_is_named_as_ipv6() -> None:
+    leak = _att("ipv6", leak=True, address="2001:db8:100::20",
+                request="GET http://[2001:db8:100::20]/ Host: games.example")
+    out = _judged({"attempts": [leak, _att("direct_ip", "silent_drop")], "ipv6_route": True,
+                   "vantage_is_seat": True, "exam": [], "blocked": []})
+    assert out.status == Status.FAIL
+    assert ("the router filters IPv4 only; games.example answers over IPv6 at "
+            "2001:db8:100::20") in out.message.en
+    assert "IPv6" in out.message.zh
+    assert out.measured["features"]["ipv6"] == "fail"
+    assert out.measured["features"]["ip"] == "fail"
+
+
+def test_every_feature_lists_the_attempts_that_decided_it() -> None:
+    out = _judged({"attempts": [_att("direct_ip", "silent_drop")], "vantage_is_seat": True,
+                   "exam": [], "blocked": []})
+    assert out.measured["feature_attempts"]["ip"] == ["direct_ip request -> r"]
+    assert out.measured["features"]["keyword"] == "not_verified"
+
+
+def test_a_seat_without_agent_gets_no_leaks_and_the_room_uses_measured_seats() -> None:
+    absent = judges.seat_audit(ProbeOutcome(Status.WARN, Text("x", "x"), {
+        "agent": "absent", "reason": "connection refused"}), {"label": "A09"})
+    assert absent.status == Status.WARN and absent.measured[NOT_PROOF]
+    assert "leaks" not in absent.measured and "attempts" not in absent.measured
+
+
+# -- in the lab -----------------------------------------------------------------------------
+
+
+def _lab_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "builds network namespaces: run as root"
+    from readiness.lab import missing_prerequisites
+
+    missing = missing_prerequisites()
+    return f"lab prerequisites missing: {missing}" if missing else None
+
+
+RUN = """
+import asyncio, json, sys
+from probes import url_filter
+params = json.loads(sys.argv[1])
+if sys.argv[2] == "control":
+    print(json.dumps(asyncio.run(url_filter.learn_control(params["names"], params["resolvers"]))))
+else:
+    o = asyncio.run(url_filter.run(params, 30))
+    print(json.dumps({"status": o.status.value, "measured": o.measured}))
+"""
+
+AUDIT = {
+    "exam_urls": ["http://exam.example/"],
+    "blocked_urls": ["http://games.example/", "http://video.example/watch/clip"],
+    "sinkhole_addresses": ["198.18.10.1"],
+    "local_networks": ["198.18.10.0/24"],
+    "subdomain_label": "rdy-truth",
+}
+
+
+def _in_ns(lab: Any, role: str, params: dict[str, Any], what: str) -> Any:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(lab.exec_argv(role, [sys.executable, "-c", RUN, json.dumps(params),
+                                               what]),
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _seat_audit(lab: Any, extra: dict[str, Any], control: bool = True) -> ProbeOutcome:
+    params = {**AUDIT, **extra}
+    answers = _in_ns(lab, "proctor", {"names": url_filter.control_names(params),
+                                      "resolvers": ["198.51.100.53"]}, "control") \
+        if control else {}
+    out = _in_ns(lab, "seat-A01", {**params, "control_answers": answers}, "audit")
+    return _judged(out["measured"])
+
+
+def _room(keyword_filter: list[str]) -> Any:
+    from readiness.lab import LabSpec
+
+    return LabSpec(name="truth-room", seats=1, cameras=[], keyword_filter=keyword_filter)
+
+
+@pytest.mark.lab
+def test_a_router_without_keyword_filter_never_passes_keyword_filtering() -> None:
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import running
+
+    with running(_room([]), f"rdyt{os.getpid()}k") as lab:
+        silent = _seat_audit(lab, {})
+        told = _seat_audit(lab, {"keywords": ["games"]})
+        blind = _seat_audit(lab, {}, control=False)
+    # video.example's path is stopped only because its whole address is dropped
+    assert silent.measured["features"]["keyword"] == "not_verified"
+    lines = silent.measured["feature_attempts"]["keyword"]
+    assert lines and all("(inconclusive)" in x for x in lines)
+    # asked to carry a keyword, the exam site serves it: the keyword is not filtered
+    assert told.measured["features"]["keyword"] == "fail"
+    # www.games.example exists for the control resolver and is stopped at the seat
+    assert silent.measured["features"]["url_wildcard"] == "pass"
+    assert any("www.games.example" in x
+               for x in silent.measured["feature_attempts"]["url_wildcard"])
+    # without a control resolver, an NXDOMAIN for a subdomain proves nothing
+    assert blind.measured["features"]["url_wildcard"] == "not_verified"
+
+
+@pytest.mark.lab
+def test_a_router_with_a_keyword_filter_passes_with_a_block_notice() -> None:
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import running
+
+    with running(_room(["games"]), f"rdyt{os.getpid()}f") as lab:
+        out = _seat_audit(lab, {"keywords": ["games"]})
+    assert out.measured["features"]["keyword"] == "pass", out.measured["feature_attempts"]
+    line = out.measured["feature_attempts"]["keyword"][0]
+    assert "exam.example/games" in line and "control GET" in line and "-> 200" in line
+    assert out.measured["features"]["block_notice"] == "pass"
+    # the exam site itself still loads through the filter
+    assert all(e["ok"] for e in out.measured["exam"])
+
+
+# -- a router that filters IPv4 only while the LAN has IPv6 (issue 11), a page title that is
+# a script (issue 13) ----------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.mark.lab
+def test_an_ipv6_leak_through_an_ipv4_only_router_is_named_and_its_title_is_text(
+        tmp_path: Path) -> None:
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+    from readiness.report import write_report
+    from readiness.results import CheckResult, RunRecord, Verdict
+
+    spec = LabSpec(name="v6-room", seats=1, cameras=[], ipv4_only_router_with_ipv6=True,
+                   hostile_title_site="games.example")
+    with running(spec, f"rdyt{os.getpid()}6") as lab:
+        out = _seat_audit(lab, {"blocked_urls": ["http://games.example/"]})
+        # nothing of the lab's IPv6 reaches this machine's own namespace
+        host6 = subprocess.run(["ip", "-6", "addr"], capture_output=True, text=True,
+                               check=True).stdout + subprocess.run(
+            ["ip", "-6", "route"], capture_output=True, text=True, check=True).stdout
+        # "the internet" has no route beyond the lab: any other IPv6 address is a dead end
+        dead = subprocess.run(lab.exec_argv("seat-A01", ["ip", "-6", "route", "get",
+                                                         "2001:db8:ffff::1"]),
+                              capture_output=True, text=True, check=False)
+        inet_routes = subprocess.run(lab.exec_argv("inet", ["ip", "-6", "route"]),
+                                     capture_output=True, text=True, check=True).stdout
+    assert "2001:db8" not in host6
+    assert dead.returncode == 0 and "2001:db8:10::1" in dead.stdout  # via the router ...
+    assert "blackhole default" in inet_routes or "blackhole ::/0" in inet_routes  # ... to here
+    # the leak is named as IPv6, with the site and its address, not as an IP-filter fault
+    assert out.status == Status.FAIL
+    assert ("the router filters IPv4 only; games.example answers over IPv6 at "
+            "2001:db8:51::20") in out.message.en, out.message.en
+    assert "IPv6" in out.message.zh
+    assert out.measured["features"]["ipv6"] == "fail"
+    # the router's DNS filters A only: the real AAAA is a DNS leak
+    assert out.measured["features"]["dns"] == "fail"
+    v6 = [a for a in out.measured["attempts"] if a["technique"] == "ipv6" and a["leak"]]
+    assert v6 and v6[0]["title"] == SCRIPT  # the page that loaded, in its own words
+    # the report shows the network's title as text: no markup from the network
+    now = datetime.now(UTC)
+    result = CheckResult("WAN-POLICY", Text("filter", "过滤"), "seat A01 (198.18.10.101)",
+                         "agent A01", out.status, out.message, out.measured, {}, None, now,
+                         1.0, "WAN-POLICY/lab/A01")
+    run = RunRecord("v6 room", "LAB", "cbec", Text("cert", "证书"), now, now,
+                    Verdict.NOT_READY, [result], {"WAN-POLICY"})
+    page = write_report(run, tmp_path, profile=None, pdf=False).html.read_text("utf-8")
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.lab
+def test_a_seat_without_agent_has_no_leaks_in_a_check_of_the_room(tmp_path: Path) -> None:
+    """`readiness check` of a small room whose A02 has no agent: the proctor may go out,
+    so an audit from its address would show leaks; none may be put on A02."""
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import yaml
+
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="no-agent-room", seats=2, cameras=[],
+                   faults=[{"kind": "no_agent", "seat": "A02"},
+                           {"kind": "blocked_site_open_by_ip", "site": "games.example"}])
+    with running(spec, f"rdyt{os.getpid()}n") as lab:
+        site = yaml.safe_load(lab.site_file.read_text())
+        site["rooms"][0]["seats"] = {"A01-A02": "198.18.10.101-102"}
+        site["rooms"][0]["cameras"] = []
+        path = tmp_path / "site.yaml"
+        path.write_text(yaml.safe_dump(site, allow_unicode=True))
+        out = tmp_path / "r.json"
+        proc = subprocess.run(
+            lab.exec_argv("proctor", [sys.executable, "-m", "readiness", "check", str(path),
+                                      "--only", "WAN-POLICY,FILTER-FEATURES", "--json",
+                                      str(out), "--lang", "en", "-v"]),
+            capture_output=True, text=True, timeout=240, cwd=REPO, check=False)
+    assert out.exists(), proc.stderr[-2000:]
+    rows = [r for r in json.loads(out.read_text())["results"]
+            if r["requirement"] in ("WAN-POLICY", "FILTER-FEATURES")]
+    a02 = [r for r in rows if "A02" in r["target"]]
+    assert a02, [r["target"] for r in rows]
+    for row in a02:
+        assert row["status"] in ("warn", "skip"), row
+        assert "not verified from this seat" in row["message"], row["message"]
+        assert not row["measured"].get("leaks") and not row["measured"].get("attempts")
+    # the seat that was measured still shows the room's real leak (games.example by address)
+    a01 = [r for r in rows if r["requirement"] == "WAN-POLICY" and "A01" in r["target"]]
+    assert a01 and a01[0]["status"] == "fail", a01
+    assert "games.example" in a01[0]["message"]
