@@ -25,7 +25,8 @@ from probes import ProbeFn
 
 from .agent.remote import AgentRemote
 from .checks import Check
-from .judges import OutcomeJudge, ResultsJudge, outcome_judges, results_judges
+from .judges import OutcomeJudge, ResultsJudge
+from .judges.registry import outcome_judges, results_judges
 from .links import LinkBoard
 from .redact import Secret
 from .results import CheckResult, Citation, ProbeOutcome, Status, Text

@@ -83,3 +83,49 @@ def test_drill_leaves_nothing_behind(drill: tuple) -> None:
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True,
                            timeout=10).stdout
     assert "/run/readiness-lab/rdy/" not in procs
+
+
+def result(doc: dict, check_id: str) -> dict:
+    return next(r for r in doc["results"] if r["id"] == check_id)
+
+
+def test_a_seat_that_drops_ping_is_working_not_switched_off(drill: tuple) -> None:
+    _, doc = drill
+    # A05's firewall drops ICMP echo (drops_ping): its agent's port answers
+    a05 = result(doc, "LAN-SUBNET/lab/198.18.10.105/reach")
+    assert a05["status"] == "warn", a05
+    assert "drops ping" in a05["message"] and "switched off" not in a05["message"]
+    assert result(doc, "LAN-SEATS/lab")["measured"]["working_seats"] == 37  # A05 counted
+
+
+def test_the_wrong_subnet_seat_is_named_at_its_real_address(drill: tuple) -> None:
+    _, doc = drill
+    domain = result(doc, "LAN-SUBNET/lab/l2-domain")
+    assert domain["status"] == "fail"
+    assert "A21" in domain["message"] and "198.18.11.121" in domain["message"]
+    assert "set it to 198.18.10.121" in domain["message"]
+
+
+def test_filter_features_rest_on_attempts_that_isolate_them(drill: tuple) -> None:
+    _, doc = drill
+    features = {r["id"].rsplit("/", 1)[-1]: r for r in doc["results"]
+                if r["requirement"] == "FILTER-FEATURES" and r["id"].count("/") == 2}
+    # the router's keyword filter with its block page: proven beside a control that loads
+    assert features["keyword"]["status"] == "pass"
+    assert any("control" in line for line in features["keyword"]["measured"]["decided_by"])
+    assert features["block_notice"]["status"] == "pass"
+    # the router filters IPv4 only while the LAN has an IPv6 path out: named as IPv6
+    assert features["dns"]["status"] == "fail" and "IPv6" in features["dns"]["message"]
+    assert "2001:db8:" in features["ip"]["message"]
+    for name, row in features.items():
+        if name in ("web_management", "remote_management", "router-snmp"):
+            continue
+        assert row["measured"].get("decided_by") is not None, (name, row)
+
+
+def test_the_digest_camera_passes_with_its_password_kept_secret(drill: tuple) -> None:
+    _, doc = drill
+    for rule in ("CAM-RES", "CAM-AUDIO"):
+        assert result(doc, f"{rule}/lab/cam-1")["status"] == "pass"
+    # the user name and password never appear in a stream address of the results
+    assert "rtsp://admin" not in json.dumps(doc)

@@ -9,7 +9,7 @@ import pytest
 
 from readiness.config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
 from readiness.judges import cameras as judge
-from readiness.judges import outcome_judges, results_judges
+from readiness.judges.registry import outcome_judges, results_judges
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
 
 CBEC = CamResThresholds(min_width=1920, min_height=1080, min_megapixels=2)

@@ -14,7 +14,7 @@ from readiness.checks import COORDINATOR
 from readiness.config.load import load_site
 from readiness.config.profile import WanFloorThresholds, load_profile
 from readiness.judges import filtering as judges
-from readiness.judges import outcome_judges, results_judges
+from readiness.judges.registry import outcome_judges, results_judges
 from readiness.planning import PlanContext, build_plan
 from readiness.results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
 

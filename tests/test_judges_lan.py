@@ -15,7 +15,8 @@ from readiness.config.profile import (
     LanSubnetThresholds,
     load_profile,
 )
-from readiness.judges import lan, outcome_judges, results_judges
+from readiness.judges import lan
+from readiness.judges.registry import outcome_judges, results_judges
 from readiness.planning import thresholds_of
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from readiness.judges import layer2, results_judges
+from readiness.judges import layer2
+from readiness.judges.registry import results_judges
 from readiness.results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text, proves
 
 SUBNET = "198.18.10.0/24"

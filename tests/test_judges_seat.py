@@ -8,7 +8,7 @@ from typing import Any
 
 from readiness.agent import self_report as sr
 from readiness.config.profile import SeatSpecThresholds, load_profile
-from readiness.judges import outcome_judges
+from readiness.judges.registry import outcome_judges
 from readiness.judges.seat import judge_seat_spec, judge_self_report
 from readiness.planning import thresholds_of
 from readiness.results import ProbeOutcome, Status, Text

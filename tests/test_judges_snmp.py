@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from readiness.config.profile import UpsRuntimeThresholds
-from readiness.judges import outcome_judges
 from readiness.judges import snmp as judge
+from readiness.judges.registry import outcome_judges
 from readiness.results import ProbeOutcome, Status, Text
 
 

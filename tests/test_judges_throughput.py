@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from readiness.config.profile import LanSpeedThresholds, load_profile
-from readiness.judges import outcome_judges
+from readiness.judges.registry import outcome_judges
 from readiness.judges.throughput import (
     LoadFigures,
     judge_load,

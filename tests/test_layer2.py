@@ -611,8 +611,9 @@ def test_lab_absent_and_wrong_subnet_seats_fail(checked: dict[str, dict[str, Any
     assert absent["status"] == "warn" and "nothing answers ARP" in absent["message"]
     domain = checked["LAN-SUBNET/lab/l2-domain"]
     assert domain["status"] == "fail"
-    assert ("seat A04 (198.18.10.104) is on this LAN but uses 198.18.11.104, outside "
-            "198.18.10.0/24") in domain["message"]
+    assert ("seat A04 (198.18.10.104) is on the exam LAN at 198.18.11.104"
+            in domain["message"])
+    assert "wrong subnet, set it to 198.18.10.104" in domain["message"]
 
 
 @pytest.mark.lab

@@ -188,7 +188,7 @@ DISCOVER = """
 import asyncio, json, sys
 from readiness.config.load import load_site
 from readiness.config.profile import load_profile
-from readiness.judges import outcome_judges
+from readiness.judges.registry import outcome_judges
 from readiness.planning import PlanContext, build_plan
 from probes import registry
 plan = build_plan(PlanContext(load_site(sys.argv[1]), load_profile("cbec")), only={"CAM-COUNT"})

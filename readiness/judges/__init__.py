@@ -21,31 +21,3 @@ from ..results import CheckResult, ProbeOutcome
 
 OutcomeJudge = Callable[[ProbeOutcome, dict[str, Any]], ProbeOutcome]
 ResultsJudge = Callable[[list[CheckResult], dict[str, Any]], ProbeOutcome]
-
-
-def _families() -> list[Any]:
-    import importlib
-
-    names = ("lan", "layer2", "throughput", "filtering", "cameras", "snmp", "seat")
-    found = []
-    for name in names:
-        try:
-            found.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return found
-
-
-def outcome_judges() -> dict[str, OutcomeJudge]:
-    out: dict[str, OutcomeJudge] = {}
-    for module in _families():
-        out.update(getattr(module, "OUTCOME_JUDGES", {}))
-    return out
-
-
-def results_judges() -> dict[str, ResultsJudge]:
-    out: dict[str, ResultsJudge] = {}
-    for module in _families():
-        out.update(getattr(module, "RESULTS_JUDGES", {}))
-    return out

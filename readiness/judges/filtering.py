@@ -415,9 +415,18 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
         {**measured, NOT_PROOF: True})
 
 
+def _leak_lines(leaking: list[CheckResult], most: int = 10) -> list[str]:
+    """The requests that got through, as the deciding attempts (a few per seat)."""
+    return [f"{r.vantage}: {leak}" for r in leaking
+            for leak in r.measured.get("leaks", [])[:2]][:most]
+
+
 def _per_time(used: list[CheckResult], name_en: str, name_zh: str,
               measured: dict[str, Any]) -> ProbeOutcome:
     leaking = [r for r in used if r.measured.get("leaks")]
+    measured["decided_by"] = _leak_lines(leaking) or [
+        f"audits made {'inside' if measured['in_exam_window'] else 'outside'} an exam window, "
+        "nothing that must be blocked got through"]
     if leaking:
         inside = any(r.measured.get("in_exam_window") for r in leaking)
         first = leaking[0].measured["leaks"][0]
@@ -440,7 +449,8 @@ def _per_time(used: list[CheckResult], name_en: str, name_zh: str,
 def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: str,
                  name_en: str, name_zh: str, measured: dict[str, Any]) -> ProbeOutcome:
     reach = next((r for r in results if r.check_id == reach_id), None)
-    if any(r.measured.get("leaks") for r in used):
+    measured["decided_by"] = _leak_lines([r for r in used if r.measured.get("leaks")])
+    if measured["decided_by"]:
         return ProbeOutcome(Status.FAIL, Text(
             f"{name_en}: seats are not held to their policy (see the leaks above)",
             f"{name_zh}：考生机未受策略限制（见上方泄漏）"), measured)
@@ -448,6 +458,8 @@ def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: 
     blocked = {b["url"] for r in used for b in r.measured.get("blocked", [])}
     both = [u for u in reached if u in blocked]
     measured.update(coordinator_reached=reached, seats_blocked_from=both)
+    measured["decided_by"] = [f"coordinator reached {u}; seats were blocked from it"
+                              for u in both]
     if both:
         return ProbeOutcome(Status.PASS, Text(
             f"{name_en}: the coordinator reaches {', '.join(both)}, which seats cannot",
