@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def _logging(log_file: str | None, secrets: list[Secret]) -> logging.Handler:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from ..check_run import load
     from ..config.errors import ConfigError
-    from ..schedule.runner import ScheduleError, serve, settings_from
+    from ..schedule.runner import serve
     from .schedule_show import render_schedule
 
     lang = args.lang
@@ -142,6 +143,21 @@ def cmd_schedule(args: argparse.Namespace) -> int:
                         rooms=_split(args.room), only=_split(args.only), limit=args.limit)
         return 0
 
+    return run_unattended(
+        args, site, lambda settings, stop: serve(settings, stop,
+                                                 exit_when_done=args.exit_when_done),
+        "readiness.schedule", "stopping after the run in progress, if any")
+
+
+def run_unattended(args: argparse.Namespace, site: Any,
+                   run: Callable[[Any, threading.Event], None], logger: str,
+                   stopping: str) -> int:
+    """What `schedule` and `serve` share: the settings from the command line, a log
+    that never shows a secret, SIGINT/SIGTERM ending the service after the run in
+    progress, and every failure as a sentence with its exit code."""
+    from ..config.errors import ConfigError
+    from ..schedule.runner import ScheduleError, settings_from
+
     settings = settings_from(args.config, store=args.store, log_path=args.log,
                              key_dir=args.dir, jobs=args.jobs, rooms=_split(args.room),
                              only=_split(args.only), concurrency=args.concurrency)
@@ -149,18 +165,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("readiness.schedule").info(
-            "signal %d: stopping after the run in progress, if any", signum)
+        logging.getLogger(logger).info("signal %d: %s", signum, stopping)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        serve(settings, stop, exit_when_done=args.exit_when_done)
+        run(settings, stop)
     except ConfigError as err:
-        return print_config_error(err, lang)
+        return print_config_error(err, args.lang)
     except ScheduleError as err:
-        return usage_error(lang, err.text.en, err.text.zh)
+        return usage_error(args.lang, err.text.en, err.text.zh)
     finally:
         handler.flush()
     return 0

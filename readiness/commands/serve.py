@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
 from typing import Any
 
 from .messages import print_config_error, usage_error
-from .schedule import _logging, _split
 from .schedule import add_arguments as add_schedule_arguments
+from .schedule import run_unattended
 
 DEFAULT_LISTEN = "127.0.0.1:9477"
 
@@ -56,7 +53,6 @@ def add_serve_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..check_run import load
     from ..config.errors import ConfigError
-    from ..schedule.runner import ScheduleError, settings_from
     from ..serve import service
     from ..serve.server import parse_listen
 
@@ -72,27 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         site, _profile = load(args.config)
     except ConfigError as err:
         return print_config_error(err, lang)
-    settings = settings_from(args.config, store=args.store, log_path=args.log,
-                             key_dir=args.dir, jobs=args.jobs, rooms=_split(args.room),
-                             only=_split(args.only), concurrency=args.concurrency)
-    handler = _logging(args.log_file, list(site.secrets.values()))
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("readiness.serve").info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        service.run(settings, listen, stop)
-    except ConfigError as err:
-        return print_config_error(err, lang)
-    except ScheduleError as err:
-        return usage_error(lang, err.text.en, err.text.zh)
-    finally:
-        handler.flush()
-    return 0
+    return run_unattended(args, site,
+                          lambda settings, stop: service.run(settings, listen, stop),
+                          "readiness.serve", "stopping")
 
 
 __all__ = ["SERVE_HELP", "add_serve_parser", "cmd_serve"]
