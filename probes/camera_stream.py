@@ -36,6 +36,8 @@ from .engines.rtsp_sdp import RtspError, describe, mask_url, strip_credentials
 WORKER = Path(__file__).with_name("camera_worker.py")
 # A child's start (interpreter + cv2 import) that the deadline allows for.
 CHILD_START_S = 1.0
+# A second, patient open of a stream that opened without a picture (camera_worker).
+REOPEN_S = 4.0
 
 
 def _url_with_credentials(url: str, username: str | None, password: str | None) -> str:
@@ -81,17 +83,20 @@ def _measured_text(where: str, m: dict[str, Any]) -> Text:
 
 
 def picture_budget(p: dict[str, Any]) -> float:
-    """How long run_picture needs at most: the child's start, open, warm-up, measure and
-    one stalled read."""
+    """How long run_picture needs at most: the child's start, open, warm-up, measure, one
+    stalled read and one patient second open."""
     return (CHILD_START_S + float(p.get("open_timeout_s", 5.0)) + float(p.get("warmup_s", 1.0))
-            + float(p.get("measure_s", 2.0)) + float(p.get("read_timeout_s", 3.0)) + 1.0)
+            + float(p.get("measure_s", 2.0)) + float(p.get("read_timeout_s", 3.0)) + 1.0
+            + REOPEN_S)
 
 
 async def _decode(proc: asyncio.subprocess.Process, full_url: str, params: dict[str, Any],
                   budget_s: float) -> dict[str, Any]:
-    knobs = {k: float(params.get(k, d)) for k, d in (
+    knobs: dict[str, float | str] = {k: float(params.get(k, d)) for k, d in (
         ("open_timeout_s", 5.0), ("read_timeout_s", 3.0), ("warmup_s", 1.0),
         ("measure_s", 2.0))}
+    # the child opens a second time (see camera_worker.capture) only within this
+    knobs["budget_s"] = max(0.0, budget_s - 0.5)
     if params.get("snapshot_path"):
         knobs["snapshot_path"] = str(params["snapshot_path"])
     assert proc.stdin is not None and proc.stdout is not None

@@ -8,8 +8,14 @@ at the same time as every other, and the parent kills it at its deadline.
 
 Protocol: the parent writes one JSON line on stdin (the URL with its credentials, which
 therefore never appears in a process list, and the timing knobs); the child writes one
-JSON line of plain measurements on stdout. cv2 is imported before stdin is read, so the
-import overlaps the parent's RTSP DESCRIBE.
+JSON line of plain measurements on stdout (a private copy of it: whatever OpenCV or
+FFmpeg print goes to stderr). cv2 is imported before stdin is read, so the import
+overlaps the parent's RTSP DESCRIBE.
+
+FFmpeg's stream analysis is kept short (half a second) so a healthy camera opens fast;
+a camera whose first key frame comes later (a busy encoder) leaves FFmpeg without the
+picture's size: the open or the first read fails. Such a stream is opened once more
+with a patient analysis, when the parent's `budget_s` allows, and says so (`reopened`).
 
 Measurements (judged in readiness/judges/cameras.py):
   fps            frames over the measuring window divided by the span of their stream
@@ -33,7 +39,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-CAPTURE_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
+# A healthy camera's stream is analysed in half a second; a camera whose first key
+# frame comes later gets a second open that waits up to PATIENT for it.
+QUICK_ANALYSIS = "rtsp_transport;tcp|analyzeduration;500000"
+PATIENT_ANALYSIS = "rtsp_transport;tcp|analyzeduration;4000000"
+# what the patient open may take beyond the quick one: the wait for a key frame
+PATIENT_EXTRA_S = 2.0
 GRID = (64, 36)
 SMALL = (320, 180)
 SNAPSHOT_WIDTH = 640
@@ -56,8 +67,7 @@ def _rate(stamps_ms: list[float], arrivals: list[float]) -> tuple[float | None, 
     return None, "none"
 
 
-def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"opened": False, "frames": 0}
+def _open(url: str, p: dict[str, Any], cv2: Any, out: dict[str, Any]) -> Any:
     open_ms = int(float(p["open_timeout_s"]) * 1000)
     read_ms = int(float(p["read_timeout_s"]) * 1000)
     t0 = time.monotonic()
@@ -74,12 +84,34 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
     out["open_s"] = round(time.monotonic() - t0, 3)
     if not cap.isOpened():
         cap.release()
-        return out
+        return None
     out["opened"] = True
-    try:
-        _measure(cap, p, out, cv2, np)
-    finally:
-        cap.release()
+    return cap
+
+
+def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    out: dict[str, Any] = {"opened": False, "frames": 0}
+    for analysis in (QUICK_ANALYSIS, PATIENT_ANALYSIS):
+        # read at each open: set before the VideoCapture, in this process only
+        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = analysis
+        cap = _open(url, p, cv2, out)
+        if cap is not None:
+            try:
+                _measure(cap, p, out, cv2, np)
+            finally:
+                cap.release()
+        # Not one frame: the quick stream analysis may have ended before the camera's
+        # first key frame (a busy encoder), so FFmpeg never learnt the picture's size.
+        # Open once more and wait for it, when the deadline allows.
+        left = float(p.get("budget_s", 0)) - (time.monotonic() - started)
+        need = (out.get("open_s", 0.0) + PATIENT_EXTRA_S + float(p["warmup_s"])
+                + float(p["measure_s"]) + 0.5)
+        if out["frames"] or analysis == PATIENT_ANALYSIS or left < need:
+            return out
+        first = "opened without a frame" if out["opened"] else "did not open"
+        out = {"opened": False, "frames": 0,
+               "reopened": f"{first} in {out['open_s']:.1f} s with a quick stream analysis"}
     return out
 
 
@@ -144,9 +176,18 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
             out["snapshot"] = str(snapshot)
 
 
+def _private_answer_channel() -> Any:
+    """The parent's pipe, kept for our one answer line; what OpenCV or FFmpeg print on
+    standard output (debug logging, a warning) goes to standard error instead and can
+    never corrupt the answer."""
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return answer
+
+
 def main() -> None:
-    # read at each open: set before the first VideoCapture, in this process only
-    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = CAPTURE_OPTIONS
+    answer = _private_answer_channel()
     import cv2
     import numpy as np
 
@@ -158,8 +199,8 @@ def main() -> None:
         result = capture(request["url"], request["params"], cv2, np)
     except Exception as exc:  # say which, never the URL (it holds the password)
         result = {"opened": False, "frames": 0, "exception": type(exc).__name__}
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    answer.write(json.dumps(result) + "\n")
+    answer.flush()
 
 
 if __name__ == "__main__":

@@ -53,9 +53,12 @@ DEFAULT_ARP_RETRIES = 2
 # offers it to a new client: a shorter window misses the commonest rogue server.
 DEFAULT_DHCP_WINDOW_S = 4.0
 DEFAULT_MAX_HOSTS = 4096
-# How often the event loop looks at the socket. Answers wait in the kernel's buffer
-# meanwhile (made large below), so this only bounds the timing error of `first_s`.
+# Where the event loop cannot watch the socket (Npcap on Windows), how often it looks.
+# Answers wait in the kernel's buffer meanwhile (made large below), so this only
+# bounds the timing error of `first_s`.
 POLL_S = 0.002
+# How often a paced sweep wakes to send its next few requests.
+PACE_TICK_S = 0.005
 # A /24's answers arrive within a millisecond; the default 64 KiB buffer holds ~60 of
 # them, so a burst from a full room would be dropped before we read it.
 RCVBUF_BYTES = 4 * 1024 * 1024
@@ -362,6 +365,33 @@ def _readable(sock: Any) -> bool:
     return bool(type(sock).select([sock], 0))
 
 
+async def _until_readable(sock: Any, timeout_s: float) -> None:
+    """Until a frame waits in `sock` or `timeout_s` has passed. The event loop watches
+    the socket itself: a whole room's reachability checks, each asking one silent host
+    by ARP, would otherwise wake hundreds of times a second for nothing."""
+    if timeout_s <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    try:
+        fd = sock.fileno()
+        loop.add_reader(fd, wake)
+    except (AttributeError, NotImplementedError, OSError, ValueError):
+        await asyncio.sleep(min(POLL_S, timeout_s))
+        return
+    try:
+        await asyncio.wait_for(ready, timeout_s)
+    except TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
+
+
 def _drain(sock: Any, limit: int = 10_000) -> list[bytes]:
     """Every frame waiting in the socket, without blocking."""
     frames: list[bytes] = []
@@ -499,7 +529,10 @@ async def sweep(subnet: str, *, interface: str | None = None,
                 collector.feed(frame, time.monotonic() - t0)
             if elapsed >= end_s and not queue:
                 break
-            await asyncio.sleep(POLL_S)
+            wake_at = min([end_s, *rounds_at[:1], *dhcp_at[:1]])
+            if queue:
+                wake_at = min(wake_at, elapsed + PACE_TICK_S)
+            await _until_readable(sock, wake_at - (time.monotonic() - t0))
         duration = time.monotonic() - t0
     finally:
         sock.close()

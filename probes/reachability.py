@@ -9,11 +9,13 @@ params:
   ports           TCP ports that must accept a connection ([])
   reply_timeout_s how long one echo may take (1.0), port_timeout_s per port (2.0);
                   both are shortened to fit the deadline
-  subnet          the exam LAN's subnet: when the address is in it and this computer is
-                  on it, the host is also asked by ARP (answers on the wire, whatever
-                  its firewall does to ping)
+  subnet          the exam LAN's subnet: when the address is in it, this computer is on
+                  it and no echo comes back, the host is also asked by ARP (answers on
+                  the wire, whatever its firewall does to ping)
   fallback_port   a TCP port the host listens on (its seat agent): when no echo comes
-                  back, up to TCP_ATTEMPTS connects to it give loss and latency instead
+                  back, up to TCP_ATTEMPTS connects to it give loss and latency instead,
+                  each timed by the kernel's handshake round trip where it can be
+                  (probes/engines/tcp_connect.py; `tcp.timed_by` says which)
 
 A host's firewall may drop ping (Windows does by default) while the host works: ARP and
 TCP show it is there, and the judge words ICMP silence as a firewall setting, not a
@@ -33,9 +35,7 @@ timeouts are cut from `deadline_s`, so the runner's hard stop is only a backstop
 from __future__ import annotations
 
 import asyncio
-import errno
 import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +43,7 @@ from typing import Any
 from readiness.results import ProbeOutcome, Status, Text
 
 from . import l2_sweep
+from .engines import tcp_connect
 from .engines.icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
 
 DEFAULT_COUNT = 10
@@ -57,11 +58,11 @@ TCP_ATTEMPTS = 3
 TCP_CONNECT_TIMEOUT_S = 1.0
 ARP_WINDOW_S = 1.0
 
-PORT_OPEN = "open"
-PORT_REFUSED = "refused"
-PORT_TIMEOUT = "timeout"
-PORT_UNREACHABLE = "unreachable"
-PORT_ERROR = "error"
+PORT_OPEN = tcp_connect.OPEN
+PORT_REFUSED = tcp_connect.REFUSED
+PORT_TIMEOUT = tcp_connect.TIMEOUT
+PORT_UNREACHABLE = tcp_connect.UNREACHABLE
+PORT_ERROR = tcp_connect.ERROR
 
 
 @dataclass(frozen=True)
@@ -129,23 +130,7 @@ def _plan_pings(count: int, interval_s: float, reply_timeout_s: float,
 
 
 async def _connect(address: str, port: int, timeout_s: float) -> str:
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        async with asyncio.timeout(timeout_s):
-            await loop.sock_connect(sock, (address, port))
-        return PORT_OPEN
-    except TimeoutError:
-        return PORT_TIMEOUT
-    except ConnectionRefusedError:
-        return PORT_REFUSED
-    except OSError as exc:
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
-            return PORT_UNREACHABLE
-        return PORT_ERROR
-    finally:
-        sock.close()
+    return (await tcp_connect.connect(address, port, timeout_s)).state
 
 
 async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any]:
@@ -154,19 +139,21 @@ async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any
     start = time.monotonic()
     rtts: list[float] = []
     states: list[str] = []
+    timed_by: set[str] = set()
     for _ in range(TCP_ATTEMPTS):
         left = budget_s - (time.monotonic() - start)
         if left < MIN_REPLY_TIMEOUT_S:
             break
-        t0 = time.monotonic()
-        state = await _connect(address, port, min(TCP_CONNECT_TIMEOUT_S, left))
-        states.append(state)
-        if state in (PORT_OPEN, PORT_REFUSED):
-            rtts.append((time.monotonic() - t0) * 1000)
+        tried = await tcp_connect.connect(address, port, min(TCP_CONNECT_TIMEOUT_S, left))
+        states.append(tried.state)
+        if tried.rtt_ms is not None:
+            rtts.append(tried.rtt_ms)
+            timed_by.add(tried.timed_by)
         await asyncio.sleep(0.05)
     sent = len(states)
     return {
         "port": port, "sent": sent, "answered": len(rtts),
+        "timed_by": sorted(timed_by),
         "loss_pct": round(100.0 * (sent - len(rtts)) / sent, 1) if sent else None,
         "rtt_min_ms": _round(min(rtts)) if rtts else None,
         "rtt_avg_ms": _round(sum(rtts) / len(rtts)) if rtts else None,
@@ -175,13 +162,20 @@ async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any
     }
 
 
-async def _arp(address: str, subnet: str | None) -> dict[str, Any]:
+async def _nothing() -> None:
+    return None
+
+
+async def _arp(address: str, subnet: str | None, budget_s: float) -> dict[str, Any]:
     """Does `address` answer ARP on the exam LAN? {"asked": False, "why": ...} when it
-    cannot be asked from here (no raw-socket rights, not on that LAN, outside it)."""
+    cannot be asked from here (no raw-socket rights, not on that LAN, outside it, no
+    time left)."""
     if subnet is None:
         return {"asked": False, "why": "no subnet given"}
     if ipaddress.IPv4Address(address) not in ipaddress.IPv4Network(subnet):
         return {"asked": False, "why": f"{address} is outside {subnet}"}
+    if budget_s < ARP_WINDOW_S + 0.2:
+        return {"asked": False, "why": f"only {budget_s:.1f} s left of the deadline"}
     try:
         found = await l2_sweep.sweep(subnet, targets=[address], dhcp=False,
                                      arp_window_s=ARP_WINDOW_S)
@@ -215,16 +209,20 @@ async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
 
     start = time.monotonic()
     ping_task = asyncio.ensure_future(ping(address, p.count, interval_s, reply_timeout_s))
-    arp_task = asyncio.ensure_future(_arp(address, p.subnet))
     try:
         port_states = await asyncio.gather(
             *(_connect(address, port, port_timeout_s) for port in p.ports))
         pinged = await _settle(ping_task)
-        arp = await arp_task
+        arp: dict[str, Any] = {"asked": False, "why": "the host answered ping"}
         tcp = None
-        if p.fallback_port and (isinstance(pinged, IcmpUnavailable) or pinged.received == 0):
+        if isinstance(pinged, IcmpUnavailable) or pinged.received == 0:
+            # Only a silent host is asked by ARP and TCP: a whole room checked at once
+            # would otherwise run one raw-socket listener per seat for nothing.
             left = budget_s - (time.monotonic() - start)
-            tcp = await _tcp_series(address, p.fallback_port, left)
+            arp, tcp = await asyncio.gather(
+                _arp(address, p.subnet, left),
+                _tcp_series(address, p.fallback_port, left) if p.fallback_port
+                else _nothing())
         outcome = _measured(p, address, pinged, ports=dict(
             zip((str(port) for port in p.ports), port_states, strict=True)),
             interval_s=interval_s, port_timeout_s=port_timeout_s)
@@ -234,7 +232,6 @@ async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
     finally:
         # On the backstop timeout the ping must not outlive the probe.
         ping_task.cancel()
-        arp_task.cancel()
 
 
 def _latency_from(m: dict[str, Any], tcp: dict[str, Any] | None) -> str | None:

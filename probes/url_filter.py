@@ -88,6 +88,7 @@ PRIVATE = tuple(ipaddress.ip_network(n) for n in (
 MAX_ADDRESSES = 4  # per name and technique: enough to see a leak, few enough to be quick
 MAX_REDIRECTS = 3
 TCP_DNS_PER_SERVER = 2
+RETRY_PAUSE_S = 0.5
 
 
 # -- parameters -------------------------------------------------------------------------
@@ -293,6 +294,10 @@ FETCH_BLOCKS = {
     http_fetch.HTTP_TIMEOUT: "http_drop",
     http_fetch.HTTP_CLOSED: "http_closed",
 }
+# outcomes that a busy server or a lost packet can give once: worth a second try
+RETRYABLE = frozenset({http_fetch.CONNECT_TIMEOUT, http_fetch.CONNECT_RESET,
+                       http_fetch.HTTP_RESET, http_fetch.HTTP_TIMEOUT,
+                       http_fetch.HTTP_CLOSED, http_fetch.ERROR})
 MAX_TITLE = 200  # characters of a leaked page's title kept in the attempt
 
 DNS_BLOCKS = {
@@ -329,8 +334,9 @@ HOW = {
 
 
 class _Audit:
-    def __init__(self, p: _Params) -> None:
+    def __init__(self, p: _Params, deadline_s: float = 60.0) -> None:
         self.p = p
+        self.ends_at = time.monotonic() + deadline_s
         self.gate = asyncio.Semaphore(p.concurrency)
         self.attempts: list[Attempt] = []
         self.exam_results: list[dict[str, Any]] = []
@@ -342,6 +348,24 @@ class _Audit:
     async def limited(self, coro: Awaitable[T]) -> T:
         async with self.gate:
             return await coro
+
+    def time_for_another_fetch(self) -> bool:
+        """A second try fits before the audit's deadline (with a second to report)."""
+        need = self.p.connect_timeout_s + self.p.read_timeout_s + RETRY_PAUSE_S + 1.0
+        return self.ends_at - time.monotonic() > need
+
+    async def control_fetch(self, url: str, address: str, host: str) -> tuple[Fetch, str]:
+        """A control request, tried once more when it does not load and time allows: a
+        whole room auditing at once can lose one request to a busy server, and a lost
+        control would leave the feature unproven. Both tries are in the line."""
+        f = await self.fetch(url, address, host)
+        line = f"control {f.request_text()} -> {f.result_text()}"
+        if not _loads(self, f, host) and f.outcome in RETRYABLE \
+                and self.time_for_another_fetch():
+            await asyncio.sleep(RETRY_PAUSE_S)
+            f = await self.fetch(url, address, host)
+            line += f"; again -> {f.result_text()}"
+        return f, line
 
     # -- classification helpers ----------------------------------------------------------
 
@@ -556,8 +580,8 @@ def _path_variants(path: str) -> list[str]:
     return list(dict.fromkeys(v + q for v in variants if v != bare))
 
 
-async def _audit(p: _Params) -> tuple[_Audit, dict[str, Any]]:
-    a = _Audit(p)
+async def _audit(p: _Params, deadline_s: float) -> tuple[_Audit, dict[str, Any]]:
+    a = _Audit(p, deadline_s)
     a.has_ipv6 = p.ipv6 and await a.check_ipv6_route()
     rdtypes = ["A", "AAAA"] if a.has_ipv6 else ["A"]
     # a candidate's PC asks for both A and AAAA whatever its route: a real answer to
@@ -779,9 +803,8 @@ async def _path_attempts(a: _Audit, t: Target, address: str) -> list[Attempt]:
     root at the same address. When the root is stopped too, the whole address is
     blocked and the path proves nothing about a URL or keyword filter."""
     root = http_fetch.url_with_address(t.with_path("/"), address)
-    control = await a.fetch(root, address, t.host)
+    control, control_line = await a.control_fetch(root, address, t.host)
     control_loads = _loads(a, control, t.host)
-    control_line = f"control {control.request_text()} -> {control.result_text()}"
     out = []
     for technique, path in [("path", t.path), *(("path_variant", v)
                                                  for v in _path_variants(t.path))]:
@@ -883,23 +906,43 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
     # own exam server never passes the router's filter), beside a control: the same
     # site's own URL at the same address. Only a keyword filter stops the one and not
     # the other.
-    def outside(t: Target) -> bool:
-        addrs = a.seat_addresses(t.host) if t.is_name else [t.host]
-        return bool(addrs) and not all(a.is_local(x) for x in addrs)
+    async def addresses(t: Target) -> list[str]:
+        if not t.is_name:
+            return [t.host]
+        found = a.seat_addresses(t.host)
+        lookup = a.seat_dns.get((t.host, "A"))
+        if not found and lookup is not None and lookup.outcome == dns_query.TIMEOUT \
+                and a.time_for_another_fetch():
+            # one lost DNS answer must not leave the keyword untried
+            a.seat_dns[(t.host, "A")] = await a.limited(dns_query.resolve(
+                t.host, "A", list(a.p.resolvers), a.p.dns_timeout_s))
+            found = a.seat_addresses(t.host)
+        return found
 
-    base = next((t for t in must_load if t.scheme != "tcp" and outside(t)), None)
+    base, addrs = None, []
+    for t in must_load:
+        if t.scheme == "tcp":
+            continue
+        found = await addresses(t)
+        if found and not all(a.is_local(x) for x in found):
+            base, addrs = t, found
+            break
     if base is None:
         return [Attempt("keyword", keyword, f"keyword {keyword!r}", "not tried",
                         inconclusive=True,
                         note="no exam URL outside the room loads to carry the keyword")]
-    addrs = [x for x in (a.seat_addresses(base.host) if base.is_name else [base.host])
-             if ":" not in x or a.has_ipv6]
-    path = "/" + quote(keyword, safe="")
-    url = base.with_path(path)
-    control = await a.fetch(base.url, addrs[0], base.host)
-    f = await a.fetch(url, addrs[0], base.host)
-    att = Attempt("keyword", url, f.request_text(), f.result_text(),
-                  control=f"control {control.request_text()} -> {control.result_text()}")
+    address = next((x for x in addrs if ":" not in x or a.has_ipv6), addrs[0])
+    url = base.with_path("/" + quote(keyword, safe=""))
+    control, control_line = await a.control_fetch(base.url, address, base.host)
+    f = await a.fetch(url, address, base.host)
+    result = f.result_text()
+    if f.outcome in RETRYABLE and _loads(a, control, base.host) \
+            and a.time_for_another_fetch():
+        # a stop that a busy server could also give: seen twice, it is the filter's
+        await asyncio.sleep(RETRY_PAUSE_S)
+        f = await a.fetch(url, address, base.host)
+        result += f"; again -> {f.result_text()}"
+    att = Attempt("keyword", url, f.request_text(), result, control=control_line)
     if f.outcome in FETCH_BLOCKS:
         att.blocked_by = FETCH_BLOCKS[f.outcome]
     elif f.outcome == http_fetch.RESPONSE:
@@ -995,7 +1038,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             "本机未配置 DNS 服务器，无法像浏览器一样按域名访问："
             "请设置考生机的 DNS（通常为路由器）"))
     started = time.monotonic()
-    audit, roles = await _audit(p)
+    audit, roles = await _audit(p, deadline_s)
     return measurements(audit, roles, time.monotonic() - started)
 
 
@@ -1080,7 +1123,7 @@ async def run_reach(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         "read_timeout_s": params.get("read_timeout_s", 5.0),
         "verify_tls": params.get("verify_tls", True),
     }).fit(budget)
-    audit = _Audit(p)
+    audit = _Audit(p, budget)
     started = time.monotonic()
     loads = await _gather([audit.exam_load(t) for t in targets])
     good = [e for e in loads if e["ok"]]

@@ -122,6 +122,51 @@ def web() -> Iterator[int]:
     server.server_close()
 
 
+class _LosesFirst:
+    """A web server that closes the first connection without a word, then answers:
+    the busy server a whole room auditing at once can meet."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.seen = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                self.seen += 1
+                if self.seen > 1:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                 b"Connection: close\r\n\r\nok")
+
+
+@pytest.mark.parametrize("deadline_s, loads", [(30.0, True), (0.5, False)])
+def test_a_lost_control_is_tried_again_only_when_time_allows(deadline_s: float,
+                                                             loads: bool) -> None:
+    server = _LosesFirst()
+    try:
+        p = url_filter._Params.parse({"blocked_urls": ["http://games.example/"],
+                                      "resolver_address": "127.0.0.1",
+                                      "connect_timeout_s": 1, "read_timeout_s": 1})
+        audit = url_filter._Audit(p, deadline_s)
+        url = f"http://127.0.0.1:{server.port}/"
+        f, line = _run(audit.control_fetch(url, "127.0.0.1", "exam.example"))
+    finally:
+        server.sock.close()
+    # both tries are in the evidence; without the time for one, the loss stands
+    assert (f.status == 200) is loads
+    assert ("again -> 200" in line) is loads
+    assert server.seen == (2 if loads else 1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -242,3 +242,23 @@ def test_every_check_id_is_unique(tmp_path: Path, profile: str) -> None:
                       only={"WAN-FLOOR", "WAN-POLICY", "FILTER-FEATURES"})
     ids = [c.check_id for c in plan.checks]
     assert len(ids) == len(set(ids))
+
+
+def test_a_feature_proven_from_some_seats_names_the_seats_that_could_not_show_it() -> None:
+    from dataclasses import replace
+
+    shown = "GET http://exam.example/games -> 403 [control GET http://exam.example/ -> 200]"
+    lost = ("GET http://exam.example/games -> http_timeout (inconclusive) "
+            "[control GET http://exam.example/ -> http_timeout; again -> http_timeout]")
+    a01 = _audit_result("WAN-POLICY/lab/A01", {"keyword": "pass"}, [])
+    a01.measured["feature_attempts"] = {"keyword": [shown]}
+    a02 = replace(_audit_result("WAN-POLICY/lab/A02", {"keyword": "not_verified"}, []),
+                  vantage="agent A02")
+    a02.measured["feature_attempts"] = {"keyword": [lost]}
+    out = _feature([a01, a02], "keyword")
+    assert out.status == Status.WARN and out.measured[NOT_PROOF] is True
+    assert "shown from 1 of 2 seats" in out.message.en
+    assert "agent A02: GET http://exam.example/games" in out.message.en
+    # the advice for a filter nobody tried does not apply here
+    assert "filter_audit.keywords" not in out.message.en
+    assert _feature([a01], "keyword").status == Status.PASS

@@ -407,6 +407,19 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
             f"{_shorten(measured['decided_by'], 2)}",
             f"{name_zh}有效（仅该功能能拦截的尝试均被拦截）："
             f"{_shorten(measured['decided_by'], 2)}"), measured)
+    shown_by = [r for r, v in zip(used, values, strict=True) if v == FEATURE_PASS]
+    if shown_by:
+        # proven from some seats: name the others and what stopped the proof there
+        rest = [r for r in used if r not in shown_by]
+        why = _shorten([f"{r.vantage}: {line}" for r in rest
+                        for line in r.measured.get("feature_attempts", {}).get(name, [])[:1]]
+                       or [r.vantage for r in rest])
+        return ProbeOutcome(Status.WARN, Text(
+            f"{name_en} shown from {len(shown_by)} of {len(used)} seats, not verified from "
+            f"the others: {why}; run the check again, and if it stays, look at those seats",
+            f"{name_zh}已在 {len(used)} 个考位中的 {len(shown_by)} 个得到证明，其余未验证："
+            f"{why}；请重新检查，如仍如此，请检查这些考位"),
+            {**measured, NOT_PROOF: True})
     en, zh = NOT_SEEN.get(name, ("not demonstrated", "未能演示"))
     word_en = "not verified" if NOT_VERIFIED in values else "not demonstrated"
     word_zh = "未验证" if NOT_VERIFIED in values else "未能演示"
