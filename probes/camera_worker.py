@@ -43,8 +43,6 @@ from typing import Any
 # frame comes later gets a second open that waits up to PATIENT for it.
 QUICK_ANALYSIS = "rtsp_transport;tcp|analyzeduration;500000"
 PATIENT_ANALYSIS = "rtsp_transport;tcp|analyzeduration;4000000"
-# what the patient open may take beyond the quick one: the wait for a key frame
-PATIENT_EXTRA_S = 2.0
 GRID = (64, 36)
 SMALL = (320, 180)
 SNAPSHOT_WIDTH = 640
@@ -92,6 +90,7 @@ def _open(url: str, p: dict[str, Any], cv2: Any, out: dict[str, Any]) -> Any:
 def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
     started = time.monotonic()
     out: dict[str, Any] = {"opened": False, "frames": 0}
+    first: dict[str, Any] | None = None
     for analysis in (QUICK_ANALYSIS, PATIENT_ANALYSIS):
         # read at each open: set before the VideoCapture, in this process only
         os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = analysis
@@ -101,17 +100,22 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
                 _measure(cap, p, out, cv2, np)
             finally:
                 cap.release()
+        if first is not None:
+            # the second open did no better: what the first one saw is the finding
+            return out if out["frames"] or not first["opened"] else \
+                {**first, "reopened": out["reopened"] + "; the second open did no better"}
         # Not one frame: the quick stream analysis may have ended before the camera's
         # first key frame (a busy encoder), so FFmpeg never learnt the picture's size.
-        # Open once more and wait for it, when the deadline allows.
+        # Open once more and wait for it, when a whole second try fits the deadline.
         left = float(p.get("budget_s", 0)) - (time.monotonic() - started)
-        need = (out.get("open_s", 0.0) + PATIENT_EXTRA_S + float(p["warmup_s"])
-                + float(p["measure_s"]) + 0.5)
-        if out["frames"] or analysis == PATIENT_ANALYSIS or left < need:
+        need = sum(float(p[k]) for k in ("open_timeout_s", "read_timeout_s", "warmup_s",
+                                         "measure_s"))
+        if out["frames"] or left < need:
             return out
-        first = "opened without a frame" if out["opened"] else "did not open"
+        first = out
+        done = "opened without a frame" if out["opened"] else "did not open"
         out = {"opened": False, "frames": 0,
-               "reopened": f"{first} in {out['open_s']:.1f} s with a quick stream analysis"}
+               "reopened": f"{done} in {out['open_s']:.1f} s with a quick stream analysis"}
     return out
 
 

@@ -370,6 +370,7 @@ async def _until_readable(sock: Any, timeout_s: float) -> None:
     the socket itself: a whole room's reachability checks, each asking one silent host
     by ARP, would otherwise wake hundreds of times a second for nothing."""
     if timeout_s <= 0:
+        await asyncio.sleep(0)  # still let the rest of the event loop run
         return
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
@@ -529,9 +530,9 @@ async def sweep(subnet: str, *, interface: str | None = None,
                 collector.feed(frame, time.monotonic() - t0)
             if elapsed >= end_s and not queue:
                 break
-            wake_at = min([end_s, *rounds_at[:1], *dhcp_at[:1]])
-            if queue:
-                wake_at = min(wake_at, elapsed + PACE_TICK_S)
+            # a paced sweep past its window still has requests to send: tick on
+            wake_at = elapsed + PACE_TICK_S if queue else \
+                min([end_s, *rounds_at[:1], *dhcp_at[:1]])
             await _until_readable(sock, wake_at - (time.monotonic() - t0))
         duration = time.monotonic() - t0
     finally:

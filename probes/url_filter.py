@@ -349,19 +349,22 @@ class _Audit:
         async with self.gate:
             return await coro
 
-    def time_for_another_fetch(self) -> bool:
-        """A second try fits before the audit's deadline (with a second to report)."""
-        need = self.p.connect_timeout_s + self.p.read_timeout_s + RETRY_PAUSE_S + 1.0
-        return self.ends_at - time.monotonic() > need
+    def time_for(self, fetches: int) -> bool:
+        """`fetches` more requests, each at its full timeouts, fit before the audit's
+        deadline (with a second to report): a retry must not cost the whole audit."""
+        one = self.p.connect_timeout_s + self.p.read_timeout_s + RETRY_PAUSE_S
+        return self.ends_at - time.monotonic() > one * fetches + 1.0
 
-    async def control_fetch(self, url: str, address: str, host: str) -> tuple[Fetch, str]:
-        """A control request, tried once more when it does not load and time allows: a
-        whole room auditing at once can lose one request to a busy server, and a lost
-        control would leave the feature unproven. Both tries are in the line."""
+    async def control_fetch(self, url: str, address: str, host: str,
+                            then: int) -> tuple[Fetch, str]:
+        """A control request, tried once more when it does not load and there is time
+        for the retry and the `then` requests that follow it: a whole room auditing at
+        once can lose one request to a busy server, and a lost control would leave the
+        feature unproven. Both tries are in the line."""
         f = await self.fetch(url, address, host)
         line = f"control {f.request_text()} -> {f.result_text()}"
         if not _loads(self, f, host) and f.outcome in RETRYABLE \
-                and self.time_for_another_fetch():
+                and self.time_for(1 + then):
             await asyncio.sleep(RETRY_PAUSE_S)
             f = await self.fetch(url, address, host)
             line += f"; again -> {f.result_text()}"
@@ -803,11 +806,11 @@ async def _path_attempts(a: _Audit, t: Target, address: str) -> list[Attempt]:
     root at the same address. When the root is stopped too, the whole address is
     blocked and the path proves nothing about a URL or keyword filter."""
     root = http_fetch.url_with_address(t.with_path("/"), address)
-    control, control_line = await a.control_fetch(root, address, t.host)
+    paths = [("path", t.path), *(("path_variant", v) for v in _path_variants(t.path))]
+    control, control_line = await a.control_fetch(root, address, t.host, then=len(paths))
     control_loads = _loads(a, control, t.host)
     out = []
-    for technique, path in [("path", t.path), *(("path_variant", v)
-                                                 for v in _path_variants(t.path))]:
+    for technique, path in paths:
         att = await _request(a, t, address, technique, path=path)
         att.control = control_line
         if not control_loads and not att.leak:
@@ -912,7 +915,7 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
         found = a.seat_addresses(t.host)
         lookup = a.seat_dns.get((t.host, "A"))
         if not found and lookup is not None and lookup.outcome == dns_query.TIMEOUT \
-                and a.time_for_another_fetch():
+                and a.time_for(3):
             # one lost DNS answer must not leave the keyword untried
             a.seat_dns[(t.host, "A")] = await a.limited(dns_query.resolve(
                 t.host, "A", list(a.p.resolvers), a.p.dns_timeout_s))
@@ -933,15 +936,17 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
                         note="no exam URL outside the room loads to carry the keyword")]
     address = next((x for x in addrs if ":" not in x or a.has_ipv6), addrs[0])
     url = base.with_path("/" + quote(keyword, safe=""))
-    control, control_line = await a.control_fetch(base.url, address, base.host)
+    control, control_line = await a.control_fetch(base.url, address, base.host, then=1)
     f = await a.fetch(url, address, base.host)
     result = f.result_text()
-    if f.outcome in RETRYABLE and _loads(a, control, base.host) \
-            and a.time_for_another_fetch():
+    if f.outcome in RETRYABLE and _loads(a, control, base.host) and a.time_for(1):
         # a stop that a busy server could also give: seen twice, it is the filter's
         await asyncio.sleep(RETRY_PAUSE_S)
-        f = await a.fetch(url, address, base.host)
-        result += f"; again -> {f.result_text()}"
+        again = await a.fetch(url, address, base.host)
+        result += f"; again -> {again.result_text()}"
+        # a second try that neither loads nor stops says nothing: the first one stands
+        if again.outcome == http_fetch.RESPONSE or again.outcome in FETCH_BLOCKS:
+            f = again
     att = Attempt("keyword", url, f.request_text(), result, control=control_line)
     if f.outcome in FETCH_BLOCKS:
         att.blocked_by = FETCH_BLOCKS[f.outcome]

@@ -27,13 +27,16 @@ class _FakeCv2:
     CAP_FFMPEG = CAP_PROP_OPEN_TIMEOUT_MSEC = CAP_PROP_READ_TIMEOUT_MSEC = 0
     CAP_PROP_POS_MSEC = COLOR_BGR2GRAY = INTER_AREA = CV_64F = IMWRITE_JPEG_QUALITY = 0
 
-    def __init__(self) -> None:
+    def __init__(self, patient_opens: bool = True, patient_reads: bool = True) -> None:
         self.analyses: list[str] = []
+        self.patient_opens, self.patient_reads = patient_opens, patient_reads
 
     def VideoCapture(self, url: str, *_: Any) -> Any:  # noqa: N802 (OpenCV's name)
         analysis = os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"]
         self.analyses.append(analysis)
-        return _FakeCapture(readable=analysis == camera_worker.PATIENT_ANALYSIS)
+        patient = analysis == camera_worker.PATIENT_ANALYSIS
+        return _FakeCapture(opens=not patient or self.patient_opens,
+                            readable=patient and self.patient_reads)
 
     def cvtColor(self, frame: Any, _: int) -> Any:  # noqa: N802
         return frame[:, :, 0]
@@ -46,11 +49,11 @@ class _FakeCv2:
 
 
 class _FakeCapture:
-    def __init__(self, readable: bool) -> None:
-        self.readable, self.pts = readable, 0.0
+    def __init__(self, opens: bool, readable: bool) -> None:
+        self.opens, self.readable, self.pts = opens, readable, 0.0
 
     def isOpened(self) -> bool:  # noqa: N802
-        return True
+        return self.opens
 
     def read(self) -> tuple[bool, Any]:
         if not self.readable:
@@ -69,7 +72,7 @@ def test_a_stream_opened_without_a_picture_is_opened_again_patiently(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "")  # restored afterwards
     cv2 = _FakeCv2()
-    out = camera_worker.capture("rtsp://cam/stream", {**PARAMS, "budget_s": 12.0}, cv2, np)
+    out = camera_worker.capture("rtsp://cam/stream", {**PARAMS, "budget_s": 14.0}, cv2, np)
     assert cv2.analyses == [camera_worker.QUICK_ANALYSIS, camera_worker.PATIENT_ANALYSIS]
     assert out["width"] == 1920 and out["frames"] > 0
     assert "opened without a frame" in out["reopened"]
@@ -82,3 +85,16 @@ def test_no_second_open_when_the_deadline_leaves_no_time_for_it(
     out = camera_worker.capture("rtsp://cam/stream", {**PARAMS, "budget_s": 2.0}, cv2, np)
     assert cv2.analyses == [camera_worker.QUICK_ANALYSIS]
     assert out["opened"] and out["frames"] == 0 and "reopened" not in out
+
+
+def test_a_second_open_that_fails_keeps_what_the_first_one_saw(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "")
+    cv2 = _FakeCv2(patient_opens=False)
+    out = camera_worker.capture("rtsp://cam/stream", {**PARAMS, "budget_s": 14.0}, cv2, np)
+    # the stream did open (then gave no picture): not "could not be opened"
+    # (a quick refusal is tried twice by the open itself)
+    assert cv2.analyses[0] == camera_worker.QUICK_ANALYSIS
+    assert set(cv2.analyses[1:]) == {camera_worker.PATIENT_ANALYSIS}
+    assert out["opened"] and out["frames"] == 0
+    assert "did no better" in out["reopened"]

@@ -262,3 +262,14 @@ def test_a_feature_proven_from_some_seats_names_the_seats_that_could_not_show_it
     # the advice for a filter nobody tried does not apply here
     assert "filter_audit.keywords" not in out.message.en
     assert _feature([a01], "keyword").status == Status.PASS
+
+
+def test_a_seat_where_a_feature_is_not_shown_is_not_called_unverified() -> None:
+    from dataclasses import replace
+
+    a01 = _audit_result("WAN-POLICY/lab/A01", {"dns": "pass"}, [])
+    a02 = replace(_audit_result("WAN-POLICY/lab/A02", {"dns": "not_shown"}, []),
+                  vantage="agent A02")
+    out = _feature([a01, a02], "dns")
+    # names resolve normally at A02: DNS filtering is not in use there, not unproven
+    assert out.status == Status.WARN and "shown from" not in out.message.en

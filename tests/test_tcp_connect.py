@@ -51,3 +51,17 @@ def test_a_late_event_loop_neither_loses_the_answer_nor_adds_its_delay(
     # the handshake finished at once on loopback: an answer, timed in microseconds
     assert tried.state == tcp_connect.OPEN
     assert tried.timed_by == "kernel" and tried.rtt_ms < 100
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_ERROR semantics")
+def test_a_refusal_seen_late_is_still_a_refusal() -> None:
+    port = _closed_port()
+
+    async def busy_coordinator() -> tcp_connect.Connect:
+        task = asyncio.create_task(tcp_connect.connect("127.0.0.1", port, 0.5))
+        await asyncio.sleep(0)
+        time.sleep(1.2)
+        return await task
+
+    # a closed port answers with a reset: the host is there, its port is closed
+    assert asyncio.run(busy_coordinator()).state == tcp_connect.REFUSED

@@ -62,29 +62,54 @@ def _answered(sock: socket.socket, started: float) -> Connect:
     return Connect(OPEN, (time.monotonic() - started) * 1000, "clock")
 
 
+_UNREACHABLE_ERRNOS = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN)
+
+
+def _from_errno(code: int | None, started: float) -> Connect:
+    if code == errno.ECONNREFUSED:
+        # a reset is an answer; its time is the clock's (the kernel keeps no RTT for it)
+        return Connect(REFUSED, (time.monotonic() - started) * 1000, "clock")
+    if code in _UNREACHABLE_ERRNOS:
+        return Connect(UNREACHABLE, None, "clock")
+    return Connect(ERROR, None, "clock")
+
+
+def _after_our_timeout(sock: socket.socket, started: float) -> Connect:
+    """Our timeout fired: the event loop may have been late, not the host. The kernel
+    knows whether the handshake finished or the host refused meanwhile."""
+    info = _tcp_info(sock)
+    if info is not None and info[0] == _TCP_ESTABLISHED:
+        return _answered(sock, started)
+    try:
+        pending = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    except OSError:
+        pending = 0
+    return _from_errno(pending, started) if pending else Connect(TIMEOUT, None, "clock")
+
+
 async def connect(address: str, port: int, timeout_s: float) -> Connect:
     """Open and close one TCP connection to address:port within `timeout_s`."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     loop = asyncio.get_running_loop()
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
     started = time.monotonic()
     try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:  # no descriptors left, no IPv6 on this computer
+        return _from_errno(exc.errno, started)
+    try:
+        sock.setblocking(False)
+        attempt = asyncio.ensure_future(loop.sock_connect(sock, (address, port)))
         try:
-            async with asyncio.timeout(timeout_s):
-                await loop.sock_connect(sock, (address, port))
-        except TimeoutError:
-            # the event loop may have been late, not the host: ask the kernel
-            info = _tcp_info(sock)
-            if info is not None and info[0] == _TCP_ESTABLISHED:
-                return _answered(sock, started)
-            return Connect(TIMEOUT, None, "clock")
-        return _answered(sock, started)
-    except ConnectionRefusedError:
-        return Connect(REFUSED, (time.monotonic() - started) * 1000, "clock")
-    except OSError as exc:
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
-            return Connect(UNREACHABLE, None, "clock")
-        return Connect(ERROR, None, "clock")
+            await asyncio.wait({attempt}, timeout=timeout_s)
+        finally:
+            if not attempt.done():
+                attempt.cancel()
+        if not attempt.done() or attempt.cancelled():
+            await asyncio.wait({attempt})  # the cancelled connect lets go of the socket
+            return _after_our_timeout(sock, started)
+        exc = attempt.exception()
+        if exc is None:
+            return _answered(sock, started)
+        return _from_errno(exc.errno if isinstance(exc, OSError) else None, started)
     finally:
         sock.close()

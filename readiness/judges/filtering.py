@@ -16,7 +16,7 @@ from typing import Any
 from ..config.profile import WanFloorThresholds
 from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
 from .filter_evidence import FAIL as FEATURE_FAIL
-from .filter_evidence import NOT_VERIFIED, features, ipv6_leak_text
+from .filter_evidence import NOT_APPLICABLE, NOT_VERIFIED, features, ipv6_leak_text
 from .filter_evidence import PASS as FEATURE_PASS
 
 FEATURE_NAMES = {
@@ -407,17 +407,20 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
             f"{_shorten(measured['decided_by'], 2)}",
             f"{name_zh}有效（仅该功能能拦截的尝试均被拦截）："
             f"{_shorten(measured['decided_by'], 2)}"), measured)
-    shown_by = [r for r, v in zip(used, values, strict=True) if v == FEATURE_PASS]
-    if shown_by:
-        # proven from some seats: name the others and what stopped the proof there
-        rest = [r for r in used if r not in shown_by]
+    by_value: dict[str, list[CheckResult]] = {}
+    for r, v in zip(used, values, strict=True):
+        by_value.setdefault(v, []).append(r)
+    shown_by, rest = by_value.get(FEATURE_PASS, []), by_value.get(NOT_VERIFIED, [])
+    if shown_by and rest and set(by_value) <= {FEATURE_PASS, NOT_VERIFIED, NOT_APPLICABLE}:
+        # proven from some seats, unproven (not absent) at others: name them and why
         why = _shorten([f"{r.vantage}: {line}" for r in rest
                         for line in r.measured.get("feature_attempts", {}).get(name, [])[:1]]
                        or [r.vantage for r in rest])
+        tried = len(shown_by) + len(rest)
         return ProbeOutcome(Status.WARN, Text(
-            f"{name_en} shown from {len(shown_by)} of {len(used)} seats, not verified from "
+            f"{name_en} shown from {len(shown_by)} of {tried} seats, not verified from "
             f"the others: {why}; run the check again, and if it stays, look at those seats",
-            f"{name_zh}已在 {len(used)} 个考位中的 {len(shown_by)} 个得到证明，其余未验证："
+            f"{name_zh}已在 {tried} 个考位中的 {len(shown_by)} 个得到证明，其余未验证："
             f"{why}；请重新检查，如仍如此，请检查这些考位"),
             {**measured, NOT_PROOF: True})
     en, zh = NOT_SEEN.get(name, ("not demonstrated", "未能演示"))

@@ -80,7 +80,7 @@ def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[
             target=label,
             vantage=COORDINATOR,
             probe="reachability",
-            # subnet: ARP beside ping; fallback_port: the agent, when ping is silent
+            # subnet and fallback_port (the agent): ARP and TCP, when ping is silent
             params={"address": address, "count": count, "interval_s": interval,
                     "ports": list(ports), "subnet": room.subnet,
                     "fallback_port": site.model.agent.port},
