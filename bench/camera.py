@@ -25,7 +25,6 @@ import asyncio
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,60 +37,11 @@ sys.path.insert(0, str(REPO))
 from probes.camera_stream import picture_budget, run_picture  # noqa: E402
 from readiness.config.profile import CamResThresholds  # noqa: E402
 from readiness.judges.cameras import picture  # noqa: E402
+from readiness.lab.loopback_cameras import Camera, gi_available, running  # noqa: E402
 from readiness.results import Status  # noqa: E402
 
 # the eda rule: the verdict time includes judging, as in a run
 RULE = CamResThresholds(min_width=1280, min_height=720, min_megapixels=0.9)
-
-CAMERA = REPO / "readiness" / "lab" / "rtsp_camera.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_cameras(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
-    try:
-        for i in range(count):
-            port = _free_port()
-            procs.append(subprocess.Popen(
-                [SYSTEM_PYTHON, str(CAMERA), "--label", f"bench-{i}", "--address", "127.0.0.1",
-                 "--port", str(port), "--width", "1280", "--height", "720", "--fps", "10",
-                 "--no-audio", "--pattern", "ball"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            urls.append(f"rtsp://127.0.0.1:{port}/stream")
-        for proc, url in zip(procs, urls, strict=True):
-            port = int(url.split(":")[2].split("/")[0])
-            end = time.monotonic() + 15
-            while True:
-                if proc.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError(f"camera {url} did not start")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-    except BaseException:
-        stop_cameras(procs)
-        raise
-    return procs, urls
-
-
-def stop_cameras(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 GOAL_S = 6.0
 
@@ -149,69 +99,70 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cameras", type=int, default=10)
     args = ap.parse_args(argv)
-    if not Path(SYSTEM_PYTHON).exists() or shutil.which("ffprobe") is None:
+    if not gi_available() or shutil.which("ffprobe") is None:
         print("needs /usr/bin/python3 with python3-gi and ffprobe", file=sys.stderr)
         return 2
-    procs, urls = start_cameras(args.cameras)
+    with running({f"bench-{i}": Camera() for i in range(args.cameras)}) as named:
+        return measure_all(list(named.values()))
+
+
+def measure_all(urls: list[str]) -> int:
     wrong = 0
-    try:
-        print(f"{args.cameras} cameras 1280x720 @10 fps on 127.0.0.1\n")
-        print(f"{'camera':<34} {'ours s':>7} {'ffprobe s':>9} {'ratio':>6}  verdict / ffprobe")
-        our_times, ff_times = [], []
-        for url in urls:
-            t_ours, status, what = asyncio.run(ours(url))
-            t_ff, ff_out = ffprobe(url)
-            our_times.append(t_ours)
-            ff_times.append(t_ff)
-            wrong += status != Status.PASS
-            print(f"{url:<34} {t_ours:7.2f} {t_ff:9.2f} {t_ours / t_ff:6.2f}  "
-                  f"{status.value} {what} / {ff_out}")
-        print(f"{'median':<34} {statistics.median(our_times):7.2f} "
-              f"{statistics.median(ff_times):9.2f} "
-              f"{statistics.median(our_times) / statistics.median(ff_times):6.2f}")
+    print(f"{len(urls)} cameras 1280x720 @10 fps on 127.0.0.1\n")
+    print(f"{'camera':<34} {'ours s':>7} {'ffprobe s':>9} {'ratio':>6}  verdict / ffprobe")
+    our_times, ff_times = [], []
+    for url in urls:
+        t_ours, status, what = asyncio.run(ours(url))
+        t_ff, ff_out = ffprobe(url)
+        our_times.append(t_ours)
+        ff_times.append(t_ff)
+        wrong += status != Status.PASS
+        print(f"{url:<34} {t_ours:7.2f} {t_ff:9.2f} {t_ours / t_ff:6.2f}  "
+              f"{status.value} {what} / {ff_out}")
+    print(f"{'median':<34} {statistics.median(our_times):7.2f} "
+          f"{statistics.median(ff_times):9.2f} "
+          f"{statistics.median(our_times) / statistics.median(ff_times):6.2f}")
 
-        children_peak = [0.0]
+    children_peak = [0.0]
 
-        async def together() -> list[tuple[float, Status, str]]:
-            stop = asyncio.Event()
-            sampler = asyncio.create_task(sample_children(children_peak, stop))
-            try:
-                return list(await asyncio.gather(*(ours(u) for u in urls)))
-            finally:
-                stop.set()
-                await sampler
+    async def together() -> list[tuple[float, Status, str]]:
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_children(children_peak, stop))
+        try:
+            return list(await asyncio.gather(*(ours(u) for u in urls)))
+        finally:
+            stop.set()
+            await sampler
 
-        t0 = time.monotonic()
-        results = asyncio.run(together())
-        wall = time.monotonic() - t0
-        t0 = time.monotonic()
-        ffprobes = [subprocess.Popen(
-            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
-             "stream=codec_type,width,height", "-of", "csv=p=0", u],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for u in urls]
-        for proc in ffprobes:
-            proc.wait(timeout=60)
-        ff_wall = time.monotonic() - t0
-        wrong += sum(status != Status.PASS for _, status, _ in results)
-        slowest = max(t for t, _, _ in results)
-        for url, (_, status, what) in zip(urls, results, strict=True):
-            if status != Status.PASS:
-                print(f"  {url}: {status.value} {what}")
-        slowest_alone = max(our_times)
-        print(f"\nall {len(urls)} concurrently: wall {wall:.2f} s (goal <= {GOAL_S:g} s and "
-              f"<= slowest alone {slowest_alone:.2f} s + 1 s; slowest in the batch "
-              f"{slowest:.2f} s, sequential sum was {sum(our_times):.2f} s); "
-              f"{sum(s == Status.PASS for _, s, _ in results)}/{len(urls)} pass")
-        print(f"all {len(urls)} ffprobes concurrently: wall {ff_wall:.2f} s")
-        if wall > min(GOAL_S, slowest_alone + 1.0):
-            print("goal missed")
-            wrong += 1
-        self_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"peak RSS: coordinator {self_mib:.0f} MiB, largest child (decoder or ffprobe) "
-              f"{child_mib:.0f} MiB, all decoders at once {children_peak[0]:.0f} MiB")
-    finally:
-        stop_cameras(procs)
+    t0 = time.monotonic()
+    results = asyncio.run(together())
+    wall = time.monotonic() - t0
+    t0 = time.monotonic()
+    ffprobes = [subprocess.Popen(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+         "stream=codec_type,width,height", "-of", "csv=p=0", u],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for u in urls]
+    for proc in ffprobes:
+        proc.wait(timeout=60)
+    ff_wall = time.monotonic() - t0
+    wrong += sum(status != Status.PASS for _, status, _ in results)
+    slowest = max(t for t, _, _ in results)
+    for url, (_, status, what) in zip(urls, results, strict=True):
+        if status != Status.PASS:
+            print(f"  {url}: {status.value} {what}")
+    slowest_alone = max(our_times)
+    print(f"\nall {len(urls)} concurrently: wall {wall:.2f} s (goal <= {GOAL_S:g} s and "
+          f"<= slowest alone {slowest_alone:.2f} s + 1 s; slowest in the batch "
+          f"{slowest:.2f} s, sequential sum was {sum(our_times):.2f} s); "
+          f"{sum(s == Status.PASS for _, s, _ in results)}/{len(urls)} pass")
+    print(f"all {len(urls)} ffprobes concurrently: wall {ff_wall:.2f} s")
+    if wall > min(GOAL_S, slowest_alone + 1.0):
+        print("goal missed")
+        wrong += 1
+    self_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: coordinator {self_mib:.0f} MiB, largest child (decoder or ffprobe) "
+          f"{child_mib:.0f} MiB, all decoders at once {children_peak[0]:.0f} MiB")
     return 1 if wrong else 0
 
 

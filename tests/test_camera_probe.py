@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -27,89 +25,31 @@ from probes.engines.rtsp_sdp import mask_url, parse_sdp
 from readiness.config.load import load_site
 from readiness.config.profile import CamAudioThresholds, CamResThresholds, load_profile
 from readiness.judges import cameras as judges
+from readiness.lab.loopback_cameras import Camera, free_port, gi_available, running
 from readiness.planning import NEEDS, PLANNERS, PlanContext, build_plan
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status
 from readiness.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
-CAMERA = REPO / "readiness" / "lab" / "rtsp_camera.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _gi_ok() -> bool:
-    if not os.path.exists(SYSTEM_PYTHON):
-        return False
-    probe = ("import gi; gi.require_version('Gst', '1.0'); "
-             "gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer")
-    try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True,
-                              timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-needs_gi = pytest.mark.skipif(not _gi_ok(), reason="/usr/bin/python3 cannot import "
+needs_gi = pytest.mark.skipif(not gi_available(), reason="/usr/bin/python3 cannot import "
                               "gi GstRtspServer (python3-gi, gir1.2-gst-rtsp-server-1.0)")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"camera on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"camera on port {port} did not listen within {timeout_s} s")
-
-
-# name -> (width, height, audio, pattern)
 CAMERAS = {
-    "hd_audio": (1920, 1080, True, "ball"),
-    "hd720": (1280, 720, False, "ball"),
-    "black": (640, 360, False, "black"),
-    "frozen": (1280, 720, False, "smpte"),
+    "hd_audio": Camera(1920, 1080, audio=True),
+    "hd720": Camera(1280, 720),
+    "black": Camera(640, 360, pattern="black"),
+    "frozen": Camera(1280, 720, pattern="smpte"),
 }
 
 
 @pytest.fixture(scope="module")
 def cameras() -> Iterator[dict[str, str]]:
     """One lab camera per kind, 10 fps, on loopback; name -> rtsp URL."""
-    if not _gi_ok():
+    if not gi_available():
         pytest.skip("/usr/bin/python3 cannot import gi GstRtspServer")
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: dict[str, str] = {}
-    try:
-        for name, (width, height, audio, pattern) in CAMERAS.items():
-            port = _free_port()
-            procs.append(subprocess.Popen(
-                [SYSTEM_PYTHON, str(CAMERA), "--label", f"test-{name}", "--address", "127.0.0.1",
-                 "--port", str(port), "--path", "/stream", "--width", str(width),
-                 "--height", str(height), "--fps", "10",
-                 "--audio" if audio else "--no-audio", "--pattern", pattern],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            urls[name] = f"rtsp://127.0.0.1:{port}/stream"
-        for proc, url in zip(procs, urls.values(), strict=True):
-            _wait_listening(int(url.split(":")[2].split("/")[0]), proc)
+    with running(CAMERAS) as urls:
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _picture(url: str, min_w: int, min_h: int, **extra: object) -> dict[str, object]:
@@ -213,7 +153,7 @@ def test_black_and_frozen_pictures_fail(cameras: dict[str, str]) -> None:
 
 
 def test_nothing_listening_is_an_error_quickly() -> None:
-    url = f"rtsp://127.0.0.1:{_free_port()}/stream"
+    url = f"rtsp://127.0.0.1:{free_port()}/stream"
     started = time.monotonic()
     picture = run(run_picture(_picture(url, 1280, 720), 12.0))
     audio = run(run_audio({"url": url}, 6.0))
@@ -275,7 +215,7 @@ def test_credentials_in_a_url_never_show(cameras: dict[str, str]) -> None:
     port = cameras["hd720"].split(":")[2].split("/")[0]
     # the lab camera has no auth: FFmpeg only sends credentials when challenged
     with_creds = f"rtsp://admin:s3cret-pw@127.0.0.1:{port}/stream"
-    dead = f"rtsp://admin:s3cret-pw@127.0.0.1:{_free_port()}/stream"
+    dead = f"rtsp://admin:s3cret-pw@127.0.0.1:{free_port()}/stream"
     outcomes = [
         run(run_picture(_picture(with_creds, 1920, 1080), 12.0)),
         run(run_audio({"url": with_creds}, 6.0)),

@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import re
 import socket
-import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
@@ -32,87 +31,35 @@ from probes import camera_stream, registry
 from readiness.config.load import load_site
 from readiness.config.profile import CamAudioThresholds, CamResThresholds, load_profile
 from readiness.judges import cameras as judges
+from readiness.lab.loopback_cameras import Camera, free_port, gi_available, running
 from readiness.planning import PlanContext, build_plan
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status
 from readiness.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
-CAMERA = REPO / "readiness" / "lab" / "rtsp_camera.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
 PASSWORD = "Lab-Cam-Pa55"
 RULE = CamResThresholds(min_width=1280, min_height=720, min_megapixels=0.9)
 
-
-def _gi_ok() -> bool:
-    probe = ("import gi; gi.require_version('Gst', '1.0'); "
-             "gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer")
-    try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True,
-                              timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 pytestmark = [pytest.mark.lab,
-              pytest.mark.skipif(not _gi_ok(), reason="/usr/bin/python3 cannot import gi "
-                                 "GstRtspServer (python3-gi, gir1.2-gst-rtsp-server-1.0)")]
+              pytest.mark.skipif(not gi_available(), reason="/usr/bin/python3 cannot import "
+                                 "gi GstRtspServer (python3-gi, gir1.2-gst-rtsp-server-1.0)")]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# name -> (pattern, fps, auth, audio)
 CAMERAS = {
-    "ball25": ("ball", 25, "none", True),
-    "black": ("black", 15, "none", False),
-    "white": ("white", 15, "none", False),
-    "grey": ("grey", 15, "none", False),
-    "dim_room": ("dark", 15, "none", False),
-    "digest": ("ball", 15, "digest", True),
+    "ball25": Camera(fps=25, audio=True),
+    "black": Camera(fps=15, pattern="black"),
+    "white": Camera(fps=15, pattern="white"),
+    "grey": Camera(fps=15, pattern="grey"),
+    "dim_room": Camera(fps=15, pattern="dark"),
+    "digest": Camera(fps=15, auth="digest", audio=True),
 }
 
 
 @pytest.fixture(scope="module")
 def cameras() -> Iterator[dict[str, str]]:
     """name -> rtsp URL of a 1280x720 lab camera on loopback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["READINESS_CAMERA_PASSWORD"] = PASSWORD
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: dict[str, str] = {}
-    try:
-        for name, (pattern, fps, auth, audio) in CAMERAS.items():
-            port = _free_port()
-            procs.append(subprocess.Popen(
-                [SYSTEM_PYTHON, str(CAMERA), "--label", f"truth-{name}", "--address",
-                 "127.0.0.1", "--port", str(port), "--width", "1280", "--height", "720",
-                 "--fps", str(fps), "--pattern", pattern, "--auth", auth,
-                 "--audio" if audio else "--no-audio"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            urls[name] = f"rtsp://127.0.0.1:{port}/stream"
-        for proc, url in zip(procs, urls.values(), strict=True):
-            port = int(url.split(":")[2].split("/")[0])
-            end = time.monotonic() + 15
-            while True:
-                assert proc.poll() is None and time.monotonic() < end, f"{url} did not start"
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+    with running(CAMERAS, password=PASSWORD) as urls:
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _params(url: str, **extra: object) -> dict[str, object]:
@@ -202,7 +149,7 @@ def test_wrong_password_wrong_path_refused_and_silent_say_the_same_in_both_rules
     digest = cameras["digest"]
     port = digest.split(":")[2].split("/")[0]
     wrong_path = f"rtsp://127.0.0.1:{port}/Streaming/Channels/999"
-    refused = f"rtsp://127.0.0.1:{_free_port()}/stream"
+    refused = f"rtsp://127.0.0.1:{free_port()}/stream"
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts (the kernel's backlog) and never says a word
