@@ -558,7 +558,10 @@ def test_lab_foreign_and_duplicate_replies_are_ignored(lab: Lab) -> None:
         stats = in_netns(lab.a, lambda: asyncio.run(
             icmp.ping(lab.host_ip, count=5, interval_s=0.01, timeout_s=1.0)))
     assert responder.answered == 5
-    assert (stats.received, stats.duplicates, stats.loss_pct) == (5, 5, 0.0)
+    assert (stats.received, stats.loss_pct) == (5, 0.0)
+    # ping stops listening once every echo is answered: the last reply's duplicate may
+    # come after that, so 4 or 5 are seen, and none of them counts as an answer
+    assert stats.duplicates in (4, 5), stats.duplicates
 
 
 @pytest.mark.lab

@@ -138,9 +138,13 @@ def test_two_sites_report_to_the_province(province):
                                if c.status in (Status.FAIL, Status.ERROR)}
     labels = _query(prov, 'readiness_build_info{site="SITE-A"}')[0]["metric"]
     assert labels["province"] == "GD" and labels["city"] == "Guangzhou"
-    empty = [(title, expr) for title, expr in panel_queries(dashboard(), province="GD",
-                                                             site=".*")
-             if not _query(prov, expr)]
+    # remote write delivers a scrape's series in batches: give the rest the same deadline
+    queries = panel_queries(dashboard(), province="GD", site=".*")
+    while True:
+        empty = [(title, expr) for title, expr in queries if not _query(prov, expr)]
+        if not empty or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert not empty, f"panels whose query returns nothing: {empty}"
     scrape = subprocess.run(["ip", "netns", "exec", f"{PREFIX}0", "curl", "-sf",
                              "http://127.0.0.1:9477/metrics"], capture_output=True, timeout=15)
