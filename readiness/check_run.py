@@ -18,6 +18,7 @@ from .config.load import Site
 from .config.profile import Profile
 from .planning import Plan
 from .results import CheckResult, RunRecord, Text
+from .subject import Kind, Subject
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
         req = profile.requirement(req_id)
         results.append(CheckResult(
             requirement=req_id, title=req.title if req else Text(req_id, req_id),
-            target="site", vantage="-", status=status, message=message, measured={},
+            subject=Subject(Kind.SITE, site.model.site.code), vantage="-", status=status,
+            message=message, measured={},
             threshold=dict(req.thresholds) if req else {},
             citation=req.citation if req else None, started_at=finished, duration_s=0.0,
             check_id=f"{req_id}/site"))

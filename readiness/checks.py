@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .subject import Subject, label
+
 COORDINATOR = "coordinator"
 CONFIGURATION = "configuration"
 
@@ -58,7 +60,7 @@ class AgentRoute:
 class Check:
     check_id: str
     requirement: str
-    target: str
+    subject: Subject
     vantage: str
     # a probe in probes.registry() (or in the agent's registry when `agent` is set);
     # None for a derived check
@@ -82,6 +84,13 @@ class Check:
     # check has no probe; `judge_params` may hold typed thresholds (never sent anywhere)
     judge: str | None = None
     judge_params: dict[str, Any] = field(default_factory=dict)
+    # the side of the subject this check looks at (readiness.subject.ASPECTS)
+    aspect: str | None = None
+
+    @property
+    def target(self) -> str:
+        """The English label, for logs."""
+        return label(self.subject, self.aspect, "en")
 
     @property
     def derived(self) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .results import CheckResult, Status, Text, worst
-from .targets import describe
+from .subject import Kind
 from .words import STATUS_WORDS
 
 
@@ -27,11 +27,11 @@ def _first(results: list[CheckResult], *keys: str) -> CheckResult | None:
 
 def _lan_speed(results: list[CheckResult]) -> Text | None:
     paths = [r for r in results if _num(r.measured.get("throughput_mbps")) is not None
-             and describe(r).kind == "seat"]
+             and r.subject.kind is Kind.SEAT]
     if not paths:
         return None
     slow = min(paths, key=lambda r: r.measured["throughput_mbps"])
-    seat, mbps = describe(slow).name, _fmt(slow.measured["throughput_mbps"])
+    seat, mbps = slow.subject.name, _fmt(slow.measured["throughput_mbps"])
     need = slow.threshold.get("gigabit_class_min_mbps")
     needs = (f" (gigabit needs {need})", f"（千兆需 {need}）") if need else ("", "")
     return Text(f"slowest seat {seat} {mbps} Mbit/s{needs[0]}",

@@ -16,7 +16,49 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from .results import SEVERITY, CheckResult, RunRecord, Status, Text, worst
-from .targets import describe, host_key, seat_label
+from .subject import FEATURES, Kind
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str   # seat, host, room, network, other: how this list folds a finding
+    name: str
+    address: str | None
+    label: Text
+
+
+_NETWORK_ASPECTS = {"arp_sweep", "unlisted", "dhcp", "conflicts", "broadcast_domain"}
+_HOSTS = {Kind.PROCTOR, Kind.EXAM_SERVER, Kind.BACKUP_SERVER, Kind.ROUTER, Kind.SWITCH,
+          Kind.UPS}
+
+
+def describe(r: CheckResult) -> _Target:
+    s = r.subject
+    label = Text(r.label("en"), r.label("zh"))
+    if s.kind is Kind.SEAT:
+        return _Target("seat", s.name, s.address, label)
+    if s.kind is Kind.ROOM:
+        kind = "network" if r.aspect in _NETWORK_ASPECTS else "room"
+        return _Target(kind, s.name, None, label)
+    if r.aspect in FEATURES:
+        return _Target("room", s.room or s.name, None, label)
+    if s.kind in _HOSTS:
+        return _Target("host", s.name, s.address, label)
+    return _Target("other", s.name, s.address, label)
+
+
+def host_key(target: _Target) -> str | None:
+    """The machine a technician walks to, when the target is one machine."""
+    if target.kind == "seat":
+        return f"seat {target.name}"
+    if target.kind == "host" and target.address:
+        return f"host {target.address}"
+    return None
+
+
+def seat_label(name: str, address: str | None) -> Text:
+    at = f" ({address})" if address else ""
+    return Text(f"seat {name}{at}", f"考位 {name}{at}")
 
 
 @dataclass(frozen=True)
@@ -227,7 +269,7 @@ def _finding_items(rest: list[CheckResult], order: dict[str, int]) -> list[_Item
         generic = _generic_text(first)
         # a seat's two paths (download and upload) are said as the seat
         label = (seat_label(t.name, t.address)
-                 if t.kind == "seat" and len({r.target for r in found}) > 1 else t.label)
+                 if t.kind == "seat" and len({r.aspect for r in found}) > 1 else t.label)
         items.append(_Item(
             first.status,
             # the same words under two rules (a seat's leak under WAN-POLICY and

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .subject import Subject, label
+
 
 class Status(StrEnum):
     PASS = "pass"
@@ -42,6 +44,35 @@ class Text:
         return {"en": self.en, "zh": self.zh}
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong, said once, as a judge found it: what (with its figure), about
+    whom, what to do. The fix list groups these by (code, subject); nothing reads a
+    message back to learn them."""
+
+    code: str        # stable name of the finding: "lan.no_answer", "seat.disk_small"
+    what: Text       # what is wrong, without naming the subject: "disk 274.9 GB, below 500 GB"
+    action: Text     # what to do: "replace the disk or move the candidate to another PC"
+    # whom it is about when not the result's own subject (a leak found from a seat is
+    # about the router); None: the result's subject
+    subject: Subject | None = None
+    # explains the subject's other findings (it does not answer, its agent is absent)
+    root_cause: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "what": self.what.to_dict(),
+                "action": self.action.to_dict(),
+                "subject": self.subject.to_dict() if self.subject else None,
+                "root_cause": self.root_cause}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        subject = data.get("subject")
+        return cls(str(data["code"]), Text(**data["what"]), Text(**data["action"]),
+                   Subject.from_dict(subject) if subject else None,
+                   bool(data.get("root_cause")))
+
+
 @dataclass
 class ProbeOutcome:
     """What a probe returns: measurements and its verdict, nothing about rules or files."""
@@ -53,6 +84,8 @@ class ProbeOutcome:
     # where the measurement really came from when it was not the check's planned vantage
     # (a seat check measured from the coordinator because the seat has no agent)
     ran_from: str | None = None
+    # what a judge found wrong (a probe leaves this empty: it measures, a judge decides)
+    findings: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form an agent sends back (JSON)."""
@@ -77,23 +110,11 @@ class Citation:
         return {"seed": self.seed, "article": self.article, "original": self.original}
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a check looked at, in a form every layer can say in either language: its
-    kind (seat, host, room, camera, network, site, ...), its name (A13, cam-2, lab),
-    its address when it has one, and the label people read."""
-
-    kind: str
-    name: str
-    address: str | None
-    label: Text
-
-
 @dataclass
 class CheckResult:
     requirement: str
     title: Text
-    target: str
+    subject: Subject
     vantage: str
     status: Status
     message: Text
@@ -104,16 +125,33 @@ class CheckResult:
     duration_s: float
     check_id: str = ""
     evidence: list[str] = field(default_factory=list)
-    # the structured target when the planner gave one; readiness.targets.describe()
-    # derives it from `target` otherwise. The JSON keeps `target` (the English label).
-    target_info: Target | None = None
+    # the side of the subject the check looked at ("download", "dhcp", "keyword")
+    aspect: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # every output reads the subject's fields: a label in its place would be read as
+        # nobody's result
+        if not isinstance(self.subject, Subject):
+            raise TypeError(f"{self.check_id}: subject must be a Subject, not "
+                            f"{type(self.subject).__name__}")
+
+    def label(self, lang: str) -> str:
+        return label(self.subject, self.aspect, lang)
+
+    @property
+    def target(self) -> str:
+        """The English label: what JUnit names a test case and old readers call target."""
+        return self.label("en")
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {
             "id": self.check_id,
             "requirement": self.requirement,
             "title": self.title.to_dict(),
-            "target": self.target,
+            "subject": self.subject.to_dict(),
+            "aspect": self.aspect,
+            "target": self.label(lang),
             "vantage": self.vantage,
             "status": self.status.value,
             "measured": self.measured,
@@ -121,6 +159,7 @@ class CheckResult:
             "citation": self.citation.to_dict() if self.citation else None,
             "message": self.message.get(lang),
             "message_i18n": self.message.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
             "evidence": self.evidence,
             "started_at": self.started_at.isoformat(),
             "duration_s": round(self.duration_s, 3),
@@ -166,7 +205,7 @@ def overall_verdict(results: list[CheckResult], required: set[str],
     return Verdict.READY
 
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass

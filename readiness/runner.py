@@ -80,7 +80,8 @@ class Runner:
         return CheckResult(
             requirement=check.requirement,
             title=req.title if req else Text(check.requirement, check.requirement),
-            target=check.target,
+            subject=check.subject,
+            aspect=check.aspect,
             vantage=outcome.ran_from or check.vantage,
             status=outcome.status,
             message=outcome.message,
@@ -91,6 +92,7 @@ class Runner:
             duration_s=duration_s,
             check_id=check.check_id,
             evidence=outcome.evidence,
+            findings=list(outcome.findings),
         )
 
     async def _run_here(self, name: str, params: dict[str, Any], deadline_s: float,

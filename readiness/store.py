@@ -22,8 +22,11 @@ from . import store_checks
 from .evidence.canonical import to_plain
 from .redact import Secret, scrub
 from .results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from .subject import Subject
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# columns a newer schema added to a table an older store already has: (table, column, type)
+ADDED_COLUMNS = (("results", "subject", "TEXT"), ("results", "aspect", "TEXT"))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -50,6 +53,8 @@ CREATE TABLE IF NOT EXISTS results (
     title_en TEXT NOT NULL,
     title_zh TEXT NOT NULL,
     target TEXT NOT NULL,
+    subject TEXT,
+    aspect TEXT,
     vantage TEXT NOT NULL,
     status TEXT NOT NULL,
     measured TEXT NOT NULL,
@@ -149,6 +154,7 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._db() as db:
                 if store_checks.needs_schema(db, self.path, SCHEMA_VERSION, SCHEMA):
+                    store_checks.add_columns(db, ADDED_COLUMNS)
                     db.executescript(SCHEMA)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -188,11 +194,12 @@ class ResultsStore:
             run_id = int(cur.lastrowid or 0)
             db.executemany(
                 "INSERT INTO results (run_id, position, check_id, requirement, title_en,"
-                " title_zh, target, vantage, status, measured, threshold, citation,"
-                " message_en, message_zh, evidence, started_at, duration_s)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " title_zh, target, subject, aspect, vantage, status, measured, threshold,"
+                " citation, message_en, message_zh, evidence, started_at, duration_s)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, i, text(r.check_id), r.requirement, text(r.title.en),
-                  text(r.title.zh), text(r.target), text(r.vantage), r.status.value,
+                  text(r.title.zh), text(r.target), as_json(r.subject.to_dict()), r.aspect,
+                  text(r.vantage), r.status.value,
                   as_json(r.measured), as_json(r.threshold),
                   as_json(r.citation.to_dict()) if r.citation else None,
                   text(r.message.en), text(r.message.zh), as_json(r.evidence),
@@ -296,7 +303,9 @@ def _result(row: sqlite3.Row) -> CheckResult:
     citation = json.loads(row["citation"]) if row["citation"] else None
     return CheckResult(
         requirement=row["requirement"], title=Text(row["title_en"], row["title_zh"]),
-        target=row["target"], vantage=row["vantage"], status=Status(row["status"]),
+        subject=Subject.read(json.loads(row["subject"]) if row["subject"] else None,
+                             row["target"]),
+        aspect=row["aspect"], vantage=row["vantage"], status=Status(row["status"]),
         message=Text(row["message_en"], row["message_zh"]),
         measured=json.loads(row["measured"]), threshold=json.loads(row["threshold"]),
         citation=Citation(**citation) if citation else None,

@@ -81,6 +81,15 @@ def schema_columns(schema: str) -> dict[str, set[str]]:
         return _columns(db)
 
 
+def add_columns(db: sqlite3.Connection, added: tuple[tuple[str, str, str], ...]) -> None:
+    """Bring an older store's tables up to the current columns (CREATE TABLE IF NOT
+    EXISTS leaves an existing table as it is)."""
+    found = _columns(db)
+    for table, column, kind in added:
+        if table in found and column not in found[table]:
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
 def needs_schema(db: sqlite3.Connection, path: Path, version: int, schema: str) -> bool:
     """Whether the schema must be written (a new or older store); raises StoreError for a
     store that is from a newer readiness, of another program, or missing its tables."""
@@ -160,4 +169,4 @@ def signed_not_stored(err: BaseException, store_path: Path, log_path: Path,
 
 
 __all__ = ["StoreError", "check_writable", "needs_schema", "not_signed", "problem",
-           "schema_columns", "signed_not_stored", "translated"]
+           "add_columns", "schema_columns", "signed_not_stored", "translated"]

@@ -50,17 +50,19 @@ def check(lab, site: Path, out: Path, *only: str) -> tuple[subprocess.CompletedP
 def test_check_collects_self_reports_and_names_seats_without_agent(room, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     lab, site, token = room
     proc, doc = check(lab, site, tmp_path / "r.json", "SEAT-SPEC", "LAN-SPEED", "LAN-FIXED-IP")
-    by = {(r["requirement"], r["target"].split(" (")[0]): r for r in doc["results"]}
+    # each host's own self-report (a seat's throughput paths have an aspect)
+    by = {(r["requirement"], r["subject"]["name"]): r for r in doc["results"]
+          if r["aspect"] is None}
     for label in ("A01", "A02"):
-        spec = by[("SEAT-SPEC", f"seat {label}")]
+        spec = by[("SEAT-SPEC", label)]
         assert spec["vantage"] == f"agent {label}"
         assert spec["measured"]["mac"] == f"02:52:44:59:01:{100 + int(label[1:]):02x}"
         assert spec["measured"]["addressing"] == "static"
-        nic = by[("LAN-SPEED", f"seat {label}")]
+        nic = by[("LAN-SPEED", label)]
         # a veth reports 10000 Mb/s full duplex: a gigabit-class NIC to the rule
         assert nic["status"] == "pass" and nic["measured"]["nic_speed_mbps"] == 10000
     for label in ("A03", "A04"):
-        result = by[("SEAT-SPEC", f"seat {label}")]
+        result = by[("SEAT-SPEC", label)]
         assert result["status"] == "skip"
         assert f"no agent answers on {label}" in result["message"]
     proctor = by[("LAN-FIXED-IP", "proctor")]
@@ -81,7 +83,7 @@ def test_wrong_token_is_an_error_naming_the_cause(room, tmp_path: Path) -> None:
     other = tmp_path / "site.yaml"
     other.write_text(yaml.safe_dump(data, allow_unicode=True))
     proc, doc = check(lab, other, tmp_path / "r.json", "SEAT-SPEC")
-    a01 = next(r for r in doc["results"] if r["target"].startswith("seat A01"))
+    a01 = next(r for r in doc["results"] if r["subject"]["name"] == "A01")
     assert a01["status"] == "error" and "refused our token" in a01["message"]
     assert doc["verdict"] == "unverified" and proc.returncode == 3
     assert "not-the-site-token" not in proc.stdout + proc.stderr + json.dumps(doc)

@@ -49,6 +49,7 @@ from readiness.redact import Secret
 from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.schedule.ledger import Ledger
 from readiness.schedule.runner import run_job, settings_from
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,7 +61,8 @@ WHEN = datetime(2026, 12, 5, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 
 def result(req: str, target: str, status: Status, message: str = "") -> CheckResult:
     return CheckResult(
-        requirement=req, title=Text(f"title of {req}", f"{req} 的标题"), target=target,
+        requirement=req, title=Text(f"title of {req}", f"{req} 的标题"),
+        subject=Subject(Kind.UNKNOWN, target),
         vantage="coordinator", status=status,
         message=Text(message or f"{target} is {status}", message or f"{target} 为 {status}"),
         measured={}, threshold={}, citation=None, started_at=WHEN, duration_s=0.1,

@@ -76,7 +76,8 @@ def test_ready_room_on_loopback(tmp_path: Path) -> None:
     assert doc["profile"]["id"] == "cbec"
     reach = [r for r in doc["results"] if r["id"].endswith("/reach")]
     assert len(reach) == 42  # proctor, exam server, 40 seats
-    seat = next(r for r in reach if "A07" in r["target"])
+    seat = next(r for r in reach if r["subject"] == {"kind": "seat", "name": "A07",
+                                                     "room": "lo", "address": "127.0.0.107"})
     assert seat["status"] == "pass"
     assert seat["measured"]["received"] == seat["measured"]["sent"] == 10
     assert seat["citation"]["article"]

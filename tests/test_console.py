@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,9 @@ from rich.cells import cell_len
 
 from readiness.commands.console import _TOKENS, summary_lines
 from readiness.fixlist import fix_list
-from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict, worst
-from readiness.targets import describe, parse
+from readiness.results import RunRecord, Status, worst
+from readiness.serve.importing import run_from_json
+from readiness.subject import Kind
 from readiness.words import STATUS_WORDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,20 +26,7 @@ DRILL = Path(__file__).parent / "fixtures" / "drill_result.json"
 
 
 def drill_run() -> RunRecord:
-    data = json.loads(DRILL.read_text())
-    results = []
-    for r in data["results"]:
-        cite = r["citation"]
-        results.append(CheckResult(
-            r["requirement"], Text(**r["title"]), r["target"], r["vantage"],
-            Status(r["status"]), Text(**r["message_i18n"]), r["measured"], r["threshold"],
-            Citation(**cite) if cite else None, datetime.fromisoformat(r["started_at"]),
-            r["duration_s"], r["id"], r["evidence"]))
-    return RunRecord(data["site"]["name"], data["site"]["code"], data["profile"]["id"],
-                     Text(**data["profile"]["certificate"]),
-                     datetime.fromisoformat(data["started_at"]),
-                     datetime.fromisoformat(data["finished_at"]), Verdict(data["verdict"]),
-                     results, set(data["required"]))
+    return run_from_json(json.loads(DRILL.read_text()))
 
 
 def _words(text: str) -> set[str]:
@@ -60,7 +47,7 @@ def test_drill_summary_fits_and_breaks_no_word(lang: str, width: int) -> None:
     # every piece on screen is a whole word of what the run said: none was cut in two
     said = set()
     for r in run.results:
-        said |= _words(r.message.get(lang)) | _words(describe(r).label.get(lang))
+        said |= _words(r.message.get(lang)) | _words(r.label(lang))
         said |= _words(r.requirement) | _words(r.title.get(lang))
     for fix in fix_list(run):
         said |= _words(fix.where.get(lang)) | _words(fix.what.get(lang))
@@ -126,9 +113,11 @@ def test_zh_output_is_wholly_chinese_labels() -> None:
     assert "考位 A31" in text and "考场 lab" in text
 
 
-def test_every_drill_target_has_a_chinese_label() -> None:
+def test_every_drill_result_says_whom_it_is_about_in_both_languages() -> None:
     for r in drill_run().results:
-        assert parse(r.target) is not None, r.target
+        assert r.subject.kind is not Kind.UNKNOWN and r.subject.name, r.check_id
+        assert r.subject.room or r.subject.kind is Kind.SITE, r.check_id
+        assert r.label("zh") != r.label("en"), r.label("en")
 
 
 def test_verbose_adds_passing_checks() -> None:

@@ -37,7 +37,8 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
 
 def seat_result(doc: dict, label: str) -> dict:
     return next(r for r in doc["results"] if r["requirement"] == "LAN-SUBNET"
-                and r["vantage"] == "coordinator" and f"seat {label} " in r["target"])
+                and r["vantage"] == "coordinator" and r["subject"]["kind"] == "seat"
+                and r["subject"]["name"] == label and r["aspect"] is None)
 
 
 def test_drill_reports_not_ready_with_exit_1(drill: tuple) -> None:
@@ -70,7 +71,8 @@ def test_healthy_hosts_pass_with_real_measurements(drill: tuple) -> None:
         assert result["measured"]["received"] == 10
         assert 0 < result["measured"]["rtt_avg_ms"] < 5
     server = next(r for r in doc["results"] if r["requirement"] == "LAN-SUBNET"
-                  and "exam server" in r["target"] and r["vantage"] == "coordinator")
+                  and r["subject"]["kind"] == "exam_server" and r["aspect"] is None
+                  and r["vantage"] == "coordinator")
     assert server["status"] == "pass" and server["measured"]["ports"] == {"80": "open"}
 
 

@@ -43,5 +43,5 @@ def test_a_seat_reaching_the_internet_fails_eda(tmp_path: Path) -> None:
     seat = next(r for r in doc["results"] if r["vantage"] == "agent A01")
     assert seat["status"] == "fail", seat
     assert "exam.example" in seat["message"] or "198.51.100.10" in seat["message"]
-    server = [r for r in doc["results"] if "exam server" in r["target"]]
+    server = [r for r in doc["results"] if r["subject"]["kind"] == "exam_server"]
     assert server and all(r["status"] == "pass" for r in server), server

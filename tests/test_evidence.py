@@ -44,6 +44,7 @@ from readiness.evidence.keys import (
 from readiness.evidence.record import append_attestation, append_run
 from readiness.redact import Secret
 from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from readiness.subject import Kind, Subject
 
 Tamper = Callable[[list[bytes]], list[bytes]]
 SHANGHAI = timezone(timedelta(hours=8))
@@ -54,7 +55,8 @@ SECRET = Secret('cam-Pa"ss\\w0rd', "secret:camera_password")
 def result(requirement: str, target: str, status: Status, measured: dict,
            message: str = "ok", evidence: list[str] | None = None) -> CheckResult:
     return CheckResult(
-        requirement=requirement, title=Text(requirement, requirement), target=target,
+        requirement=requirement, title=Text(requirement, requirement),
+        subject=Subject(Kind.UNKNOWN, target),
         vantage="coordinator", status=status, message=Text(message, f"中文：{message}"),
         measured=measured, threshold={"floor_mbps": 100},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M 或以上带宽"),

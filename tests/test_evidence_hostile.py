@@ -37,6 +37,7 @@ from readiness.evidence.keys import PIN_NAME, init_keys, load_private, load_publ
 from readiness.evidence.record import append_attestation
 from readiness.evidence.recording import record_run
 from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from readiness.subject import Kind, Subject
 
 T0 = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent
@@ -45,7 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 def _result(n: int, status: Status, started: datetime) -> CheckResult:
     return CheckResult(
         requirement="LAN-SEATS" if n % 2 else "LAN-SPEED", title=Text("Seats", "考位"),
-        target=f"seat A{n:02d} (198.18.0.{n + 10})", vantage="coordinator", status=status,
+        subject=Subject(Kind.SEAT, f"A{n:02d}", "lab", f"198.18.0.{n + 10}"),
+        vantage="coordinator", status=status,
         message=Text(f"result {n}", f"结果 {n}"), measured={"throughput_mbps": 900.0 + n},
         threshold={"floor_mbps": 900},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "千兆到桌面"),

@@ -11,6 +11,7 @@ from readiness.config.profile import CamAudioThresholds, CamCountThresholds, Cam
 from readiness.judges import cameras as judge
 from readiness.judges.registry import outcome_judges, results_judges
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 CBEC = CamResThresholds(min_width=1920, min_height=1080, min_megapixels=2)
 EDA = CamResThresholds(min_width=1280, min_height=720, min_megapixels=0.9)
@@ -148,7 +149,8 @@ def test_discovery_names_the_cameras_missing_from_the_site_file() -> None:
 
 def _result(check_id: str, status: Status) -> CheckResult:
     return CheckResult("CAM-COUNT" if "discovery" in check_id else "CAM-RES",
-                       Text("", ""), "t", "coordinator", status, Text("", ""), {}, {}, None,
+                       Text("", ""), Subject(Kind.CAMERA, check_id.rsplit("/", 1)[-1], "r1"),
+                       "coordinator", status, Text("", ""), {}, {}, None,
                        datetime.now(UTC), 0.1, check_id=check_id)
 
 
@@ -184,7 +186,8 @@ def test_the_judges_are_registered_by_name() -> None:
 def test_the_count_repeats_each_unchecked_cameras_diagnosis() -> None:
     params = {"thresholds": CamCountThresholds(min_cameras=2), "room_id": "r1",
               "res_ids": ["CAM-RES/r1/cam-1", "CAM-RES/r1/cam-2"]}
-    wrong_pw = CheckResult("CAM-RES", Text("", ""), "t", "coordinator", Status.ERROR,
+    wrong_pw = CheckResult("CAM-RES", Text("", ""), Subject(Kind.CAMERA, "cam-2", "r1"),
+                           "coordinator", Status.ERROR,
                            Text("", ""), {"error": "auth", "diagnosis": {
                                "en": "the camera refused user 'admin': wrong user name or "
                                      "password",

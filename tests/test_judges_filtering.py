@@ -17,6 +17,7 @@ from readiness.judges import filtering as judges
 from readiness.judges.registry import outcome_judges, results_judges
 from readiness.planning import PlanContext, build_plan
 from readiness.results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parents[1]
 REACH = "FILTER-FEATURES/lab/per_address/coordinator"
@@ -31,11 +32,12 @@ WAN_MEASURED = {"endpoint": "http://speed.example/", "kind": "librespeed", "stre
 
 
 def _audit_result(check_id: str, features: dict[str, str], leaks: list[str],
-                  seat: bool = True, in_window: bool = False) -> CheckResult:
+                  seat: bool = True, in_window: bool = False, room: str = "lab") -> CheckResult:
     attempts = [{"technique": "direct_ip", "request": line.split(" -> ")[0],
                  "result": line.split(" -> ")[1], "leak": True} for line in leaks]
     return CheckResult(
-        requirement=check_id.split("/")[0], title=Text("t", "t"), target="seat",
+        requirement=check_id.split("/")[0], title=Text("t", "t"),
+        subject=Subject(Kind.SEAT, "A01", room, "198.18.10.101"),
         vantage="agent A01", status=Status.FAIL if leaks else Status.PASS,
         message=Text("m", "m"),
         measured={"audit": "url_filter", "features": features, "leaks": leaks,
@@ -62,7 +64,9 @@ def test_feature_verdicts_come_from_the_audits() -> None:
     inside = [_audit_result("WAN-POLICY/lab/A02", {}, [], in_window=True)]
     assert _feature(inside, "per_time").status == Status.PASS
     coordinator = CheckResult(
-        requirement="FILTER-FEATURES", title=Text("t", "t"), target="c", vantage="coordinator",
+        requirement="FILTER-FEATURES", title=Text("t", "t"),
+        subject=Subject(Kind.COORDINATOR, "coordinator", "lab"), aspect="own_access",
+        vantage="coordinator",
         status=Status.PASS, message=Text("m", "m"),
         measured={"reached": ["http://speed.example/"]}, threshold={}, citation=None,
         started_at=datetime.now(UTC), duration_s=1.0, check_id=REACH)
@@ -73,7 +77,8 @@ def test_feature_verdicts_come_from_the_audits() -> None:
     ip_outside = _feature(outside, "ip")
     assert ip_outside.status == Status.WARN and "coordinator only" in ip_outside.message.en
     # another room's audits are not this room's evidence
-    other = _feature([_audit_result("WAN-POLICY/r2/A01", {"ip": "fail"}, [LEAK])], "ip")
+    other = _feature([_audit_result("WAN-POLICY/r2/A01", {"ip": "fail"}, [LEAK], room="r2")],
+                     "ip")
     assert other.status == Status.WARN and "not verified" in other.message.en
     assert other.measured[NOT_PROOF] is True
 
@@ -197,7 +202,7 @@ def test_seats_are_audited_by_their_own_agents_only(tmp_path: Path) -> None:
     checks = _plan(tmp_path)
     seats = [checks[f"WAN-POLICY/lab/A0{i}"] for i in (1, 2, 3)]
     for seat in seats:
-        assert seat.agent is not None and seat.agent.address == seat.target.split("(")[1][:-1]
+        assert seat.agent is not None and seat.agent.address == seat.subject.address
         # no stand-in: the proctor's address is not the seat's
         assert seat.agent.when_absent == "warn" and seat.agent.fallback_params is None
         assert seat.params["vantage_is_seat"] is True

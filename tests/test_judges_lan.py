@@ -19,6 +19,7 @@ from readiness.judges import lan
 from readiness.judges.registry import outcome_judges, results_judges
 from readiness.planning import thresholds_of
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 
 def _profile_thresholds(model: Any, req_id: str, profile: str = "eda") -> Any:
@@ -149,18 +150,18 @@ def test_without_icmp_rights_the_ports_are_still_judged() -> None:
 # ---------------------------------------------------------------- LAN-SEATS
 
 
-def _reach(label: str, status: Status) -> CheckResult:
-    return CheckResult("LAN-SUBNET", Text("t", "t"), label, "coordinator", status,
-                       Text("r", "r"), {}, {}, None, datetime.now(UTC), 0.1,
-                       f"LAN-SUBNET/r1/{label}/reach")
+def _reach(label: str, status: Status, room: str = "r1") -> CheckResult:
+    return CheckResult("LAN-SUBNET", Text("t", "t"), Subject(Kind.SEAT, label, room),
+                       "coordinator", status, Text("r", "r"), {}, {}, None,
+                       datetime.now(UTC), 0.1, f"LAN-SUBNET/{room}/{label}/reach")
 
 
 def _room(working: int, errors: int = 0, failing: int = 0) -> tuple[list[CheckResult],
                                                                    dict[str, Any]]:
     statuses = [Status.PASS] * working + [Status.ERROR] * errors + [Status.FAIL] * failing
-    labels = [f"seat A{i:02d} (198.18.10.{100 + i})" for i in range(1, len(statuses) + 1)]
+    labels = [f"A{i:02d}" for i in range(1, len(statuses) + 1)]
     results = [_reach(label, s) for label, s in zip(labels, statuses, strict=True)]
-    return results, {"seat_targets": labels, "thresholds": EDA_SEATS}
+    return results, {"room": "r1", "seats": labels, "thresholds": EDA_SEATS}
 
 
 @pytest.mark.parametrize(("working", "errors", "failing", "expected"), [
@@ -181,11 +182,12 @@ def test_seats_are_counted_against_the_profile(working: int, errors: int, failin
 
 def test_only_this_rooms_seats_and_lan_subnet_results_count() -> None:
     results, params = _room(40)
-    stranger = _reach("seat Z01 (198.18.10.250)", Status.PASS)
-    other_rule = CheckResult("LAN-SPEED", Text("t", "t"), params["seat_targets"][0],
+    stranger = _reach("Z01", Status.PASS)
+    other_room = _reach("A01", Status.PASS, room="r2")
+    other_rule = CheckResult("LAN-SPEED", Text("t", "t"), Subject(Kind.SEAT, "A01", "r1"),
                              "coordinator", Status.PASS, Text("r", "r"), {}, {}, None,
                              datetime.now(UTC), 0.1, "LAN-SPEED/x")
-    out = lan.count_seats(results[1:] + [stranger, other_rule], params)
+    out = lan.count_seats(results[1:] + [stranger, other_room, other_rule], params)
     assert out.status == Status.FAIL and out.measured["working_seats"] == 39
     assert "only 39 of 40 seats answer; the rule needs 40" in out.message.en
 
@@ -231,8 +233,7 @@ def test_planned_checks_name_probes_and_judges_and_carry_no_code(tmp_path: Path)
     assert server.threshold == {"warn_loss_pct": 0, "fail_loss_pct": 20, "warn_rtt_ms": 5}
     [seats] = [c for c in plan.checks if c.requirement == "LAN-SEATS"]
     assert seats.derived and seats.judge == "lan.count_seats"
-    assert seats.judge_params["seat_targets"] == [
-        f"seat A0{i} (198.18.10.10{i})" for i in (1, 2, 3)]
+    assert seats.judge_params["seats"] == ["A01", "A02", "A03"]
     assert all(not hasattr(c, "fn") and not hasattr(c, "derive") for c in plan.checks)
     judges = {**outcome_judges(), **results_judges()}
     assert all(c.judge in judges for c in plan.checks if c.judge)

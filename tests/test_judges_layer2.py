@@ -12,6 +12,7 @@ import pytest
 from readiness.judges import layer2
 from readiness.judges.registry import results_judges
 from readiness.results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text, proves
+from readiness.subject import Kind, Subject
 
 SUBNET = "198.18.10.0/24"
 OURS, A01, A05 = "02:52:44:59:00:02", "02:52:44:59:01:65", "02:52:44:59:01:69"
@@ -20,7 +21,8 @@ NAMES = ("layer2.host", "layer2.duplicates", "layer2.unknown", "layer2.broadcast
 
 
 def _result(check_id: str, outcome: ProbeOutcome) -> CheckResult:
-    return CheckResult("LAN-SUBNET", Text("t", "t"), "target", "coordinator", outcome.status,
+    return CheckResult("LAN-SUBNET", Text("t", "t"), Subject(Kind.ROOM, "lab", "lab"),
+                       "coordinator", outcome.status,
                        outcome.message, outcome.measured, {}, None, datetime.now(UTC), 0.1,
                        check_id)
 

@@ -35,6 +35,7 @@ import pytest
 from probes import l2_sweep
 from readiness.judges import layer2
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 SUBNET = "198.18.10.0/24"
@@ -217,7 +218,8 @@ def test_a_room_on_loopback_has_no_layer_2(monkeypatch: pytest.MonkeyPatch) -> N
 
 def _result(outcome: ProbeOutcome, check_id: str = "LAN-SUBNET/lab/l2-sweep",
             requirement: str = "LAN-SUBNET") -> CheckResult:
-    return CheckResult(requirement, Text("t", "t"), "target", "coordinator", outcome.status,
+    return CheckResult(requirement, Text("t", "t"), Subject(Kind.ROOM, "lab", "lab"),
+                       "coordinator", outcome.status,
                        outcome.message, outcome.measured, {}, None, datetime.now(UTC), 0.1,
                        check_id)
 
@@ -432,13 +434,13 @@ def test_one_sweep_per_room_and_strictness_from_the_profile(tmp_path: Path) -> N
     assert sweeps[0].params["subnet"] == SUBNET and registry()["l2_sweep"] is l2_sweep.run
     assert sweeps[0].params["dhcp_window_s"] == 4.0  # LanSubnetThresholds' one default
     assert sweeps[0].deadline_s > sweeps[0].params["dhcp_window_s"]
-    hosts = {c.target: c for c in plan.checks
+    hosts = {(c.subject.kind, c.subject.name): c for c in plan.checks
              if c.requirement == "LAN-FIXED-IP" and c.check_id.endswith("/arp")}
     # cbec's rule names the proctor and the router; seats are judged leniently
-    assert hosts["router (198.18.10.1)"].judge_params["strict"] is True
-    assert hosts["proctor (198.18.10.2)"].judge_params["strict"] is True
-    assert hosts["exam server primary (198.18.10.10)"].judge_params["strict"] is False
-    assert (hosts["seat A07 (198.18.10.107)"].judge_params["configured_mac"]
+    assert hosts[(Kind.ROUTER, "router")].judge_params["strict"] is True
+    assert hosts[(Kind.PROCTOR, "proctor")].judge_params["strict"] is True
+    assert hosts[(Kind.EXAM_SERVER, "primary")].judge_params["strict"] is False
+    assert (hosts[(Kind.SEAT, "A07")].judge_params["configured_mac"]
             == "02:52:44:59:01:99")
     derived = [c for c in plan.checks if c.check_id.startswith(
         ("LAN-FIXED-IP/lab/", "LAN-SUBNET/lab/l2-d", "LAN-SUBNET/lab/l2-u"))]
@@ -446,7 +448,7 @@ def test_one_sweep_per_room_and_strictness_from_the_profile(tmp_path: Path) -> N
                            for c in derived)
     assert all(c.judge_params["sweep_id"] == "LAN-SUBNET/lab/l2-sweep" for c in derived)
     plan2.with_previous_macs(plan.checks, {"198.18.10.102": A01})
-    assert (hosts["seat A02 (198.18.10.102)"].judge_params["previous_macs"]
+    assert (hosts[(Kind.SEAT, "A02")].judge_params["previous_macs"]
             == {"198.18.10.102": A01})
 
 

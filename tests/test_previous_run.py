@@ -16,19 +16,22 @@ import yaml
 from readiness.check_run import apply_previous
 from readiness.checks import Check
 from readiness.results import CheckResult, Status, Text
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_previous_uptime_reaches_the_device_check() -> None:
     before = CheckResult(
-        requirement="FILTER-FEATURES", title=Text("t", "t"), target="router", vantage="c",
+        requirement="FILTER-FEATURES", title=Text("t", "t"),
+        subject=Subject(Kind.ROUTER, "router", "r1", "198.18.10.1"), vantage="c",
         status=Status.PASS, message=Text("m", "m"),
         measured={"uptime_s": 86400.0, "checked_at": "2026-12-04T12:00:00+00:00"},
         threshold={}, citation=None, started_at=datetime.now(UTC), duration_s=0.1,
         check_id="FILTER-FEATURES/r1/router-snmp")
     check = Check(check_id="FILTER-FEATURES/r1/router-snmp", requirement="FILTER-FEATURES",
-                  target="router", vantage="coordinator", probe="snmp_device",
+                  subject=Subject(Kind.ROUTER, "router", "r1", "198.18.10.1"),
+                  vantage="coordinator", probe="snmp_device",
                   params={"host": "198.18.10.1"})
     apply_previous([check], [before])
     assert check.params["previous_uptime_s"] == 86400.0
@@ -63,7 +66,7 @@ def test_a_seat_with_another_mac_than_last_run_warns(tmp_path: Path) -> None:
         def a01(doc: dict) -> dict:
             # the layer-2 result for A01: the one that records the MAC that answered
             return next(r for r in doc["results"] if r["requirement"] == "LAN-FIXED-IP"
-                        and r["target"].startswith("seat A01") and "mac" in r["measured"])
+                        and r["subject"]["name"] == "A01" and "mac" in r["measured"])
 
         first = a01(check())
         assert first["status"] == "pass", first

@@ -30,13 +30,13 @@ from readiness.evidence.chain import EvidenceLog, verify
 from readiness.evidence.keys import init_keys, load_private, load_public
 from readiness.evidence.record import append_attestation
 from readiness.evidence.recording import record_run
-from readiness.planning.lan import host_label
 from readiness.redact import Secret
 from readiness.report import find_chromium, screenshot, write_report
 from readiness.report.model import attestation_rows, leaks, seat_maps
 from readiness.report.style import STATUS_COLOURS
 from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.store import ResultsStore
+from readiness.subject import Kind, Subject
 
 SHANGHAI = timezone(timedelta(hours=8))
 T0 = datetime(2026, 12, 4, 16, 0, tzinfo=SHANGHAI)  # the eve of the exam
@@ -110,18 +110,19 @@ class RunBuilder:
         self.profile, self.started = profile, started
         self.results: list[CheckResult] = []
 
-    def add(self, req_id: str, target: str, status: Status, en: str, zh: str,
+    def add(self, req_id: str, subject: Subject, status: Status, en: str, zh: str,
             measured: dict | None = None, threshold: dict | None = None,
             check_id: str = "", vantage: str = "coordinator",
-            evidence: list[str] | None = None) -> None:
+            evidence: list[str] | None = None, aspect: str | None = None) -> None:
         req = self.profile.requirement(req_id)
         assert req is not None
         self.results.append(CheckResult(
-            requirement=req_id, title=req.title, target=target, vantage=vantage,
+            requirement=req_id, title=req.title, subject=subject, aspect=aspect,
+            vantage=vantage,
             status=status, message=Text(en, zh), measured=measured or {},
             threshold=threshold or {}, citation=req.citation,
             started_at=self.started + timedelta(seconds=len(self.results)),
-            duration_s=1.5, check_id=check_id or f"{req_id}/{target}",
+            duration_s=1.5, check_id=check_id or f"{req_id}/{subject.name}/{len(self.results)}",
             evidence=evidence or []))
 
     def record(self, verdict: Verdict) -> RunRecord:
@@ -136,15 +137,27 @@ def seat(n: int) -> tuple[str, str]:
     return f"A{n:02d}", f"{SUBNET}.{100 + n}"
 
 
+ROOM = Subject(Kind.ROOM, "room301", "room301")
+ROUTER = Subject(Kind.ROUTER, "router", "room301", f"{SUBNET}.1")
+
+
+def seat_subject(label: str, addr: str) -> Subject:
+    return Subject(Kind.SEAT, label, "room301", addr)
+
+
+def camera(name: str) -> Subject:
+    return Subject(Kind.CAMERA, name, "room301")
+
+
 def full_run(profile: Profile, started: datetime) -> RunRecord:
     b = RunBuilder(profile, started)
-    b.add("LAN-SUBNET", f"proctor ({SUBNET}.2) in {SUBNET}.0/24", Status.PASS,
+    b.add("LAN-SUBNET", Subject(Kind.PROCTOR, "proctor", "room301", f"{SUBNET}.2"), Status.PASS,
           "proctor is in the room subnet", "监考机在考场网段内",
           {"address": f"{SUBNET}.2", "subnet": f"{SUBNET}.0/24"}, {"same_subnet": True},
           "LAN-SUBNET/room301/proctor/subnet", "configuration")
     for n in range(1, 41):
         label, addr = seat(n)
-        target = host_label("seat", label, addr)
+        target = seat_subject(label, addr)
         reach_id = f"LAN-SUBNET/room301/{addr}/reach"
         th = {"warn_loss_pct": 0, "fail_loss_pct": 20, "warn_rtt_ms": 5}
         if label == DEAD_SEAT:
@@ -157,7 +170,7 @@ def full_run(profile: Profile, started: datetime) -> RunRecord:
         else:
             b.add("LAN-SUBNET", target, Status.PASS, "answers", "可达",
                   {"loss_pct": 0, "rtt_avg_ms": 0.3 + n / 100}, th, reach_id)
-    b.add("LAN-SEATS", "room room301", Status.FAIL,
+    b.add("LAN-SEATS", ROOM, Status.FAIL,
           "only 39 of 40 seats answer; the rule needs 40",
           "40 个考位中仅 39 个可达，规定至少 40 个",
           {"working_seats": 39, "configured_seats": 40},
@@ -166,7 +179,7 @@ def full_run(profile: Profile, started: datetime) -> RunRecord:
                 "required_class": "fast_ethernet"}
     for n in range(1, 41):
         label, addr = seat(n)
-        target = f"{host_label('seat', label, addr)} to proctor ({SUBNET}.2)"
+        target = seat_subject(label, addr)
         speed_id = f"LAN-SPEED/room301/{addr}/send"
         if label == DEAD_SEAT:
             b.add("LAN-SPEED", target, Status.ERROR, f"no agent answers on {addr}",
@@ -181,14 +194,14 @@ def full_run(profile: Profile, started: datetime) -> RunRecord:
             b.add("LAN-SPEED", target, Status.PASS, "gigabit-class path", "千兆级路径",
                   {"throughput_mbps": 941.0 - n / 2, "link_class": "gigabit"}, speed_th,
                   speed_id, f"agent {label}")
-    b.add("WAN-FLOOR", "room uplink via 学校测速服务器", Status.PASS, "212 Mbit/s down",
+    b.add("WAN-FLOOR", Subject(Kind.UPLINK, "uplink", "room301"), Status.PASS, "212 Mbit/s down",
           "下行 212 Mbit/s", {"throughput_mbps": 212.5, "direction": "download"},
           {"floor_mbps": 100})
-    b.add("WAN-POLICY", "exam site https://exam.example.com/", Status.PASS,
+    b.add("WAN-POLICY", seat_subject("A03", f"{SUBNET}.103"), Status.PASS,
           "the exam site answers from seat A03", "考生机 A03 可访问考试网站",
           {"http_status": 200}, {"candidates_internet": "exam_sites_only"},
           vantage=f"agent A03 ({SUBNET}.103)")
-    b.add("WAN-POLICY", f"blocked site http://{BLOCKED}/", Status.FAIL,
+    b.add("WAN-POLICY", Subject(Kind.FILTER_TARGET, BLOCKED, "room301"), Status.FAIL,
           f"{BLOCKED} answered from seat A03: the router lets it through",
           f"考生机 A03 可访问 {BLOCKED}：路由器未拦截",
           {"request": {"method": "GET", "url": f"http://{BLOCKED}/", "source": f"{SUBNET}.103",
@@ -196,23 +209,23 @@ def full_run(profile: Profile, started: datetime) -> RunRecord:
            "leak": "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<title>视频</title>",
            "http_status": 200},
           {"candidates_internet": "exam_sites_only"}, vantage=f"agent A03 ({SUBNET}.103)")
-    b.add("FILTER-FEATURES", f"DNS filter bypass for {BLOCKED}", Status.FAIL,
+    b.add("FILTER-FEATURES", ROUTER, Status.FAIL,
           "DNS-over-HTTPS resolves the blocked name: the DNS filter can be bypassed",
           "通过 DNS-over-HTTPS 可解析被封锁域名：DNS 过滤可被绕过",
           {"request": f"GET {LEAK_URL} (accept: application/dns-json)",
            "leak": {"Answer": [{"name": BLOCKED, "type": 1, "data": "203.0.113.9"}]},
            "bypass": "doh"}, {"features": ["dns"]}, vantage=f"agent A03 ({SUBNET}.103)")
-    b.add("CAM-COUNT", "room room301", Status.PASS, "2 of 2 cameras deliver a live picture",
+    b.add("CAM-COUNT", ROOM, Status.PASS, "2 of 2 cameras deliver a live picture",
           "2 路摄像头均有实时画面", {"working_cameras": 2}, {"min_cameras": 2})
-    b.add("CAM-RES", "camera 前门", Status.PASS, "1920×1080 at 25 fps, live",
+    b.add("CAM-RES", camera("前门"), Status.PASS, "1920×1080 at 25 fps, live",
           "1920×1080，25 帧/秒，画面实时",
           {"width": 1920, "height": 1080, "fps": 25.0, "megapixels": 2.07},
           {"min_width": 1920, "min_height": 1080}, evidence=["snapshots/cam-front.jpg"])
-    b.add("CAM-RES", "camera 后墙", Status.FAIL,
+    b.add("CAM-RES", camera("后墙"), Status.FAIL,
           f"1280×720 is below 1080P (rtsp://admin:{CAMERA_PASSWORD}@{SUBNET}.202/...)",
           "1280×720 低于 1080P", {"width": 1280, "height": 720, "fps": 25.0},
           {"min_width": 1920, "min_height": 1080}, evidence=["snapshots/cam-back.jpg"])
-    b.add("UPS-RUNTIME", "room room301", Status.SKIP, "not measured yet (no UPS configured)",
+    b.add("UPS-RUNTIME", ROOM, Status.SKIP, "not measured yet (no UPS configured)",
           "尚未测量（未配置 UPS）")
     return b.record(Verdict.NOT_READY)
 
@@ -220,13 +233,14 @@ def full_run(profile: Profile, started: datetime) -> RunRecord:
 def earlier_run(profile: Profile, started: datetime, uplink: float, slowest: float,
                 working: int) -> RunRecord:
     b = RunBuilder(profile, started)
-    b.add("WAN-FLOOR", "room uplink", Status.PASS, "ok", "正常", {"throughput_mbps": uplink})
+    b.add("WAN-FLOOR", Subject(Kind.UPLINK, "uplink", "room301"), Status.PASS, "ok", "正常",
+          {"throughput_mbps": uplink})
     for n in range(1, 41):
         label, addr = seat(n)
-        b.add("LAN-SPEED", host_label("seat", label, addr), Status.PASS, "ok", "正常",
+        b.add("LAN-SPEED", seat_subject(label, addr), Status.PASS, "ok", "正常",
               {"throughput_mbps": slowest if n == 22 else 940.0})
-    b.add("LAN-SEATS", "room room301", Status.PASS, "ok", "正常", {"working_seats": working})
-    b.add("CAM-RES", "camera 前门", Status.PASS, "ok", "正常")
+    b.add("LAN-SEATS", ROOM, Status.PASS, "ok", "正常", {"working_seats": working})
+    b.add("CAM-RES", camera("前门"), Status.PASS, "ok", "正常")
     return b.record(Verdict.READY)
 
 
@@ -510,7 +524,7 @@ def test_url_filter_audit_attempts_become_one_leak_item_each(room: dict) -> None
     and the exam sites with `ok`."""
     profile: Profile = room["profile"]
     b = RunBuilder(profile, T0)
-    b.add("WAN-POLICY", "room room301 from seat A03", Status.FAIL,
+    b.add("WAN-POLICY", seat_subject("A03", f"{SUBNET}.103"), Status.FAIL,
           "2 request(s) that must be blocked got through", "2 个应被拦截的请求可以访问",
           {"audit": "url_filter", "mode": "exam_sites_only", "in_exam_window": True,
            "attempts": [

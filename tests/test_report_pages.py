@@ -25,6 +25,7 @@ from readiness.commands.report import report
 from readiness.report import find_chromium, write_report
 from readiness.report.style import STATUS_COLOURS
 from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
+from readiness.subject import Kind, Subject
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -175,13 +176,14 @@ def test_a_script_title_from_the_network_is_text(tmp_path: Path) -> None:
     leak = {"technique": "direct_ip", "request": "GET http://198.51.100.20/ Host: games.example",
             "result": f"200 (163 bytes) title {SCRIPT}", "leak": True}
     results = [
-        CheckResult("WAN-POLICY", Text("filter", "过滤"), "seat A01 (198.18.10.101)",
+        CheckResult("WAN-POLICY", Text("filter", "过滤"),
+                    Subject(Kind.SEAT, "A01", "lab", "198.18.10.101"),
                     "agent A01", Status.FAIL, Text(f"page {SCRIPT} got through",
                                                    f"页面 {SCRIPT} 未被拦截"),
                     {"audit": "url_filter", "attempts": [leak],
                      "blocked": [{"url": "http://games.example/"}]}, {}, None, now, 1.0,
                     "WAN-POLICY/lab/A01"),
-        CheckResult("CAM-RES", Text("camera", "摄像头"), f"camera {SCRIPT} (room lab)",
+        CheckResult("CAM-RES", Text("camera", "摄像头"), Subject(Kind.CAMERA, SCRIPT, "lab"),
                     "coordinator", Status.FAIL, Text("no picture", "无画面"), {}, {}, None,
                     now, 1.0, "CAM-RES/lab/x"),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 from readiness.checks import Check
 from readiness.results import Citation, ProbeOutcome, Status, Text
 from readiness.runner import Runner, run_checks
+from readiness.subject import Kind, Subject
 
 
 @dataclass
@@ -63,7 +64,8 @@ async def silent_peer(params: dict[str, Any], deadline_s: float) -> ProbeOutcome
 
 def check(name: str, probe: str, deadline_s: float = 1.0, exclusive: bool = False,
           **params: Any) -> Check:
-    return Check(check_id=name, requirement="LAN-SUBNET", target=name, vantage="test",
+    return Check(check_id=name, requirement="LAN-SUBNET",
+                 subject=Subject(Kind.UNKNOWN, name), vantage="test",
                  probe=probe, params=params, deadline_s=deadline_s, exclusive=exclusive)
 
 
@@ -81,7 +83,7 @@ def test_overrunning_probe_becomes_error_at_its_deadline_and_others_still_report
     results = run([check("slow", "sleeper", deadline_s=0.5, sleep_s=30),
                    check("quick", "sleeper", sleep_s=0.01)], PROBES)
     elapsed = time.monotonic() - t0
-    by = {r.target: r for r in results}
+    by = {r.check_id: r for r in results}
     assert by["slow"].status == Status.ERROR
     assert "deadline exceeded" in by["slow"].message.en
     assert by["quick"].status == Status.PASS
@@ -107,14 +109,14 @@ def test_a_listener_that_accepts_and_never_answers_costs_only_the_deadline() -> 
         assert time.monotonic() - t0 < 1.6
     finally:
         server.close()
-    by = {r.target: r for r in results}
+    by = {r.check_id: r for r in results}
     assert by["mute"].status == Status.ERROR and "0.6 s" in by["mute"].message.en
     assert by["other"].status == Status.PASS
 
 
 def test_exception_in_a_probe_is_one_error_naming_the_cause() -> None:
     results = run([check("bad", "broken"), check("good", "sleeper", sleep_s=0)], PROBES)
-    by = {r.target: r for r in results}
+    by = {r.check_id: r for r in results}
     assert by["bad"].status == Status.ERROR
     assert "ConnectionResetError" in by["bad"].message.en
     assert "peer reset" in by["bad"].message.en
@@ -153,18 +155,20 @@ def test_derived_check_sees_every_probe_result() -> None:
         return ProbeOutcome(status, Text(f"{passing} pass", f"{passing} 通过"),
                             {"passing": passing})
 
-    derived = Check(check_id="count", requirement="LAN-SEATS", target="room", vantage="test",
+    derived = Check(check_id="count", requirement="LAN-SEATS",
+                    subject=Subject(Kind.ROOM, "r", "r"), vantage="test",
                     probe=None, judge="test.count", judge_params={"minimum": 2})
     runner = Runner(_Profile(), PROBES, results_judges_={"test.count": count})  # type: ignore[arg-type]
     results = run_checks(runner, [check("a", "sleeper", sleep_s=0), check("b", "broken"),
                                   derived])
-    assert results[-1].target == "room"
+    assert results[-1].subject == Subject(Kind.ROOM, "r", "r")
     assert results[-1].status == Status.FAIL and results[-1].measured == {"passing": 1}
     assert results[-1].citation is not None
 
 
 def test_a_derived_check_naming_no_known_judge_is_one_error() -> None:
-    derived = Check(check_id="count", requirement="LAN-SEATS", target="room", vantage="test",
+    derived = Check(check_id="count", requirement="LAN-SEATS",
+                    subject=Subject(Kind.ROOM, "r", "r"), vantage="test",
                     probe=None, judge="test.nobody")
     runner = Runner(_Profile(), PROBES, results_judges_={})  # type: ignore[arg-type]
     [result] = run_checks(runner, [derived])
@@ -175,7 +179,8 @@ def test_a_derived_check_naming_no_known_judge_is_one_error() -> None:
 
 
 def _link_check(name: str, links: set[str]) -> Check:
-    return Check(check_id=name, requirement="LAN-SPEED", target=name, vantage="test",
+    return Check(check_id=name, requirement="LAN-SPEED",
+                 subject=Subject(Kind.UNKNOWN, name), vantage="test",
                  probe="on_links", params={"links": sorted(links)}, deadline_s=5.0,
                  exclusive=True, links=frozenset(links))
 

@@ -44,6 +44,7 @@ from readiness.schedule.runner import (
     settings_from,
 )
 from readiness.store import ResultsStore
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -252,7 +253,8 @@ def test_show_lists_the_runs_in_local_time(tmp_path: Path) -> None:
 
 def a_run(code: str, started: datetime, status: Status = Status.PASS) -> RunRecord:
     result = CheckResult(
-        requirement="LAN-SEATS", title=Text("Seats", "考位"), target="room lo",
+        requirement="LAN-SEATS", title=Text("Seats", "考位"),
+        subject=Subject(Kind.ROOM, "lo", "lo"),
         vantage="coordinator", status=status, message=Text("40 seats answer", "40 个考位可达"),
         measured={"working_seats": 40}, threshold={"min_seats": 30}, citation=None,
         started_at=started, duration_s=0.5, check_id="LAN-SEATS/lo")

@@ -21,6 +21,7 @@ from readiness.serve import service
 from readiness.serve.importing import run_from_json
 from readiness.serve.metrics import METRIC_NAMES, SiteFacts, families
 from readiness.serve.page_model import page_state
+from readiness.subject import Kind
 
 
 def _samples(fams):
@@ -130,7 +131,8 @@ def test_run_now_needs_the_site_token(serving):
 def test_a_finished_check_reaches_the_browser_as_an_event(serving):
     s, _ = serving
     run = run_from_json(drill_doc("SITE-A"))
-    failing = next(r for r in run.results if r.status is Status.FAIL and "seat " in r.target)
+    failing = next(r for r in run.results if r.status is Status.FAIL
+                   and r.subject.kind is Kind.SEAT)
     lines: list[str] = []
     got = threading.Event()
 

@@ -24,6 +24,7 @@ from readiness.schedule.runner import settings_from
 from readiness.serve import service
 from readiness.serve.importing import run_from_json
 from readiness.serve.replay import replay
+from readiness.subject import Kind
 
 websocket = pytest.importorskip("websocket", reason="pip install websocket-client (test extra)")
 cv2 = pytest.importorskip("cv2")
@@ -168,7 +169,7 @@ def test_the_page_shows_failing_seats_red_and_follows_a_second_run(served, brows
     page.js("window.sameDocument = 'yes'")
     second = run_from_json(drill_doc("SITE-A"))
     second.results = [  # the seats repaired: every seat check passes
-        dataclasses.replace(r, status=Status.PASS) if "seat " in r.target else r
+        dataclasses.replace(r, status=Status.PASS) if r.subject.kind is Kind.SEAT else r
         for r in second.results]
     done = threading.Event()
     threading.Thread(target=lambda: (replay(

@@ -16,6 +16,7 @@ from readiness.output.json_writer import to_document
 from readiness.redact import Secret
 from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
 from readiness.store import ResultsStore, StoredRun
+from readiness.subject import Kind, Subject
 
 SHANGHAI = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 20, 9, 0, tzinfo=SHANGHAI)
@@ -25,7 +26,8 @@ SECRET = Secret("s3cret-Token", "${SITE_TOKEN}")
 def result(requirement: str, target: str, status: Status, measured: dict,
            message: str = "ok", started: datetime = T0) -> CheckResult:
     return CheckResult(
-        requirement=requirement, title=Text(requirement, f"要求 {requirement}"), target=target,
+        requirement=requirement, title=Text(requirement, f"要求 {requirement}"),
+        subject=Subject(Kind.UNKNOWN, target),
         vantage="coordinator", status=status, message=Text(message, f"中文 {message}"),
         measured=measured, threshold={"floor_mbps": 100},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M"),

@@ -31,6 +31,7 @@ from readiness.report.pdf import find_chromium
 from readiness.results import CheckResult, RunRecord, Status, Text, Verdict
 from readiness.store import ResultsStore
 from readiness.store_checks import StoreError
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 STARTED = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
@@ -44,7 +45,8 @@ def readiness(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complet
 
 def small_run() -> RunRecord:
     results = [CheckResult(
-        requirement="LAN-SEATS", title=Text("Working seats", "可用考位"), target=f"room {i}",
+        requirement="LAN-SEATS", title=Text("Working seats", "可用考位"),
+        subject=Subject(Kind.ROOM, f"r{i}", f"r{i}"),
         vantage="coordinator", status=Status.PASS, message=Text("40 seats answer", "40 个考位可达"),
         measured={"working_seats": 40}, threshold={"min_seats": 30}, citation=None,
         started_at=STARTED + timedelta(seconds=i), duration_s=1.0, check_id=f"LAN-SEATS/{i}")

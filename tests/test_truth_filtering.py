@@ -20,6 +20,7 @@ from probes import url_filter
 from readiness.judges import filtering as judges
 from readiness.judges.filter_evidence import features
 from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -235,7 +236,8 @@ def test_an_ipv6_leak_through_an_ipv4_only_router_is_named_and_its_title_is_text
     assert v6 and v6[0]["title"] == SCRIPT  # the page that loaded, in its own words
     # the report shows the network's title as text: no markup from the network
     now = datetime.now(UTC)
-    result = CheckResult("WAN-POLICY", Text("filter", "过滤"), "seat A01 (198.18.10.101)",
+    result = CheckResult("WAN-POLICY", Text("filter", "过滤"),
+                         Subject(Kind.SEAT, "A01", "lab", "198.18.10.101"),
                          "agent A01", out.status, out.message, out.measured, {}, None, now,
                          1.0, "WAN-POLICY/lab/A01")
     run = RunRecord("v6 room", "LAB", "cbec", Text("cert", "证书"), now, now,
@@ -274,13 +276,13 @@ def test_a_seat_without_agent_has_no_leaks_in_a_check_of_the_room(tmp_path: Path
     assert out.exists(), proc.stderr[-2000:]
     rows = [r for r in json.loads(out.read_text())["results"]
             if r["requirement"] in ("WAN-POLICY", "FILTER-FEATURES")]
-    a02 = [r for r in rows if "A02" in r["target"]]
+    a02 = [r for r in rows if r["subject"]["name"] == "A02"]
     assert a02, [r["target"] for r in rows]
     for row in a02:
         assert row["status"] in ("warn", "skip"), row
         assert "not verified from this seat" in row["message"], row["message"]
         assert not row["measured"].get("leaks") and not row["measured"].get("attempts")
     # the seat that was measured still shows the room's real leak (games.example by address)
-    a01 = [r for r in rows if r["requirement"] == "WAN-POLICY" and "A01" in r["target"]]
+    a01 = [r for r in rows if r["requirement"] == "WAN-POLICY" and r["subject"]["name"] == "A01"]
     assert a01 and a01[0]["status"] == "fail", a01
     assert "games.example" in a01[0]["message"]

@@ -17,6 +17,7 @@ from readiness.config.profile import (
 from readiness.judges import lan, layer2
 from readiness.planning.layer2 import typo_addresses
 from readiness.results import CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 TH = LanSubnetThresholds.model_validate({
     "ping_count": 10, "warn_loss_pct": 0, "fail_loss_pct": 50, "warn_rtt_ms": 5,
@@ -69,18 +70,18 @@ def test_nothing_answering_names_every_attempt_and_the_other_address_possibility
     assert "set to another address" in out.message.en
 
 
-def _result(check_id: str, outcome: ProbeOutcome, target: str = "") -> CheckResult:
-    return CheckResult("LAN-SUBNET", Text("t", "t"), target, "coordinator", outcome.status,
+def _result(check_id: str, outcome: ProbeOutcome, seat: str = "") -> CheckResult:
+    return CheckResult("LAN-SUBNET", Text("t", "t"), Subject(Kind.SEAT, seat, "lab"),
+                       "coordinator", outcome.status,
                        outcome.message, outcome.measured, {}, None, datetime.now(UTC), 0.1,
                        check_id)
 
 
 def test_lan_seats_counts_a_seat_that_only_drops_ping() -> None:
     judged = lan.judge_reachability(_reach(0, arp=[A05_MAC], tcp=_tcp(3)), {"thresholds": TH})
-    target = "seat A05 (198.18.10.105)"
-    results = [_result("LAN-SUBNET/lab/198.18.10.105/reach", judged, target)]
+    results = [_result("LAN-SUBNET/lab/198.18.10.105/reach", judged, "A05")]
     th = LanSeatsThresholds(min_seats=1, recommended_seats=1)
-    out = lan.count_seats(results, {"seat_targets": [target], "thresholds": th})
+    out = lan.count_seats(results, {"room": "lab", "seats": ["A05"], "thresholds": th})
     assert out.status == Status.PASS and out.measured["working_seats"] == 1
 
 

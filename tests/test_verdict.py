@@ -21,10 +21,12 @@ from readiness.results import (
     Verdict,
     overall_verdict,
 )
+from readiness.subject import Kind, Subject
 
 
 def result(req: str, status: Status, **measured: object) -> CheckResult:
-    return CheckResult(requirement=req, title=Text(req, req), target="t", vantage="v",
+    return CheckResult(requirement=req, title=Text(req, req),
+                       subject=Subject(Kind.SITE, "t"), vantage="v",
                        status=status, message=Text("m", "m"), measured=dict(measured),
                        threshold={}, citation=None, started_at=datetime.now(UTC),
                        duration_s=0.0)

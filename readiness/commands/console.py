@@ -16,7 +16,6 @@ from ..figures import deciding_figure
 from ..fixlist import fix_list
 from ..redact import Secret, scrub
 from ..results import CheckResult, RunRecord, Status, Verdict, worst
-from ..targets import describe
 from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS, say
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
@@ -187,7 +186,7 @@ def _passing(run: RunRecord, lang: str, width: int) -> list[str]:
         return []
     out = ["", say(lang, "Passing checks:", "通过的检查项：")]
     for r in passed:
-        text = f"{r.requirement} · {describe(r).label.get(lang)}: {r.message.get(lang)}"
+        text = f"{r.requirement} · {r.label(lang)}: {r.message.get(lang)}"
         out.append(_cut(text, width - 1) + ("…" if cell_len(text) > width else ""))
     return out
 

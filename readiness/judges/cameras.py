@@ -201,7 +201,7 @@ def _why_unchecked(unverified: list[CheckResult]) -> list[tuple[str, dict[str, s
     for r in sorted(unverified, key=lambda r: r.check_id):
         diagnosis = r.measured.get("diagnosis") if isinstance(r.measured, dict) else None
         if isinstance(diagnosis, dict) and "en" in diagnosis and "zh" in diagnosis:
-            why.append((r.check_id.rsplit("/", 1)[-1],
+            why.append((r.subject.name,
                         {**diagnosis, "kind": str(r.measured.get("error", ""))}))
     return why
 

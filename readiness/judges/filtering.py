@@ -15,20 +15,12 @@ from typing import Any
 
 from ..config.profile import WanFloorThresholds
 from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
+from ..subject import ASPECTS, FEATURES
 from .filter_evidence import FAIL as FEATURE_FAIL
 from .filter_evidence import NOT_APPLICABLE, NOT_VERIFIED, features, ipv6_leak_text
 from .filter_evidence import PASS as FEATURE_PASS
 
-FEATURE_NAMES = {
-    "ip": ("IP filtering", "IP 过滤"),
-    "dns": ("DNS filtering", "DNS 过滤"),
-    "url_wildcard": ("URL filtering with wildcards", "URL 通配符过滤"),
-    "keyword": ("keyword filtering", "关键字过滤"),
-    "block_notice": ("block notice", "过滤通告"),
-    "per_address": ("per-address access control", "基于地址的访问控制"),
-    "per_time": ("time-window policy", "基于时间段的策略"),
-    "ipv6": ("IPv6 filtering", "IPv6 过滤"),
-}
+FEATURE_NAMES = {name: ASPECTS[name] for name in FEATURES}
 
 NOT_SEEN = {
     "ip": ("no blocked target's address was known to try directly (configure "
@@ -324,8 +316,8 @@ def evidence_only(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome
 
 
 def _audits(results: list[CheckResult], room_id: str) -> list[CheckResult]:
-    prefixes = (f"WAN-POLICY/{room_id}/", f"FILTER-FEATURES/{room_id}/")
-    return [r for r in results if r.check_id.startswith(prefixes)
+    return [r for r in results
+            if r.requirement in ("WAN-POLICY", "FILTER-FEATURES") and r.subject.room == room_id
             and isinstance(r.measured, dict) and r.measured.get("audit") == "url_filter"]
 
 

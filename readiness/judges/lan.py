@@ -5,7 +5,7 @@ lan.subnet        probes/subnet.py's arithmetic -> pass/fail by the certificate'
 lan.reachability  probes/reachability.py's pings and port states -> verdict
                   (params: thresholds = LanSubnetThresholds)
 lan.count_seats   a derived check: the seats whose reachability passed or warned, against
-                  the rule's minimum (params: seat_targets, thresholds = LanSeatsThresholds)
+                  the rule's minimum (params: room, seats, thresholds = LanSeatsThresholds)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from probes.reachability import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNRE
 
 from ..config.profile import LanSeatsThresholds, LanSubnetThresholds, ServerSpareThresholds
 from ..results import SEVERITY, CheckResult, ProbeOutcome, Status, Text
+from ..subject import Kind
 from . import OutcomeJudge, ResultsJudge
 
 # What the reachability probe measures only so that the judge can word its message;
@@ -225,13 +226,15 @@ def judge_reachability(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOu
 def count_seats(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
     """The seats whose LAN-SUBNET reachability passed or warned, against the minimum."""
     th: LanSeatsThresholds = params["thresholds"]
-    seat_targets = set(params["seat_targets"])
+    names, room = set(params["seats"]), params["room"]
     minimum, recommended = th.min_seats, th.recommended_seats
+    # each seat's reachability (the sweep's findings are about the room, not a seat)
     seats = [r for r in results
-             if r.requirement == "LAN-SUBNET" and r.target in seat_targets]
+             if r.requirement == "LAN-SUBNET" and r.subject.kind is Kind.SEAT
+             and r.subject.room == room and r.subject.name in names and r.aspect is None]
     working = sum(r.status in (Status.PASS, Status.WARN) for r in seats)
     unverified = sum(r.status == Status.ERROR for r in seats)
-    configured = len(seat_targets)
+    configured = len(names)
     measured = {"working_seats": working, "configured_seats": configured}
     if working >= recommended:
         return ProbeOutcome(Status.PASS, Text(

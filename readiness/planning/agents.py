@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..checks import COORDINATOR, AgentRoute, Check, WhenAbsent
 from ..config.profile import LanFixedIpThresholds, LanSpeedThresholds, SeatSpecThresholds
 from ..config.site import Room
+from ..subject import Subject
+from . import subjects
 from .context import thresholds_of
 
 if TYPE_CHECKING:
@@ -25,15 +27,16 @@ SELF_REPORT_TIMEOUT_S = 4.0
 SELF_REPORT = "self_report"
 
 
-def _self_report_check(ctx: PlanContext, req_id: str, label: str, role: str, address: str,
-                       threshold: dict[str, Any], judge: str, judge_params: dict[str, Any],
-                       when_absent: WhenAbsent = "skip") -> Check:
+def _self_report_check(ctx: PlanContext, req_id: str, label: str, role: str,
+                       subject: Subject, threshold: dict[str, Any], judge: str,
+                       judge_params: dict[str, Any], when_absent: WhenAbsent = "skip") -> Check:
     port = ctx.site.model.agent.port
+    address = subject.address or ""
     route = AgentRoute(label, address, port, when_absent=when_absent)
     return Check(
         check_id=f"{req_id}/{label}/agent",
         requirement=req_id,
-        target=f"{role} {label} ({address})" if role == "seat" else f"{label} ({address})",
+        subject=subject,
         # the proctor PC is usually the coordinator itself
         vantage=COORDINATOR if role == "proctor" else route.vantage(),
         probe=SELF_REPORT,
@@ -58,15 +61,15 @@ def plan_nic_speed(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         rule["fail_below_mbps"] = 100
         rule["warn_below_mbps"] = gigabit
     threshold = {k: v for k, v in rule.items() if k.endswith("_mbps")}
-    checks = [_self_report_check(ctx, "LAN-SPEED", s.label, "seat", s.address, threshold,
+    checks = [_self_report_check(ctx, "LAN-SPEED", s.label, "seat",
+                                 subjects.seat(room, s.label, s.address), threshold,
                                  "seat.self_report", rule)
               for s in ctx.site.seats[room.id]]
     # eda names the exam server's NIC too (千兆网卡)
     if th.required_class == "gigabit":
-        server = room.exam_servers.primary
         checks.append(_self_report_check(ctx, "LAN-SPEED", "exam server", "server",
-                                         server.address, threshold, "seat.self_report", rule,
-                                         when_absent="warn"))
+                                         subjects.exam_server(room), threshold,
+                                         "seat.self_report", rule, when_absent="warn"))
     return checks
 
 
@@ -76,13 +79,12 @@ def plan_fixed_ip_agents(ctx: PlanContext, req: Requirement, room: Room) -> list
     checks = []
     rule = {"require_static": True}
     if "exam_server" in roles:
-        server = room.exam_servers.primary
         checks.append(_self_report_check(ctx, "LAN-FIXED-IP", "exam server", "server",
-                                         server.address, {"addressing": "static"},
+                                         subjects.exam_server(room), {"addressing": "static"},
                                          "seat.self_report", rule, when_absent="warn"))
     if "proctor" in roles:
         checks.append(_self_report_check(ctx, "LAN-FIXED-IP", "proctor", "proctor",
-                                         room.proctor.address, {"addressing": "static"},
+                                         subjects.proctor(room), {"addressing": "static"},
                                          "seat.self_report", rule, when_absent="warn"))
     return checks
 
@@ -91,6 +93,7 @@ def plan_seat_spec(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     th = thresholds_of(req, SeatSpecThresholds)
     threshold = {"min_cpu": th.min_cpu, "min_ram_gb": th.min_ram_gb,
                  "min_disk_gb": th.min_disk_gb}
-    return [_self_report_check(ctx, "SEAT-SPEC", s.label, "seat", s.address, threshold,
+    return [_self_report_check(ctx, "SEAT-SPEC", s.label, "seat",
+                               subjects.seat(room, s.label, s.address), threshold,
                                "seat.spec", {"thresholds": th})
             for s in ctx.site.seats[room.id]]

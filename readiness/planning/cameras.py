@@ -20,6 +20,8 @@ from probes.engines.rtsp_sdp import mask_url
 from ..checks import COORDINATOR, Check
 from ..config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
 from ..config.site import Camera, Room
+from ..subject import Kind, Subject
+from . import subjects
 from .context import thresholds_of
 
 if TYPE_CHECKING:
@@ -40,8 +42,8 @@ def _password(ctx: PlanContext, room: Room, index: int) -> dict[str, str]:
     return {"password": path} if ctx.site.secret(path) is not None else {}
 
 
-def _target(room: Room, camera: Camera) -> str:
-    return f"camera {camera.name} (room {room.id})"
+def _subject(room: Room, camera: Camera) -> Subject:
+    return Subject(Kind.CAMERA, camera.name, room.id, _camera_host(camera.url))
 
 
 def _res_id(room: Room, camera: Camera) -> str:
@@ -65,7 +67,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
         checks.append(Check(
             check_id=_res_id(room, camera),
             requirement="CAM-RES",
-            target=_target(room, camera),
+            subject=_subject(room, camera),
             vantage=COORDINATOR,
             probe="camera_picture",
             params=params,
@@ -84,7 +86,7 @@ def plan_cam_audio(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     return [Check(
         check_id=f"CAM-AUDIO/{room.id}/{camera.name}",
         requirement="CAM-AUDIO",
-        target=_target(room, camera),
+        subject=_subject(room, camera),
         vantage=COORDINATOR,
         probe="camera_audio",
         params={"url": camera.url, "username": camera.username,
@@ -106,7 +108,7 @@ def plan_cam_count(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     return [Check(
         check_id=f"CAM-COUNT/{room.id}",
         requirement="CAM-COUNT",
-        target=f"room {room.id}",
+        subject=subjects.room_subject(room),
         vantage=COORDINATOR,
         probe=None,
         threshold={"min_cameras": th.min_cameras},
@@ -137,7 +139,8 @@ def plan_cam_discovery(ctx: PlanContext, req: Requirement, room: Room) -> list[C
     return [Check(
         check_id=f"CAM-COUNT/{room.id}/discovery",
         requirement="CAM-COUNT",
-        target=f"ONVIF cameras on {room.subnet} (room {room.id})",
+        subject=subjects.room_subject(room),
+        aspect="onvif",
         vantage=COORDINATOR,
         probe="onvif_discovery",
         params={"subnet": room.subnet, "window_s": DISCOVERY_WINDOW_S},

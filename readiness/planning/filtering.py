@@ -40,6 +40,8 @@ from ..config.profile import FilterFeaturesThresholds, WanFloorThresholds, WanPo
 from ..config.site import Room, WanEndpoint
 from ..judges.filtering import FEATURE_NAMES
 from ..results import NOT_PROOF, Status
+from ..subject import Kind, Subject
+from . import subjects
 from .context import PlanContext, thresholds_of
 
 if TYPE_CHECKING:
@@ -126,11 +128,10 @@ def plan_wan_floor(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
                  for e in room.wan_endpoints]
     if not endpoints:
         return []
-    names = ", ".join(e.name for e in room.wan_endpoints)
     check = Check(
         check_id=f"WAN-FLOOR/{room.id}",
         requirement="WAN-FLOOR",
-        target=f"room {room.id} uplink ({names})",
+        subject=Subject(Kind.UPLINK, "uplink", room.id),
         vantage=COORDINATOR,
         # the endpoints in order: the next one only when one errs
         probe="wan_floor",
@@ -224,7 +225,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
         return [Check(
             check_id=f"{req_id}/{room.id}/{suffix}coordinator",
             requirement=req_id,
-            target=f"room {room.id} seats (tried from the coordinator: no seat agents)",
+            subject=subjects.room_subject(room), aspect="no_agents",
             vantage=COORDINATOR,
             probe="url_filter",
             params=here,
@@ -240,7 +241,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
     return [Check(
         check_id=f"{req_id}/{room.id}/{suffix}{seat.label}",
         requirement=req_id,
-        target=f"seat {seat.label} ({seat.address})",
+        subject=subjects.seat(room, seat.label, seat.address),
         vantage=f"agent {seat.label}",
         probe="url_filter",
         params=dict(seat_params),
@@ -269,7 +270,7 @@ def _server_reach_check(ctx: PlanContext, room: Room) -> Check | None:
     return Check(
         check_id=f"WAN-POLICY/{room.id}/exam-server",
         requirement="WAN-POLICY",
-        target=f"exam server ({server.address}) reaches the internet",
+        subject=subjects.exam_server(room), aspect="internet",
         vantage=f"agent {SERVER_LABEL}",
         probe="internet_reach",
         params=params,
@@ -303,7 +304,7 @@ def _router_check(room: Room, feature: str, url: str) -> Check:
     return Check(
         check_id=f"FILTER-FEATURES/{room.id}/{feature}",
         requirement="FILTER-FEATURES",
-        target=f"router {feature.replace('_', ' ')} ({url})",
+        subject=subjects.router(room), aspect=feature,
         vantage=COORDINATOR,
         probe="router_web",
         params={"url": url},
@@ -312,13 +313,13 @@ def _router_check(room: Room, feature: str, url: str) -> Check:
     )
 
 
-def _constant(room: Room, feature: str, target: str, en: str, zh: str,
+def _constant(room: Room, feature: str, en: str, zh: str,
               measured: dict[str, Any] | None = None) -> Check:
     """A feature the site file gives nothing to measure: a warn that says what to add."""
     return Check(
         check_id=f"FILTER-FEATURES/{room.id}/{feature}",
         requirement="FILTER-FEATURES",
-        target=target,
+        subject=subjects.router(room), aspect=feature,
         vantage=CONFIGURATION,
         threshold={"feature": feature},
         deadline_s=1.0,
@@ -347,7 +348,8 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
             checks.append(Check(
                 check_id=reach_id,
                 requirement="FILTER-FEATURES",
-                target="the coordinator's own access (for the per-address comparison)",
+                subject=Subject(Kind.COORDINATOR, "coordinator", room.id),
+                aspect="own_access",
                 vantage=COORDINATOR,
                 probe="internet_reach",
                 params={"urls": urls, "require": "any"},
@@ -359,7 +361,7 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
         checks.append(Check(
             check_id=f"FILTER-FEATURES/{room.id}/{feature}",
             requirement="FILTER-FEATURES",
-            target=f"{FEATURE_NAMES[feature][0]} (room {room.id})",
+            subject=subjects.router(room), aspect=feature,
             vantage="derived",
             threshold={"feature": feature},
             deadline_s=1.0,
@@ -371,7 +373,7 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
             checks.append(_router_check(room, "web_management", room.router.web_url))
         else:
             checks.append(_constant(
-                room, "web_management", "router web management",
+                room, "web_management",
                 "web management not checked: the site file gives no router.web_url",
                 "未检查 Web 管理：站点配置中没有 router.web_url", {NOT_PROOF: True}))
     if "remote_management" in features:
@@ -379,7 +381,7 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
             checks.append(_router_check(room, "remote_management", cfg.remote_management_url))
         else:
             checks.append(_constant(
-                room, "remote_management", "router remote management",
+                room, "remote_management",
                 "remote management not demonstrated: give the router's remote management "
                 "address as filter_audit.remote_management_url",
                 "未演示远程管理：请在 filter_audit.remote_management_url 中"

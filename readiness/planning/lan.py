@@ -12,6 +12,8 @@ from ..checks import CONFIGURATION, COORDINATOR, Check
 from ..config.load import Site
 from ..config.profile import LanSeatsThresholds, LanSubnetThresholds
 from ..config.site import Room
+from ..subject import Subject
+from . import subjects
 from .context import thresholds_of
 
 if TYPE_CHECKING:
@@ -19,24 +21,15 @@ if TYPE_CHECKING:
     from .context import PlanContext
 
 
-def host_label(role_en: str, name: str, address: str) -> str:
-    return f"{role_en} {name} ({address})" if name else f"{role_en} ({address})"
-
-
-def _lan_hosts(room: Room, site: Site) -> list[tuple[str, str, str, list[int]]]:
-    """(target label, role_en, address, tcp ports) for every host that must answer."""
-    hosts = [
-        (host_label("proctor", "", room.proctor.address), "proctor",
-         room.proctor.address, room.proctor.ports),
-        (host_label("exam server", "primary", room.exam_servers.primary.address),
-         "exam server", room.exam_servers.primary.address, room.exam_servers.primary.ports),
-    ]
+def _lan_hosts(room: Room, site: Site) -> list[tuple[Subject, list[int]]]:
+    """(subject, tcp ports) for every host that must answer."""
+    hosts = [(subjects.proctor(room), room.proctor.ports),
+             (subjects.exam_server(room), room.exam_servers.primary.ports)]
     backup = room.exam_servers.backup
     if backup:
-        hosts.append((host_label("exam server", "backup", backup.address), "exam server",
-                      backup.address, backup.ports))
+        hosts.append((subjects.backup_server(room, backup.address), backup.ports))
     for seat in site.seats[room.id]:
-        hosts.append((host_label("seat", seat.label, seat.address), "seat", seat.address, []))
+        hosts.append((subjects.seat(room, seat.label, seat.address), []))
     return hosts
 
 
@@ -54,14 +47,16 @@ def _reach_deadline(count: int, interval_s: float, ports: list[int]) -> float:
 def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[Check]:
     checks: list[Check] = []
     room_tag = f"{room.id}/"
-    for role_en, role_zh, host, must in (
-        ("proctor", "监考机", room.proctor, th.proctor_same_subnet),
-        ("exam server", "考试服务器", room.exam_servers.primary, th.server_same_subnet),
+    for role_en, role_zh, host, must, subject in (
+        ("proctor", "监考机", room.proctor, th.proctor_same_subnet, subjects.proctor(room)),
+        ("exam server", "考试服务器", room.exam_servers.primary, th.server_same_subnet,
+         subjects.exam_server(room)),
     ):
         checks.append(Check(
             check_id=f"LAN-SUBNET/{room_tag}{role_en}/subnet",
             requirement="LAN-SUBNET",
-            target=f"{role_en} ({host.address}) in {room.subnet}",
+            subject=subject,
+            aspect="same_subnet",
             vantage=CONFIGURATION,
             probe="subnet",
             params={"address": host.address, "subnet": room.subnet},
@@ -73,11 +68,12 @@ def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[
     count, interval = th.ping_count, float(th.ping_interval_s)
     threshold = {"warn_loss_pct": th.warn_loss_pct, "fail_loss_pct": th.fail_loss_pct,
                  "warn_rtt_ms": th.warn_rtt_ms}
-    for label, _role, address, ports in _lan_hosts(room, site):
+    for subject, ports in _lan_hosts(room, site):
+        address = subject.address
         checks.append(Check(
             check_id=f"LAN-SUBNET/{room_tag}{address}/reach",
             requirement="LAN-SUBNET",
-            target=label,
+            subject=subject,
             vantage=COORDINATOR,
             probe="reachability",
             # subnet and fallback_port (the agent): ARP and TCP, when ping is silent
@@ -98,16 +94,15 @@ def plan_lan_subnet(ctx: PlanContext, req: Requirement, room: Room) -> list[Chec
 
 def plan_lan_seats(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     th = thresholds_of(req, LanSeatsThresholds)
-    seat_targets = sorted(host_label("seat", s.label, s.address)
-                          for s in ctx.site.seats[room.id])
+    seats = sorted(s.label for s in ctx.site.seats[room.id])
     return [Check(
         check_id=f"LAN-SEATS/{room.id}",
         requirement="LAN-SEATS",
-        target=f"room {room.id}",
+        subject=subjects.room_subject(room),
         vantage=COORDINATOR,
         probe=None,
         threshold={"min_seats": th.min_seats, "recommended_seats": th.recommended_seats},
         deadline_s=1.0,
         judge="lan.count_seats",
-        judge_params={"seat_targets": seat_targets, "thresholds": th},
+        judge_params={"room": room.id, "seats": seats, "thresholds": th},
     )]

@@ -25,8 +25,10 @@ from ..checks import COORDINATOR, Check
 from ..config.profile import LanFixedIpThresholds, LanSubnetThresholds
 from ..config.site import Room
 from ..results import CheckResult
+from ..subject import Subject
+from ..subject import label as subject_label
+from . import subjects
 from .context import thresholds_of
-from .lan import host_label
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -48,10 +50,10 @@ def _reach_id(room_id: str, address: str) -> str:
 def _hosts(ctx: PlanContext, room: Room) -> list[dict[str, Any]]:
     """Every host the site file places on the exam LAN with its role (for `roles`)."""
     out = [
-        {"role": "router", "label": host_label("router", "", room.router.address),
+        {"role": "router", "subject": subjects.router(room),
          "address": room.router.address, "mac": room.router.mac,
          "role_en": "the router", "role_zh": "路由器"},
-        {"role": "proctor", "label": host_label("proctor", "", room.proctor.address),
+        {"role": "proctor", "subject": subjects.proctor(room),
          "address": room.proctor.address, "mac": room.proctor.mac,
          "role_en": "the proctor PC", "role_zh": "监考机"},
     ]
@@ -60,12 +62,13 @@ def _hosts(ctx: PlanContext, room: Room) -> list[dict[str, Any]]:
         if server is None:
             continue
         out.append({"role": "exam_server",
-                    "label": host_label("exam server", name, server.address),
+                    "subject": (subjects.exam_server(room) if name == "primary"
+                                else subjects.backup_server(room, server.address)),
                     "address": server.address, "mac": server.mac,
                     "role_en": f"the {name} exam server",
                     "role_zh": "主考试服务器" if name == "primary" else "备用考试服务器"})
     for seat in ctx.site.seats[room.id]:
-        out.append({"role": "seat", "label": host_label("seat", seat.label, seat.address),
+        out.append({"role": "seat", "subject": subjects.seat(room, seat.label, seat.address),
                     "address": seat.address, "mac": seat.mac,
                     "role_en": f"seat {seat.label}", "role_zh": f"考位 {seat.label}"})
     return out
@@ -138,11 +141,12 @@ def _known_addresses(ctx: PlanContext, room: Room) -> list[str]:
     return known
 
 
-def _derived(check_id: str, requirement: str, target: str, judge: str,
-             params: dict[str, Any], threshold: dict[str, Any] | None = None) -> Check:
+def _derived(check_id: str, requirement: str, subject: Subject, aspect: str | None,
+             judge: str, params: dict[str, Any],
+             threshold: dict[str, Any] | None = None) -> Check:
     """A check judged from the room's sweep. The judge reads `judge_params` when it
     runs, so with_previous_macs() may still fill them in after planning."""
-    return Check(check_id=check_id, requirement=requirement, target=target,
+    return Check(check_id=check_id, requirement=requirement, subject=subject, aspect=aspect,
                  vantage=COORDINATOR, probe=None, threshold=threshold or {}, deadline_s=1.0,
                  judge=judge, judge_params={"sweep_id": sweep_check_id(params["room"]),
                                             **params})
@@ -156,7 +160,8 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
     sweep = Check(
         check_id=sweep_check_id(room.id),
         requirement="LAN-SUBNET",
-        target=f"ARP sweep of {room.subnet}",
+        subject=subjects.room_subject(room),
+        aspect="arp_sweep",
         vantage=COORDINATOR,
         probe="l2_sweep",
         params={"subnet": room.subnet, "arp_window_s": float(th.arp_window_s),
@@ -168,7 +173,7 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
     )
     subnet = ipaddress.IPv4Network(room.subnet)
     in_domain = [
-        {"label": h["label"], "address": h["address"], "mac": h["mac"],
+        {"label": subject_label(h["subject"], None, "en"), "address": h["address"], "mac": h["mac"],
          "reach_id": _reach_id(room.id, h["address"]),
          "typos": typo_addresses(h["address"], room.subnet) if h["role"] == "seat" else []}
         for h in _hosts(ctx, room)
@@ -179,11 +184,11 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
     return [
         sweep,
         _derived(f"LAN-SUBNET/{room.id}/l2-domain", "LAN-SUBNET",
-                 f"broadcast domain of {room.subnet}", "layer2.broadcast_domain",
+                 subjects.room_subject(room), "broadcast_domain", "layer2.broadcast_domain",
                  {"room": room.id, "hosts": in_domain, PREVIOUS_MACS: {}},
                  {"arp_answers": "proctor, exam servers, seats"}),
         _derived(f"LAN-SUBNET/{room.id}/l2-unknown", "LAN-SUBNET",
-                 f"machines on {room.subnet} not in the site file", "layer2.unknown",
+                 subjects.room_subject(room), "unlisted", "layer2.unknown",
                  {"room": room.id, "known": _known_addresses(ctx, room),
                   "known_macs": known_macs, PREVIOUS_MACS: {},
                   # a seat answering at one of its typo addresses is named under its own
@@ -200,7 +205,7 @@ def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
     for h in hosts:
         strict = h["role"] in roles
         checks.append(_derived(
-            f"LAN-FIXED-IP/{room.id}/{h['address']}/arp", "LAN-FIXED-IP", h["label"],
+            f"LAN-FIXED-IP/{room.id}/{h['address']}/arp", "LAN-FIXED-IP", h["subject"], None,
             "layer2.host",
             {"room": room.id, "address": h["address"], "role_en": h["role_en"],
              "role_zh": h["role_zh"], "configured_mac": h["mac"], "strict": strict,
@@ -211,13 +216,13 @@ def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
     expected = {h["address"]: h["mac"] for h in hosts if h["mac"]}
     checks.append(_derived(
         f"LAN-FIXED-IP/{room.id}/l2-conflicts", "LAN-FIXED-IP",
-        f"address conflicts on {room.subnet}", "layer2.duplicates",
+        subjects.room_subject(room), "conflicts", "layer2.duplicates",
         {"room": room.id, "names": {h["address"]: [h["role_en"], h["role_zh"]] for h in hosts},
          "mac_names": {h["mac"]: [h["role_en"], h["role_zh"]] for h in hosts if h["mac"]},
          "expected": expected, "router_address": room.router.address, PREVIOUS_MACS: {}},
         {"macs_per_address": 1}))
     checks.append(_derived(
-        f"LAN-FIXED-IP/{room.id}/dhcp", "LAN-FIXED-IP", f"DHCP servers on {room.subnet}",
+        f"LAN-FIXED-IP/{room.id}/dhcp", "LAN-FIXED-IP", subjects.room_subject(room), "dhcp",
         "layer2.dhcp", {"room": room.id, "dhcp_server": room.dhcp_server},
         {"dhcp_server": room.dhcp_server}))
     return checks
@@ -236,7 +241,7 @@ def observed_macs(results: list[CheckResult]) -> dict[str, str]:
     sweeps: what to store and hand to with_previous_macs() next time."""
     out: dict[str, str] = {}
     for result in results:
-        if not result.check_id.endswith("/l2-sweep") or not result.measured.get("layer2"):
+        if result.aspect != "arp_sweep" or not result.measured.get("layer2"):
             continue
         m = result.measured
         for address, macs in m.get("hosts", {}).items():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..checks import COORDINATOR, Check
 from ..config.profile import ServerSpareThresholds
 from ..config.site import Room
+from . import subjects
 from .context import thresholds_of
 from .lan import TCP_FALLBACK_S
 
@@ -30,14 +31,15 @@ def plan_server_spare(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
     if backup is None:
         return [Check(
             check_id=f"SERVER-SPARE/{room.id}", requirement="SERVER-SPARE",
-            target=f"room {room.id}", vantage=COORDINATOR, probe=None,
+            subject=subjects.room_subject(room), aspect="spare", vantage=COORDINATOR,
+            probe=None,
             threshold={"backup_recommended": th.backup_recommended}, deadline_s=1.0,
             judge="lan.spare_missing", judge_params={"thresholds": th})]
     ports = list(backup.ports)
     return [Check(
         check_id=f"SERVER-SPARE/{room.id}/{backup.address}",
         requirement="SERVER-SPARE",
-        target=f"backup exam server ({backup.address})",
+        subject=subjects.backup_server(room, backup.address),
         vantage=COORDINATOR,
         probe="reachability",
         params={"address": backup.address, "count": PING_COUNT,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..checks import COORDINATOR, Check
 from ..config.profile import LanSpeedThresholds, UpsRuntimeThresholds
 from ..config.site import Room, SnmpV2c
+from ..subject import Kind, Subject
+from . import subjects
 from .context import thresholds_of
 
 if TYPE_CHECKING:
@@ -56,7 +58,8 @@ def plan_ups(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     params, secrets = snmp
     return [Check(
         check_id=f"UPS-RUNTIME/{room.id}/ups", requirement="UPS-RUNTIME",
-        target=f"UPS {room.ups.name} ({room.ups.address})", vantage=COORDINATOR,
+        subject=Subject(Kind.UPS, room.ups.name, room.id, room.ups.address),
+        vantage=COORDINATOR,
         probe="snmp_ups", params={**params, "host": room.ups.address, "name": room.ups.name},
         threshold={"min_minutes": th.min_minutes, "covers": th.covers},
         deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.ups",
@@ -71,7 +74,7 @@ def plan_router_snmp(ctx: PlanContext, req: Requirement, room: Room) -> list[Che
     params, secrets = snmp
     return [Check(
         check_id=f"FILTER-FEATURES/{room.id}/router-snmp", requirement="FILTER-FEATURES",
-        target=f"router SNMP ({room.router.address})", vantage=COORDINATOR,
+        subject=subjects.router(room), aspect="snmp", vantage=COORDINATOR,
         probe="snmp_device", params={**params, "host": room.router.address, "name": "router"},
         threshold={}, deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.device",
         judge_params={"name": "router"})]
@@ -88,7 +91,8 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
               "gigabit_mbps": th.nic_speed_mbps, "fast_mbps": FAST_ETHERNET_MBPS}
     checks = [Check(
         check_id=f"LAN-SPEED/{room.id}/switch-ports", requirement="LAN-SPEED",
-        target=f"switch ports ({address})", vantage=COORDINATOR,
+        subject=Subject(Kind.SWITCH, "switch", room.id, address), aspect="ports",
+        vantage=COORDINATOR,
         probe="snmp_interfaces",
         params={**params, "host": address, "name": "switch", "interval_s": 2.0},
         threshold={"required_class": th.required_class},
@@ -98,7 +102,8 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     if seats:
         checks.append(Check(
             check_id=f"LAN-SPEED/{room.id}/seat-ports", requirement="LAN-SPEED",
-            target=f"seats' switch ports ({address})", vantage=COORDINATOR,
+            subject=Subject(Kind.SWITCH, "switch", room.id, address), aspect="seat_ports",
+            vantage=COORDINATOR,
             probe="snmp_port_speed",
             params={**params, "host": address, "switch": address, "name": "switch",
                     "seats": seats},

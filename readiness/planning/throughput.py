@@ -36,6 +36,7 @@ from ..checks import COORDINATOR, AgentRoute, Check, nic_link
 from ..config.load import Seat
 from ..config.profile import LanSpeedThresholds
 from ..config.site import Room
+from . import subjects
 from .context import thresholds_of
 
 if TYPE_CHECKING:
@@ -77,14 +78,12 @@ def _seat_check(ctx: PlanContext, room: Room, seat: Seat, upload: bool,
                        when_absent="coordinator", fallback_params=stand_in,
                        retry_quick_error=True)
     path = "seat_to_server" if upload else "server_to_seat"
-    if upload:
-        target = f"upload: seat {seat.label} ({seat.address}) → exam server ({server})"
-    else:
-        target = f"download: exam server ({server}) → seat {seat.label} ({seat.address})"
+    direction = "upload" if upload else "download"
     return Check(
-        check_id=f"LAN-SPEED/{room.id}/{seat.label}/{'upload' if upload else 'download'}",
+        check_id=f"LAN-SPEED/{room.id}/{seat.label}/{direction}",
         requirement="LAN-SPEED",
-        target=target,
+        subject=subjects.seat(room, seat.label, seat.address),
+        aspect=direction,
         vantage=route.vantage() if _has_token(ctx) else COORDINATOR,
         probe="throughput",
         params=params,
@@ -117,7 +116,8 @@ def _load_check(ctx: PlanContext, room: Room, seats: list[Seat],
     return Check(
         check_id=f"LAN-SPEED/{room.id}/load",
         requirement="LAN-SPEED",
-        target=f"room {room.id} load → exam server ({server})",
+        subject=subjects.room_subject(room),
+        aspect="load",
         vantage=f"agents of room {room.id}" if has_token else COORDINATOR,
         probe="room_load",
         params=params,
@@ -146,7 +146,7 @@ def _pairs_checks(ctx: PlanContext, room: Room, seats: list[Seat],
     good = th.gigabit_class_min_mbps
     pairs = Check(
         check_id=pairs_id, requirement="LAN-SPEED",
-        target=f"room {room.id}: every seat against another seat, both directions at once",
+        subject=subjects.room_subject(room), aspect="pairs",
         vantage=f"agents of room {room.id}", probe="seat_pairs",
         params={"room": room.id,
                 "seats": [{"label": s.label, "address": s.address} for s in seats],
@@ -161,9 +161,7 @@ def _pairs_checks(ctx: PlanContext, room: Room, seats: list[Seat],
         judge="throughput.pairs")
     per_seat = [
         Check(check_id=f"LAN-SPEED/{room.id}/{seat.label}/{path}", requirement="LAN-SPEED",
-              target=(f"upload: seat {seat.label} ({seat.address}) → a partner seat"
-                      if path == "upload" else
-                      f"download: a partner seat → seat {seat.label} ({seat.address})"),
+              subject=subjects.seat(room, seat.label, seat.address), aspect=f"pair_{path}",
               vantage=f"agent {seat.label}", threshold=threshold,
               judge="throughput.pair_seat",
               judge_params={"thresholds": th, "seat": seat.label, "address": seat.address,

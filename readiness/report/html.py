@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..evidence.record import MIN_STAFF
 from ..redact import Secret, scrub
 from ..results import SCHEMA_VERSION, SEVERITY, CheckResult, RunRecord, Status, Text
 from ..store import TRENDS, ResultsStore
+from ..subject import Kind
 from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
 from . import model
 from .charts import Point, Threshold, line_chart
@@ -150,10 +150,10 @@ def qr_svg(payload: str) -> Markup:
     return Markup(qr.svg_inline(scale=2, border=2, dark="#1d1d1d"))
 
 
-# "proctor (198.18.10.2)", "exam server primary (198.18.10.10)", "camera cam-1 (room lab)"
-HOST_TARGET = re.compile(r"^(?:proctor \((?P<proctor>[^)]+)\)"
-                         r"|exam server(?: primary)? \((?P<server>[^)]+)\)"
-                         r"|camera (?P<camera>\S+) \()")
+# what the seat plan places beside the seats, in this order
+MARKED = {Kind.PROCTOR: Text("proctor", "监考机"),
+          Kind.EXAM_SERVER: Text("exam server", "考试服务器"),
+          Kind.CAMERA: Text("camera", "摄像头")}
 
 
 @dataclass
@@ -243,29 +243,22 @@ class _Page:
         return None if message.startswith(shown.rstrip("…")) else shown
 
     def marks(self, room_id: str) -> list[HostMark]:
-        """Proctor, exam server and cameras of a room, from the results that name them
-        (check ids are "<requirement>/<room>/..."), each with its worst verdict."""
-        found: dict[tuple[str, str], list[Status]] = {}
-        kinds = {"proctor": Text("proctor", "监考机"),
-                 "server": Text("exam server", "考试服务器"),
-                 "camera": Text("camera", "摄像头")}
+        """Proctor, exam server and cameras of a room, each with the worst verdict of the
+        results about it."""
+        found: dict[tuple[Kind, str], list[Status]] = {}
         for r in self.run.results:
-            parts = r.check_id.split("/")
-            if len(parts) < 2 or parts[1] != room_id:
+            if r.subject.room != room_id or r.subject.kind not in MARKED:
                 continue
-            match = HOST_TARGET.match(r.target)
-            if match is None:
-                continue
-            kind = next(k for k in kinds if match.group(k))
-            key = (kind, match.group(kind))
-            statuses = found.setdefault(key, [])
+            # a camera by its name; the proctor PC and the server by their address
+            shown = r.subject.name if r.subject.kind is Kind.CAMERA else r.subject.address
+            statuses = found.setdefault((r.subject.kind, shown or r.subject.name), [])
             if r.status != Status.SKIP:
                 statuses.append(r.status)
-        order = {"proctor": 0, "server": 1, "camera": 2}
-        return [HostMark(kinds[kind], name,
+        order = list(MARKED)
+        return [HostMark(MARKED[kind], name,
                          max(sts, key=lambda s: SEVERITY[s]) if sts else None)
                 for (kind, name), sts in sorted(found.items(),
-                                                key=lambda x: (order[x[0][0]], x[0][1]))]
+                                                key=lambda x: (order.index(x[0][0]), x[0][1]))]
 
     def rooms(self) -> list[dict[str, Any]]:
         out = []

@@ -33,6 +33,7 @@ from ..config.load import Site
 from ..evidence.errors import EvidenceError
 from ..redact import scrub
 from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from ..subject import Subject
 from .countdown import PlannedRun, countdown_plan
 from .ledger import Ledger
 
@@ -223,7 +224,9 @@ def _stored_run_id(store_path: Path, site_code: str, started_at: datetime) -> in
 def _result_from_body(body: dict[str, Any]) -> CheckResult:
     citation = body.get("citation")
     return CheckResult(
-        requirement=body["requirement"], title=Text(**body["title"]), target=body["target"],
+        requirement=body["requirement"], title=Text(**body["title"]),
+        subject=Subject.read(body.get("subject"), str(body.get("target", ""))),
+        aspect=body.get("aspect"),
         vantage=body["vantage"], status=Status(body["status"]),
         message=Text(**body["message"]), measured=body.get("measured") or {},
         threshold=body.get("threshold") or {},

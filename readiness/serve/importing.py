@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from ..subject import Subject
 
 
 def _text(value: Any, fallback: str = "") -> Text:
@@ -19,7 +20,8 @@ def result_from_json(item: dict[str, Any]) -> CheckResult:
     citation = item.get("citation")
     return CheckResult(
         requirement=item["requirement"], title=_text(item.get("title"), item["requirement"]),
-        target=item["target"], vantage=item["vantage"], status=Status(item["status"]),
+        subject=Subject.read(item.get("subject"), str(item.get("target", ""))),
+        aspect=item.get("aspect"), vantage=item["vantage"], status=Status(item["status"]),
         message=_text(item.get("message_i18n") or item.get("message")),
         measured=dict(item.get("measured") or {}), threshold=dict(item.get("threshold") or {}),
         citation=Citation(**citation) if citation else None,
