@@ -1,26 +1,26 @@
-"""Probes: each module measures one thing and returns a ProbeOutcome.
+"""Probes: each module measures one thing and declares what kind of check it is.
 
 A probe is `async def run(params: dict, deadline_s: float) -> ProbeOutcome`; one that
 needs credentials takes a third argument, `secrets: dict[str, Secret]`, which the
 runner fills from the names the Check declares (so secrets never sit in params). It
 is handed its target and a deadline; it knows nothing about YAML, profiles, reports
 or exit codes, never prints and never writes files outside the evidence folder it
-may be given in `params`. The verdict words belong to the judges (readiness/judges).
+may be given in `params`. It measures: the verdict is a judge's (readiness/judges).
+
+Each module declares its `KIND` or `KINDS` (readiness/checkkind.py): the one place
+that says its parameters, which of them are targets, its judges and where it runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from readiness.checkkind import CheckKind, ProbeFn
 
-from readiness.results import ProbeOutcome
-
-# run(params, deadline_s) or run(params, deadline_s, secrets)
-ProbeFn = Callable[..., Awaitable[ProbeOutcome]]
+__all__ = ["ProbeFn", "kinds", "registry"]
 
 
-def registry() -> dict[str, ProbeFn]:
-    # Imported lazily so a broken optional dependency of one probe (e.g. OpenCV)
-    # cannot stop the others from loading.
+def kinds() -> list[CheckKind]:
+    # Imported when asked, so that a broken optional dependency of one probe (e.g.
+    # OpenCV) cannot stop the others from loading.
     from . import (
         camera_stream,
         l2_sweep,
@@ -30,27 +30,20 @@ def registry() -> dict[str, ProbeFn]:
         snmp_device,
         subnet,
         throughput,
+        throughput_serve,
         url_filter,
         wan_bandwidth,
         wan_floor,
     )
 
-    return {
-        "reachability": reachability.run,
-        "subnet": subnet.run,
-        "l2_sweep": l2_sweep.run,
-        "wan_bandwidth": wan_bandwidth.run,
-        "wan_floor": wan_floor.run,
-        "url_filter_control": url_filter.learn_for,
-        "url_filter": url_filter.run,
-        "internet_reach": url_filter.run_reach,
-        "router_web": router_web.run,
-        "throughput": throughput.run,
-        "camera_picture": camera_stream.run_picture,
-        "camera_audio": camera_stream.run_audio,
-        "onvif_discovery": onvif_discovery.run,
-        "snmp_device": snmp_device.run_device,
-        "snmp_interfaces": snmp_device.run_interfaces,
-        "snmp_port_speed": snmp_device.run_port_speed,
-        "snmp_ups": snmp_device.run_ups,
-    }
+    out: list[CheckKind] = []
+    for module in (reachability, subnet, l2_sweep, wan_bandwidth, wan_floor, url_filter,
+                   router_web, throughput, throughput_serve, camera_stream,
+                   onvif_discovery, snmp_device):
+        out += list(getattr(module, "KINDS", ())) or [module.KIND]
+    return out
+
+
+def registry() -> dict[str, ProbeFn]:
+    """The probes this machine runs, by name."""
+    return {k.probe: k.run for k in kinds()}

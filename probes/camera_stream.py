@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from readiness.redact import Secret
+from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
+from readiness.redact import Secret, mask_url
 from readiness.results import ProbeOutcome, Status, Text
 
-from .engines.rtsp_sdp import RtspError, describe, mask_url, strip_credentials
+from .engines.rtsp_sdp import RtspError, describe, strip_credentials
 
 WORKER = Path(__file__).with_name("camera_worker.py")
 # A child's start (interpreter + cv2 import) that the deadline allows for.
@@ -85,16 +86,14 @@ def _measured_text(where: str, m: dict[str, Any]) -> Text:
 def picture_budget(p: dict[str, Any]) -> float:
     """How long run_picture needs at most: the child's start, open, warm-up, measure, one
     stalled read and one patient second open."""
-    return (CHILD_START_S + float(p.get("open_timeout_s", 5.0)) + float(p.get("warmup_s", 1.0))
-            + float(p.get("measure_s", 2.0)) + float(p.get("read_timeout_s", 3.0)) + 1.0
-            + REOPEN_S)
+    return (CHILD_START_S + float(p["open_timeout_s"]) + float(p["warmup_s"])
+            + float(p["measure_s"]) + float(p["read_timeout_s"]) + 1.0 + REOPEN_S)
 
 
 async def _decode(proc: asyncio.subprocess.Process, full_url: str, params: dict[str, Any],
                   budget_s: float) -> dict[str, Any]:
-    knobs: dict[str, float | str] = {k: float(params.get(k, d)) for k, d in (
-        ("open_timeout_s", 5.0), ("read_timeout_s", 3.0), ("warmup_s", 1.0),
-        ("measure_s", 2.0))}
+    knobs: dict[str, float | str] = {k: float(params[k]) for k in (
+        "open_timeout_s", "read_timeout_s", "warmup_s", "measure_s")}
     # the child opens a second time (see camera_worker.capture) only within this
     knobs["budget_s"] = max(0.0, budget_s - 0.5)
     if params.get("snapshot_path"):
@@ -124,7 +123,7 @@ async def run_picture(params: dict[str, Any], deadline_s: float,
     try:
         auth = "none"
         if urlsplit(url).scheme == "rtsp":
-            timeout = max(0.3, min(float(params.get("describe_timeout_s", 5.0)),
+            timeout = max(0.3, min(float(params["describe_timeout_s"]),
                                    end - time.monotonic()))
             try:
                 info = await describe(url, params.get("username"), password, timeout)
@@ -175,7 +174,7 @@ async def run_audio(params: dict[str, Any], deadline_s: float,
     """The tracks and codecs of the session description (judge: cameras.audio)."""
     url = str(params["url"])
     where = mask_url(url)
-    timeout = max(0.5, min(float(params.get("timeout_s", 5.0)), deadline_s - 0.3))
+    timeout = max(0.5, min(float(params["timeout_s"]), deadline_s - 0.3))
     try:
         info = await describe(url, params.get("username"), _password(secrets), timeout)
     except RtspError as exc:
@@ -185,3 +184,15 @@ async def run_audio(params: dict[str, Any], deadline_s: float,
     codecs = ", ".join(info.codecs) or "none"
     return ProbeOutcome(Status.PASS, Text(f"{where}: tracks {codecs}",
                                           f"{where}：媒体轨 {codecs}"), measured)
+
+
+KINDS = (
+    CheckKind(probe="camera_picture", run=run_picture,
+              params=(Param("url", TARGET), *knobs("warmup_s", "measure_s", "open_timeout_s",
+                                                   "read_timeout_s", "describe_timeout_s"),
+                      *optional("username", "snapshot_path")),
+              judges=("cameras.picture",), secrets=("password",), budget=picture_budget),
+    CheckKind(probe="camera_audio", run=run_audio,
+              params=(Param("url", TARGET), *knobs("timeout_s"), *optional("username")),
+              judges=("cameras.audio",), secrets=("password",)),
+)

@@ -107,7 +107,7 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
         # Not one frame: the quick stream analysis may have ended before the camera's
         # first key frame (a busy encoder), so FFmpeg never learnt the picture's size.
         # Open once more and wait for it, when a whole second try fits the deadline.
-        left = float(p.get("budget_s", 0)) - (time.monotonic() - started)
+        left = float(p["budget_s"]) - (time.monotonic() - started)
         need = sum(float(p[k]) for k in ("open_timeout_s", "read_timeout_s", "warmup_s",
                                          "measure_s"))
         if out["frames"] or left < need:

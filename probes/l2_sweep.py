@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from readiness.checkkind import CheckKind, knobs, optional
 from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
 
 DEFAULT_ARP_WINDOW_S = 1.0
@@ -571,8 +572,8 @@ def _send(sock: Any, frame: bytes) -> None:
 # ---------------------------------------------------------------- the probe
 
 
-def _float(params: dict[str, Any], key: str, default: float) -> float:
-    value = float(params.get(key, default))
+def _float(params: dict[str, Any], key: str) -> float:
+    value = float(params[key])
     if value < 0:
         raise ValueError(f"{key!r} must not be negative")
     return value
@@ -592,15 +593,15 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         subnet = str(params["subnet"])
         ipaddress.IPv4Network(subnet, strict=False)
-        arp_window_s = _float(params, "arp_window_s", DEFAULT_ARP_WINDOW_S)
-        dhcp_window_s = _float(params, "dhcp_window_s", DEFAULT_DHCP_WINDOW_S)
-        retries = int(params.get("arp_retries", DEFAULT_ARP_RETRIES))
-        pace = _float(params, "pace_pps", 0.0)
-        dhcp = bool(params.get("dhcp", True))
-        max_hosts = int(params.get("max_hosts", DEFAULT_MAX_HOSTS))
+        arp_window_s = _float(params, "arp_window_s")
+        dhcp_window_s = _float(params, "dhcp_window_s")
+        retries = int(params["arp_retries"])
+        pace = _float(params, "pace_pps")
+        dhcp = bool(params["dhcp"])
+        max_hosts = int(params["max_hosts"])
         targets = params.get("targets")
         targets = None if targets is None else [str(ipaddress.IPv4Address(t)) for t in targets]
-        outside = [str(ipaddress.IPv4Address(a)) for a in params.get("outside", [])]
+        outside = [str(ipaddress.IPv4Address(a)) for a in params["outside"]]
     except (KeyError, ValueError, TypeError) as exc:
         return ProbeOutcome(Status.ERROR, Text(f"bad parameters: {exc}", f"参数错误：{exc}"))
     # Keep inside the deadline ourselves: the runner's hard stop would lose every answer.
@@ -633,3 +634,11 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         f"（从 {result.interface} {result.local_address} 扫描，"
         f"用时 {result.arp_s:.1f} 秒）{dhcp_zh}"),
         result.measured())
+
+
+KIND = CheckKind(
+    probe="l2_sweep", run=run,
+    params=(*knobs("subnet", "arp_window_s", "arp_retries", "dhcp", "dhcp_window_s",
+                   "outside", "pace_pps", "max_hosts"),
+            *optional("interface", "targets")),
+    judges=("layer2.sweep",))

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote
 
+from readiness.checkkind import CheckKind, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 GROUP = "239.255.255.250"
@@ -198,7 +199,7 @@ def _merge(devices: dict[str, dict[str, Any]], address: str, match: dict[str, An
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     subnet = str(params["subnet"])
-    window = float(params.get("window_s", DEFAULT_WINDOW_S))
+    window = float(params["window_s"])
     window = max(0.1, min(window, deadline_s - 0.5))
     try:
         found = await asyncio.to_thread(discover, subnet, window)
@@ -218,3 +219,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     return ProbeOutcome(Status.PASS, Text(
         f"{len(found)} ONVIF camera(s) answered WS-Discovery on {subnet}",
         f"{subnet} 上有 {len(found)} 路 ONVIF 摄像头响应 WS-Discovery 探测"), {"found": found})
+
+
+KIND = CheckKind(probe="onvif_discovery", run=run, params=knobs("subnet", "window_s"),
+                 judges=("cameras.discovery",))

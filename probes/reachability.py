@@ -40,16 +40,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
 from readiness.results import ProbeOutcome, Status, Text
 
 from . import l2_sweep
 from .engines import tcp_connect
 from .engines.icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
 
-DEFAULT_COUNT = 10
-DEFAULT_INTERVAL_S = 0.1
-DEFAULT_REPLY_TIMEOUT_S = 1.0
-DEFAULT_PORT_TIMEOUT_S = 2.0
 # Below this an echo on a healthy but busy LAN could be counted lost.
 MIN_REPLY_TIMEOUT_S = 0.2
 # TCP connects to the fallback port when ping is silent: enough for a loss figure,
@@ -81,16 +78,16 @@ class _Params:
         address = params.get("address")
         if not isinstance(address, str) or not address:
             raise ValueError("'address' must be a non-empty string")
-        count = int(params.get("count", DEFAULT_COUNT))
+        count = int(params["count"])
         if not 1 <= count <= 0xFFFF:
             raise ValueError(f"'count' must be 1..65535, not {count}")
-        ports = tuple(int(p) for p in params.get("ports", []) or [])
+        ports = tuple(int(p) for p in params["ports"] or [])
         bad = [p for p in ports if not 1 <= p <= 0xFFFF]
         if bad:
             raise ValueError(f"'ports' must be 1..65535, not {bad}")
-        interval_s = float(params.get("interval_s", DEFAULT_INTERVAL_S))
-        reply_timeout_s = float(params.get("reply_timeout_s", DEFAULT_REPLY_TIMEOUT_S))
-        port_timeout_s = float(params.get("port_timeout_s", DEFAULT_PORT_TIMEOUT_S))
+        interval_s = float(params["interval_s"])
+        reply_timeout_s = float(params["reply_timeout_s"])
+        port_timeout_s = float(params["port_timeout_s"])
         if interval_s < 0 or reply_timeout_s <= 0 or port_timeout_s <= 0:
             raise ValueError("intervals and timeouts must be positive")
         subnet = params.get("subnet")
@@ -297,3 +294,11 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     except TimeoutError:
         return _error(f"checking {p.address} did not finish within {deadline_s:g} s",
                       f"检查 {p.address} 未能在 {deadline_s:g} 秒内完成")
+
+
+KIND = CheckKind(
+    probe="reachability", run=run,
+    params=(Param("address", TARGET), *knobs("count", "interval_s", "ports",
+                                            "reply_timeout_s", "port_timeout_s"),
+            *optional("subnet", "fallback_port")),
+    judges=("lan.reachability", "lan.spare"))

@@ -16,20 +16,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from readiness.checkkind import COORDINATOR, SEAT, TARGET, CheckKind, Param, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines import dns_query, http_fetch
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-    url = params.get("url")
+    url = params["url"]
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         return ProbeOutcome(Status.ERROR, Text(
             f"bad parameters: 'url' must be an http:// or https:// URL, not {url!r}",
             f"参数错误：'url' 必须是 http:// 或 https:// 地址，而不是 {url!r}"))
     budget = max(0.5, deadline_s - 0.5)
-    connect_s = min(float(params.get("connect_timeout_s", 3.0)), budget / 2)
-    read_s = min(float(params.get("read_timeout_s", 5.0)), budget / 2)
+    connect_s = min(float(params["connect_timeout_s"]), budget / 2)
+    read_s = min(float(params["read_timeout_s"]), budget / 2)
     host = urlsplit(url).hostname or ""
     address = host
     if not http_fetch.is_address(host):
@@ -37,30 +38,21 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             else dns_query.system_nameservers()
         lookup = await dns_query.resolve(host, "A", servers, min(2.0, budget / 4))
         if lookup.outcome != dns_query.ANSWER:
-            return ProbeOutcome(Status.FAIL, Text(
-                f"the router's management page {url} cannot be found: {lookup.describe()}; "
-                "use the router's fixed LAN address in router.web_url",
-                f"找不到路由器管理页面 {url}：{lookup.describe()}；"
-                "请在 router.web_url 中使用路由器固定的局域网地址"), {"url": url})
+            return ProbeOutcome(Status.PASS, Text(
+                f"looked up {url}: {lookup.describe()}", f"解析 {url}：{lookup.describe()}"),
+                {"url": url, "found": False, "lookup": lookup.describe()})
         address = lookup.addresses[0]
     f = await http_fetch.fetch(url, address=address, connect_timeout_s=connect_s,
-                               timeout_s=read_s,
-                               verify_tls=bool(params.get("verify_tls", False)))
-    measured: dict[str, Any] = {"url": url, "request": f.describe(), **f.to_dict()}
-    if f.outcome == http_fetch.RESPONSE and (f.status or 0) < 500 and f.body_bytes > 0:
-        title = f" ({f.title})" if f.title else ""
-        return ProbeOutcome(Status.PASS, Text(
-            f"the router's management page answers: {f.describe()}{title}",
-            f"路由器管理页面可访问：{f.describe()}{title}"), measured)
-    if f.outcome == http_fetch.RESPONSE:
-        why_en = (f"answers HTTP {f.status} with an empty page" if f.body_bytes == 0
-                  else f"answers HTTP {f.status} (a server error)")
-        why_zh = (f"返回 HTTP {f.status}，页面为空" if f.body_bytes == 0
-                  else f"返回 HTTP {f.status}（服务器错误）")
-    else:
-        why_en, why_zh = f"does not answer: {f.result_text()}", f"无应答：{f.result_text()}"
-    return ProbeOutcome(Status.FAIL, Text(
-        f"the router's management page {url} {why_en}; check the address and that web "
-        "management is enabled on the LAN side",
-        f"路由器管理页面 {url} {why_zh}；请检查地址，并确认已在局域网侧启用 Web 管理"),
-        measured)
+                               timeout_s=read_s, verify_tls=bool(params["verify_tls"]))
+    # measured, not judged (readiness/judges/filtering.py router_web)
+    return ProbeOutcome(Status.PASS, Text(f"fetched {url}: {f.describe()}",
+                                          f"已访问 {url}：{f.describe()}"),
+                        {"url": url, "found": True, "described": f.describe(),
+                         "result_text": f.result_text(), **f.to_dict()})
+
+
+KIND = CheckKind(
+    probe="router_web", run=run,
+    params=(Param("url", TARGET), *knobs("connect_timeout_s", "read_timeout_s", "verify_tls"),
+            Param("resolver_address", TARGET, optional=True)),
+    judges=("filtering.router_web",), runs_on=frozenset({COORDINATOR, SEAT}))

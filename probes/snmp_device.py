@@ -25,8 +25,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
+from readiness.vocabulary import UPS_BATTERY_STATUS_NAMES, UPS_OUTPUT_SOURCE_NAMES
 
 from .engines import snmp_oids as o
 from .engines.snmp_client import (
@@ -39,7 +41,6 @@ from .engines.snmp_client import (
     as_text,
 )
 
-DEFAULT_INTERVAL_S = 5.0
 # A reboot shows as uptime well below "previous uptime + time since"; this much slack
 # absorbs clock drift and the time the previous check took.
 DEFAULT_REBOOT_TOLERANCE_S = 60.0
@@ -65,11 +66,11 @@ class _Target:
         host = next((params[k] for k in keys if params.get(k)), None)
         if not isinstance(host, str):
             raise ValueError(f"'{keys[0]}' must be the device's address")
-        port = int(params.get("port", 161))
+        port = int(params["port"])
         if not 1 <= port <= 0xFFFF:
             raise ValueError(f"'port' must be 1..65535, not {port}")
-        timeout_s = float(params.get("timeout_s", DEFAULT_TIMEOUT_S))
-        retries = int(params.get("retries", DEFAULT_RETRIES))
+        timeout_s = float(params["timeout_s"])
+        retries = int(params["retries"])
         if timeout_s <= 0 or retries < 0:
             raise ValueError("'timeout_s' must be positive and 'retries' not negative")
         return cls(host, port, timeout_s, retries, str(params.get("name") or host))
@@ -91,8 +92,8 @@ def credentials(params: dict[str, Any], secrets: dict[str, Secret] | None) -> Sn
     if version == "3":
         return SnmpCredentials.v3(
             str(params.get("snmp_user") or ""), secrets.get("auth_key"), secrets.get("priv_key"),
-            auth_protocol=str(params.get("auth_protocol", "SHA")),
-            priv_protocol=str(params.get("priv_protocol", "AES")))
+            auth_protocol=str(params["auth_protocol"]),
+            priv_protocol=str(params["priv_protocol"]))
     raise ValueError(f"'snmp_version' must be '2c' or '3', not {version!r}")
 
 
@@ -183,7 +184,7 @@ async def run_device(params: dict[str, Any], deadline_s: float,
                              "or neither")
         previous = None if previous_at is None else (
             float(previous_uptime), _parse_time(previous_at))  # type: ignore[arg-type]
-        tolerance = float(params.get("reboot_tolerance_s", DEFAULT_REBOOT_TOLERANCE_S))
+        tolerance = float(params["reboot_tolerance_s"])
     except (TypeError, ValueError) as exc:
         return _error(f"bad SNMP device parameters: {exc}", f"SNMP 设备检测参数错误：{exc}")
     measured: dict[str, Any] = {"target": f"{target.host}:{target.port}",
@@ -307,7 +308,7 @@ async def run_interfaces(params: dict[str, Any], deadline_s: float,
         creds = credentials(params, secrets)
         target = _Target.parse(params)
         wanted = [str(p) for p in params.get("ports") or []]
-        interval_s = float(params.get("interval_s", DEFAULT_INTERVAL_S))
+        interval_s = float(params["interval_s"])
         if interval_s < 0:
             raise ValueError("'interval_s' must not be negative")
     except (TypeError, ValueError) as exc:
@@ -558,8 +559,8 @@ async def _ups(creds: SnmpCredentials, target: _Target, deadline_s: float,
     minutes = v[o.UPS_ESTIMATED_MINUTES_REMAINING]
     measured.update(
         minutes_remaining=minutes,
-        output_source=None if source is None else o.UPS_OUTPUT_SOURCE_NAMES.get(source, source),
-        battery_status=None if battery is None else o.UPS_BATTERY_STATUS_NAMES.get(battery,
+        output_source=None if source is None else UPS_OUTPUT_SOURCE_NAMES.get(source, source),
+        battery_status=None if battery is None else UPS_BATTERY_STATUS_NAMES.get(battery,
                                                                                     battery),
         charge_pct=v[o.UPS_ESTIMATED_CHARGE_REMAINING],
         seconds_on_battery=v[o.UPS_SECONDS_ON_BATTERY],
@@ -567,3 +568,22 @@ async def _ups(creds: SnmpCredentials, target: _Target, deadline_s: float,
     )
     return _measured(target.name, Text(f"runtime {minutes} min", f"续航 {minutes} 分钟"),
                      measured)
+
+
+_SNMP = (Param("host", TARGET), *knobs("snmp_version", "port", "timeout_s", "retries", "name"),
+         *optional("snmp_user", "auth_protocol", "priv_protocol"))
+_SNMP_SECRETS = ("community", "auth_key", "priv_key")
+KINDS = (
+    CheckKind(probe="snmp_device", run=run_device,
+              params=(*_SNMP, Param("reboot_tolerance_s"),
+                      *optional("previous_uptime_s", "previous_checked_at")),
+              judges=("snmp.device",), secrets=_SNMP_SECRETS),
+    CheckKind(probe="snmp_interfaces", run=run_interfaces,
+              params=(*_SNMP, *knobs("interval_s"), *optional("ports")),
+              judges=("snmp.interfaces",), secrets=_SNMP_SECRETS),
+    CheckKind(probe="snmp_port_speed", run=run_port_speed,
+              params=(*_SNMP, Param("switch", TARGET), *knobs("seats")),
+              judges=("snmp.port_speed",), secrets=_SNMP_SECRETS),
+    CheckKind(probe="snmp_ups", run=run_ups, params=_SNMP, judges=("snmp.ups",),
+              secrets=_SNMP_SECRETS),
+)

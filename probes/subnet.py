@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from readiness.checkkind import CheckKind, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 
@@ -29,3 +30,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
              f"已测量：{address} {where_zh}网段 {subnet} 内"),
         {"address": str(address), "subnet": str(subnet), "same_subnet": inside},
     )
+
+
+KIND = CheckKind(probe="subnet", run=run, params=knobs("address", "subnet"),
+                 judges=("lan.subnet",))

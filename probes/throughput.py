@@ -22,6 +22,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from readiness.checkkind import COORDINATOR, SEAT, TARGET, CheckKind, Param, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines.iperf3_client import (
@@ -33,10 +34,9 @@ from .engines.iperf3_client import (
     needed_s,
     run_test,
 )
-from .engines.iperf3_proto import DEFAULT_PORT, MAX_STREAMS
+from .engines.iperf3_proto import MAX_STREAMS
 
-# The first words of the message when nothing listens on the port: a judge tells "no
-# server there" from other errors by them.
+# The first words of the message when nothing listens on the port
 NO_SERVER_PREFIX = "cannot reach the iperf3 server"
 
 
@@ -55,18 +55,18 @@ class _Params:
         host = params.get("host")
         if not isinstance(host, str) or not host:
             raise ValueError("'host' must be a non-empty string")
-        port = int(params.get("port", DEFAULT_PORT))
-        duration_s = _whole(params.get("duration_s", 5), "duration_s")
-        omit_s = _whole(params.get("omit_s", 0), "omit_s")
-        parallel = int(params.get("parallel", 1))
+        port = int(params["port"])
+        duration_s = _whole(params["duration_s"], "duration_s")
+        omit_s = _whole(params["omit_s"], "omit_s")
+        parallel = int(params["parallel"])
         if not 1 <= port <= 0xFFFF:
             raise ValueError(f"'port' must be 1..65535, not {port}")
         if duration_s < 1 or omit_s < 0:
             raise ValueError("'duration_s' must be at least 1 and 'omit_s' not negative")
         if not 1 <= parallel <= MAX_STREAMS:
             raise ValueError(f"'parallel' must be 1..{MAX_STREAMS}, not {parallel}")
-        return cls(host, port, duration_s, omit_s, parallel, bool(params.get("reverse", False)),
-                   float(params.get("connect_timeout_s", 3.0)))
+        return cls(host, port, duration_s, omit_s, parallel, bool(params["reverse"]),
+                   float(params["connect_timeout_s"]))
 
 
 def _whole(value: Any, name: str) -> int:
@@ -123,6 +123,8 @@ def _failure(p: _Params, exc: Iperf3Error) -> ProbeOutcome:
             f"{where} 上的 iperf3 服务器正在进行另一项测试；同一路径上的测试不能同时进行。"
             "请在另一项测试结束后重新检查", measured)
     if isinstance(exc, Iperf3ConnectError):
+        # nothing listens there: a judge tells "no server" from other errors by this
+        measured["no_server"] = True
         return _error(
             f"cannot reach the iperf3 server at {where} ({exc.reason}): start "
             f"`readiness throughput-server` (or `iperf3 -s`) on {p.host} and allow TCP port "
@@ -207,7 +209,7 @@ async def run_both(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     (what arrived here) and each direction's own figures."""
     try:
         p = _Params.parse(params)
-        reverse_port = int(params.get("reverse_port", p.port + 1))
+        reverse_port = int(params["reverse_port"])
     except (TypeError, ValueError) as exc:
         return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
     times = _times(p, deadline_s)
@@ -234,3 +236,17 @@ async def run_both(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     return ProbeOutcome(Status.PASS, Text(
         f"{sent.message.en}; at the same time {got.message.en}",
         f"{sent.message.zh}；同时 {got.message.zh}"), measured)
+
+
+_THROUGHPUT = (Param("host", TARGET), *knobs("port", "duration_s", "omit_s", "parallel",
+                                             "reverse", "connect_timeout_s"))
+KINDS = (
+    CheckKind(probe="throughput", run=run, params=_THROUGHPUT, judges=("throughput.seat",),
+              runs_on=frozenset({COORDINATOR, SEAT}), exclusive=True,
+              budget=lambda p: deadline_for(int(p["duration_s"]), int(p["omit_s"]),
+                                            float(p["connect_timeout_s"]))),
+    # a seat's side of the seat pairs (readiness/agent/seat_pairs.py judges the pairs)
+    CheckKind(probe="throughput_both", run=run_both,
+              params=(*_THROUGHPUT, Param("reverse_port")), runs_on=frozenset({SEAT}),
+              exclusive=True, leg_of="seat_pairs"),
+)

@@ -20,6 +20,7 @@ import ipaddress
 import time
 from typing import Any
 
+from readiness.checkkind import SEAT, CheckKind, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines.iperf3_server import MAX_PORTS, Iperf3Server
@@ -30,16 +31,16 @@ LOWEST_PORT = 1024
 
 
 def _parse(params: dict[str, Any]) -> tuple[str, list[int], int, float]:
-    bind = str(ipaddress.ip_address(str(params.get("bind", ""))))
+    bind = str(ipaddress.ip_address(str(params["bind"])))
     ports = [int(p) for p in params.get("ports") or []]
     if not ports or len(ports) > MAX_PORTS or len(set(ports)) != len(ports):
         raise ValueError(f"'ports' must list 1..{MAX_PORTS} different ports")
     if any(not LOWEST_PORT <= p <= 0xFFFF for p in ports):
         raise ValueError(f"'ports' must be {LOWEST_PORT}..65535")
-    tests = int(params.get("tests", len(ports)))
+    tests = int(params["tests"])
     if tests < 1:
         raise ValueError("'tests' must be at least 1")
-    return bind, ports, tests, float(params.get("idle_timeout_s", 3.0))
+    return bind, ports, tests, float(params["idle_timeout_s"])
 
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
@@ -81,3 +82,9 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
 def _shutdown_all(servers: list[Iperf3Server]) -> None:
     for server in servers:
         server.shutdown(timeout_s=1.0)
+
+
+# the receiving side of the room load and the seat pairs, on a seat or the exam server
+KIND = CheckKind(probe="throughput_serve", run=run,
+                 params=knobs("bind", "ports", "tests", "idle_timeout_s"),
+                 runs_on=frozenset({SEAT}), exclusive=True, leg_of="room_load")

@@ -63,6 +63,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from readiness.checkkind import (
+    COORDINATOR,
+    NAMES,
+    SEAT,
+    TARGET,
+    TARGETS,
+    CheckKind,
+    Param,
+    knobs,
+    optional,
+)
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines import dns_query, http_fetch, target_guard
@@ -159,7 +170,7 @@ class _Params:
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
-        mode = params.get("mode", EXAM_SITES_ONLY)
+        mode = params["mode"]
         if mode not in (EXAM_SITES_ONLY, NO_INTERNET):
             raise ValueError(f"'mode' must be {EXAM_SITES_ONLY!r} or {NO_INTERNET!r}")
         exam = tuple(Target.parse(u) for u in _strings(params.get("exam_urls"), "exam_urls"))
@@ -196,14 +207,14 @@ class _Params:
             subdomain_label=label,
             windows=parse_windows(params.get("exam_windows")),
             now=_aware(datetime.fromisoformat(now)) if now else datetime.now(UTC),
-            vantage_is_seat=bool(params.get("vantage_is_seat", True)),
-            dns_timeout_s=float(params.get("dns_timeout_s", 2.0)),
-            connect_timeout_s=float(params.get("connect_timeout_s", 3.0)),
-            read_timeout_s=float(params.get("read_timeout_s", 5.0)),
-            verify_tls=bool(params.get("verify_tls", True)),
-            ipv6=bool(params.get("ipv6", True)),
-            icmp=bool(params.get("icmp", mode == NO_INTERNET)),
-            concurrency=max(1, int(params.get("concurrency", 64))),
+            vantage_is_seat=bool(params["vantage_is_seat"]),
+            dns_timeout_s=float(params["dns_timeout_s"]),
+            connect_timeout_s=float(params["connect_timeout_s"]),
+            read_timeout_s=float(params["read_timeout_s"]),
+            verify_tls=bool(params["verify_tls"]),
+            ipv6=bool(params["ipv6"]),
+            icmp=bool(params["icmp"]),
+            concurrency=max(1, int(params["concurrency"])),
         )
 
     def fit(self, deadline_s: float) -> _Params:
@@ -1073,7 +1084,7 @@ async def learn_for(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     ({name: [address]}, known without DNS) and the audit's own `params` (or, when it
     runs here, the audit's params themselves). measured["params"] holds what to add to
     the audit's params."""
-    audit = params.get("params", params)
+    audit = params["params"]
     answers = await learn_control(
         control_names(audit), params.get("control_resolver_addresses") or [],
         timeout_s=min(2.0, max(0.2, deadline_s / 8)),
@@ -1108,13 +1119,14 @@ async def run_reach(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     coordinator's reach shows that the filter is per address).
 
     params: urls, resolver_address (default: this machine's DNS), require "all" | "any",
-    connect_timeout_s 3, read_timeout_s 5, verify_tls true.
+    connect_timeout_s, read_timeout_s, verify_tls. It measures what loaded; the judges
+    (readiness/judges/filtering.py server_reach, evidence_only) say whether it is enough.
     """
     try:
         targets = [Target.parse(u) for u in _strings(params.get("urls"), "urls")]
         if not targets:
             raise ValueError("'urls' is empty")
-        require = params.get("require", "all")
+        require = params["require"]
         if require not in ("all", "any"):
             raise ValueError("'require' must be 'all' or 'any'")
     except ValueError as exc:
@@ -1122,28 +1134,52 @@ async def run_reach(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     resolver = params.get("resolver_address")
     budget = max(1.0, deadline_s - 1.0)
     p = _Params.parse({
-        "exam_urls": [t.url for t in targets],
-        "resolver_address": resolver,
-        "connect_timeout_s": params.get("connect_timeout_s", 3.0),
-        "read_timeout_s": params.get("read_timeout_s", 5.0),
-        "verify_tls": params.get("verify_tls", True),
+        # only the exam side of an audit: load these, nothing to block
+        "mode": EXAM_SITES_ONLY, "exam_urls": [t.url for t in targets], "blocked_urls": [],
+        "resolver_address": resolver, "vantage_is_seat": False, "dns_timeout_s": 2.0,
+        "connect_timeout_s": params["connect_timeout_s"],
+        "read_timeout_s": params["read_timeout_s"], "verify_tls": params["verify_tls"],
+        "ipv6": True, "icmp": False, "concurrency": len(targets),
     }).fit(budget)
     audit = _Audit(p, budget)
     started = time.monotonic()
     loads = await _gather([audit.exam_load(t) for t in targets])
     good = [e for e in loads if e["ok"]]
     bad = [e for e in loads if not e["ok"]]
-    measured = {"reached": [e["url"] for e in good], "failed": [e["url"] for e in bad],
+    measured = {"require": require, "reached": [e["url"] for e in good],
+                "failed": [e["url"] for e in bad],
+                "failed_why": _shorten([e["detail"] for e in bad]),
                 "requests": [r for e in loads for r in e["requests"]],
                 "duration_s": round(time.monotonic() - started, 2)}
-    enough = len(good) == len(loads) if require == "all" else bool(good)
-    if enough:
-        return ProbeOutcome(Status.PASS, Text(
-            f"reaches the internet: {', '.join(measured['reached'])} load",
-            f"可以访问外网：{', '.join(measured['reached'])} 可打开"), measured)
-    lines = [e["detail"] for e in bad]
-    return ProbeOutcome(Status.FAIL, Text(
-        f"cannot reach the internet: {_shorten(lines)}; check this computer's gateway, DNS "
-        "and the router's policy for its address",
-        f"无法访问外网：{_shorten(lines)}；请检查本机网关、DNS 以及路由器对本机地址的策略"),
+    return ProbeOutcome(Status.PASS, Text(
+        f"{len(good)} of {len(loads)} loaded", f"{len(loads)} 个中 {len(good)} 个可打开"),
         measured)
+
+
+_AUDIT = (
+    *knobs("mode", "keywords", "block_page_patterns", "local_networks", "subdomain_label",
+           "exam_windows", "vantage_is_seat", "dns_timeout_s", "connect_timeout_s",
+           "read_timeout_s", "verify_tls", "ipv6", "icmp", "concurrency"),
+    Param("exam_urls", TARGETS), Param("blocked_urls", TARGETS),
+    Param("bypass_resolver_addresses", TARGETS), Param("doh_urls", TARGETS),
+    Param("block_hosts", TARGETS), Param("sinkhole_addresses", TARGETS),
+    Param("resolver_address", TARGET, optional=True),
+    Param("control_answers", NAMES, optional=True),
+    *optional("now"),
+)
+_CONTROL = (Param("control_resolver_addresses", TARGETS), Param("known_addresses", NAMES))
+KINDS = (
+    CheckKind(probe="url_filter", run=run,
+              params=(*_AUDIT, *(Param(p.name, p.mark, optional=True) for p in _CONTROL)),
+              judges=("filtering.audit", "filtering.seat_audit"),
+              runs_on=frozenset({COORDINATOR, SEAT})),
+    # the coordinator learns the blocked names' real addresses before a seat's audit
+    CheckKind(probe="url_filter_control", run=learn_for,
+              params=(*_CONTROL, Param("params")), leg_of="url_filter"),
+    CheckKind(probe="internet_reach", run=run_reach,
+              params=(Param("urls", TARGETS), *knobs("require", "connect_timeout_s",
+                                                    "read_timeout_s", "verify_tls"),
+                      Param("resolver_address", TARGET, optional=True)),
+              judges=("filtering.server_reach", "filtering.evidence_only"),
+              runs_on=frozenset({COORDINATOR, SEAT})),
+)

@@ -53,6 +53,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from readiness.checkkind import COORDINATOR, PATH, SEAT, TARGET, CheckKind, Param, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines import icmp, target_guard
@@ -63,7 +64,7 @@ from .engines.steady_rate import SettledRate, SettleRule, Settling
 
 T = TypeVar("T")
 
-KINDS = ("http_download", "librespeed", "iperf3")
+ENDPOINT_KINDS = ("http_download", "librespeed", "iperf3")
 READ_BLOCK = 64 * 1024  # small enough that a stream notices "stop" within a few ms
 # Upload pieces are small so the byte count moves smoothly: at 0.5 s intervals a 256 KiB
 # step would be ±4 Mbit/s of noise per interval and the rate would never seem to settle.
@@ -107,25 +108,25 @@ class _Params:
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
         kind = params.get("kind")
-        if kind not in KINDS:
-            raise ValueError(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind not in ENDPOINT_KINDS:
+            raise ValueError(f"'kind' must be one of {', '.join(ENDPOINT_KINDS)}, not {kind!r}")
         url, host = params.get("url"), params.get("host")
         if kind != "iperf3" and not (isinstance(url, str) and url.startswith(("http://",
                                                                              "https://"))):
             raise ValueError(f"kind {kind} needs an http(s) 'url'")
         if kind == "iperf3" and not host:
             raise ValueError("kind iperf3 needs 'host'")
-        floor = float(params.get("floor_mbps", 0))
+        floor = float(params["floor_mbps"])
         if floor <= 0:
             raise ValueError("'floor_mbps' must be above 0")
-        streams = int(params.get("streams", 4))
+        streams = int(params["streams"])
         if not 1 <= streams <= 64:
             raise ValueError("streams must be 1..64")
-        rule = SettleRule(interval_s=float(params.get("interval_s", 0.5)),
-                          window=int(params.get("settle_window", 4)),
-                          tolerance_pct=float(params.get("tolerance_pct", 2.5)),
-                          ramp_s=float(params.get("ramp_s", 0.5)),
-                          max_s=float(params.get("max_s", 5.0)))
+        rule = SettleRule(interval_s=float(params["interval_s"]),
+                          window=int(params["settle_window"]),
+                          tolerance_pct=float(params["tolerance_pct"]),
+                          ramp_s=float(params["ramp_s"]),
+                          max_s=float(params["max_s"]))
         for key in ("garbage_path", "empty_path"):
             # a path on the endpoint's server, never another server (urljoin would let
             # an absolute URL replace it)
@@ -133,14 +134,14 @@ class _Params:
                 join_on_server(str(url), str(params[key]))
         return cls(
             kind=kind, url=url, upload_url=params.get("upload_url"),
-            host=str(host) if host else None, port=int(params.get("port", 5201)),
+            host=str(host) if host else None, port=int(params["port"]),
             garbage_path=params.get("garbage_path"), empty_path=params.get("empty_path"),
             streams=streams, rule=rule,
-            connect_timeout_s=float(params.get("connect_timeout_s", 3.0)),
-            latency_samples=max(1, int(params.get("latency_samples", 5))),
-            verify_tls=bool(params.get("verify_tls", True)),
+            connect_timeout_s=float(params["connect_timeout_s"]),
+            latency_samples=max(1, int(params["latency_samples"])),
+            verify_tls=bool(params["verify_tls"]),
             floor_mbps=floor,
-            allowance_pct=float(params.get("overhead_allowance_pct", 0)),
+            allowance_pct=float(params["overhead_allowance_pct"]),
         )
 
     @property
@@ -562,3 +563,14 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     ul = f"{upload:.1f} Mbit/s" if upload is not None else "-"
     return ProbeOutcome(Status.PASS, Text(f"measured: download {dl}, upload {ul}",
                                           f"实测：下行 {dl}，上行 {ul}"), measured)
+
+
+KIND = CheckKind(
+    probe="wan_bandwidth", run=run,
+    params=(*knobs("kind", "floor_mbps", "overhead_allowance_pct", "streams", "interval_s",
+                   "settle_window", "tolerance_pct", "ramp_s", "max_s", "port",
+                   "connect_timeout_s", "latency_samples", "verify_tls"),
+            Param("url", TARGET, optional=True), Param("upload_url", TARGET, optional=True),
+            Param("host", TARGET, optional=True), Param("garbage_path", PATH, optional=True),
+            Param("empty_path", PATH, optional=True)),
+    judges=("filtering.wan_floor",), runs_on=frozenset({COORDINATOR, SEAT}), exclusive=True)

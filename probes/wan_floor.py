@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from readiness.checkkind import CheckKind, knobs
 from readiness.results import ProbeOutcome, Status, Text
 
 from . import wan_bandwidth
@@ -49,3 +50,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     if len(tried) > 1:
         outcome.measured["endpoints_tried"] = tried
     return outcome
+
+
+KIND = CheckKind(probe="wan_floor", run=run, params=knobs("endpoints"),
+                 judges=("filtering.wan_floor",))

@@ -133,14 +133,12 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
             serial: bool = False) -> RunRecord:
     """Run a plan: every check, a result for each rule without one, the verdict.
     `serial`: one throughput test at a time (the old schedule), not one per link."""
-    from probes import registry
-
-    from .agent.coordinator_probes import coordinator_probes
+    from .registry import coordinator_probes
     from .results import overall_verdict
     from .runner import Runner, run_checks
 
     started = datetime.now(UTC)
-    runner = Runner(profile, {**registry(), **coordinator_probes()}, concurrency=concurrency,
+    runner = Runner(profile, coordinator_probes(), concurrency=concurrency,
                     on_start=on_start, on_done=on_done, secret=site.secret,
                     agent_token=site.secret("agent.token"), serial=serial)
     results = run_checks(runner, plan.checks)

@@ -7,6 +7,7 @@ keeps a value out of anything that leaves the process, whatever a probe wrote.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class Secret:
@@ -52,3 +53,17 @@ def scrub_data(data: Any, secrets: list[Secret]) -> Any:
     if isinstance(data, list | tuple):
         return [scrub_data(v, secrets) for v in data]
     return data
+
+
+def mask_url(url: str) -> str:
+    """`rtsp://user:***@host/...`: the user stays (it helps find a typo), the password never."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
+                       parts.fragment))

@@ -21,9 +21,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from probes import ProbeFn
-
 from .agent.remote import AgentRemote
+from .checkkind import ProbeFn
 from .checks import Check
 from .judges import OutcomeJudge, ResultsJudge
 from .judges.registry import outcome_judges, results_judges
@@ -155,12 +154,11 @@ class Runner:
         return self._judged(check, outcome)
 
     def _judged(self, check: Check, outcome: ProbeOutcome) -> ProbeOutcome:
-        if check.judge is None:
-            return outcome
-        judge = self.outcome_judges.get(check.judge)
+        # a probe measures; only a judge gives a verdict
+        judge = self.outcome_judges.get(check.judge or "")
         if judge is None:
             return ProbeOutcome(Status.ERROR, Text(
-                f"internal: no judge named {check.judge!r}",
+                f"internal: the check names no judge {check.judge!r}",
                 f"内部错误：没有名为 {check.judge!r} 的判定"), outcome.measured)
         try:
             judged = judge(outcome, check.judge_params)

@@ -30,23 +30,23 @@ import pytest
 import yaml
 
 from readiness.agent import self_report as sr
-from readiness.agent.allow import AllowList, targets_in
+from readiness.agent.allow import AllowList, TargetRefused, check_targets
 from readiness.agent.auth import AuthError, NonceCache, Verifier, sign
 from readiness.agent.client import AgentTarget, call_agent, fan_out
-from readiness.agent.coordinator_probes import coordinator_probes
 from readiness.agent.remote import AgentRemote
 from readiness.agent.server import (
-    AgentProbe,
     AgentServer,
     BindRefused,
     Limits,
     default_registry,
     running,
 )
+from readiness.checkkind import NAMES, PATH, SEAT, TARGET, TARGETS, CheckKind, Param
 from readiness.checks import AgentRoute
 from readiness.config.site import SiteFile
 from readiness.judges.seat import judge_self_report
 from readiness.redact import Secret
+from readiness.registry import coordinator_probes
 from readiness.results import ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,12 +80,19 @@ async def _boom(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     raise RuntimeError("probe exploded")
 
 
-def _registry() -> dict[str, AgentProbe]:
+ECHO = CheckKind("echo_target", _echo_target, (
+    Param("host", TARGET, optional=True), Param("url", TARGET, optional=True),
+    Param("hosts", TARGETS, optional=True), Param("server_address", TARGET, optional=True)),
+    runs_on=frozenset({SEAT}))
+
+
+def _registry() -> dict[str, CheckKind]:
     reg = default_registry()
-    reg["echo_target"] = AgentProbe(_echo_target)
-    reg["slow_exclusive"] = AgentProbe(_slow, exclusive=True)
-    reg["slow"] = AgentProbe(_slow)
-    reg["boom"] = AgentProbe(_boom)
+    slow = (Param("sleep_s", optional=True),)
+    reg["echo_target"] = ECHO
+    reg["slow_exclusive"] = CheckKind("slow_exclusive", _slow, slow, exclusive=True)
+    reg["slow"] = CheckKind("slow", _slow, slow)
+    reg["boom"] = CheckKind("boom", _boom, ())
     return reg
 
 
@@ -514,10 +521,32 @@ def test_allow_list_from_the_lab_site() -> None:
         assert not allow.allows(target), target
 
 
-def test_target_keys() -> None:
-    params = {"host": "a", "urls": ["b", "c"], "proxy_url": None, "server_address": "d",
-              "count": 3, "exam_hosts": ["e"]}
-    assert sorted(targets_in(params)) == ["a", "b", "c", "d", "e"]
+def test_targets_are_what_the_declaration_marks() -> None:
+    kind = CheckKind("k", _echo_target, (
+        Param("host", TARGET), Param("urls", TARGETS), Param("answers", NAMES),
+        Param("garbage_path", PATH), Param("count")))
+    params = {"host": "a.example", "urls": ["b.example", "c.example"],
+              "answers": {"d.example": ["x"]}, "count": 3, "url": "http://e.example/",
+              "garbage_path": "g.php"}
+    assert sorted(kind.targets_in(params)) == ["a.example", "b.example", "c.example",
+                                               "d.example"]
+    # a marked value of the wrong shape is refused as it is, never guessed at
+    assert kind.targets_in({"host": ["a.example"]}) == ["['a.example']"]
+    allow = AllowList.of(["a.example", "b.example"])
+    check_targets(allow, kind, {"host": "a.example", "urls": ["b.example"]})
+    with pytest.raises(TargetRefused):
+        check_targets(allow, kind, {"host": "a.example", "urls": ["b.example", "z.example"]})
+    with pytest.raises(TargetRefused):  # a path that is another server
+        check_targets(allow, kind, {"host": "a.example", "url": "http://a.example/",
+                                    "garbage_path": "http://z.example/g.php"})
+
+
+def test_a_parameter_the_kind_does_not_declare_is_refused(agent: AgentServer) -> None:
+    # an undeclared key could carry a target no mark names: it never reaches a probe
+    status, data = _signed(agent.port, "/v1/run", {"probe": "echo_target",
+                                                   "params": {"proxy_url": "http://evil/"}})
+    assert (status, data["error"]) == (400, "bad_params")
+    assert "unknown parameter 'proxy_url'" in data["message"]
 
 
 # ------------------------------------------------------------------ self-report parsing

@@ -15,8 +15,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("readiness", "probes")
-# the ground floor probes may stand on: the result model and the secret redactor
-GROUND_FLOOR = {"readiness.results", "readiness.redact"}
+# the ground floor probes may stand on: the result model (with whom a result is about),
+# the secret redactor, the declaration of a kind of check and the words of `measured`
+GROUND_FLOOR = {"readiness.results", "readiness.subject", "readiness.redact",
+                "readiness.checkkind", "readiness.vocabulary"}
+# the one module that turns a subject into words
+LABEL_RENDERER = "readiness.subject"
 
 
 def _modules() -> dict[str, Path]:
@@ -176,3 +180,115 @@ def test_planners_carry_no_code() -> None:
             if re.search(r"\b(fn|derive)=", line):
                 bad.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
     assert bad == []
+
+
+def test_judges_and_planners_do_not_import_probes_or_the_agent() -> None:
+    """A judge reads measurements and typed thresholds; a planner writes data. Neither
+    may lean on how a probe or the agent measures (the ground floor and the registry of
+    declarations are theirs to use)."""
+    bad = {}
+    for name in MODULES:
+        if not name.startswith(("readiness.judges", "readiness.planning")):
+            continue
+        reached = sorted(m for m in _imports(name)
+                         if m == "probes" or m.startswith(("probes.", "readiness.agent")))
+        if reached:
+            bad[name] = reached
+    assert bad == {}
+
+
+def test_probes_default_no_knob() -> None:
+    """Each knob has one default, where the planner takes it from (a threshold model or a
+    planner's named constant): a probe reads its params, it never guesses one."""
+    bad = []
+    for name, path in MODULES.items():
+        if not (name.startswith("probes") or name in ("readiness.agent.room_load",
+                                                      "readiness.agent.seat_pairs")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("params", "p") and len(node.args) > 1):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bad == []
+
+
+_PARSES_LABELS = re.compile(
+    # `self.target` is an HTTP request's target in the agent's server, not a label
+    r"(check_id|(?<!self)\.target|\.label\(|message\.(en|zh))\b.*\.(split|rsplit|partition|"
+    r"startswith|endswith)\(|re\.\w+\(.*((?<!self)\.target\b|check_id|\.label\(|"
+    r"message\.(en|zh))")
+
+
+def test_no_module_but_the_label_renderer_reads_labels_or_check_ids() -> None:
+    """Whom a result is about is its subject: nothing reads it back out of a label, a
+    check id or a message."""
+    bad = []
+    for name, path in MODULES.items():
+        if name == LABEL_RENDERER or not name.startswith("readiness"):
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _PARSES_LABELS.search(line):
+                bad.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
+    assert bad == []
+
+
+def _plans() -> list:
+    import shutil
+    import tempfile
+
+    from readiness.config.load import load_site
+    from readiness.config.profile import available_profiles, load_profile
+    from readiness.planning import PlanContext, build_plan
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        site_text = (ROOT / "config" / "site.example.yaml").read_text(encoding="utf-8")
+        (folder / "site.yaml").write_text(site_text, encoding="utf-8")
+        secrets = folder / "site.secrets.yaml"
+        secrets.write_text((ROOT / "config" / "site.secrets.example.yaml").read_text(
+            encoding="utf-8"), encoding="utf-8")
+        secrets.chmod(0o600)
+        text = (folder / "site.yaml").read_text(encoding="utf-8")
+        (folder / "site.yaml").write_text(text.replace(
+            "secrets_file: site.secrets.yaml", f"secrets_file: {secrets}"), encoding="utf-8")
+        site = load_site(folder / "site.yaml", set(available_profiles()))
+        return [c for profile in ("eda", "cbec")
+                for c in build_plan(PlanContext(site, load_profile(profile)), None,
+                                    None).checks]
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_every_kind_is_declared_once_with_its_judges() -> None:
+    from readiness.judges.registry import outcome_judges
+    from readiness.registry import all_kinds
+
+    judges = outcome_judges()
+    kinds = all_kinds()
+    for kind in kinds.values():
+        assert kind.judges or kind.leg_of in kinds, kind.probe
+        assert set(kind.judges) <= set(judges), (kind.probe, kind.judges)
+
+
+def test_every_planned_check_fits_its_declaration() -> None:
+    """Every knob is given, none is unknown, the judge is one its kind declares: on the
+    annotated example site, under both certificates."""
+    from readiness.registry import all_kinds
+
+    kinds = all_kinds()
+    checks = _plans()
+    assert len(checks) > 100
+    for c in checks:
+        if c.probe is None:
+            assert c.judge, c.check_id
+            continue
+        kind = kinds[c.probe]
+        assert c.judge in kind.judges, (c.check_id, c.judge)
+        assert kind.problems(c.params) == [], c.check_id
+        if c.agent is not None:
+            if c.agent.fallback_params is not None:
+                assert kind.problems(c.agent.fallback_params) == [], c.check_id
+            if c.agent.prepare:
+                prepare = {"params": c.params, **(c.agent.prepare_params or {})}
+                assert kinds[c.agent.prepare].problems(prepare) == [], c.check_id

@@ -21,13 +21,13 @@ import cv2
 import pytest
 
 from probes import camera_stream, registry
-from probes.engines.rtsp_sdp import mask_url, parse_sdp
+from probes.engines.rtsp_sdp import parse_sdp
 from readiness.config.load import load_site
 from readiness.config.profile import CamAudioThresholds, CamResThresholds, load_profile
 from readiness.judges import cameras as judges
 from readiness.lab.loopback_cameras import Camera, free_port, gi_available, running
 from readiness.planning import NEEDS, PLANNERS, PlanContext, build_plan
-from readiness.redact import Secret
+from readiness.redact import Secret, mask_url
 from readiness.results import ProbeOutcome, Status
 from readiness.runner import Runner
 

@@ -239,7 +239,7 @@ def test_every_test_is_exclusive_short_and_carries_no_token(tmp_path: Path) -> N
     assert upload.agent.fallback_params is not None
     assert upload.agent.fallback_params["host"] == "127.0.0.101"
     assert upload.agent.fallback_params["reverse"] is True
-    assert upload.deadline_s == plan_tp.seat_deadline(1, 0) < 15
+    assert upload.deadline_s == plan_tp.seat_deadline(upload.params) < 15
     load = next(c for c in tests if c.check_id.endswith("/load"))
     assert load.secrets == {"token": "agent.token"}
     assert load.deadline_s == load_deadline(2, 2, plan_tp.LOAD_OMIT_S, plan_tp.CONNECT_TIMEOUT_S)

@@ -4,7 +4,8 @@ One TCP connection, `DESCRIBE` with `Accept: application/sdp`; after a 401 the
 request is repeated with Basic or Digest (MD5, qop=auth or none) credentials. The
 answer's `m=` lines say whether there is video and audio and with which codecs.
 
-No error text ever holds the password: URLs are shown through `mask_url`.
+No error text ever holds the password: URLs are shown through `mask_url`
+(readiness/redact.py, the one redactor).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from base64 import b64encode
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from readiness.redact import mask_url
 
 USER_AGENT = "readiness"
 
@@ -40,20 +43,6 @@ class SdpInfo:
     # e.g. ["video/H264", "audio/PCMU"]
     codecs: list[str] = field(default_factory=list)
     auth: str = "none"  # none, basic or digest: what the camera asked for
-
-
-def mask_url(url: str) -> str:
-    """`rtsp://user:***@host/...`: the user stays (it helps find a typo), the password never."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable url>"
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
-                       parts.fragment))
 
 
 def strip_credentials(url: str) -> tuple[str, str | None, str | None]:

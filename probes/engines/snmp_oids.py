@@ -79,38 +79,7 @@ UPS_ESTIMATED_MINUTES_REMAINING = "1.3.6.1.2.1.33.1.2.3.0"  # at the present loa
 UPS_ESTIMATED_CHARGE_REMAINING = "1.3.6.1.2.1.33.1.2.4.0"  # percent
 UPS_OUTPUT_SOURCE = "1.3.6.1.2.1.33.1.4.1.0"
 
-UPS_BATTERY_UNKNOWN = 1
-UPS_BATTERY_NORMAL = 2
-UPS_BATTERY_LOW = 3
-UPS_BATTERY_DEPLETED = 4
-UPS_BATTERY_STATUS_NAMES = {1: "unknown", 2: "batteryNormal", 3: "batteryLow", 4: "batteryDepleted"}
-UPS_BATTERY_STATUS_ZH = {1: "未知", 2: "正常", 3: "电量低", 4: "电量耗尽"}
-
-UPS_OUTPUT_OTHER = 1
-UPS_OUTPUT_NONE = 2  # the UPS output is off: nothing behind it has power
-UPS_OUTPUT_NORMAL = 3  # on mains (through the inverter for online UPSes)
-UPS_OUTPUT_BYPASS = 4  # mains straight through: a power cut drops the load
-UPS_OUTPUT_BATTERY = 5  # mains is gone, the battery feeds the load now
-UPS_OUTPUT_BOOSTER = 6  # mains too low, the UPS boosts it (still on mains)
-UPS_OUTPUT_REDUCER = 7  # mains too high, the UPS trims it (still on mains)
-UPS_OUTPUT_SOURCE_NAMES = {
-    1: "other",
-    2: "none",
-    3: "normal",
-    4: "bypass",
-    5: "battery",
-    6: "booster",
-    7: "reducer",
-}
-UPS_OUTPUT_SOURCE_ZH = {
-    1: "其他",
-    2: "无输出",
-    3: "市电",
-    4: "旁路",
-    5: "电池",
-    6: "升压（市电偏低）",
-    7: "降压（市电偏高）",
-}
+# UPS-MIB's enumerations (what the values mean) are in readiness/vocabulary.py
 
 
 def column_index(oid: tuple[int, ...], column: str) -> tuple[int, ...] | None:

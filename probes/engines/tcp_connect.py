@@ -18,11 +18,16 @@ import struct
 import time
 from dataclasses import dataclass
 
-OPEN = "open"
-REFUSED = "refused"
-TIMEOUT = "timeout"
-UNREACHABLE = "unreachable"
-ERROR = "error"
+from readiness.vocabulary import (
+    PORT_ERROR,
+    PORT_OPEN,
+    PORT_REFUSED,
+    PORT_TIMEOUT,
+    PORT_UNREACHABLE,
+)
+
+OPEN, REFUSED, TIMEOUT = PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT
+UNREACHABLE, ERROR = PORT_UNREACHABLE, PORT_ERROR
 
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
 _TCP_ESTABLISHED = 1

@@ -1,12 +1,13 @@
 """What an agent may be asked to reach: the site's own networks, hosts and URLs only.
 
 A leaked token must not turn every seat PC into a scanner or a traffic generator
-aimed anywhere: a probe parameter that names a target (`host`, `address`, `url`,
-`*_host`, `*_address`, `*_url`, and their plurals holding lists) is checked against
-the allow-list built from the site file before the probe runs.
+aimed anywhere: a probe parameter that its kind's declaration marks as a target
+(readiness/checkkind.py: TARGET, TARGETS, the keys of NAMES) is checked against the
+allow-list built from the site file before the probe runs, and a parameter the kind
+does not declare is refused (it could carry a target no mark names).
 
 A URL is judged by its host: a probe may need other paths of an allowed server
-(e.g. a speed test's download path), never another server. So a `*_path` parameter
+(e.g. a speed test's download path), never another server. So a PATH parameter
 must be a path: an absolute URL there (`urljoin` would let it replace the server) is
 refused. URLs a parser could read two ways (user info, backslashes, blanks) and
 host names that a resolver would read as an address ("127.1", "0x7f000001") are
@@ -26,13 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from readiness.checkkind import CheckKind
 from readiness.config.site import SiteFile
 
-TARGET_KEYS = frozenset({"host", "address", "url", "target", "server"})
-TARGET_SUFFIXES = ("_host", "_address", "_url")
-PLURAL_KEYS = frozenset({"hosts", "addresses", "urls", "targets", "servers"})
-PLURAL_SUFFIXES = ("_hosts", "_addresses", "_urls")
-PATH_SUFFIXES = ("_path",)
 # characters no legitimate target holds and that parsers disagree about
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 # a last label a resolver (inet_aton) would take for a number: 127.1, 0x7f000001, 017
@@ -141,24 +138,6 @@ class AllowList:
         return ", ".join(parts) or "(nothing)"
 
 
-def targets_in(params: dict[str, Any]) -> list[str]:
-    """Every value of `params` that names a target, by the key conventions above."""
-    found: list[str] = []
-    for key, value in params.items():
-        single = key in TARGET_KEYS or key.endswith(TARGET_SUFFIXES)
-        plural = key in PLURAL_KEYS or key.endswith(PLURAL_SUFFIXES)
-        if value is None:
-            continue
-        if single and isinstance(value, str):
-            found.append(value)
-        elif (single or plural) and isinstance(value, list | tuple):
-            found += [str(v) for v in value]
-        elif single or plural:
-            # a target in an unexpected shape cannot be judged, so it is refused as is
-            found.append(repr(value))
-    return found
-
-
 def _path_target(key: str, path: Any, params: dict[str, Any]) -> str:
     """The URL a `*_path` parameter makes a probe fetch (joined to `url`, as the probe
     does); raises TargetRefused for anything but a path on that server."""
@@ -174,24 +153,13 @@ def _path_target(key: str, path: Any, params: dict[str, Any]) -> str:
     return urljoin(base, path) if isinstance(base, str) else path
 
 
-def check_targets(allow: AllowList, params: dict[str, Any]) -> None:
-    """Raise TargetRefused for the first target outside the allow-list."""
-    for target in targets_in(params):
+def check_targets(allow: AllowList, kind: CheckKind, params: dict[str, Any]) -> None:
+    """Raise TargetRefused for the first target outside the allow-list: the kind's
+    declaration marks which parameters name targets (readiness/checkkind.py)."""
+    for target in kind.targets_in(params):
         if not allow.allows(target):
             raise TargetRefused(target)
-    for key, value in params.items():
-        if key.endswith(PATH_SUFFIXES) and value is not None:
-            target = _path_target(key, value, params)
-            if "://" in target and not allow.allows(target):
-                raise TargetRefused(target)
-    # The filter audit hands a seat the addresses a control resolver gave for each blocked
-    # name, to try them directly. The names must be the site's. The addresses come from
-    # the caller, so url_filter tries only those the allow-list holds (through
-    # probes/target_guard.py) and names the others in its result.
-    answers = params.get("control_answers")
-    if answers is not None:
-        if not isinstance(answers, dict):
-            raise TargetRefused(repr(answers))
-        for name in answers:
-            if not allow.allows(str(name)):
-                raise TargetRefused(str(name))
+    for key, value in kind.paths_in(params).items():
+        target = _path_target(key, value, params)
+        if "://" in target and not allow.allows(target):
+            raise TargetRefused(target)

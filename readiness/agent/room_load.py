@@ -44,6 +44,8 @@ PORT_CHECK_TIMEOUT_S = 1.0
 SERVE_START_S = 2.0
 # below an agent's own limit on a probe's deadline (Limits.max_deadline_s)
 MAX_SERVE_S = 280.0
+# the exam server's agent drops a seat that went silent this long mid-test
+SERVE_IDLE_S = 3.0
 
 
 def attempts_s(duration_s: int, omit_s: int, connect_timeout_s: float) -> float:
@@ -103,13 +105,14 @@ async def _ports_up(host: str, wanted: list[int], serving: asyncio.Future[ProbeO
 async def _serve_on_exam_server(remote: AgentRemote, route: AgentRoute, ports: list[int],
                                 seats: int, left_s: float) -> ProbeOutcome:
     return await remote.run(route, "throughput_serve", {
-        "bind": route.address, "ports": ports, "tests": seats}, min(left_s, MAX_SERVE_S))
+        "bind": route.address, "ports": ports, "tests": seats,
+        "idle_timeout_s": SERVE_IDLE_S}, min(left_s, MAX_SERVE_S))
 
 
 async def run(params: dict[str, Any], deadline_s: float,
               secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
     end = time.monotonic() + deadline_s
-    room = str(params.get("room", ""))
+    room = str(params["room"])
     token = (secrets or {}).get("token")
     if token is None:
         return ProbeOutcome(Status.SKIP, Text(
@@ -121,7 +124,7 @@ async def run(params: dict[str, Any], deadline_s: float,
     duration, omit = int(params["duration_s"]), int(params["omit_s"])
     connect_s = float(params["connect_timeout_s"])
     test = {"host": server, "duration_s": duration, "omit_s": omit, "reverse": False,
-            "connect_timeout_s": connect_s}
+            "connect_timeout_s": connect_s, "parallel": 1}
     need_s = throughput.deadline_for(duration, omit, connect_s)
     remote = AgentRemote(token, _test_here)
     routes = [AgentRoute(str(s["label"]), str(s["address"]), port, retry_quick_error=True)

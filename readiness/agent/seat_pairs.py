@@ -43,6 +43,8 @@ from .room_load import PORT_CHECK_TIMEOUT_S, open_ports
 # a seat whose re-test fails (not slow: no figure) gets another known-good partner
 MAX_RETESTS = 3
 SERVE_MARGIN_S = 1.0
+# a partner drops a seat that went silent this long mid-test
+SERVE_IDLE_S = 3.0
 
 
 def pair_test_s(duration_s: int, omit_s: int, connect_timeout_s: float) -> float:
@@ -83,6 +85,7 @@ class _Pairs:
         self.remote = remote
         self.port = int(params["port"])
         self.test = {"duration_s": int(params["duration_s"]), "omit_s": int(params["omit_s"]),
+                     "parallel": 1, "reverse": False,
                      "connect_timeout_s": float(params["connect_timeout_s"])}
         self.good_mbps = float(params["good_mbps"])
         self.wait_s = pair_test_s(self.test["duration_s"], self.test["omit_s"],
@@ -92,7 +95,8 @@ class _Pairs:
                    ) -> tuple[float | None, float | None, str]:
         """(client's upload, client's download, what went wrong)."""
         serve = self.remote.run(partner, "throughput_serve", {
-            "bind": partner.address, "ports": [self.port, self.port + 1], "tests": 2},
+            "bind": partner.address, "ports": [self.port, self.port + 1], "tests": 2,
+            "idle_timeout_s": SERVE_IDLE_S},
             self.wait_s + SERVE_MARGIN_S)
         both = self.remote.run(client, "throughput_both", {
             **self.test, "host": partner.address, "port": self.port,
@@ -116,7 +120,7 @@ async def _stand_in(seat: dict[str, Any], params: dict[str, Any], deadline_s: fl
     """A seat without an agent, from here against its own server: reverse = it sends."""
     test = {"host": seat["address"], "port": int(params["port"]),
             "duration_s": params["duration_s"], "omit_s": params["omit_s"],
-            "connect_timeout_s": params["connect_timeout_s"]}
+            "connect_timeout_s": params["connect_timeout_s"], "parallel": 1}
     up = await throughput.run({**test, "reverse": True}, deadline_s / 2)
     down = await throughput.run({**test, "reverse": False}, deadline_s / 2)
     fig = SeatFigures(vantage="coordinator", partner="coordinator")

@@ -12,6 +12,7 @@ less visible), disks in decimal GB (a "500 GB" disk holds 500e9 bytes).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import platform
@@ -28,10 +29,8 @@ from typing import Any, NamedTuple
 import psutil
 
 from readiness import __version__
-
-STATIC = "static"
-DHCP = "dhcp"
-UNKNOWN = "unknown"
+from readiness.results import ProbeOutcome, Status, Text
+from readiness.vocabulary import DHCP, STATIC, UNKNOWN
 
 # psutil.NicDuplex values, so parsing needs no psutil
 _DUPLEX = {2: "full", 1: "half", 0: UNKNOWN}
@@ -260,20 +259,6 @@ def build_report(raw: RawFacts, *, version: str = __version__,
     }
 
 
-def find_nic(report: dict[str, Any], address: str) -> dict[str, Any] | None:
-    """The NIC that carries `address` (the seat's configured address)."""
-    for nic in report.get("nics", []):
-        if any(a.get("address") == address for a in nic.get("ipv4", [])):
-            return nic
-    return None
-
-
-def os_name(report: dict[str, Any]) -> str:
-    os_info = report.get("os", {})
-    return os_info.get("name") or " ".join(
-        x for x in (os_info.get("system"), os_info.get("release")) if x) or UNKNOWN
-
-
 # ---------------------------------------------------------------- gathering
 
 
@@ -437,3 +422,8 @@ def gather() -> RawFacts:
 
 def collect() -> dict[str, Any]:
     return build_report(gather())
+
+
+async def self_report_probe(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    report = await asyncio.to_thread(collect)
+    return ProbeOutcome(Status.PASS, Text("self-report collected", "已收集本机信息"), report)

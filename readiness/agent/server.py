@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from probes import ProbeFn
 from probes.engines import target_guard
 from readiness import __version__
+from readiness.checkkind import SEAT, CheckKind
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status, Text
 
@@ -64,37 +64,13 @@ RUN = "/v1/run"
 DEFAULT_PORT = 8765
 
 
-@dataclass(frozen=True)
-class AgentProbe:
-    """A probe the agent may run. Exclusive probes (throughput) run one at a time."""
+def default_registry() -> dict[str, CheckKind]:
+    """The kinds every agent runs: what must be seen from the seat's own address."""
+    from probes import kinds as probe_kinds
 
-    run: ProbeFn
-    exclusive: bool = False
+    from .kinds import kinds as agent_kinds
 
-
-async def self_report_probe(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-    report = await asyncio.to_thread(collect)
-    return ProbeOutcome(Status.PASS, Text("self-report collected", "已收集本机信息"), report)
-
-
-def default_registry() -> dict[str, AgentProbe]:
-    """The probes every agent has: what must be seen from the seat's own address."""
-    from probes import router_web, throughput, throughput_serve, url_filter, wan_bandwidth
-
-    return {
-        "self_report": AgentProbe(self_report_probe),
-        "url_filter": AgentProbe(url_filter.run),
-        "internet_reach": AgentProbe(url_filter.run_reach),
-        "router_web": AgentProbe(router_web.run),
-        # bandwidth tests share the uplink: one at a time
-        "wan_bandwidth": AgentProbe(wan_bandwidth.run, exclusive=True),
-        # LAN-SPEED from the seat to the exam server (its `host` is in the site file)
-        "throughput": AgentProbe(throughput.run, exclusive=True),
-        # LAN-SPEED by seat pairs: this seat sends and receives at once with its partner
-        "throughput_both": AgentProbe(throughput.run_both, exclusive=True),
-        # ...the partner's side, and the exam server's ports for the room load test
-        "throughput_serve": AgentProbe(throughput_serve.run, exclusive=True),
-    }
+    return {k.probe: k for k in [*probe_kinds(), *agent_kinds()] if SEAT in k.runs_on}
 
 
 @dataclass(frozen=True)
@@ -215,7 +191,7 @@ class AgentServer:
     """The agent's listener. `start()` binds; `close()` stops. One per process."""
 
     def __init__(self, bind: str, port: int, token: Secret, allow: AllowList, *,
-                 registry: dict[str, AgentProbe] | None = None, listen_all: bool = False,
+                 registry: dict[str, CheckKind] | None = None, listen_all: bool = False,
                  limits: Limits | None = None, clock: Callable[[], float] = time.time):
         self.bind = check_bind(bind, listen_all)
         self.port = port
@@ -467,10 +443,19 @@ class AgentServer:
         if not isinstance(params, dict):
             raise _error(400, "bad_params", "params must be a JSON object")
         deadline_s = self._deadline(body.get("deadline_s"))
+        kind = self.registry[name]
+        # a key the kind does not declare could carry a target no mark names: refused
+        # before anything; then the targets; then what is missing
+        unknown = kind.unknown(params)
+        if unknown:
+            raise _error(400, "bad_params", "; ".join(unknown)[:300])
         try:
-            check_targets(self.allow, params)
+            check_targets(self.allow, kind, params)
         except TargetRefused as exc:
             raise _error(403, "target_not_allowed", exc.message) from None
+        missing = kind.missing(params)
+        if missing:
+            raise _error(400, "bad_params", "; ".join(missing)[:300])
         probe = self.registry[name]
         if probe.exclusive and self._exclusive is not None:
             raise _error(409, "busy", f"another exclusive probe ({self._exclusive}) is "
@@ -492,7 +477,7 @@ class AgentServer:
         return 200, {"probe": name, "outcome": outcome.to_dict(),
                      "duration_s": duration_s}, f" probe={name} {outcome.status.value}"
 
-    async def _outcome(self, probe: AgentProbe, name: str, params: dict[str, Any],
+    async def _outcome(self, probe: CheckKind, name: str, params: dict[str, Any],
                        deadline_s: float) -> ProbeOutcome:
         # A probe keeps its own deadline; this is the backstop that always holds.
         try:
@@ -527,7 +512,7 @@ def _bounded_executor(loop: asyncio.AbstractEventLoop, workers: int) -> ThreadPo
 
 
 def serve(bind: str, port: int, token: Secret, allow: AllowList, *,
-          registry: dict[str, AgentProbe] | None = None, listen_all: bool = False,
+          registry: dict[str, CheckKind] | None = None, listen_all: bool = False,
           limits: Limits | None = None,
           ready: Callable[[AgentServer], None] | None = None) -> None:
     """Run the agent until SIGTERM / SIGINT (Ctrl+C). Raises BindRefused if it cannot
@@ -557,7 +542,7 @@ def serve(bind: str, port: int, token: Secret, allow: AllowList, *,
 
 @contextlib.contextmanager
 def running(bind: str, port: int, token: Secret, allow: AllowList, *,
-            registry: dict[str, AgentProbe] | None = None, limits: Limits | None = None,
+            registry: dict[str, CheckKind] | None = None, limits: Limits | None = None,
             clock: Callable[[], float] = time.time) -> Iterator[AgentServer]:
     """An agent in a background thread of this process, for tests and the lab."""
     server = AgentServer(bind, port, token, allow, registry=registry, limits=limits,

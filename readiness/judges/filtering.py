@@ -294,9 +294,29 @@ def seat_audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     return audit(outcome, params)
 
 
+def _reach(outcome: ProbeOutcome) -> ProbeOutcome:
+    """What internet_reach measured, as a verdict: enough of its URLs loaded (all of them,
+    or any one, as the check asked)."""
+    if outcome.status is not Status.PASS:
+        return outcome
+    m = outcome.measured
+    reached, failed = list(m.get("reached") or []), list(m.get("failed") or [])
+    enough = not failed if m.get("require") == "all" else bool(reached)
+    if enough:
+        return replace(outcome, message=Text(
+            f"reaches the internet: {', '.join(reached)} load",
+            f"可以访问外网：{', '.join(reached)} 可打开"))
+    why = m.get("failed_why", "")
+    return replace(outcome, status=Status.FAIL, message=Text(
+        f"cannot reach the internet: {why}; check this computer's gateway, DNS "
+        "and the router's policy for its address",
+        f"无法访问外网：{why}；请检查本机网关、DNS 以及路由器对本机地址的策略"))
+
+
 def server_reach(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     """The exam server reaches the internet; tried from the coordinator instead when
     the server has no agent (then a pass only warns)."""
+    outcome = _reach(outcome)
     if not outcome.measured.get("stand_in"):
         return outcome
     why = _why_absent(outcome, str(params.get("where", "the exam server")))
@@ -307,6 +327,7 @@ def server_reach(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
 def evidence_only(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     """The coordinator's own reach is evidence for per-address control, never a fault
     of the coordinator: reaching nothing is a skip, not a fail."""
+    outcome = _reach(outcome)
     if outcome.status == Status.FAIL:
         return replace(outcome, status=Status.SKIP)
     return outcome
@@ -485,15 +506,55 @@ def constant(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome
                         dict(params.get("measured") or {}))
 
 
+# -- FILTER-FEATURES: the router's management pages ------------------------------------
+
+
+def router_web(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The router's web or remote management page answers with a page: it exists and
+    can be used to set the filter. A page that cannot be found, does not answer, is
+    empty or is a server error fails, naming what came back."""
+    if outcome.status is not Status.PASS:
+        return outcome
+    m = outcome.measured
+    url = m.get("url")
+    if not m.get("found"):
+        return replace(outcome, status=Status.FAIL, message=Text(
+            f"the router's management page {url} cannot be found: {m.get('lookup')}; "
+            "use the router's fixed LAN address in router.web_url",
+            f"找不到路由器管理页面 {url}：{m.get('lookup')}；"
+            "请在 router.web_url 中使用路由器固定的局域网地址"))
+    status, size = m.get("status"), int(m.get("bytes") or 0)
+    if m.get("outcome") == "response" and isinstance(status, int) and status < 500 and size:
+        title = f" ({m['title']})" if m.get("title") else ""
+        return replace(outcome, status=Status.PASS, message=Text(
+            f"the router's management page answers: {m.get('described')}{title}",
+            f"路由器管理页面可访问：{m.get('described')}{title}"))
+    if m.get("outcome") == "response":
+        why_en = (f"answers HTTP {status} with an empty page" if size == 0
+                  else f"answers HTTP {status} (a server error)")
+        why_zh = (f"返回 HTTP {status}，页面为空" if size == 0
+                  else f"返回 HTTP {status}（服务器错误）")
+    else:
+        why_en = f"does not answer: {m.get('result_text')}"
+        why_zh = f"无应答：{m.get('result_text')}"
+    return replace(outcome, status=Status.FAIL, message=Text(
+        f"the router's management page {url} {why_en}; check the address and that web "
+        "management is enabled on the LAN side",
+        f"路由器管理页面 {url} {why_zh}；请检查地址，并确认已在局域网侧启用 Web 管理"))
+
+
+
 OUTCOME_JUDGES = {
     "filtering.wan_floor": wan_floor,
     "filtering.audit": audit,
     "filtering.seat_audit": seat_audit,
     "filtering.server_reach": server_reach,
     "filtering.evidence_only": evidence_only,
+    "filtering.router_web": router_web,
 }
 
 RESULTS_JUDGES = {
     "filtering.feature": feature,
     "filtering.constant": constant,
 }
+

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from probes.reachability import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
-
 from ..config.profile import LanSeatsThresholds, LanSubnetThresholds, ServerSpareThresholds
 from ..results import SEVERITY, CheckResult, ProbeOutcome, Status, Text
 from ..subject import Kind
+from ..vocabulary import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
 from . import OutcomeJudge, ResultsJudge
 
 # What the reachability probe measures only so that the judge can word its message;

@@ -18,9 +18,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..agent.self_report import STATIC, UNKNOWN, find_nic, os_name
 from ..config.profile import SeatSpecThresholds
 from ..results import ProbeOutcome, Status, Text, worst
+from ..vocabulary import STATIC, UNKNOWN
+
+
+def find_nic(report: dict[str, Any], address: str) -> dict[str, Any] | None:
+    """The NIC that carries `address` (the seat's configured address)."""
+    for nic in report.get("nics", []):
+        if any(a.get("address") == address for a in nic.get("ipv4", [])):
+            return nic
+    return None
+
+
+def os_name(report: dict[str, Any]) -> str:
+    os_info = report.get("os", {})
+    return os_info.get("name") or " ".join(
+        x for x in (os_info.get("system"), os_info.get("release")) if x) or UNKNOWN
 
 
 def _speed_text(nic: dict[str, Any]) -> tuple[str, str]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from probes.engines import snmp_oids as o
-
+from .. import vocabulary as o
 from ..results import SEVERITY, ProbeOutcome, Status, Text
 
 GIGABIT = "gigabit"

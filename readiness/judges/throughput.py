@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from probes.throughput import NO_SERVER_PREFIX
-
 from ..config.profile import LanSpeedThresholds
 from ..results import CheckResult, ProbeOutcome, Status, Text, worst
 
@@ -97,7 +95,7 @@ def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     prefix_zh = f"{label} 无代理；改由协调机对其吞吐量测试服务器测量：" if stand_in else ""
     mbps = m.get("throughput_mbps")
     if outcome.status in (Status.ERROR, Status.SKIP) or not isinstance(mbps, int | float):
-        if stand_in and outcome.message.en.startswith(NO_SERVER_PREFIX):
+        if stand_in and m.get("no_server"):
             return ProbeOutcome(Status.SKIP, Text(
                 f"no agent and no throughput server on {label}: start `readiness agent` or "
                 "`readiness throughput-server` on that PC",

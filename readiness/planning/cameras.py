@@ -14,12 +14,11 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from probes.camera_stream import picture_budget
-from probes.engines.rtsp_sdp import mask_url
-
 from ..checks import COORDINATOR, Check
 from ..config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
 from ..config.site import Camera, Room
+from ..redact import mask_url
+from ..registry import deadline
 from ..subject import Kind, Subject
 from . import subjects
 from .context import thresholds_of
@@ -72,7 +71,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
             probe="camera_picture",
             params=params,
             threshold=threshold,
-            deadline_s=picture_budget(params),
+            deadline_s=deadline("camera_picture", params),
             secrets=_password(ctx, room, index),
             judge="cameras.picture",
             judge_params={"thresholds": th, "where": mask_url(camera.url),

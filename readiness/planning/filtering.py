@@ -22,11 +22,10 @@ block (see AuditConfig). Verdicts are readiness/judges/filtering.py's.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from probes import url_filter
 
 from ..checks import (
     CONFIGURATION,
@@ -43,6 +42,7 @@ from ..results import NOT_PROOF, Status
 from ..subject import Kind, Subject
 from . import subjects
 from .context import PlanContext, thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 AUDIT_DEADLINE_S = 30.0
 REACH_DEADLINE_S = 15.0
 ROUTER_DEADLINE_S = 10.0
-# WAN-FLOOR measurement: 4 streams, each direction until its intervals settle, at most 5 s
-WAN_PARAMS: dict[str, Any] = {"streams": 4, "max_s": 5}
+# the profile's words for what candidates may reach (WanPolicyThresholds)
+EXAM_SITES_ONLY, NO_INTERNET = "exam_sites_only", "none"
 WAN_DEADLINE_S = 60.0
 WAN_FALLBACK_S = 15.0  # extra time for trying the next endpoint after one that errs
 SERVER_LABEL = "exam server"  # as planning.agents names the exam server's agent
@@ -113,10 +113,11 @@ def _agent_port(ctx: PlanContext) -> int:
 def wan_params(endpoint: WanEndpoint, floor_mbps: float, allowance_pct: float,
                ) -> dict[str, Any]:
     params: dict[str, Any] = {"kind": endpoint.kind, "floor_mbps": floor_mbps,
-                              "overhead_allowance_pct": allowance_pct, **WAN_PARAMS}
+                              "overhead_allowance_pct": allowance_pct,
+                              **knobs("wan_bandwidth"),
+                              "port": endpoint.port}
     if endpoint.kind == "iperf3":
-        params.update(host=endpoint.host or urlsplit(endpoint.url or "").hostname,
-                      port=endpoint.port)
+        params.update(host=endpoint.host or urlsplit(endpoint.url or "").hostname)
     else:
         params["url"] = endpoint.url
     return params
@@ -200,10 +201,14 @@ def audit_params(ctx: PlanContext, room: Room, mode: str, cfg: AuditConfig,
         "sinkhole_addresses": [room.router.address],
         "local_networks": [room.subnet, *(f"{h}/32" for h in room_hosts
                                           if ipaddress.ip_address(h) not in subnet)],
-        "subdomain_label": url_filter.new_subdomain_label(),
+        # a fresh name each run: no resolver can have it cached, so its answer is live
+        "subdomain_label": f"rdy-{secrets.token_hex(5)}",
         "exam_windows": [[s.isoformat(), e.isoformat()]
                          for s, e in ctx.site.session_windows()],
         "vantage_is_seat": True,
+        **knobs("url_filter"),
+        # with no internet at all even a ping out is a leak
+        "icmp": mode == NO_INTERNET,
     }
 
 
@@ -259,14 +264,19 @@ def _server_reach_check(ctx: PlanContext, room: Room) -> Check | None:
     subnet = ipaddress.ip_network(room.subnet)
 
     def outside(url: str) -> bool:
-        t = url_filter.Target.parse(url)
-        return t.scheme != "tcp" and (t.is_name or ipaddress.ip_address(t.host) not in subnet)
+        parts = urlsplit(url)
+        if parts.scheme == "tcp":
+            return False
+        try:
+            return ipaddress.ip_address(parts.hostname or "") not in subnet
+        except ValueError:
+            return True  # a name: on the internet
 
     urls = [u for u in [*room.exam_urls, *_endpoint_targets(room)] if outside(u)]
     if not urls:
         return None
     server = room.exam_servers.primary
-    params = {"urls": urls, "require": "any"}
+    params = {"urls": urls, "require": "any", **knobs("internet_reach")}
     return Check(
         check_id=f"WAN-POLICY/{room.id}/exam-server",
         requirement="WAN-POLICY",
@@ -307,9 +317,10 @@ def _router_check(room: Room, feature: str, url: str) -> Check:
         subject=subjects.router(room), aspect=feature,
         vantage=COORDINATOR,
         probe="router_web",
-        params={"url": url},
+        params={"url": url, **knobs("router_web")},
         threshold={"feature": feature},
         deadline_s=ROUTER_DEADLINE_S,
+        judge="filtering.router_web",
     )
 
 
@@ -338,7 +349,7 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
     audit_features = [f for f in features if f in FEATURE_NAMES]
     if audit_features and (room.exam_urls or room.blocked_samples):
         seats = ctx.site.seats[room.id][:max(1, cfg.sample_seats)]
-        checks += _audit_checks(ctx, "FILTER-FEATURES", room, url_filter.EXAM_SITES_ONLY,
+        checks += _audit_checks(ctx, "FILTER-FEATURES", room, EXAM_SITES_ONLY,
                                 cfg, seats, "audit/")
     reach_id = f"FILTER-FEATURES/{room.id}/per_address/coordinator"
     if "per_address" in features:
@@ -352,7 +363,7 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
                 aspect="own_access",
                 vantage=COORDINATOR,
                 probe="internet_reach",
-                params={"urls": urls, "require": "any"},
+                params={"urls": urls, "require": "any", **knobs("internet_reach")},
                 threshold={"feature": "per_address"},
                 deadline_s=REACH_DEADLINE_S,
                 judge="filtering.evidence_only",

@@ -15,6 +15,7 @@ from ..config.site import Room
 from ..subject import Subject
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -79,6 +80,7 @@ def _lan_subnet_checks(room: Room, site: Site, th: LanSubnetThresholds) -> list[
             # subnet and fallback_port (the agent): ARP and TCP, when ping is silent
             params={"address": address, "count": count, "interval_s": interval,
                     "ports": list(ports), "subnet": room.subnet,
+                    **knobs("reachability"),
                     "fallback_port": site.model.agent.port},
             threshold=dict(threshold),
             deadline_s=_reach_deadline(count, interval, list(ports)),

@@ -29,6 +29,7 @@ from ..subject import Subject
 from ..subject import label as subject_label
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -167,9 +168,11 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
         params={"subnet": room.subnet, "arp_window_s": float(th.arp_window_s),
                 "arp_retries": th.arp_retries, "dhcp": True,
                 "dhcp_window_s": float(th.dhcp_window_s),
+                **knobs("l2_sweep"),
                 # ARP probes only: where a seat with a mistyped subnet would answer
                 "outside": outside},
         deadline_s=th.dhcp_window_s + 3.0,
+        judge="layer2.sweep",
     )
     subnet = ipaddress.IPv4Network(room.subnet)
     in_domain = [

@@ -14,6 +14,7 @@ from ..config.profile import ServerSpareThresholds
 from ..config.site import Room
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 from .lan import TCP_FALLBACK_S
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def plan_server_spare(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
         probe="reachability",
         params={"address": backup.address, "count": PING_COUNT,
                 "interval_s": PING_INTERVAL_S, "ports": ports, "subnet": room.subnet,
+                **knobs("reachability"),
                 "fallback_port": ctx.site.model.agent.port},
         threshold={"answers": True, "ports": ports},
         deadline_s=PING_COUNT * PING_INTERVAL_S + 3.0 + 2.0 * len(ports) + TCP_FALLBACK_S,

@@ -18,6 +18,7 @@ from ..config.site import Room, SnmpV2c
 from ..subject import Kind, Subject
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
@@ -60,7 +61,8 @@ def plan_ups(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
         check_id=f"UPS-RUNTIME/{room.id}/ups", requirement="UPS-RUNTIME",
         subject=Subject(Kind.UPS, room.ups.name, room.id, room.ups.address),
         vantage=COORDINATOR,
-        probe="snmp_ups", params={**params, "host": room.ups.address, "name": room.ups.name},
+        probe="snmp_ups", params={**params, **knobs("snmp_ups"), "host": room.ups.address,
+                                  "name": room.ups.name},
         threshold={"min_minutes": th.min_minutes, "covers": th.covers},
         deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.ups",
         # both profiles' fail rule names a UPS running on battery
@@ -75,7 +77,8 @@ def plan_router_snmp(ctx: PlanContext, req: Requirement, room: Room) -> list[Che
     return [Check(
         check_id=f"FILTER-FEATURES/{room.id}/router-snmp", requirement="FILTER-FEATURES",
         subject=subjects.router(room), aspect="snmp", vantage=COORDINATOR,
-        probe="snmp_device", params={**params, "host": room.router.address, "name": "router"},
+        probe="snmp_device", params={**params, **knobs("snmp_device"),
+                                     "host": room.router.address, "name": "router"},
         threshold={}, deadline_s=SNMP_DEADLINE_S, secrets=secrets, judge="snmp.device",
         judge_params={"name": "router"})]
 
@@ -94,7 +97,7 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
         subject=Subject(Kind.SWITCH, "switch", room.id, address), aspect="ports",
         vantage=COORDINATOR,
         probe="snmp_interfaces",
-        params={**params, "host": address, "name": "switch", "interval_s": 2.0},
+        params={**params, **knobs("snmp_interfaces"), "host": address, "name": "switch"},
         threshold={"required_class": th.required_class},
         deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.interfaces",
         judge_params=judged)]
@@ -105,8 +108,8 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
             subject=Subject(Kind.SWITCH, "switch", room.id, address), aspect="seat_ports",
             vantage=COORDINATOR,
             probe="snmp_port_speed",
-            params={**params, "host": address, "switch": address, "name": "switch",
-                    "seats": seats},
+            params={**params, **knobs("snmp_port_speed"), "host": address, "switch": address,
+                    "name": "switch", "seats": seats},
             threshold={"required_class": th.required_class},
             deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.port_speed",
             judge_params={**judged, "macs": seats}))

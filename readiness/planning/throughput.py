@@ -27,36 +27,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from probes.engines.iperf3_proto import DEFAULT_PORT
-
-from ..agent.remote import HEALTH_TIMEOUT_S
-from ..agent.room_load import attempts_s, load_deadline
-from ..agent.seat_pairs import pairs_deadline
 from ..checks import COORDINATOR, AgentRoute, Check, nic_link
 from ..config.load import Seat
 from ..config.profile import LanSpeedThresholds
 from ..config.site import Room
+from ..registry import deadline
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
     from .context import PlanContext
 
 COORDINATOR_LINK = nic_link(COORDINATOR)
-SEAT_PORT = DEFAULT_PORT  # 5201: where a seat's test meets the exam server (or a seat's own)
+SEAT_PORT = 5201  # iperf3's own port: where a seat's test meets the exam server (or a seat's own)
 # The k-th seat of the room load tests port LOAD_BASE_PORT + k of the exam server.
 LOAD_BASE_PORT = 5301
-CONNECT_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = knobs("throughput")["connect_timeout_s"]
 # Seats of the room load start a little apart (one HTTP request each): a second of
 # warm-up makes sure all of them are sending before any of them counts.
 LOAD_OMIT_S = 1
 
 
-def seat_deadline(duration_s: int, omit_s: int) -> float:
+def seat_deadline(params: dict[str, Any]) -> float:
     """A seat check's deadline: the agent's health, then its test (or the coordinator's
     stand-in test, which fits in what is left)."""
-    return HEALTH_TIMEOUT_S + attempts_s(duration_s, omit_s, CONNECT_TIMEOUT_S) + 0.5
+    return deadline("throughput", params, via_agent=True, retry_quick_error=True)
 
 
 def _has_token(ctx: PlanContext) -> bool:
@@ -70,7 +67,7 @@ def _seat_check(ctx: PlanContext, room: Room, seat: Seat, upload: bool,
     # As the seat's agent runs it: forward = the seat sends.
     params: dict[str, Any] = {"host": server, "port": SEAT_PORT, "duration_s": duration,
                               "omit_s": omit, "reverse": not upload,
-                              "connect_timeout_s": CONNECT_TIMEOUT_S}
+                              **knobs("throughput")}
     # No agent: from here against the seat's own server, which sends when the seat is
     # the sender (a reverse test from here)
     stand_in = {**params, "host": seat.address, "port": SEAT_PORT, "reverse": upload}
@@ -91,7 +88,7 @@ def _seat_check(ctx: PlanContext, room: Room, seat: Seat, upload: bool,
                    "fast_ethernet_class_min_mbps": th.fast_ethernet_class_min_mbps,
                    "required_class": th.required_class, "duration_s": duration,
                    "omit_s": omit},
-        deadline_s=seat_deadline(duration, omit),
+        deadline_s=seat_deadline(params),
         exclusive=True,
         # a stand-in from here loads the coordinator's card instead of the seat's own
         links=frozenset({nic_link(seat.address), nic_link(server), COORDINATOR_LINK}),
@@ -125,7 +122,7 @@ def _load_check(ctx: PlanContext, room: Room, seats: list[Seat],
                    "fast_ethernet_class_min_mbps": th.fast_ethernet_class_min_mbps,
                    "required_class": th.required_class,
                    "load_min_share_pct": th.load_min_share_pct, "load_duration_s": duration},
-        deadline_s=load_deadline(len(seats), duration, LOAD_OMIT_S, CONNECT_TIMEOUT_S),
+        deadline_s=deadline("room_load", params),
         exclusive=True,
         links=frozenset({nic_link(server), *(nic_link(s.address) for s in seats)}),
         # without a token the probe says so itself (a skip, not a missing secret)
@@ -144,17 +141,18 @@ def _pairs_checks(ctx: PlanContext, room: Room, seats: list[Seat],
                  "required_class": th.required_class, "duration_s": duration, "omit_s": omit}
     # a pair below the class the site hopes for is tried again to name the slow seat
     good = th.gigabit_class_min_mbps
+    pairs_params = {"room": room.id,
+                    "seats": [{"label": s.label, "address": s.address} for s in seats],
+                    "agent_port": ctx.site.model.agent.port, "port": SEAT_PORT,
+                    "duration_s": duration, "omit_s": omit,
+                    "connect_timeout_s": CONNECT_TIMEOUT_S, "good_mbps": good}
     pairs = Check(
         check_id=pairs_id, requirement="LAN-SPEED",
         subject=subjects.room_subject(room), aspect="pairs",
         vantage=f"agents of room {room.id}", probe="seat_pairs",
-        params={"room": room.id,
-                "seats": [{"label": s.label, "address": s.address} for s in seats],
-                "agent_port": ctx.site.model.agent.port, "port": SEAT_PORT,
-                "duration_s": duration, "omit_s": omit,
-                "connect_timeout_s": CONNECT_TIMEOUT_S, "good_mbps": good},
+        params=pairs_params,
         threshold=threshold,
-        deadline_s=pairs_deadline(len(seats), duration, omit, CONNECT_TIMEOUT_S),
+        deadline_s=deadline("seat_pairs", pairs_params),
         exclusive=True,
         links=frozenset({COORDINATOR_LINK, *(nic_link(s.address) for s in seats)}),
         secrets={"token": "agent.token"},

@@ -1,0 +1,41 @@
+"""Each probe's technical knobs, with their one default: how long to wait, how many at
+once. A rule's numbers live in the profile's threshold models; these are the ways of
+measuring that no certificate names. Planners start every check's params from here
+(probes default nothing), and so do tests that call a probe directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# a web request: short enough for 40 seats at once, long enough for a busy router
+_WEB = {"connect_timeout_s": 3.0, "read_timeout_s": 5.0, "verify_tls": True}
+_SNMP = {"timeout_s": 2.0, "retries": 1}
+
+KNOBS: dict[str, dict[str, Any]] = {
+    # one echo may take a second before it counts as lost; one TCP port two to accept
+    "reachability": {"reply_timeout_s": 1.0, "port_timeout_s": 2.0},
+    # as fast as the link takes; a /20 at most (a room is a /24)
+    "l2_sweep": {"pace_pps": 0.0, "max_hosts": 4096},
+    # a router's own page usually has a self-made certificate: reaching the page is what
+    # is shown, not who signed it
+    "router_web": {**_WEB, "verify_tls": False},
+    "internet_reach": dict(_WEB),
+    # AAAA and IPv6 paths are tried (a candidate's browser uses IPv6 when it can); 64
+    # requests in flight at once from one seat
+    "url_filter": {**_WEB, "dns_timeout_s": 2.0, "ipv6": True, "concurrency": 64},
+    # four streams, settled over a sliding window (probes/engines/steady_rate.py), at most
+    # five seconds a direction
+    "wan_bandwidth": {"connect_timeout_s": 3.0, "verify_tls": True, "streams": 4,
+                      "max_s": 5, "interval_s": 0.5, "settle_window": 4,
+                      "tolerance_pct": 2.5, "ramp_s": 0.5, "latency_samples": 5},
+    "throughput": {"parallel": 1, "connect_timeout_s": 2.0},
+    "snmp_device": {**_SNMP, "reboot_tolerance_s": 60.0},
+    "snmp_interfaces": {**_SNMP, "interval_s": 2.0},
+    "snmp_port_speed": dict(_SNMP),
+    "snmp_ups": dict(_SNMP),
+}
+
+
+def knobs(probe: str) -> dict[str, Any]:
+    """A fresh copy of the probe's knobs (empty when it has none)."""
+    return dict(KNOBS.get(probe, {}))
