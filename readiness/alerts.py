@@ -4,7 +4,10 @@ A change is judged per requirement, against the previous stored run of the same 
 pass/warn on one side and fail/error on the other (an `error` means the rule could not
 be verified, which the night before an exam is as bad as a fail). A requirement seen
 broken with no earlier run to compare with is reported too: the first scheduled run
-of the night must not fail in silence. Skipped requirements are never compared.
+of the night must not fail in silence. Skipped requirements are never compared. A change
+names whom it is about by the results' subjects, and a fix lists what was broken before
+and passes now, matched by (requirement, subject, aspect), never by label text: a seat
+that moved to another address is still the same seat.
 
 Channels: webhooks (generic JSON, DingTalk, WeCom and Feishu robots) and email. Every
 send has a timeout, runs next to the others, and its failure is logged without the
@@ -62,12 +65,22 @@ class Change:
     title: Text
     old: Status | None  # None: no earlier run checked this requirement
     new: Status
-    targets: list[str]  # broken now, or (when fixed) broken before
+    # the results it is about: broken now, or (when fixed) broken before and passing now
+    about: tuple[CheckResult, ...]
     message: Text
 
     @property
     def broken(self) -> bool:
         return self.new in BAD
+
+    def targets(self, lang: str) -> list[str]:
+        """Whom the change is about, as people read it: each label once."""
+        return list(dict.fromkeys(r.label(lang) for r in self.about))
+
+    def subjects(self) -> list[dict[str, Any]]:
+        """The same, for a machine: each subject and aspect once."""
+        seen = {(r.subject, r.aspect): None for r in self.about}
+        return [{"subject": s.to_dict(), "aspect": a} for s, a in seen]
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,13 @@ def _by_requirement(run: RunRecord) -> dict[str, list[CheckResult]]:
     return out
 
 
+def _identity(result: CheckResult) -> tuple[Any, ...]:
+    """What makes two runs' results the same check: the subject as the site file names
+    it (not its address), and the side of it looked at."""
+    s = result.subject
+    return (result.requirement, s.kind, s.room, s.name, result.aspect)
+
+
 def _worst(results: list[CheckResult]) -> Status:
     order = [Status.FAIL, Status.ERROR, Status.WARN, Status.PASS]
     return next(s for s in order if any(r.status is s for r in results))
@@ -110,12 +130,13 @@ def requirement_changes(previous: RunRecord | None, current: RunRecord) -> list[
         elif old is None or (old in BAD) == (new in BAD):
             continue
         if new in BAD:
-            bad = [r for r in results if r.status in BAD]
-            targets, message = [r.target for r in bad], bad[0].message
+            about = [r for r in results if r.status in BAD]
+            message = about[0].message
         else:
-            targets = [r.target for r in before[req] if r.status in BAD]
+            was_broken = {_identity(r) for r in before[req] if r.status in BAD}
+            about = [r for r in results if r.status in GOOD and _identity(r) in was_broken]
             message = Text("passes again", "已恢复正常")
-        changes.append(Change(req, results[0].title, old, new, targets, message))
+        changes.append(Change(req, results[0].title, old, new, tuple(about), message))
     return changes
 
 
@@ -155,9 +176,11 @@ def build_alert(site_name: str, site_code: str, changes: Sequence[Change], at: d
                 f"{_status(change.old)} → {_status(change.new)}")
         lines.append(head)
         md.append(f"- **{head}**")
-        if change.targets:
-            lines.append(f"  目标 target: {_targets(change.targets)}")
-            md.append(f"  目标 target: {_targets(change.targets)}")
+        zh, en = _targets(change.targets("zh")), _targets(change.targets("en"))
+        whom = [f"  目标 target: {en}"] if zh == en else [f"  目标：{zh}", f"  target: {en}"]
+        if change.about:
+            lines += whom
+            md += whom
         lines.append(f"  {change.message.zh}")
         md.append(f"  {change.message.zh}")
         if change.message.en != change.message.zh:
@@ -173,7 +196,8 @@ def build_alert(site_name: str, site_code: str, changes: Sequence[Change], at: d
         "at": at.astimezone(UTC).isoformat(timespec="seconds"),
         "changes": [{"requirement": c.requirement, "title": c.title.to_dict(),
                      "old": c.old.value if c.old else None, "new": c.new.value,
-                     "broken": c.broken, "targets": c.targets,
+                     "broken": c.broken, "targets": c.targets("en"),
+                     "subjects": c.subjects(),
                      "message": c.message.to_dict()} for c in changes],
     }
     return _scrubbed(Alert(subject, "\n".join(lines), "\n".join(md), data), secrets)

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -122,7 +122,8 @@ class TrendPoint:
     run_id: int
     started_at: datetime
     value: float | None  # None: the run measured nothing for this series
-    parts: dict[str, float] = field(default_factory=dict)  # per target
+    # per subject, its address left out: a re-addressed seat is the same part
+    parts: dict[Subject, float] = field(default_factory=dict)
 
 
 def _utc(moment: datetime) -> str:
@@ -270,7 +271,8 @@ class ResultsStore:
             runs = db.execute(f"SELECT id, started_at FROM runs {where} "
                               "ORDER BY started_at, id", params).fetchall()
             rows = db.execute(
-                "SELECT run_id, target, status, measured FROM results WHERE requirement = ?"
+                "SELECT run_id, target, subject, status, measured FROM results"
+                " WHERE requirement = ?"
                 f" AND run_id IN (SELECT id FROM runs {where}) ORDER BY run_id, position",
                 [spec.requirement, *params]).fetchall()
         by_run: dict[int, list[sqlite3.Row]] = {}
@@ -285,26 +287,36 @@ def _point(spec: TrendSpec, run_id: int, started: datetime,
     if not rows:
         return TrendPoint(run_id, started, None)
     if spec.aggregate == "count_pass":
-        parts = {r["target"]: float(r["status"] == Status.PASS.value) for r in rows}
+        parts = {_part(r): float(r["status"] == Status.PASS.value) for r in rows}
         return TrendPoint(run_id, started, sum(parts.values()), parts)
     parts = {}
     for r in rows:
         value = _number(json.loads(r["measured"]).get(spec.measure))
         if value is not None:
-            # several results for one target (download, upload): keep its worst
-            parts[r["target"]] = min(value, parts.get(r["target"], value))
+            # several results for one subject (download, upload): keep its worst
+            part = _part(r)
+            parts[part] = min(value, parts.get(part, value))
     if not parts:
         return TrendPoint(run_id, started, None)
     value = min(parts.values()) if spec.aggregate == "min" else sum(parts.values())
     return TrendPoint(run_id, started, value, parts)
 
 
+def _subject(row: sqlite3.Row) -> Subject:
+    """Whom a stored result is about; a row stored before results had subjects keeps its
+    old label as its name."""
+    return Subject.read(json.loads(row["subject"]) if row["subject"] else None, row["target"])
+
+
+def _part(row: sqlite3.Row) -> Subject:
+    return replace(_subject(row), address=None)
+
+
 def _result(row: sqlite3.Row) -> CheckResult:
     citation = json.loads(row["citation"]) if row["citation"] else None
     return CheckResult(
         requirement=row["requirement"], title=Text(row["title_en"], row["title_zh"]),
-        subject=Subject.read(json.loads(row["subject"]) if row["subject"] else None,
-                             row["target"]),
+        subject=_subject(row),
         aspect=row["aspect"], vantage=row["vantage"], status=Status(row["status"]),
         message=Text(row["message_en"], row["message_zh"]),
         measured=json.loads(row["measured"]), threshold=json.loads(row["threshold"]),

@@ -59,14 +59,20 @@ SMTP_PASSWORD = "smtp-pass-0b7d21"
 WHEN = datetime(2026, 12, 5, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 
 
-def result(req: str, target: str, status: Status, message: str = "") -> CheckResult:
+def result(req: str, target: str | Subject, status: Status, message: str = "",
+           aspect: str | None = None) -> CheckResult:
+    subject = target if isinstance(target, Subject) else Subject(Kind.UNKNOWN, target)
+    name = subject.name
     return CheckResult(
         requirement=req, title=Text(f"title of {req}", f"{req} 的标题"),
-        subject=Subject(Kind.UNKNOWN, target),
-        vantage="coordinator", status=status,
-        message=Text(message or f"{target} is {status}", message or f"{target} 为 {status}"),
+        subject=subject, aspect=aspect, vantage="coordinator", status=status,
+        message=Text(message or f"{name} is {status}", message or f"{name} 为 {status}"),
         measured={}, threshold={}, citation=None, started_at=WHEN, duration_s=0.1,
-        check_id=f"{req}/{target}")
+        check_id=f"{req}/{name}")
+
+
+def seat(name: str, address: str | None = None, room: str = "lo") -> Subject:
+    return Subject(Kind.SEAT, name, room, address)
 
 
 def run(*results: CheckResult) -> RunRecord:
@@ -86,26 +92,29 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_changes_between_good_and_broken_only() -> None:
-    before = run(result("LAN-SUBNET", "seat A07", Status.PASS),
-                 result("LAN-SUBNET", "seat A08", Status.PASS),
+    before = run(result("LAN-SUBNET", seat("A07", "198.51.100.7"), Status.PASS),
+                 result("LAN-SUBNET", seat("A08", "198.51.100.8"), Status.PASS),
                  result("LAN-SEATS", "room lo", Status.WARN),
-                 result("WAN-FLOOR", "uplink", Status.FAIL),
+                 result("WAN-FLOOR", Subject(Kind.UPLINK, "uplink", "lo"), Status.FAIL),
                  result("CAM-RES", "front", Status.PASS),
                  result("UPS", "ups", Status.PASS))
-    after = run(result("LAN-SUBNET", "seat A07", Status.FAIL, "A07 does not answer"),
-                result("LAN-SUBNET", "seat A08", Status.PASS),
+    after = run(result("LAN-SUBNET", seat("A07", "198.51.100.7"), Status.FAIL,
+                       "A07 does not answer"),
+                result("LAN-SUBNET", seat("A08", "198.51.100.8"), Status.PASS),
                 result("LAN-SEATS", "room lo", Status.ERROR),  # could not verify: broken
-                result("WAN-FLOOR", "uplink", Status.WARN),  # fixed
+                result("WAN-FLOOR", Subject(Kind.UPLINK, "uplink", "lo"), Status.WARN),  # fixed
                 result("CAM-RES", "front", Status.WARN),  # pass -> warn: still good
                 result("UPS", "ups", Status.SKIP))  # skipped: never compared
     changes = {c.requirement: c for c in requirement_changes(before, after)}
     assert set(changes) == {"LAN-SUBNET", "LAN-SEATS", "WAN-FLOOR"}
     sub = changes["LAN-SUBNET"]
-    assert (sub.old, sub.new, sub.targets, sub.broken) == \
-        (Status.PASS, Status.FAIL, ["seat A07"], True)
+    assert (sub.old, sub.new, sub.targets("en"), sub.broken) == \
+        (Status.PASS, Status.FAIL, ["seat A07 (198.51.100.7)"], True)
+    assert sub.targets("zh") == ["考位 A07 (198.51.100.7)"]
     assert sub.message.en == "A07 does not answer"
     fixed = changes["WAN-FLOOR"]
-    assert not fixed.broken and fixed.targets == ["uplink"] and fixed.message.zh == "已恢复正常"
+    assert not fixed.broken and fixed.targets("en") == ["uplink of room lo"]
+    assert fixed.message.zh == "已恢复正常"
     assert changes["LAN-SEATS"].new is Status.ERROR
     assert requirement_changes(after, after) == []
 
@@ -118,11 +127,38 @@ def test_broken_on_the_first_look_is_a_change() -> None:
         [("LAN-SUBNET", None, Status.FAIL)]
 
 
+def test_a_fix_names_what_was_broken_by_subject_not_by_label() -> None:
+    before = run(result("LAN-SPEED", seat("A07", "198.51.100.7"), Status.FAIL,
+                        aspect="pair_download"),
+                 result("LAN-SPEED", seat("A07", "198.51.100.7"), Status.PASS,
+                        aspect="pair_upload"),
+                 result("LAN-SPEED", seat("A01", "198.51.100.1", room="r1"), Status.FAIL),
+                 result("LAN-SPEED", seat("A01", "198.51.100.41", room="r2"), Status.PASS))
+    # A07 moved to another address; r2's A01 reads "seat A01 (…)" as r1's does
+    after = run(result("LAN-SPEED", seat("A07", "203.0.113.7"), Status.PASS,
+                       aspect="pair_download"),
+                result("LAN-SPEED", seat("A07", "203.0.113.7"), Status.PASS,
+                       aspect="pair_upload"),
+                result("LAN-SPEED", seat("A01", "198.51.100.1", room="r1"), Status.PASS),
+                result("LAN-SPEED", seat("A01", "198.51.100.41", room="r2"), Status.PASS))
+    (fixed,) = requirement_changes(before, after)
+    assert not fixed.broken
+    assert [(r.subject.room, r.subject.name, r.aspect) for r in fixed.about] == [
+        ("lo", "A07", "pair_download"), ("r1", "A01", None)]
+    assert fixed.targets("en") == [
+        "seat A07 (203.0.113.7) · download from a partner seat", "seat A01 (198.51.100.1)"]
+    alert = build_alert("某某学院", "GX-1", [fixed], WHEN, SHANGHAI)
+    assert alert is not None
+    assert "  目标：考位 A07 (203.0.113.7) · 下行：同组考位 → 考位, 考位 A01 (198.51.100.1)" \
+        in alert.text
+    assert "198.51.100.41" not in alert.text
+
+
 def test_message_is_short_bilingual_and_scrubbed() -> None:
     secret = Secret("hunter2-community", "secret:community")
-    targets = [result("LAN-SUBNET", f"seat A{i:02d}", Status.FAIL,
+    targets = [result("LAN-SUBNET", seat(f"A{i:02d}"), Status.FAIL,
                       "no answer (community hunter2-community)") for i in range(1, 9)]
-    changes = requirement_changes(run(result("LAN-SUBNET", "seat A01", Status.PASS)),
+    changes = requirement_changes(run(result("LAN-SUBNET", seat("A01"), Status.PASS)),
                                   run(*targets))
     alert = build_alert("某某学院", "GX-1", changes, WHEN, SHANGHAI, [secret])
     assert alert is not None
@@ -130,7 +166,8 @@ def test_message_is_short_bilingual_and_scrubbed() -> None:
                                          "Asia/Shanghai"
     assert "LAN-SUBNET LAN-SUBNET 的标题 / title of LAN-SUBNET: 通过 pass → 不通过 fail" \
         in alert.text
-    assert "seat A01, seat A02, seat A03, seat A04, seat A05 (+3)" in alert.text
+    assert "  target: seat A01, seat A02, seat A03, seat A04, seat A05 (+3)" in alert.text
+    assert "  目标：考位 A01, 考位 A02, 考位 A03, 考位 A04, 考位 A05 (+3)" in alert.text
     assert "1 项要求不满足，0 项已恢复" in alert.subject and "1 requirement(s) broken" in \
         alert.subject
     blob = json.dumps([alert.subject, alert.text, alert.markdown, alert.data],
@@ -315,8 +352,9 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 def an_alert() -> Alert:
     changes = requirement_changes(
-        run(result("LAN-SUBNET", "seat A07", Status.PASS)),
-        run(result("LAN-SUBNET", "seat A07", Status.FAIL, "A07 does not answer ping")))
+        run(result("LAN-SUBNET", seat("A07", "198.51.100.7"), Status.PASS)),
+        run(result("LAN-SUBNET", seat("A07", "198.51.100.7"), Status.FAIL,
+                   "A07 does not answer ping")))
     alert = build_alert("某某学院", "GX-1", changes, WHEN, SHANGHAI)
     assert alert is not None
     return alert
@@ -370,7 +408,9 @@ def test_every_channel_delivers_and_dead_ones_stop_nothing(
                                                                    "code": "GX-1"}
     assert generic["changes"][0] | {"title": None} == {
         "requirement": "LAN-SUBNET", "title": None, "old": "pass", "new": "fail",
-        "broken": True, "targets": ["seat A07"],
+        "broken": True, "targets": ["seat A07 (198.51.100.7)"],
+        "subjects": [{"subject": {"kind": "seat", "name": "A07", "room": "lo",
+                                  "address": "198.51.100.7"}, "aspect": None}],
         "message": {"en": "A07 does not answer ping", "zh": "A07 does not answer ping"}}
     assert generic["text"] == alert.text
 

@@ -3,7 +3,9 @@ service on loopback (its real schedule, store and evidence log)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -12,16 +14,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from serve_site import TOKEN, drill_doc, make_site, store_drill
 
-from readiness.report.model import seat_maps
+from readiness.config.load import load_site
 from readiness.results import Status
 from readiness.schedule.runner import settings_from
 from readiness.serve import service
 from readiness.serve.importing import run_from_json
 from readiness.serve.metrics import METRIC_NAMES, SiteFacts, families
 from readiness.serve.page_model import page_state
-from readiness.subject import Kind
+from readiness.subject import Kind, Subject
+
+LAB = (("room", "lab"), ("site", "LAB-0001"))
 
 
 def _samples(fams):
@@ -29,36 +34,115 @@ def _samples(fams):
 
 
 def _failing_seats(run):
-    return {c.label for room in seat_maps(run, None) for c in room.cells
-            if c.status in (Status.FAIL, Status.ERROR)}
+    return {r.subject.name for r in run.results
+            if r.subject.kind is Kind.SEAT and r.status in (Status.FAIL, Status.ERROR)}
 
 
 def test_metrics_of_the_drill_name_its_failing_seats_and_figures():
     run = run_from_json(drill_doc("LAB-0001"))
     samples = _samples(families(run, SiteFacts("LAB-0001", "9.9")))
-    failing = {dict(k[1])["seat"] for k, v in samples.items()
+    failing = {dict(k[1])["name"] for k, v in samples.items()
                if k[0] == "readiness_seat_success" and v == 0}
-    assert failing == _failing_seats(run) and failing
-    assert samples[("readiness_seats_answering", (("room", "lab"), ("site", "LAB-0001")))] == 37
-    assert samples[("readiness_seats_required", (("room", "lab"), ("site", "LAB-0001")))] == 40
-    up = samples[("readiness_uplink_bytes_per_second",
-                  (("direction", "download"), ("room", "lab"), ("site", "LAB-0001")))]
+    assert failing == _failing_seats(run) and len(failing) == 39
+    room = (("kind", "room"), ("name", "lab"), *LAB)
+    assert samples[("readiness_seats_answering", room)] == 37
+    assert samples[("readiness_seats_required", room)] == 40
+    assert samples[("readiness_seats_configured", room)] == 40
+    uplink = (("kind", "uplink"), ("name", "uplink"), *LAB)
+    up = samples[("readiness_uplink_bytes_per_second", (("direction", "download"), *uplink))]
     wan = next(r for r in run.results if r.requirement == "WAN-FLOOR")
     assert up == pytest.approx(wan.measured["download_mbps"] * 1e6 / 8)  # bytes, not Mbit
-    floor = samples[("readiness_uplink_floor_bytes_per_second",
-                     (("room", "lab"), ("site", "LAB-0001")))]
+    floor = samples[("readiness_uplink_floor_bytes_per_second", uplink)]
     assert floor > up  # the drill's slow uplink, with its floor beside it
     assert samples[("readiness_run_verdict", (("site", "LAB-0001"),
                                               ("verdict", "not_ready")))] == 1
-    heights = {dict(k[1])["camera"]: v for k, v in samples.items()
+    heights = {dict(k[1])["name"]: v for k, v in samples.items()
                if k[0] == "readiness_camera_frame_height_pixels"}
     assert heights["cam-2"] == 720 and heights["cam-1"] == 1080
+    ups = samples[("readiness_ups_runtime_remaining_seconds",
+                   (("kind", "ups"), ("name", "Lab UPS"), *LAB))]
+    assert ups == 240 * 60
+    # the slowest partner test of A07 in each direction, in bytes per second
+    a07 = [r.measured["throughput_mbps"] for r in run.results
+           if r.subject.name == "A07" and r.aspect == "pair_download"]
+    assert samples[("readiness_lan_throughput_bytes_per_second", (
+        ("direction", "download"), ("kind", "seat"), ("name", "A07"),
+        ("peer", "partner_seat"), *LAB))] == pytest.approx(min(a07) * 1e6 / 8)
     # bounded cardinality: no run id, time or hash in any label
     for name, labels in samples:
         assert name.removesuffix("_info") in {n.removesuffix("_info") for n in METRIC_NAMES}
         for key, value in labels:
             assert key not in ("run", "run_id", "hash", "started_at"), (name, key)
             assert "2026-" not in value, (name, key, value)
+
+
+def _addresses(value: str) -> list[str]:
+    found = re.findall(r"\d{1,3}(?:\.\d{1,3}){3}", value)
+    for token in re.split(r"[\s,()\[\]/=]+", value):
+        try:
+            ipaddress.ip_address(token)
+        except ValueError:
+            continue
+        found.append(token)
+    return found
+
+
+def _check_labels(samples, run):
+    """No address, no sentence, no empty label; a seat is named as the site file names it."""
+    words = {r.label(lang) for r in run.results for lang in ("en", "zh")}
+    for name, labels in samples:
+        for key, value in labels:
+            assert value, (name, key)  # room="" (or any empty label) says nothing
+            assert not _addresses(value), (name, key, value)
+            assert len(value.split()) <= 2 and "·" not in value, (name, key, value)
+            assert value not in words or key == "name", (name, key, value)
+
+
+def test_metric_labels_name_subjects_without_addresses_or_sentences(tmp_path):
+    run = run_from_json(drill_doc("LAB-0001"))
+    samples = _samples(families(run, SiteFacts("LAB-0001", "9.9")))
+    _check_labels(samples, run)
+    site = load_site(make_site(tmp_path, "LAB-0001"))
+    seats = {(room, s.label) for room, listed in site.seats.items() for s in listed}
+    about_seats = [dict(labels) for name, labels in samples
+                   if dict(labels).get("kind") == "seat"]
+    assert about_seats and {(d["room"], d["name"]) for d in about_seats} == seats
+    # the site-wide checks (skipped in the drill) would carry no room, never room=""
+    site_wide = next(r for r in run.results if r.subject.kind is Kind.SITE)
+    site_wide.status = Status.FAIL
+    samples = _samples(families(run, SiteFacts("LAB-0001", "9.9")))
+    _check_labels(samples, run)
+    assert samples[("readiness_check_success", (
+        ("kind", "site"), ("name", "LAB-0001"), ("requirement", site_wide.requirement),
+        ("site", "LAB-0001")))] == 0
+
+
+def test_a_readdressed_seat_stays_the_same_series():
+    before = run_from_json(drill_doc("LAB-0001"))
+    doc = drill_doc("LAB-0001")
+    moved = 0
+    for item in doc["results"]:
+        if item["subject"]["name"] == "A07":
+            item["subject"]["address"] = "2001:db8::107"
+            item["target"] = "seat A07 (2001:db8::107)"
+            moved += 1
+    after = run_from_json(doc)
+    assert moved >= 5 and any(r.label("en") == "seat A07 (2001:db8::107)"
+                              for r in after.results)
+    samples = _samples(families(after, SiteFacts("LAB-0001", "9.9")))
+    assert samples == _samples(families(before, SiteFacts("LAB-0001", "9.9")))
+    _check_labels(samples, after)
+
+
+def test_a_result_stored_without_a_subject_names_no_series():
+    run = run_from_json(drill_doc("LAB-0001"))
+    old = next(r for r in run.results if r.subject.kind is Kind.SEAT)
+    old.subject = Subject(Kind.UNKNOWN, old.label("en"))  # as a store before subjects reads
+    samples = _samples(families(run, SiteFacts("LAB-0001", "9.9")))
+    _check_labels(samples, run)
+    assert samples[("readiness_run_checks", (("site", "LAB-0001"),
+                                             ("status", old.status.value)))] == sum(
+        r.status is old.status for r in run.results)
 
 
 def test_metrics_before_any_run_still_say_who_serves():
@@ -105,7 +189,12 @@ def test_service_serves_page_metrics_and_health(serving):
     page = _get(s, "/").read().decode()
     assert "http://" not in page and "https://" not in page  # no asset from the internet
     text = _get(s, "/metrics").read()
-    assert b'readiness_seat_success{room="lab",seat="A01",site="SITE-A"} 0.0' in text
+    assert (b'readiness_seat_success{kind="seat",name="A01",room="lab",site="SITE-A"} 0.0'
+            in text)
+    # every name the service exports is in the list deploy/ is generated from, and back
+    exported = {sample.name for family in text_string_to_metric_families(text.decode())
+                for sample in family.samples}
+    assert exported == set(METRIC_NAMES)
     assert b"readiness_next_run_timestamp_seconds" in text
     assert b'readiness_run_signed{site="SITE-A"} 1.0' in text
     if shutil.which("promtool"):

@@ -1,14 +1,18 @@
 """deploy/ is generated from the metric names: regenerate and compare; promtool
 accepts the rules and both Prometheus configurations."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from serve_site import drill_doc
 
-from readiness.serve.deploy_files import METRIC_NAMES, dashboard, files
+from readiness.serve.deploy_files import METRIC_NAMES, SITE_LABELS, dashboard, files
+from readiness.serve.importing import run_from_json
+from readiness.serve.metrics import SiteFacts, families
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -23,6 +27,22 @@ def test_every_panel_queries_an_exported_metric():
     for panel in dashboard()["panels"]:
         for target in panel["targets"]:
             assert any(name in target["expr"] for name in METRIC_NAMES), panel["title"]
+
+
+def test_every_legend_names_labels_its_metric_has():
+    """A renamed label must not leave a panel's legend empty: the drill's series carry
+    each label a legend shows (province and city come from the site agent)."""
+    run = run_from_json(drill_doc("LAB-0001"))
+    labels: dict[str, set[str]] = {}
+    for family in families(run, SiteFacts("LAB-0001", "1.0")):
+        for sample in family.samples:
+            labels.setdefault(sample.name, set()).update(sample.labels)
+    for panel in dashboard()["panels"]:
+        for target in panel["targets"]:
+            shown = set(re.findall(r"\{\{(\w+)\}\}", target["legendFormat"]))
+            names = [n for n in METRIC_NAMES if n in target["expr"]]
+            has = set(SITE_LABELS).union(*(labels.get(n, set()) for n in names))
+            assert shown <= has, (panel["title"], shown - has)
 
 
 @pytest.mark.skipif(not shutil.which("promtool"), reason="promtool (Debian prometheus) missing")

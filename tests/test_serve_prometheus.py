@@ -122,20 +122,20 @@ def test_two_sites_report_to_the_province(province):
         if set(SITES) <= sites:
             for r in rows:
                 if r["value"][1] == "0":
-                    found.setdefault(r["metric"]["site"], set()).add(r["metric"]["seat"])
+                    found.setdefault(r["metric"]["site"], set()).add(r["metric"]["name"])
             break
         time.sleep(2)
     assert found.get("SITE-A"), f"no failing seat of SITE-A at the province: {found}"
     assert "SITE-B" not in found  # its seats were fixed: the labels keep the sites apart
     from serve_site import drill_doc
 
-    from readiness.report.model import seat_maps
     from readiness.results import Status
     from readiness.serve.importing import run_from_json
+    from readiness.subject import Kind
 
     run = run_from_json(drill_doc("SITE-A"))
-    assert found["SITE-A"] == {c.label for m in seat_maps(run, None) for c in m.cells
-                               if c.status in (Status.FAIL, Status.ERROR)}
+    assert found["SITE-A"] == {r.subject.name for r in run.results if r.subject.kind is
+                               Kind.SEAT and r.status in (Status.FAIL, Status.ERROR)}
     labels = _query(prov, 'readiness_build_info{site="SITE-A"}')[0]["metric"]
     assert labels["province"] == "GD" and labels["city"] == "Guangzhou"
     # remote write delivers a scrape's series in batches: give the rest the same deadline

@@ -23,34 +23,46 @@ T0 = datetime(2024, 5, 20, 9, 0, tzinfo=SHANGHAI)
 SECRET = Secret("s3cret-Token", "${SITE_TOKEN}")
 
 
-def result(requirement: str, target: str, status: Status, measured: dict,
-           message: str = "ok", started: datetime = T0) -> CheckResult:
+def result(requirement: str, target: str | Subject, status: Status, measured: dict,
+           message: str = "ok", started: datetime = T0, aspect: str | None = None
+           ) -> CheckResult:
+    subject = target if isinstance(target, Subject) else Subject(Kind.UNKNOWN, target)
     return CheckResult(
         requirement=requirement, title=Text(requirement, f"要求 {requirement}"),
-        subject=Subject(Kind.UNKNOWN, target),
+        subject=subject, aspect=aspect,
         vantage="coordinator", status=status, message=Text(message, f"中文 {message}"),
         measured=measured, threshold={"floor_mbps": 100},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M"),
-        started_at=started, duration_s=2.5, check_id=f"{requirement}/{target}",
+        started_at=started, duration_s=2.5, check_id=f"{requirement}/{subject.name}",
         evidence=["snap.jpg"] if requirement == "CAM-RES" else [])
 
 
 def make_run(started: datetime, uplink: list[float], seats: dict[str, float],
              cams: list[Status], working: dict[str, int],
              verdict: Verdict = Verdict.READY) -> RunRecord:
-    results = [result("WAN-FLOOR", f"uplink {i}", Status.PASS, {"throughput_mbps": v},
-                      started=started) for i, v in enumerate(uplink)]
-    results += [result("LAN-SPEED", seat, Status.PASS, {"throughput_mbps": v}, started=started)
-                for seat, v in seats.items()]
-    results += [result("CAM-RES", f"camera {i}", s, {"width": 1920}, started=started)
-                for i, s in enumerate(cams)]
-    results += [result("LAN-SEATS", room, Status.PASS, {"working_seats": n}, started=started)
-                for room, n in working.items()]
+    results = [result("WAN-FLOOR", Subject(Kind.UPLINK, "uplink", f"room {i + 1}"),
+                      Status.PASS, {"throughput_mbps": v}, started=started)
+               for i, v in enumerate(uplink)]
+    results += [result("LAN-SPEED", seat_subject(seat), Status.PASS, {"throughput_mbps": v},
+                       started=started) for seat, v in seats.items()]
+    results += [result("CAM-RES", Subject(Kind.CAMERA, f"cam-{i}", "room 1",
+                                          f"198.51.100.{200 + i}"),
+                       s, {"width": 1920}, started=started) for i, s in enumerate(cams)]
+    results += [result("LAN-SEATS", room_subject(name), Status.PASS, {"working_seats": n},
+                       started=started) for name, n in working.items()]
     return RunRecord(
         site_name="第一考点", site_code="SITE01", profile_id="cbec",
         certificate=Text("Cross-border e-commerce", "跨境电子商务多平台运营"),
         started_at=started, finished_at=started + timedelta(minutes=2), verdict=verdict,
         results=results, required={"WAN-FLOOR", "LAN-SPEED", "CAM-RES"})
+
+
+def seat_subject(name: str, address: str | None = "198.51.100.7") -> Subject:
+    return Subject(Kind.SEAT, name, "room 1", address)
+
+
+def room_subject(name: str) -> Subject:
+    return Subject(Kind.ROOM, name, name)
 
 
 @pytest.fixture
@@ -104,14 +116,48 @@ def test_trends(store: ResultsStore) -> None:
     assert [(p.run_id, p.value) for p in uplink] == [(a, 180.0), (b, 95.0), (c, None)]
     slowest = store.trend("slowest_seat_mbps")
     assert [p.value for p in slowest] == [94.1, 930.0, None]
-    assert slowest[0].parts == {"A01": 941.0, "A02": 94.1}
+    assert slowest[0].parts == {seat_subject("A01", None): 941.0,
+                                seat_subject("A02", None): 94.1}
     assert [p.value for p in store.trend("cameras_passing")] == [2, 1, None]
     seats = store.trend("seats_answering")
     assert [p.value for p in seats] == [78, 39, None]
-    assert seats[0].parts == {"room 1": 40, "room 2": 38}
+    assert seats[0].parts == {room_subject("room 1"): 40, room_subject("room 2"): 38}
     assert [p.run_id for p in store.trend("uplink_mbps", since=T0 + timedelta(hours=1))] == [b, c]
     with pytest.raises(KeyError, match="known"):
         store.trend("nonsense")
+
+
+def test_trend_parts_follow_the_subject_not_its_label(store: ResultsStore) -> None:
+    def seat_run(started: datetime, address: str, download: float, upload: float):
+        run = make_run(started, [], {}, [], {})
+        run.results = [
+            result("LAN-SPEED", seat_subject("A07", address), Status.PASS,
+                   {"throughput_mbps": download}, started=started, aspect="pair_download"),
+            result("LAN-SPEED", seat_subject("A07", address), Status.PASS,
+                   {"throughput_mbps": upload}, started=started, aspect="pair_upload"),
+            result("LAN-SPEED", seat_subject("A08", "198.51.100.8"), Status.PASS,
+                   {"throughput_mbps": 900.0}, started=started)]
+        return run
+
+    store.save_run(seat_run(T0, "198.51.100.107", 800.0, 700.0))
+    # the seat moved to another address: its label changed, its part did not
+    store.save_run(seat_run(T0 + timedelta(days=1), "203.0.113.107", 600.0, 650.0))
+    first, second = store.trend("slowest_seat_mbps")
+    a07, a08 = seat_subject("A07", None), seat_subject("A08", None)
+    assert first.parts == {a07: 700.0, a08: 900.0}  # its two directions: the slower
+    assert second.parts == {a07: 600.0, a08: 900.0}
+
+
+def test_a_row_stored_before_subjects_is_its_old_label(store: ResultsStore) -> None:
+    import sqlite3
+
+    store.save_run(make_run(T0, [], {"A01": 500.0, "A02": 400.0}, [], {}))
+    with sqlite3.connect(store.path) as db:  # as a store written before subjects holds it
+        db.execute("UPDATE results SET subject = NULL, target = 'seat A02 (198.51.100.2)'"
+                   " WHERE check_id = 'LAN-SPEED/A02'")
+    (point,) = store.trend("slowest_seat_mbps")
+    assert point.parts == {seat_subject("A01", None): 500.0,
+                           Subject(Kind.UNKNOWN, "seat A02 (198.51.100.2)"): 400.0}
 
 
 def test_a_measurement_that_is_not_a_number_is_left_out(store: ResultsStore) -> None:

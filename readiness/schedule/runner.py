@@ -180,7 +180,7 @@ def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
                 for c in changes:
                     log.warning("run %s: %s %s -> %s (%s)", job_id, c.requirement,
                                 c.old.value if c.old else "-", c.new.value,
-                                ", ".join(c.targets[:5]))
+                                ", ".join(c.targets("en")[:5]))
                 alert = build_alert(site.name, site.model.site.code, changes,
                                     current.started_at, site.tz, list(site.secrets.values()))
                 if alert is not None and site.model.alerts is not None:

@@ -1,39 +1,118 @@
 """A stored run as Prometheus metric families: a pure function, unit-tested.
 
 Naming follows Prometheus' guide: base units (bytes, seconds, pixels), `_info` for
-metadata, `_total` only for counters. Labels stay bounded by the site file (rooms, seats,
-cameras, requirements, configured targets): never a run id, a hash or a time.
+metadata, `_total` only for counters. A series about something is named by the result's
+subject as the site file spells it: `site`, `room` (absent for a site-wide subject, never
+empty), `kind`, `name`; beside those only small fixed sets (requirement, aspect, status,
+verdict, direction, peer). Never an address (a re-addressed seat stays the same series), a
+label sentence, a run id, a hash or a time.
 """
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
-from ..config.load import Site
-from ..report.model import SeatCell, seat_maps
-from ..results import RunRecord, Status, Verdict, proves, worst
+from ..results import CheckResult, RunRecord, Status, Verdict, proves, worst
+from ..subject import Kind, Subject
 
 MBPS_TO_BYTES_PER_S = 1_000_000 / 8
 STATUSES = [s.value for s in Status]
 VERDICTS = [v.value for v in Verdict]
-# the metric names deploy/ (alerts, dashboards) is generated from: one list, no drift
+BROKEN = (Status.FAIL, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number a kind of result carries, exported as a gauge: the result's requirement
+    and aspect pick it, `key` names it in `measured` (or, for a limit, in `threshold`)."""
+
+    metric: str
+    requirement: str
+    aspect: str | None
+    key: str
+    scale: float = 1.0  # to the metric's base unit
+    labels: tuple[tuple[str, str], ...] = ()  # fixed labels this figure adds
+    from_threshold: bool = False
+
+
+def _lan(aspect: str, direction: str, peer: str) -> Figure:
+    return Figure("readiness_lan_throughput_bytes_per_second", "LAN-SPEED", aspect,
+                  "throughput_mbps", MBPS_TO_BYTES_PER_S,
+                  (("direction", direction), ("peer", peer)))
+
+
+def _uplink(direction: str) -> Figure:
+    return Figure("readiness_uplink_bytes_per_second", "WAN-FLOOR", None,
+                  f"{direction}_mbps", MBPS_TO_BYTES_PER_S, (("direction", direction),))
+
+
+# every figure /metrics shows, in one place: adding a kind of figure is one line here
+FIGURES: tuple[Figure, ...] = (
+    _lan("download", "download", "exam_server"),
+    _lan("upload", "upload", "exam_server"),
+    _lan("pair_download", "download", "partner_seat"),
+    _lan("pair_upload", "upload", "partner_seat"),
+    Figure("readiness_room_load_bytes_per_second", "LAN-SPEED", "load", "aggregate_mbps",
+           MBPS_TO_BYTES_PER_S),
+    _uplink("download"),
+    _uplink("upload"),
+    Figure("readiness_uplink_floor_bytes_per_second", "WAN-FLOOR", None, "floor_mbps",
+           MBPS_TO_BYTES_PER_S, from_threshold=True),
+    Figure("readiness_seats_answering", "LAN-SEATS", None, "working_seats"),
+    Figure("readiness_seats_configured", "LAN-SEATS", None, "configured_seats"),
+    Figure("readiness_seats_required", "LAN-SEATS", None, "min_seats", from_threshold=True),
+    Figure("readiness_camera_frame_height_pixels", "CAM-RES", None, "height"),
+    Figure("readiness_camera_frames_per_second", "CAM-RES", None, "fps"),
+    Figure("readiness_ups_runtime_remaining_seconds", "UPS-RUNTIME", None,
+           "minutes_remaining", 60.0),
+)
+
+FIGURE_HELP: dict[str, str] = {
+    "readiness_lan_throughput_bytes_per_second":
+        "a seat's throughput to the exam server or a partner seat, the slowest of each "
+        "direction",
+    "readiness_room_load_bytes_per_second": "all seats at once to the exam server, aggregate",
+    "readiness_uplink_bytes_per_second": "the room's internet uplink, median",
+    "readiness_uplink_floor_bytes_per_second": "the certificate's floor for the uplink",
+    "readiness_seats_answering": "configured seats that work",
+    "readiness_seats_configured": "seats in the site file",
+    "readiness_seats_required": "the certificate's minimum of working seats",
+    "readiness_camera_frame_height_pixels": "decoded frame height",
+    "readiness_camera_frames_per_second": "frame rate measured after warm-up",
+    "readiness_ups_runtime_remaining_seconds": "battery runtime the UPS reports",
+}
+
+
+
+def _by_requirement_and_aspect() -> dict[tuple[str, str | None], list[Figure]]:
+    out: dict[tuple[str, str | None], list[Figure]] = {}
+    for figure in FIGURES:
+        out.setdefault((figure.requirement, figure.aspect), []).append(figure)
+    return out
+
+
+_FIGURES_OF = _by_requirement_and_aspect()
+
+# the metric names deploy/ (alerts, dashboards) is generated from: one list, no drift;
+# tests/test_serve.py holds it equal to what a served run exports
 METRIC_NAMES = (
     "readiness_build_info", "readiness_last_run_timestamp_seconds",
     "readiness_last_run_duration_seconds", "readiness_last_ready_timestamp_seconds",
     "readiness_next_run_timestamp_seconds", "readiness_exam_start_timestamp_seconds",
     "readiness_run_verdict", "readiness_run_signed", "readiness_run_checks",
     "readiness_requirement_status", "readiness_check_success", "readiness_seat_success",
-    "readiness_lan_throughput_bytes_per_second", "readiness_room_load_bytes_per_second",
-    "readiness_uplink_bytes_per_second", "readiness_uplink_floor_bytes_per_second",
-    "readiness_seats_answering", "readiness_seats_required", "readiness_seats_configured",
-    "readiness_camera_frame_height_pixels", "readiness_camera_frames_per_second",
-    "readiness_ups_runtime_remaining_seconds",
+    "readiness_service_runs_total", "readiness_run_in_progress",
+    *FIGURE_HELP,
 )
 
 
@@ -43,11 +122,42 @@ class SiteFacts:
 
     site_code: str
     version: str
-    site: Site | None = None  # the site file: every configured seat and room
     exam_start: datetime | None = None  # the next exam session's start
     next_run: datetime | None = None  # the schedule's next planned run
     last_ready: datetime | None = None  # the last stored run that was ready
     signed: bool | None = None  # the run checked against the signed log (None: no log)
+
+
+def subject_labels(site: str, subject: Subject) -> dict[str, str] | None:
+    """The labels that name a subject; None for a result stored before results had
+    subjects: its only name is a label sentence, which no series may carry."""
+    if subject.kind is Kind.UNKNOWN:
+        return None
+    labels = {"site": site, "kind": subject.kind.value, "name": subject.name}
+    if subject.room is not None:
+        labels["room"] = subject.room
+    return labels
+
+
+class _Lowest:
+    """One gauge whose series are named by subjects. Several results for one series keep
+    the lowest value: a floor holds only if the worst measurement meets it, a seat works
+    only if every check of it does. Series may differ in labels: a site-wide subject has
+    no room."""
+
+    def __init__(self, name: str, doc: str):
+        self.name, self.doc = name, doc
+        self.values: dict[tuple[tuple[str, str], ...], float] = {}
+
+    def add(self, labels: dict[str, str], value: float) -> None:
+        key = tuple(sorted(labels.items()))
+        self.values[key] = min(value, self.values.get(key, value))
+
+    def family(self) -> Metric:
+        family = GaugeMetricFamily(self.name, self.doc)
+        for key, value in sorted(self.values.items()):
+            family.add_sample(self.name, dict(key), value)
+        return family
 
 
 def _number(value: Any) -> float | None:
@@ -60,35 +170,15 @@ def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
 
 
-def _rooms_of(run: RunRecord, site: Site | None) -> set[str]:
-    if site is not None:
-        return {r.id for r in site.model.rooms}
-    return {r.check_id.split("/")[1] for r in run.results
-            if r.requirement == "LAN-SEATS" and r.check_id.count("/") >= 1}
-
-
-def _room(check_id: str, rooms: set[str]) -> str:
-    parts = check_id.split("/")
-    return parts[1] if len(parts) >= 2 and parts[1] in rooms else ""
-
-
-def _seat_room(map_room: str, cell: SeatCell, rooms: set[str]) -> str:
-    # without the site file the seat map guesses rooms from check ids ("LAN-SPEED/A01/agent"
-    # names a seat, not a room): take the room the seat's own results name
-    if map_room in rooms:
-        return map_room
-    named = [_room(r.check_id, rooms) for r in cell.results]
-    named = [n for n in named if n]
-    return max(set(named), key=named.count) if named else ""
-
-
-def _seat_direction(cell: SeatCell) -> Iterable[tuple[str, float]]:
-    for r in cell.results:
-        value = _number(r.measured.get("throughput_mbps"))
-        direction = r.check_id.rsplit("/", 1)[-1]
-        if r.requirement == "LAN-SPEED" and value is not None and \
-                direction in ("download", "upload"):
-            yield direction, value * MBPS_TO_BYTES_PER_S
+def figure_values(result: CheckResult) -> list[tuple[Figure, float]]:
+    """The figures of FIGURES a result carries, in their metric's unit."""
+    out = []
+    for figure in _FIGURES_OF.get((result.requirement, result.aspect), []):
+        source = result.threshold if figure.from_threshold else result.measured
+        value = _number(source.get(figure.key))
+        if value is not None:
+            out.append((figure, value * figure.scale))
+    return out
 
 
 def service_families(facts: SiteFacts) -> list[Metric]:
@@ -113,10 +203,20 @@ def service_families(facts: SiteFacts) -> list[Metric]:
     return out
 
 
+def process_families(site: str, runs_recorded: int, running: bool) -> list[Metric]:
+    """What the serving process itself knows: the runs it made, whether one is under way."""
+    counter = CounterMetricFamily("readiness_service_runs",
+                                  "runs this service recorded since it started",
+                                  labels=["site"])
+    counter.add_metric([site], float(runs_recorded))
+    busy = _gauge("readiness_run_in_progress", "1 while a run is being made", ["site"])
+    busy.add_metric([site], 1.0 if running else 0.0)
+    return [counter, busy]
+
+
 def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
     """The latest run's figures, one family per measured quantity."""
     site = facts.site_code
-    rooms = _rooms_of(run, facts.site)
     out: list[Metric] = []
 
     last = _gauge("readiness_last_run_timestamp_seconds", "end of the latest stored run",
@@ -155,98 +255,31 @@ def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
         for s in STATUSES:
             req.add_metric([site, rid, required, s], 1.0 if status.value == s else 0.0)
     out.append(req)
+    return out + _subject_families(run, site)
 
-    # one series per (room, requirement, target); several checks of one target (e.g.
-    # two directions) count as failed when any of them did. Skips measured nothing.
-    success: dict[tuple[str, str, str], float] = {}
+
+def _subject_families(run: RunRecord, site: str) -> list[Metric]:
+    # one check_success series per (requirement, subject, aspect); skips measured nothing
+    success = _Lowest("readiness_check_success",
+                      "1: the check passed (or warned) in the latest run, 0: it failed or "
+                      "errored")
+    seats = _Lowest("readiness_seat_success",
+                    "1: every check of the seat passed or warned, 0: one failed or errored")
+    figures = {name: _Lowest(name, doc) for name, doc in FIGURE_HELP.items()}
     for r in run.results:
+        labels = subject_labels(site, r.subject)
+        if labels is None:
+            continue
+        for figure, value in figure_values(r):
+            figures[figure.metric].add({**labels, **dict(figure.labels)}, value)
         if r.status is Status.SKIP:
             continue
-        key = (_room(r.check_id, rooms), r.requirement, r.target)
-        success[key] = min(success.get(key, 1.0), 1.0 if proves(r) else 0.0)
-    fam = _gauge("readiness_check_success",
-                 "1: the check passed (or warned) in the latest run, 0: it failed or errored",
-                 ["site", "room", "requirement", "target"])
-    for (room, rid, target), value in sorted(success.items()):
-        fam.add_metric([site, room, rid, target], value)
-    out.append(fam)
-
-    out += _seat_families(run, facts)
-    out += _room_families(run, site, rooms)
-    return out
-
-
-def _seat_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
-    site = facts.site_code
-    seat_ok = _gauge("readiness_seat_success",
-                     "1: the seat's worst result passed or warned, 0: it failed or errored",
-                     ["site", "room", "seat"])
-    lan = _gauge("readiness_lan_throughput_bytes_per_second",
-                 "throughput between the seat and the exam server in the latest run",
-                 ["site", "room", "seat", "direction"])
-    rooms = _rooms_of(run, facts.site)
-    for room_map in seat_maps(run, facts.site):
-        for cell in room_map.cells:
-            room = _seat_room(room_map.room_id, cell, rooms)
-            measured = [r.status for r in cell.results if r.status is not Status.SKIP]
-            if measured:
-                bad = worst(measured) in (Status.FAIL, Status.ERROR)
-                seat_ok.add_metric([site, room, cell.label], 0.0 if bad else 1.0)
-            slowest: dict[str, float] = {}
-            for direction, value in _seat_direction(cell):
-                slowest[direction] = min(value, slowest.get(direction, value))
-            for direction, value in sorted(slowest.items()):
-                lan.add_metric([site, room, cell.label, direction], value)
-    return [seat_ok, lan]
-
-
-def _room_families(run: RunRecord, site: str, rooms: set[str]) -> list[Metric]:
-    uplink = _gauge("readiness_uplink_bytes_per_second", "the room's internet uplink, median",
-                    ["site", "room", "direction"])
-    floor = _gauge("readiness_uplink_floor_bytes_per_second",
-                   "the certificate's floor for the uplink", ["site", "room"])
-    load = _gauge("readiness_room_load_bytes_per_second",
-                  "all seats at once to the exam server, aggregate", ["site", "room"])
-    answering = _gauge("readiness_seats_answering", "configured seats that work",
-                       ["site", "room"])
-    required = _gauge("readiness_seats_required", "the certificate's minimum of working seats",
-                      ["site", "room"])
-    configured = _gauge("readiness_seats_configured", "seats in the site file", ["site", "room"])
-    height = _gauge("readiness_camera_frame_height_pixels", "decoded frame height",
-                    ["site", "room", "camera"])
-    fps = _gauge("readiness_camera_frames_per_second", "frame rate measured after warm-up",
-                 ["site", "room", "camera"])
-    ups = _gauge("readiness_ups_runtime_remaining_seconds", "battery runtime the UPS reports",
-                 ["site", "room", "ups"])
-    for r in run.results:
-        room, m = _room(r.check_id, rooms), r.measured
-        last = r.check_id.rsplit("/", 1)[-1]
-        if r.requirement == "WAN-FLOOR":
-            for direction in ("download", "upload"):
-                value = _number(m.get(f"{direction}_mbps"))
-                if value is not None:
-                    uplink.add_metric([site, room, direction], value * MBPS_TO_BYTES_PER_S)
-            value = _number(m.get("floor_mbps") or r.threshold.get("floor_mbps"))
-            if value is not None:
-                floor.add_metric([site, room], value * MBPS_TO_BYTES_PER_S)
-        elif r.requirement == "LAN-SPEED" and last == "load":
-            if (value := _number(m.get("aggregate_mbps"))) is not None:
-                load.add_metric([site, room], value * MBPS_TO_BYTES_PER_S)
-        elif r.requirement == "LAN-SEATS":
-            for family, value in ((answering, m.get("working_seats")),
-                                  (configured, m.get("configured_seats")),
-                                  (required, r.threshold.get("min_seats"))):
-                if (number := _number(value)) is not None:
-                    family.add_metric([site, room], number)
-        elif r.requirement == "CAM-RES":
-            if (value := _number(m.get("height"))) is not None:
-                height.add_metric([site, room, last], value)
-            if (value := _number(m.get("fps"))) is not None:
-                fps.add_metric([site, room, last], value)
-        elif r.requirement == "UPS-RUNTIME":
-            if (value := _number(m.get("minutes_remaining"))) is not None:
-                ups.add_metric([site, room, r.target], value * 60.0)
-    return [uplink, floor, load, answering, required, configured, height, fps, ups]
+        aspect = {"aspect": r.aspect} if r.aspect else {}
+        success.add({**labels, "requirement": r.requirement, **aspect},
+                    1.0 if proves(r) else 0.0)
+        if r.subject.kind is Kind.SEAT:
+            seats.add(labels, 0.0 if r.status in BROKEN else 1.0)
+    return [success.family(), seats.family(), *(f.family() for f in figures.values())]
 
 
 def families(run: RunRecord | None, facts: SiteFacts) -> list[Metric]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
@@ -22,7 +22,7 @@ from .. import __version__
 from ..config.load import Site
 from ..config.profile import Profile
 from ..results import CheckResult, RunRecord, Text, Verdict
-from .metrics import SiteFacts, families
+from .metrics import SiteFacts, families, process_families, run_families
 from .page_model import check_event, page_state
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,13 @@ class LiveState:
                     log.error("the latest stored run does not match the evidence log: %s",
                               problem.en)
         facts = self._facts(signed, last_ready)
-        fams = families(run, facts)[len(families(None, facts)):] if run else []
+        fams = run_families(run, facts) if run else []
         with self._lock:
             self._run, self._signed, self._problem = run, signed, problem
             self._last_ready, self._run_families = last_ready, fams
 
     def _facts(self, signed: bool | None, last_ready: datetime | None) -> SiteFacts:
-        return SiteFacts(site_code=self.code, version=__version__, site=self.site,
+        return SiteFacts(site_code=self.code, version=__version__,
                          exam_start=next_exam(self.site, datetime.now(UTC)),
                          next_run=self.next_run(), last_ready=last_ready, signed=signed)
 
@@ -102,15 +102,7 @@ class LiveState:
             facts = self._facts(self._signed, self._last_ready)
             fams = list(self._run_families)
             runs, running = self._runs_recorded, self._running
-        out = families(None, facts) + fams
-        counter = CounterMetricFamily("readiness_service_runs",
-                                      "runs this service recorded since it started",
-                                      labels=["site"])
-        counter.add_metric([self.code], float(runs))
-        busy = GaugeMetricFamily("readiness_run_in_progress", "1 while a run is being made",
-                                 labels=["site"])
-        busy.add_metric([self.code], 1.0 if running else 0.0)
-        return out + [counter, busy]
+        return families(None, facts) + fams + process_families(self.code, runs, running)
 
     def metrics_text(self) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
