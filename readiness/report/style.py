@@ -132,6 +132,7 @@ header.page1 h1 { font-size: 16pt; margin-bottom: 1mm; }
 header.page1 h3 { margin: 2mm 0 1mm; }
 .verdict .word { font-size: 18pt; }
 .verdict p { margin: .8mm 0; }
+.rule-id { white-space: nowrap; }
 header.page1 .facts th, header.page1 .facts td { padding: .9mm 2mm; font-size: 9.5pt; }
 .verdict .row { display: flex; align-items: baseline; gap: 4mm; }
 .verdict { margin: 3mm 0 2mm; padding: 2.5mm 4mm; }
