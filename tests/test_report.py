@@ -308,9 +308,13 @@ def test_overall_verdict_site_and_certificate(made: dict) -> None:
     assert SITE_NAME in page and "GX-2026-017" in page
     assert "跨境电子商务多平台运营" in page and "Cross-border E-commerce" in page
     # why it is not ready, by requirement
-    failed = "CAM-RES, FILTER-FEATURES, LAN-SEATS, LAN-SUBNET, WAN-POLICY"
-    assert f'<span class="mono">{failed}</span>' in page
-    assert '<span class="mono">LAN-SPEED</span>' in page  # could not be checked (A07)
+    def reason(label: str) -> list[str]:
+        line = re.search(rf'<p data-reason="{label}">(.*?)</p>', page, re.S).group(1)
+        return re.findall(r'<span class="mono rule-id">([A-Z-]+)</span>', line)
+
+    assert reason("failed") == ["CAM-RES", "FILTER-FEATURES", "LAN-SEATS", "LAN-SUBNET",
+                                "WAN-POLICY"]
+    assert reason("could not be checked") == ["LAN-SPEED"]  # A07's agent
 
 
 def test_every_requirement_with_verdict_citation_measured_and_threshold(
@@ -328,7 +332,8 @@ def test_every_requirement_with_verdict_citation_measured_and_threshold(
     assert "gigabit_class_min_mbps = 500" in speed
     # the slow seat's figure is on its own line of the appendix
     appendix = page[page.index('id="appendix"'):]
-    assert re.search(rf"seat {SLOW_SEAT} \([^<]*</td><td>.*?</td><td>94.1 Mbit/s</td>",
+    assert re.search(rf'data-requirement="LAN-SPEED" data-status="warn" data-kind="seat" '
+                     rf'data-name="{SLOW_SEAT}"[^>]*>.*?<td class="figure">94.1 Mbit/s</td>',
                      appendix)
     wan = page[page.index('<strong class="mono">WAN-FLOOR</strong>'):]
     wan = wan[:wan.index("</tr>")]
@@ -337,7 +342,7 @@ def test_every_requirement_with_verdict_citation_measured_and_threshold(
 
 def test_seat_map_has_one_cell_per_seat_coloured_by_its_worst_result(made: dict) -> None:
     page = made["text"]
-    cells = re.findall(r'data-seat="([^"]+)" data-status="([^"]+)"', page)
+    cells = re.findall(r'data-seat="([^"]+)" data-room="room301" data-status="([^"]+)"', page)
     assert len(cells) == 40
     status = dict(cells)
     assert status[DEAD_SEAT] == "fail"  # ping fail beats the agent error
@@ -487,12 +492,17 @@ def test_a_seat_is_the_worst_of_the_results_that_name_it(room: dict) -> None:
     assert cells[DEAD_SEAT].status == Status.FAIL and len(cells[DEAD_SEAT].results) == 2
     assert cells[SLOW_SEAT].throughput_mbps == pytest.approx(94.1)
     assert cells[DEAD_SEAT].throughput_mbps is None
-    # A1 must not collect A10-A19's results
-    assert all(SEAT_MATCH(r.target, "A01") for r in cells["A01"].results)
-
-
-def SEAT_MATCH(target: str, label: str) -> bool:  # noqa: N802 - reads as a predicate
-    return f"seat {label} " in target
+    # each cell holds exactly the results about its own seat
+    for label, cell in cells.items():
+        assert all(r.subject.kind is Kind.SEAT and (r.subject.name, r.subject.room)
+                   == (label, "room301") for r in cell.results), label
+    assert {id(r) for c in cells.values() for r in c.results} == {
+        id(r) for r in room["run"].results if r.subject.kind is Kind.SEAT}
+    # the room's own findings are beside the plan, not on the seats
+    causes = {(c.subject.kind, c.subject.name): c.status for c in maps[0].causes}
+    assert causes == {(Kind.ROOM, "room301"): Status.FAIL, (Kind.ROUTER, "router"): Status.FAIL,
+                      (Kind.FILTER_TARGET, BLOCKED): Status.FAIL,
+                      (Kind.CAMERA, "后墙"): Status.FAIL}
 
 
 def test_attestation_items_map_onto_the_profile_checklist(room: dict) -> None:

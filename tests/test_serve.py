@@ -18,12 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from serve_site import TOKEN, drill_doc, make_site, store_drill
 
 from readiness.config.load import load_site
-from readiness.results import Status
+from readiness.report.model import seat_maps
+from readiness.results import SEVERITY, Status
 from readiness.schedule.runner import settings_from
 from readiness.serve import service
 from readiness.serve.importing import run_from_json
 from readiness.serve.metrics import METRIC_NAMES, SiteFacts, families
-from readiness.serve.page_model import page_state
+from readiness.serve.page_model import check_event, page_state
 from readiness.subject import Kind, Subject
 
 LAB = (("room", "lab"), ("site", "LAB-0001"))
@@ -162,6 +163,40 @@ def test_page_state_colours_seats_by_worst_verdict():
     assert state["verdict"]["value"] == "not_ready"
     assert any(f["requirement"] == "WAN-FLOOR" for f in state["fixes"])
     json.dumps(state)  # what the browser receives
+
+
+def test_page_state_seats_are_the_results_about_each_seat():
+    """Each seat's colour is the worst of the results whose subject is that seat; the
+    router, the uplink and the room are listed once under the seats, not on them."""
+    doc = drill_doc("LAB-0001")
+    run = run_from_json(doc)
+    state = page_state(run, None, None, exam_start=None, next_run=None, signed=True,
+                       running=False, live=[])
+    sev = {s.value: n for s, n in SEVERITY.items()}
+    [room] = state["rooms"]
+    assert room["id"] == "lab" and len(room["seats"]) == 40
+    for seat in room["seats"]:
+        mine = [i["status"] for i in doc["results"] if i["subject"]["kind"] == "seat"
+                and (i["subject"]["name"], i["subject"]["room"]) == (seat["label"], seat["room"])]
+        assert seat["status"] == max(mine, key=sev.__getitem__), seat["label"]
+    silent = {s["label"] for s in room["seats"] if s["answers"] is False}
+    assert silent == {"A13", "A21", "A32"}
+    assert next(s for s in room["seats"] if s["label"] == "A09")["verified"] == "partly"
+    causes = {(c["kind"], c["name"]): c["status"] for c in room["causes"]}
+    assert causes[("router", "router")] == "fail" and causes[("uplink", "uplink")] == "fail"
+    assert all(kind != "seat" for kind, _ in causes)
+
+
+def test_a_check_event_names_its_seat_by_subject():
+    run = run_from_json(drill_doc("LAB-0001"))
+    seat = next(r for r in run.results if r.subject.kind is Kind.SEAT
+                and r.aspect == "pair_download" and "throughput_mbps" in r.measured)
+    event = check_event(seat)
+    assert (event["seat"], event["room"]) == (seat.subject.name, "lab")
+    assert event["label"]["zh"].startswith(f"考位 {seat.subject.name}")
+    assert event["figure"]["en"].endswith("Mbit/s")
+    router = next(r for r in run.results if r.subject.kind is Kind.ROUTER)
+    assert check_event(router)["seat"] is None and check_event(router)["room"] is None
 
 
 @pytest.fixture()

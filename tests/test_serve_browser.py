@@ -163,6 +163,11 @@ def test_the_page_shows_failing_seats_red_and_follows_a_second_run(served, brows
     # a red seat says which rule makes it red (a fast seat failing SEAT-SPEC, not a guess)
     assert "SEAT-SPEC" in page.js(
         "document.querySelector('.seat[data-label=\"A01\"] .why').textContent")
+    # a seat that does not answer says so; the room's own findings are listed once
+    assert "no answer" in page.js(
+        "document.querySelector('.seat[data-room=\"lab\"][data-label=\"A13\"] .note')"
+        ".textContent")
+    assert page.js("document.querySelectorAll('.causes li[data-kind=\"router\"]').length") == 1
     last_before = page.js("document.getElementById('last').textContent")
 
     # a marker that a reload would wipe

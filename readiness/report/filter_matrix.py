@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results import CheckResult, RunRecord, Text
-from .digest import seat_of, seat_ranges
+from ..subject import Kind
+from .digest import seat_ranges
 
 # The techniques of issue 13, in the order an inspector reads them; an attempt of
 # another technique (e.g. "plain", the site by its own name) gets a column of its own.
@@ -97,7 +98,9 @@ def _audits(run: RunRecord) -> list[tuple[str, CheckResult]]:
     for r in run.results:
         attempts = r.measured.get("attempts")
         if isinstance(attempts, list) and r.measured.get("audit", "url_filter") == "url_filter":
-            out.append((seat_of(r) or r.vantage, r))
+            # an audit run from a seat is about that seat; else where it ran from
+            seat = r.subject.name if r.subject.kind is Kind.SEAT else r.vantage
+            out.append((seat, r))
     return out
 
 

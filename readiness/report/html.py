@@ -34,14 +34,15 @@ from ..config.profile import Profile
 from ..evidence.canonical import to_plain
 from ..evidence.keys import group
 from ..evidence.record import MIN_STAFF
+from ..figures import result_figure
 from ..redact import Secret, scrub
 from ..results import SCHEMA_VERSION, SEVERITY, CheckResult, RunRecord, Status, Text
 from ..store import TRENDS, ResultsStore
-from ..subject import Kind
+from ..subject import Kind, Subject, aspect_words, name_of
 from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
 from . import model
 from .charts import Point, Threshold, line_chart
-from .digest import FixItem, figure, fix_items
+from .digest import FixItem, figure_or_message, fix_items
 from .filter_matrix import filter_matrix, how_text, seats_text
 from .style import CSS
 
@@ -227,7 +228,7 @@ class _Page:
                 "row": row,
                 "counts": [(s, n) for s, n in row.counts.items()] if len(row.results) > 1
                 else [],
-                "target": r.target if r else None,
+                "target": r.label(self.lang) if r else None,
                 "figure": self.number(r),
                 "message": _cut(r.message) if r else None,
                 "threshold": self.pairs(r.threshold) if r and r.threshold else [],
@@ -235,12 +236,20 @@ class _Page:
         return out
 
     def number(self, r: CheckResult | None) -> str | None:
-        """The measured figure of a check, when it has one (not its message again)."""
+        """The measured figure of a check, when its rule measures one."""
         if r is None or r.status == Status.SKIP:
             return None
-        shown = figure(r, self.lang)
-        message = r.message.get(self.lang)
-        return None if message.startswith(shown.rstrip("…")) else shown
+        found = result_figure(r)
+        return found.get(self.lang) if found is not None else None
+
+    def words(self, subject: Subject) -> Text:
+        return Text(name_of(subject, "en"), name_of(subject, "zh"))
+
+    def cause_rules(self, cause: model.Cause) -> list[dict[str, Any]]:
+        return [{"requirement": req,
+                 "aspects": [Text(aspect_words(a, "en"), aspect_words(a, "zh"))
+                             for a in aspects]}
+                for req, aspects in cause.rules]
 
     def marks(self, room_id: str) -> list[HostMark]:
         """Proctor, exam server and cameras of a room, each with the worst verdict of the
@@ -267,25 +276,31 @@ class _Page:
             for cell in room.cells:
                 counts[cell.status] = counts.get(cell.status, 0) + 1
             out.append({"map": room, "counts": list(counts.items()),
-                        "marks": self.marks(room.room_id)})
+                        "marks": self.marks(room.room_id),
+                        "causes": [{"cause": c, "who": self.words(c.subject),
+                                    "rules": self.cause_rules(c)} for c in room.causes],
+                        "by_rule": room.seats_by_rule()})
         return out
 
     def cameras(self) -> dict[str, Any]:
-        snaps = model.snapshots(self.run, self.evidence_dir)
-        shown = {id(s.result) for s in snaps}
-        without = [r for r in self.run.results
-                   if r.requirement.startswith("CAM-") and id(r) not in shown
-                   and r.status not in (Status.PASS, Status.SKIP)]
-        figures = []
-        for snap in snaps:
-            m = snap.result.measured
-            dims = ""
-            if isinstance(m.get("width"), int) and isinstance(m.get("height"), int):
-                dims = f"{m['width']}×{m['height']}"
-            if isinstance(m.get("fps"), int | float):
-                dims += f" · {m['fps']:.3g} fps"
-            figures.append({"snap": snap, "dims": dims, "message": _cut(snap.result.message)})
-        return {"figures": figures, "without": without}
+        """A tile per camera with every camera rule's verdict about it, and the room-level
+        camera checks (counts, cameras the site file does not list) under them."""
+        snaps: dict[int, list[model.Snapshot]] = {}
+        for snap in model.snapshots(self.run, self.evidence_dir):
+            snaps.setdefault(id(snap.result), []).append(snap)
+        tiles = []
+        for tile in model.camera_tiles(self.run, self.site):
+            pictures = [s for r in tile.results for s in snaps.get(id(r), [])]
+            rules = [{"r": r, "figure": self.number(r),
+                      "message": _cut(r.message) if r.status is not Status.PASS else None}
+                     for r in tile.results]
+            tiles.append({"tile": tile, "snaps": pictures, "rules": rules,
+                          # the tile sits under its room's plan: the camera's name is enough
+                          "who": self.words(Subject(Kind.CAMERA, tile.name))})
+        room_level = [{"r": r, "who": Text(r.label("en"), r.label("zh")),
+                       "figure": self.number(r), "message": _cut(r.message)}
+                      for r in model.room_camera_results(self.run)]
+        return {"tiles": tiles, "room": room_level}
 
     def trend_thresholds(self, key: str) -> list[Threshold]:
         req_id = TRENDS[key].requirement
@@ -349,8 +364,9 @@ class _Page:
             requests = [] if derived else [
                 (self.verbatim(item.request), self.verbatim(item.answer))
                 for item in leak.items]
-            out.append({"r": leak.result, "message": _cut(leak.result.message),
-                        "requests": requests})
+            r = leak.result
+            out.append({"r": r, "who": Text(r.label("en"), r.label("zh")),
+                        "message": _cut(r.message), "requests": requests})
         return out
 
     def verbatim(self, value: Any) -> str | None:
@@ -371,7 +387,8 @@ class _Page:
         return out
 
     def appendix(self) -> list[dict[str, Any]]:
-        return [{"n": n, "r": r, "figure": figure(r, self.lang)}
+        return [{"n": n, "r": r, "label": r.label(self.lang),
+                 "figure": figure_or_message(r, self.lang)}
                 for n, r in enumerate(self.run.results, 1)]
 
     # --- the page ---------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """What the proof-of-readiness page shows, worked out from a run before any HTML is
 written: requirement verdicts, the seat map, snapshots, leaks, the attestation list.
 
-Kept apart from the HTML so the rules that decide what an inspector sees (which result
-names which seat, which attestation item answers which checklist line) can be read and
-tested without markup around them.
+Kept apart from the HTML so the rules that decide what an inspector sees (which results
+colour which seat, which camera a tile holds, which attestation item answers which
+checklist line) can be read and tested without markup around them. Whom a result is
+about is its subject (readiness/subject.py): nothing here reads a label or a check id.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from ..config.load import Site
 from ..config.profile import Profile, Requirement
 from ..evidence.record import ATTESTATION_ITEMS
-from ..results import SEVERITY, CheckResult, Citation, RunRecord, Status, Text, worst
+from ..results import (
+    SEVERITY,
+    CheckResult,
+    Citation,
+    Finding,
+    RunRecord,
+    Status,
+    Text,
+    proves,
+    worst,
+)
+from ..subject import Kind, Subject
 
-# A result names a seat as "seat A07 (192.168.10.107)" (planning.lan.host_label);
-# other probes may add words after it ("seat A07 (...) -> exam server").
-# A label has a digit: "seat against the exam server" is a sentence, not seat "against".
-SEAT_RE = re.compile(r"(?<![\w-])seat\s+(?P<label>[A-Za-z_.-]*\d[A-Za-z0-9_.-]*)"
-                     r"(?:\s*\((?P<addr>[^)]*)\))?")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 LEAK_REQUIREMENTS = ("WAN-POLICY", "FILTER-FEATURES")
 # Snapshots are embedded: large enough to judge the picture, small enough that a
@@ -123,15 +131,72 @@ def requirement_rows(run: RunRecord, profile: Profile | None) -> list[Requiremen
 # --- seat map -----------------------------------------------------------------------
 
 
+class Verified(StrEnum):
+    """How much of a seat its results prove: a seat whose agent never answered must not
+    look like a seat that passed."""
+
+    ALL = "all"          # every result about it proves something
+    PARTLY = "partly"    # some were skipped, errored or only warn that they could not check
+    NONE = "none"        # nothing about it was proven either way
+
+
+def _proves_either_way(result: CheckResult) -> bool:
+    # a fail is proof of a problem as much as a pass is proof of the rule
+    return result.status is Status.FAIL or proves(result)
+
+
+def _is_reachability(result: CheckResult) -> bool:
+    # LAN-SUBNET's own check of a machine (its other aspects are about its subnet)
+    return result.requirement == "LAN-SUBNET" and result.aspect is None
+
+
+def _elsewhere(result: CheckResult) -> list[Finding]:
+    """The result's findings when every one of them is about another subject than the
+    result's own (a leak seen from a seat is the router's): empty otherwise."""
+    if not result.findings:
+        return []
+    own = result.subject
+    if all(f.subject is not None and f.subject != own for f in result.findings):
+        return list(result.findings)
+    return []
+
+
 @dataclass
 class SeatCell:
-    label: str
+    label: str  # the seat's name as the site file spells it
     address: str | None
+    room: str = ""
+    # the results whose subject is this seat (and that are about it, not about another
+    # subject their judge named)
     results: list[CheckResult] = field(default_factory=list)
 
     @property
     def status(self) -> Status | None:
         return worst([r.status for r in self.results]) if self.results else None
+
+    @property
+    def verified(self) -> Verified | None:
+        if not self.results:
+            return None
+        proven = [_proves_either_way(r) for r in self.results]
+        return Verified.ALL if all(proven) else Verified.PARTLY if any(proven) \
+            else Verified.NONE
+
+    @property
+    def answers(self) -> bool | None:
+        """False: the seat's own reachability check failed (it does not answer at all)."""
+        reach = [r for r in self.results if _is_reachability(r)]
+        if not reach:
+            return None
+        return not any(r.status is Status.FAIL for r in reach)
+
+    @property
+    def why(self) -> list[str]:
+        """The rules behind the seat's colour: those of its worst verdict, warn or worse."""
+        status = self.status
+        if status is None or SEVERITY[status] < SEVERITY[Status.WARN]:
+            return []
+        return sorted({r.requirement for r in self.results if r.status is status})
 
     @property
     def throughput_mbps(self) -> float | None:
@@ -143,84 +208,153 @@ class SeatCell:
 
 
 @dataclass
+class Cause:
+    """Something about the room, not one seat (the router's filter, the uplink, a
+    camera), shown once beside the seat plan: its worst verdict and the rules saying it."""
+
+    subject: Subject
+    status: Status
+    rules: list[tuple[str, list[str]]]  # (requirement, the aspects that are not pass)
+
+
+@dataclass
 class RoomMap:
     room_id: str
     name: str
     subnet: str | None
     cells: list[SeatCell]
+    causes: list[Cause] = field(default_factory=list)
+
+    def seats_by_rule(self) -> list[tuple[str, Status, int]]:
+        """(requirement, verdict, how many seats) for every rule giving seats a warn or
+        worse: "SEAT-SPEC fails on 36 seats" read once instead of off 36 cells."""
+        counts: dict[tuple[str, Status], set[str]] = {}
+        for cell in self.cells:
+            for r in cell.results:
+                if SEVERITY[r.status] >= SEVERITY[Status.WARN]:
+                    counts.setdefault((r.requirement, r.status), set()).add(cell.label)
+        return sorted(((req, st, len(seats)) for (req, st), seats in counts.items()),
+                      key=lambda x: (-SEVERITY[x[1]], -x[2], x[0]))
 
 
-def _natural(label: str) -> tuple[Any, ...]:
-    # A2 before A10: seat labels are letters and numbers
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", label))
+def _natural(name: str) -> tuple[Any, ...]:
+    # A2 before A10: seat names are letters and numbers
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def _room_of(result: CheckResult) -> str | None:
-    # LAN-SUBNET ids are "LAN-SUBNET/<room>/<address>/reach" (planning.lan)
-    parts = result.check_id.split("/")
-    if len(parts) >= 3 and parts[0] == result.requirement:
-        return parts[1]
-    return None
+def _causes(results: list[CheckResult]) -> list[Cause]:
+    """Warn-or-worse results about anything of the room but a seat, one line per subject."""
+    by_subject: dict[tuple[Kind, str], list[tuple[Subject, CheckResult]]] = {}
+    for r in results:
+        about = [f.subject for f in _elsewhere(r) if f.subject is not None]
+        if r.subject.kind is not Kind.SEAT and not about:
+            about = [r.subject]
+        for subject in about:
+            if subject.kind is Kind.SEAT:
+                continue
+            by_subject.setdefault((subject.kind, subject.name), []).append((subject, r))
+    out = []
+    for entries in by_subject.values():
+        status = worst([r.status for _, r in entries])
+        if SEVERITY[status] < SEVERITY[Status.WARN]:
+            continue
+        rules: dict[str, list[str]] = {}
+        for _, r in entries:
+            aspects = rules.setdefault(r.requirement, [])
+            if r.aspect and r.status is not Status.PASS and r.aspect not in aspects:
+                aspects.append(r.aspect)
+        bad = {r.requirement for _, r in entries if SEVERITY[r.status] >= SEVERITY[Status.WARN]}
+        out.append(Cause(entries[0][0], status,
+                         [(req, aspects) for req, aspects in rules.items() if req in bad]))
+    return sorted(out, key=lambda c: -SEVERITY[c.status])
 
 
 def seat_maps(run: RunRecord, site: Site | None) -> list[RoomMap]:
-    """Rooms with one cell per seat. With the site file every configured seat has a
-    cell, checked or not (a seat missing from the results is a finding, too); without
-    it the seats are the ones the results name."""
+    """Rooms with one cell per seat, each coloured by the results whose subject is that
+    seat, and the room's own causes beside them. With the site file every configured
+    seat has a cell, checked or not (a seat missing from the results is a finding, too);
+    without it the seats are the ones the results are about."""
     rooms: dict[str, RoomMap] = {}
-    by_addr: dict[str, SeatCell] = {}
-    by_label: dict[str, list[tuple[str, SeatCell]]] = {}
+    cells: dict[tuple[str, str], SeatCell] = {}
 
-    def add(room_id: str, cell: SeatCell) -> None:
-        rooms[room_id].cells.append(cell)
-        if cell.address:
-            by_addr[cell.address] = cell
-        by_label.setdefault(cell.label, []).append((room_id, cell))
+    def room_map(room_id: str) -> RoomMap:
+        if room_id not in rooms:
+            rooms[room_id] = RoomMap(room_id, "", None, [])
+        return rooms[room_id]
 
     if site is not None:
         for room in site.model.rooms:
             rooms[room.id] = RoomMap(room.id, room.name, room.subnet, [])
             for seat in site.seats.get(room.id, []):
-                add(room.id, SeatCell(seat.label, seat.address))
+                cell = SeatCell(seat.label, seat.address, room.id)
+                rooms[room.id].cells.append(cell)
+                cells[(room.id, seat.label)] = cell
 
-    # "SEAT-SPEC/A07/agent" names the seat where other ids name the room
-    # ("LAN-SUBNET/lab/..."): learn each seat's room from the ids that name one
-    seat_room: dict[str, str] = {}
-    for result in run.results:
-        match = SEAT_RE.search(result.target)
-        hint = _room_of(result)
-        if match and hint and hint != match.group("label"):
-            seat_room.setdefault(match.group("label"), hint)
-
-    for result in run.results:
-        match = SEAT_RE.search(result.target)
-        if not match:
+    by_room: dict[str, list[CheckResult]] = {}
+    for r in run.results:
+        if r.subject.room is not None:
+            by_room.setdefault(r.subject.room, []).append(r)
+        if r.subject.kind is not Kind.SEAT or _elsewhere(r):
             continue
-        label, addr = match.group("label"), (match.group("addr") or "").strip() or None
-        room_hint = _room_of(result)
-        if room_hint is None or room_hint == label:
-            room_hint = seat_room.get(label)
-        cell = by_addr.get(addr) if addr else None
-        if cell is None or cell.label != label:
-            candidates = by_label.get(label, [])
-            if room_hint is not None:
-                candidates = [c for c in candidates if c[0] == room_hint] or candidates
-            cell = candidates[0][1] if len(candidates) == 1 else None
+        room_id = r.subject.room or ""
+        cell = cells.get((room_id, r.subject.name))
         if cell is None:
-            if site is not None:
-                # a result about a seat the site file does not list: show it, apart
-                room_id = "?"
-            else:
-                room_id = room_hint or ""
-            if room_id not in rooms:
-                rooms[room_id] = RoomMap(room_id, "", None, [])
-            cell = SeatCell(label, addr)
-            add(room_id, cell)
-        cell.results.append(result)
+            # a seat the site file does not list: shown, apart
+            shown_in = "?" if site is not None else room_id
+            cell = cells[(room_id, r.subject.name)] = SeatCell(
+                r.subject.name, r.subject.address, room_id)
+            room_map(shown_in).cells.append(cell)
+        cell.results.append(r)
 
-    for room_map in rooms.values():
-        room_map.cells.sort(key=lambda c: _natural(c.label))
+    for room_map_ in rooms.values():
+        if site is None:
+            room_map_.cells.sort(key=lambda c: _natural(c.label))
+        room_map_.causes = _causes(by_room.get(room_map_.room_id, []))
     return [m for m in rooms.values() if m.cells]
+
+
+# --- cameras ----------------------------------------------------------------------------
+
+# the rules about cameras: a camera's tile shows each one that is about it; the rest (a
+# room's count, cameras found that the site file does not list) go under the tiles
+CAMERA_RULES = ("CAM-COUNT", "CAM-RES", "CAM-AUDIO", "CAM-STORE")
+
+
+@dataclass
+class CameraTile:
+    room: str | None
+    name: str
+    address: str | None
+    results: list[CheckResult] = field(default_factory=list)  # every result about it
+
+    @property
+    def status(self) -> Status | None:
+        return worst([r.status for r in self.results]) if self.results else None
+
+
+def camera_tiles(run: RunRecord, site: Site | None) -> list[CameraTile]:
+    """One tile per camera (the site file's order, then any other the results are
+    about), holding every result whose subject is that camera, whatever its rule."""
+    tiles: dict[tuple[str | None, str], CameraTile] = {}
+    if site is not None:
+        for room in site.model.rooms:
+            for cam in room.cameras:
+                tiles[(room.id, cam.name)] = CameraTile(room.id, cam.name, None)
+    for r in run.results:
+        if r.subject.kind is not Kind.CAMERA:
+            continue
+        key = (r.subject.room, r.subject.name)
+        tile = tiles.setdefault(key, CameraTile(r.subject.room, r.subject.name, None))
+        tile.address = tile.address or r.subject.address
+        tile.results.append(r)
+    return list(tiles.values())
+
+
+def room_camera_results(run: RunRecord) -> list[CheckResult]:
+    """Camera rules' results about no one camera: a room's count, cameras found on the
+    LAN that the site file does not list, recording storage."""
+    return [r for r in run.results
+            if r.requirement in CAMERA_RULES and r.subject.kind is not Kind.CAMERA]
 
 
 # --- camera snapshots -----------------------------------------------------------------

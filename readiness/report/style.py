@@ -132,6 +132,7 @@ header.page1 h1 { font-size: 16pt; margin-bottom: 1mm; }
 header.page1 h3 { margin: 2mm 0 1mm; }
 .verdict .word { font-size: 18pt; }
 .verdict p { margin: .8mm 0; }
+.rule-id { white-space: nowrap; }
 header.page1 .facts th, header.page1 .facts td { padding: .9mm 2mm; font-size: 9.5pt; }
 .verdict .row { display: flex; align-items: baseline; gap: 4mm; }
 .verdict { margin: 3mm 0 2mm; padding: 2.5mm 4mm; }
@@ -175,4 +176,32 @@ ol.leaklines li { margin: .8mm 0; }
 .appendix td, .appendix th { font-size: 7.2pt; padding: .4mm 1mm; }
 .appendix .badge { font-size: 6.8pt; padding: 0 1mm; }
 .reqs td { font-size: 8.5pt; }
+/* a seat nothing proved either way: hatched grey, never mistaken for a pass or a fail */
+.seat.v-none, .seat-key.v-none {
+  background: repeating-linear-gradient(135deg, #e3e6ea 0 2mm, #f7f8fa 2mm 4mm);
+  color: #1d1d1d; border: 1.5px dashed #6b7280;
+}
+/* some checks of the seat could not be made: a hatched band along its foot */
+.seat.v-partly, .seat-key.v-partly { position: relative; }
+.seat.v-partly::after, .seat-key.v-partly::after {
+  content: ""; position: absolute; left: 0; right: 0; bottom: 0; height: 2.2mm;
+  border-radius: 0 0 3px 3px;
+  background: repeating-linear-gradient(135deg, rgba(255,255,255,.85) 0 1mm,
+    rgba(0,0,0,.25) 1mm 2mm);
+}
+.seat .why { font-size: 6.3pt; display: block; line-height: 1.15; overflow-wrap: anywhere;
+  padding-bottom: 1.6mm; }
+.seat .why > span { white-space: nowrap; }
+.seat .en { color: inherit; }
+.by-rule { margin: 1mm 0 2mm; }
+.by-rule .rule-count { white-space: nowrap; }
+.causes { border: 1px solid #9aa1a9; padding: 1.5mm 3mm; break-inside: avoid; }
+.causes h3 { margin: 0 0 1mm; font-size: 10pt; }
+.causes ul { margin: 0; padding-left: 4mm; }
+.causes li { margin: .5mm 0; }
+/* a camera's tile: its picture and every camera rule's verdict about it */
+figure.camera ul.rules { list-style: none; margin: 1mm 0 0; padding: 0; }
+figure.camera ul.rules li { margin: .6mm 0; }
+figure.camera .leak { font-size: 7.5pt; padding: 1.5mm 2mm; }
+figure.camera .nopic { border: 1px dashed #c9ced6; padding: 6mm 2mm; text-align: center; }
 """ + _status_rules()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from ..results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
 from ..subject import Subject
 
 
@@ -27,7 +27,9 @@ def result_from_json(item: dict[str, Any]) -> CheckResult:
         citation=Citation(**citation) if citation else None,
         started_at=datetime.fromisoformat(item["started_at"]),
         duration_s=float(item.get("duration_s") or 0.0), check_id=item.get("id", ""),
-        evidence=[e for e in item.get("evidence") or [] if isinstance(e, str)])
+        evidence=[e for e in item.get("evidence") or [] if isinstance(e, str)],
+        findings=[Finding.from_dict(f) for f in item.get("findings") or []
+                  if isinstance(f, dict)])
 
 
 def run_from_json(doc: dict[str, Any]) -> RunRecord:

@@ -16,6 +16,10 @@ h1{font-size:1.3rem;margin:0 0 .5rem} h2{font-size:1.1rem;margin:1rem 0 .4rem}
 .seat b,.seat span,.seat small{display:block} .seat small{font-size:.7rem;overflow-wrap:anywhere}
 .pass{background:#c8e6c9}.warn{background:#ffe082}.fail{background:#e53935;color:#fff}
 .error{background:#ef9a9a}.skip{background:#e0e0e0}.none{background:#fff}
+/* nothing about the seat proved either way; some of its checks could not be made */
+.seat.v-none{background:repeating-linear-gradient(135deg,#e3e6ea 0 6px,#f7f8fa 6px 12px);border:1px dashed #555}
+.seat.v-partly{background-image:repeating-linear-gradient(135deg,rgba(0,0,0,.3) 0 3px,transparent 3px 7px);background-size:100% 5px;background-position:bottom;background-repeat:no-repeat}
+.causes{font-size:.85rem;margin:.4rem 0 0;padding-left:1.2rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 td,th{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 /* fixed columns: a long URL in a finding wraps instead of widening the page past a phone's screen */
@@ -51,9 +55,15 @@ function countdown(iso) {
 function seatHtml(room, seat) {
   const fig = seat.figure_mbps == null ? "" : `${Math.round(seat.figure_mbps)} Mbit/s`;
   const why = (seat.why || []).map(esc).join(" ");
-  return `<div class="seat ${seat.status || "none"}" id="seat-${esc(room)}-${esc(seat.label)}"` +
-    ` data-label="${esc(seat.label)}" title="${esc(seat.address)} ${why}"><b>${esc(seat.label)}</b>` +
-    `<span class="fig">${fig}</span><small class="why">${why}</small></div>`;
+  const note = seat.answers === false ? "无应答 · no answer" : seat.verified === "none" ? "未验证 · not verified" : "";
+  return `<div class="seat ${seat.status || "none"} v-${seat.verified || "none"}" id="seat-${esc(room)}-${esc(seat.label)}"` +
+    ` data-room="${esc(room)}" data-label="${esc(seat.label)}" data-status="${esc(seat.status || "none")}"` +
+    ` data-verified="${esc(seat.verified || "none")}" title="${esc(seat.address)} ${why}"><b>${esc(seat.label)}</b>` +
+    `<span class="fig">${fig}</span><small class="note">${note}</small><small class="why">${why}</small></div>`;
+}
+function causeHtml(c) {
+  const rules = c.rules.map(r => esc(r.requirement) + (r.aspects.length ? ` (${r.aspects.map(both).join(", ")})` : "")).join("; ");
+  return `<li data-kind="${esc(c.kind)}" data-name="${esc(c.name)}"><span class="${esc(c.status)}">${word(c.status)}</span> ${both(c.who)}: ${rules}</li>`;
 }
 function draw() {
   const s = state;
@@ -65,7 +75,8 @@ function draw() {
   el("exam").innerHTML = "距考试 · exam in: " + countdown(s.exam_start);
   el("running").innerHTML = s.running ? "<b>检查中 · running</b>" : "";
   el("rooms").innerHTML = s.rooms.map(r => `<h2>${esc(r.name || r.id)} (${esc(r.id)})</h2>` +
-    `<div class="grid" data-room="${esc(r.id)}">${r.seats.map(x => seatHtml(r.id, x)).join("")}</div>`).join("");
+    `<div class="grid" data-room="${esc(r.id)}">${r.seats.map(x => seatHtml(x.room || r.id, x)).join("")}</div>` +
+    (r.causes && r.causes.length ? `<ul class="causes" data-room="${esc(r.id)}">${r.causes.map(causeHtml).join("")}</ul>` : "")).join("");
   el("reqs").innerHTML = "<tr><th>要求 · rule</th><th>结论 · verdict</th><th>说明 · finding</th></tr>" +
     s.requirements.map(q => `<tr id="req-${esc(q.id)}"><td>${esc(q.id)} ${both(q.title)}</td>` +
     `<td class="${q.status || "none"}">${word(q.status)}</td><td>${both(q.message)}</td></tr>`).join("");
@@ -75,7 +86,7 @@ function draw() {
     : "<tr><td colspan=3>无 · nothing to fix</td></tr>");
   el("live").innerHTML = s.live.map(liveLine).join("");
 }
-function liveLine(c) { return `<div class="${esc(c.status)}">${esc(c.requirement)} · ${esc(c.target)}: ${word(c.status)}</div>`; }
+function liveLine(c) { return `<div class="${esc(c.status)}">${esc(c.requirement)} · ${both(c.label)}: ${word(c.status)}${c.figure ? " · " + both(c.figure) : ""}</div>`; }
 async function refresh() { state = await (await fetch("api/state")).json(); seatRun = {}; draw(); }
 function onCheck(c) {
   if (!state) return;
@@ -83,14 +94,16 @@ function onCheck(c) {
   el("running").innerHTML = "<b>检查中 · running</b>";
   el("live").insertAdjacentHTML("afterbegin", liveLine(c));
   if (c.seat) {
-    // this run's worst verdict per seat and the rules giving it (the last run's colour
-    // is replaced at the seat's first check of this run)
-    const prev = seatRun[c.seat];
-    if (prev === undefined || SEV[c.status] > SEV[prev.status]) seatRun[c.seat] = {status: c.status, why: new Set()};
-    const now = seatRun[c.seat];
+    // this run's worst verdict per seat (its subject: room and name) and the rules giving
+    // it (the last run's colour is replaced at the seat's first check of this run)
+    const key = JSON.stringify([c.room, c.seat]);
+    const prev = seatRun[key];
+    if (prev === undefined || SEV[c.status] > SEV[prev.status]) seatRun[key] = {status: c.status, why: new Set()};
+    const now = seatRun[key];
     if (c.status === now.status && SEV[c.status] >= 2) now.why.add(c.requirement);
-    document.querySelectorAll(`.seat[data-label="${CSS.escape(c.seat)}"]`).forEach(n => {
-      n.className = "seat " + now.status;
+    document.querySelectorAll(`.seat[data-room="${CSS.escape(c.room || "")}"][data-label="${CSS.escape(c.seat)}"]`).forEach(n => {
+      n.className = "seat " + now.status; n.dataset.status = now.status;
+      const note = n.querySelector(".note"); if (note) note.textContent = "";
       const why = n.querySelector(".why"); if (why) why.textContent = [...now.why].sort().join(" "); });
   }
   const row = el("req-" + c.requirement);

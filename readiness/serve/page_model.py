@@ -8,9 +8,11 @@ from typing import Any
 
 from ..config.load import Site
 from ..config.profile import Profile
+from ..figures import result_figure
 from ..fixlist import fix_list
-from ..report.model import SEAT_RE, requirement_rows, seat_maps
-from ..results import SEVERITY, CheckResult, RunRecord, Status, Text
+from ..report.model import Cause, requirement_rows, seat_maps
+from ..results import CheckResult, RunRecord, Status, Text
+from ..subject import Kind, aspect_words, name_of
 from ..words import status_word, verdict_word
 
 
@@ -27,11 +29,17 @@ def status_words() -> dict[str, dict[str, str]]:
 
 
 def check_event(result: CheckResult) -> dict[str, Any]:
-    """One finished check as the page receives it (Server-Sent Event `check`)."""
-    match = SEAT_RE.search(result.target)
-    return {"requirement": result.requirement, "target": result.target,
-            "seat": match.group("label") if match else None, "status": result.status.value,
-            "message": result.message.to_dict()}
+    """One finished check as the page receives it (Server-Sent Event `check`): the seat
+    it paints is its subject's, when its subject is a seat."""
+    subject = result.subject
+    is_seat = subject.kind is Kind.SEAT
+    figure = result_figure(result)
+    return {"requirement": result.requirement,
+            "label": {"en": result.label("en"), "zh": result.label("zh")},
+            "seat": subject.name if is_seat else None,
+            "room": subject.room if is_seat else None,
+            "status": result.status.value, "message": result.message.to_dict(),
+            "figure": _both(figure)}
 
 
 def _fixes(run: RunRecord) -> list[dict[str, Any]]:
@@ -41,12 +49,15 @@ def _fixes(run: RunRecord) -> list[dict[str, Any]]:
             for fix in fix_list(run)]
 
 
-def _why(cell: Any) -> list[str]:
-    """The rules behind a seat's colour: those of its worst verdict, warn or worse."""
-    status = cell.status
-    if status is None or SEVERITY[status] < SEVERITY[Status.WARN]:
-        return []
-    return sorted({r.requirement for r in cell.results if r.status is status})
+def _cause(cause: Cause) -> dict[str, Any]:
+    """Something about the whole room (router, uplink, a camera), said once beside its
+    seats."""
+    return {"status": cause.status.value, "kind": cause.subject.kind.value,
+            "name": cause.subject.name,
+            "who": {"en": name_of(cause.subject, "en"), "zh": name_of(cause.subject, "zh")},
+            "rules": [{"requirement": req,
+                       "aspects": [{"en": aspect_words(a, "en"), "zh": aspect_words(a, "zh")}
+                                   for a in aspects]} for req, aspects in cause.rules]}
 
 
 def page_state(run: RunRecord | None, site: Site | None, profile: Profile | None, *,
@@ -67,9 +78,12 @@ def page_state(run: RunRecord | None, site: Site | None, profile: Profile | None
                         "zh": verdict_word(run.verdict, "zh")}
     for room in seat_maps(run, site):
         state["rooms"].append({"id": room.room_id, "name": room.name, "seats": [
-            {"label": c.label, "address": c.address,
+            {"label": c.label, "room": c.room, "address": c.address,
              "status": c.status.value if c.status else None,
-             "figure_mbps": c.throughput_mbps, "why": _why(c)} for c in room.cells]})
+             "verified": c.verified.value if c.verified else None,
+             "answers": c.answers,
+             "figure_mbps": c.throughput_mbps, "why": c.why} for c in room.cells],
+            "causes": [_cause(c) for c in room.causes]})
     for row in requirement_rows(run, profile):
         if not row.results and not row.required:
             continue
