@@ -75,6 +75,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                     None if args.no_store else Path(args.store), serial=args.serial)
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
+    for warning in plan.warnings:
+        console.print(f"[yellow]{say(lang, 'warning', '警告')}:[/] {escape(warning.get(lang))}")
     with LiveProgress(console, len(plan.checks), lang) as live:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done, serial=args.serial)
