@@ -158,6 +158,9 @@ class Camera(Strict):
     url: str
     username: str | None = None
     password: str | None = None
+    # RTSP Basic authentication sends the password to anyone on the LAN who listens;
+    # readiness answers only Digest unless the site says this camera can do no better
+    allow_basic_auth: bool = False
 
     @field_validator("url")
     @classmethod

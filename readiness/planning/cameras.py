@@ -40,6 +40,16 @@ def _password(ctx: PlanContext, room: Room, index: int) -> dict[str, str]:
     return {"password": path} if ctx.site.secret(path) is not None else {}
 
 
+def _camera_params(ctx: PlanContext, room: Room, index: int) -> dict[str, Any]:
+    """What every camera probe is given: where, as whom, and whether Basic may be
+    answered (the site file's allow_basic_auth, named in the probe's refusal)."""
+    camera = room.cameras[index]
+    room_index = next(i for i, r in enumerate(ctx.site.model.rooms) if r is room)
+    return {"url": camera.url, "username": camera.username, "camera": camera.name,
+            "allow_basic_auth": camera.allow_basic_auth,
+            "site_field": f"rooms[{room_index}].cameras[{index}]"}
+
+
 def _target(room: Room, camera: Camera) -> str:
     return f"camera {camera.name} (room {room.id})"
 
@@ -55,7 +65,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     checks = []
     for index, camera in enumerate(room.cameras):
         params: dict[str, Any] = {
-            "url": camera.url, "username": camera.username,
+            **_camera_params(ctx, room, index),
             "warmup_s": WARMUP_S, "measure_s": MEASURE_S,
             "open_timeout_s": OPEN_TIMEOUT_S, "read_timeout_s": READ_TIMEOUT_S,
             "describe_timeout_s": DESCRIBE_TIMEOUT_S,
@@ -87,8 +97,7 @@ def plan_cam_audio(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         target=_target(room, camera),
         vantage=COORDINATOR,
         probe="camera_audio",
-        params={"url": camera.url, "username": camera.username,
-                "timeout_s": DESCRIBE_TIMEOUT_S},
+        params={**_camera_params(ctx, room, index), "timeout_s": DESCRIBE_TIMEOUT_S},
         threshold={"audio_required": th.audio_required},
         deadline_s=DESCRIBE_TIMEOUT_S + 1.0,
         secrets=_password(ctx, room, index),
