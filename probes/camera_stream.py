@@ -32,7 +32,7 @@ from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
 from readiness.redact import Secret, mask_url
 from readiness.results import ProbeOutcome, Status, Text
 
-from .engines.rtsp_sdp import RtspError, describe, strip_credentials
+from .engines.rtsp_sdp import BasicAuthRefused, RtspError, describe, strip_credentials
 
 WORKER = Path(__file__).with_name("camera_worker.py")
 # A child's start (interpreter + cv2 import) that the deadline allows for.
@@ -53,10 +53,20 @@ def _url_with_credentials(url: str, username: str | None, password: str | None) 
                        parts.fragment))
 
 
-def _diagnosis(exc: RtspError, where: str) -> ProbeOutcome:
+def _diagnosis(exc: RtspError, where: str, params: dict[str, Any]) -> ProbeOutcome:
     """The one message every camera rule gives for a stream that cannot be had."""
-    return ProbeOutcome(Status.ERROR, Text(f"{where}: {exc.en}", f"{where}：{exc.zh}"),
-                        {"error": exc.kind, "diagnosis": {"en": exc.en, "zh": exc.zh}})
+    en, zh = exc.en, exc.zh
+    if isinstance(exc, BasicAuthRefused) and params.get("site_field"):
+        # name the camera and the very field to set, as the site file spells them
+        field = f"{params['site_field']}.allow_basic_auth"
+        en += f" (camera {params.get('camera') or '?'}: {field})"
+        zh += f"（摄像头 {params.get('camera') or '?'}：{field}）"
+    return ProbeOutcome(Status.ERROR, Text(f"{where}: {en}", f"{where}：{zh}"),
+                        {"error": exc.kind, "diagnosis": {"en": en, "zh": zh}})
+
+
+def _allow_basic(params: dict[str, Any]) -> bool:
+    return params.get("allow_basic_auth") is True
 
 
 async def _start_worker() -> asyncio.subprocess.Process:
@@ -126,9 +136,10 @@ async def run_picture(params: dict[str, Any], deadline_s: float,
             timeout = max(0.3, min(float(params["describe_timeout_s"]),
                                    end - time.monotonic()))
             try:
-                info = await describe(url, params.get("username"), password, timeout)
+                info = await describe(url, params.get("username"), password, timeout,
+                                      allow_basic=_allow_basic(params))
             except RtspError as exc:
-                return _diagnosis(exc, where)
+                return _diagnosis(exc, where, params)
             auth = info.auth
             if not info.video:
                 return ProbeOutcome(Status.ERROR, Text(
@@ -176,9 +187,10 @@ async def run_audio(params: dict[str, Any], deadline_s: float,
     where = mask_url(url)
     timeout = max(0.5, min(float(params["timeout_s"]), deadline_s - 0.3))
     try:
-        info = await describe(url, params.get("username"), _password(secrets), timeout)
+        info = await describe(url, params.get("username"), _password(secrets), timeout,
+                              allow_basic=_allow_basic(params))
     except RtspError as exc:
-        return _diagnosis(exc, where)
+        return _diagnosis(exc, where, params)
     measured = {"video": info.video, "audio": info.audio, "codecs": info.codecs,
                 "auth": info.auth}
     codecs = ", ".join(info.codecs) or "none"
@@ -189,10 +201,12 @@ async def run_audio(params: dict[str, Any], deadline_s: float,
 KINDS = (
     CheckKind(probe="camera_picture", run=run_picture,
               params=(Param("url", TARGET), *knobs("warmup_s", "measure_s", "open_timeout_s",
-                                                   "read_timeout_s", "describe_timeout_s"),
-                      *optional("username", "snapshot_path")),
+                                                   "read_timeout_s", "describe_timeout_s",
+                                                   "allow_basic_auth"),
+                      *optional("username", "snapshot_path", "camera", "site_field")),
               judges=("cameras.picture",), secrets=("password",), budget=picture_budget),
     CheckKind(probe="camera_audio", run=run_audio,
-              params=(Param("url", TARGET), *knobs("timeout_s"), *optional("username")),
+              params=(Param("url", TARGET), *knobs("timeout_s", "allow_basic_auth"),
+                      *optional("username", "camera", "site_field")),
               judges=("cameras.audio",), secrets=("password",)),
 )

@@ -17,6 +17,7 @@ from .checks import Check
 from .config.load import Site
 from .config.profile import Profile
 from .planning import Plan
+from .previous_run import PreviousFacts
 from .results import CheckResult, RunRecord, Text
 from .subject import Kind, Subject
 
@@ -100,32 +101,32 @@ def plan_run(site: Site, profile: Profile, selection: Selection,
     plan = build_plan(PlanContext(site, profile, evidence_dir=evidence_dir),
                       selection.room_ids, selection.only)
     if store_path is not None and Path(store_path).exists():
-        previous = _previous_run(Path(store_path), site.model.site.code)
-        if previous is not None:
-            apply_previous(plan.checks, previous.results)
+        from .previous_run import load_previous
+
+        facts, warning = load_previous(Path(store_path), site.model.site.code)
+        if facts is not None:
+            _apply_facts(plan.checks, facts)
+        if warning is not None:
+            plan.warnings.append(warning)  # the caller says it: console or journal
     return plan
 
 
-def _previous_run(store_path: Path, site_code: str) -> RunRecord | None:
-    from .store import ResultsStore
-
-    try:
-        return ResultsStore(store_path).latest_run(site_code)
-    except Exception as exc:  # an unreadable store must not stop tonight's check
-        log.warning("cannot read the previous run from %s: %s", store_path, exc)
-        return None
-
-
 def apply_previous(checks: list[Check], previous: list[CheckResult]) -> None:
-    from .planning.layer2 import observed_macs, with_previous_macs
+    """Give the plan's comparing checks what `previous` measured; raises MalformedRun
+    (before changing any check) when those results do not have readiness's shape."""
+    from .previous_run import previous_facts
 
-    with_previous_macs(checks, observed_macs(previous))
-    measured_by_id = {r.check_id: r.measured for r in previous}
+    _apply_facts(checks, previous_facts(previous))
+
+
+def _apply_facts(checks: list[Check], facts: PreviousFacts) -> None:
+    from .planning.layer2 import with_previous_macs
+
+    with_previous_macs(checks, facts.macs)
     for check in checks:
-        before = measured_by_id.get(check.check_id) or {}
-        if check.probe == "snmp_device" and before.get("uptime_s") is not None:
-            check.params["previous_uptime_s"] = before["uptime_s"]
-            check.params["previous_checked_at"] = before.get("checked_at")
+        before = facts.uptimes.get(check.check_id)
+        if check.probe == "snmp_device" and before is not None:
+            check.params["previous_uptime_s"], check.params["previous_checked_at"] = before
 
 
 def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,

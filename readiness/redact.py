@@ -6,8 +6,20 @@ keeps a value out of anything that leaves the process, whatever a probe wrote.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+# A secret shorter than this is masked only where it stands as a word of its own: a
+# UPS's community "room" or "public" must not turn "room lab" into "*** lab" inside
+# other words, which would both garble the message and show the secret to anyone who
+# compares the two. A longer value is masked wherever it appears: a random 8+ character
+# value inside an ordinary word is a leak (a URL, a header), not a coincidence.
+SHORT_SECRET = 8
+# letters and digits join a word; punctuation, spaces and other scripts do not (a
+# secret written next to Chinese text is still a word of its own)
+_WORD = "0-9A-Za-z"
 
 
 class Secret:
@@ -36,10 +48,19 @@ class Secret:
 
 def scrub(text: str, secrets: list[Secret]) -> str:
     """No secret value leaves the process, whatever a probe wrote."""
+    return scrub_values(text, [s.reveal() for s in secrets])
+
+
+def scrub_values(text: str, values: Iterable[str]) -> str:
+    """scrub() for code that holds the plain values (a protocol engine's credentials)."""
     # longest first: a secret that contains another must not be left half-masked
-    for value in sorted((s.reveal() for s in secrets), key=len, reverse=True):
-        if value and value in text:
+    for value in sorted(values, key=len, reverse=True):
+        if not value or value not in text:
+            continue
+        if len(value) >= SHORT_SECRET:
             text = text.replace(value, "***")
+        else:
+            text = re.sub(f"(?<![{_WORD}]){re.escape(value)}(?![{_WORD}])", "***", text)
     return text
 
 

@@ -253,12 +253,16 @@ class ResultsStore:
             required=set(json.loads(row["required"])), run_id=row["id"],
             trigger=row["trigger"], evidence_ref=row["evidence_ref"])
 
-    def latest_run(self, site_code: str | None = None) -> StoredRun | None:
+    def latest_run_id(self, site_code: str | None = None) -> int | None:
         where, params = self._filter(None, site_code)
         with self._db() as db:
             row = db.execute(f"SELECT id FROM runs {where} ORDER BY started_at DESC, id DESC"
                              " LIMIT 1", params).fetchone()
-        return self.load_run(row["id"]) if row else None
+        return int(row["id"]) if row else None
+
+    def latest_run(self, site_code: str | None = None) -> StoredRun | None:
+        run_id = self.latest_run_id(site_code)
+        return self.load_run(run_id) if run_id is not None else None
 
     def trend(self, key: str, since: datetime | None = None,
               site_code: str | None = None) -> list[TrendPoint]:

@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 # a real drill's result.json (recorded; long measured values cut)
 DRILL_RESULT = REPO / "tests" / "fixtures" / "drill_result.json"
-TOKEN = "serve-test-token-0123456789"
+TOKEN = "haCrqHuRfuqKR1fnrb9SMSzn244FnvPLOAXdLtZnKRg"  # 256 bits: validate refuses less
 
 
 def drill_doc(code: str) -> dict:

@@ -50,9 +50,9 @@ from readiness.registry import coordinator_probes
 from readiness.results import ProbeOutcome, Status, Text
 
 REPO = Path(__file__).resolve().parent.parent
-TOKEN_VALUE = "tok-9f2c41d7-agent-test-value"
+TOKEN_VALUE = "PLxUgDgZvGxryits1XjZaKXOiZM4_nN6n6VFWiE2_II"  # 256 bits: validate refuses less
 TOKEN = Secret(TOKEN_VALUE, "secret:agent_token")
-WRONG = Secret("some-other-site-token", "secret:agent_token")
+WRONG = Secret("r6moCUT6C0PdFVzCTCsY0nwN5Qv45QTp0IjGmxK5ZYs", "secret:agent_token")
 HOST = "127.0.0.1"
 ALLOW = AllowList.of(["198.51.100.0/24", "http://exam.example/"])
 READ_TIMEOUT_S = 2.0

@@ -30,7 +30,7 @@ from readiness.agent.server import RUN, SELF_REPORT, AgentServer, Limits, runnin
 from readiness.commands import agent as agent_cli
 from readiness.redact import Secret
 
-TOKEN_VALUE = "tok-hostile-3b9e1c7a-test-value"
+TOKEN_VALUE = "Xq0vH2mE7sLk9TzR4wNb8YcJ1pUf6GdA3oVi5KeM_Z-"  # 256 bits
 TOKEN = Secret(TOKEN_VALUE, "secret:agent_token")
 HOST = "127.0.0.1"
 FOREIGN_HOST = "127.0.0.2"

@@ -15,6 +15,7 @@ import yaml
 from readiness.lab import LabSpec, missing_prerequisites, running
 
 REPO = Path(__file__).resolve().parent.parent
+WRONG_TOKEN = "lujsc32B0nU6LlQABZJzLCIxoHDsdJanvWDzMKSV-8o"  # 256 bits, not the lab's
 PREFIX = f"rdyt{os.getpid()}g"
 
 pytestmark = pytest.mark.lab
@@ -75,7 +76,7 @@ def test_wrong_token_is_an_error_naming_the_cause(room, tmp_path: Path) -> None:
     lab, site, token = room
     wrong = tmp_path / "secrets.yaml"
     secrets = yaml.safe_load(lab.secrets_file.read_text())
-    secrets["agent_token"] = "not-the-site-token-0123456789"
+    secrets["agent_token"] = WRONG_TOKEN  # a good token, just not the site's
     wrong.write_text(yaml.safe_dump(secrets))
     wrong.chmod(0o600)
     data = yaml.safe_load(site.read_text())
@@ -86,5 +87,5 @@ def test_wrong_token_is_an_error_naming_the_cause(room, tmp_path: Path) -> None:
     a01 = next(r for r in doc["results"] if r["subject"]["name"] == "A01")
     assert a01["status"] == "error" and "refused our token" in a01["message"]
     assert doc["verdict"] == "unverified" and proc.returncode == 3
-    assert "not-the-site-token" not in proc.stdout + proc.stderr + json.dumps(doc)
+    assert WRONG_TOKEN not in proc.stdout + proc.stderr + json.dumps(doc)
     assert token not in proc.stdout + proc.stderr + json.dumps(doc)

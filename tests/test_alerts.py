@@ -501,7 +501,9 @@ def test_alerts_section_of_the_example_is_valid(tmp_path: Path) -> None:
             "wecom_webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc",
             "feishu_webhook": "https://open.feishu.cn/open-apis/bot/v2/hook/abc"}
     secrets = tmp_path / "site.secrets.yaml"
-    secrets.write_text(yaml.safe_dump({**{n: f"value-of-{n}" for n in names}, **urls}))
+    # validate refuses a placeholder agent token: a fixed 256-bit test value
+    token = {"agent_token": "lujsc32B0nU6LlQABZJzLCIxoHDsdJanvWDzMKSV-8o"}
+    secrets.write_text(yaml.safe_dump({**{n: f"value-of-{n}" for n in names}, **urls, **token}))
     secrets.chmod(0o600)
     os.environ["READINESS_ALERT_URL"] = "https://alerts.school.example/hook"
     try:

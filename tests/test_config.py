@@ -17,6 +17,8 @@ from readiness.config.load import load_site
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = {"eda", "cbec"}
+# a fixed 256-bit test value: validate refuses placeholders and short agent tokens
+AGENT_TOKEN = "rz2k2Bsy8bQShPnWPs2rLaXEEqVXKcpmzJcX8QbIh3A"
 
 GOOD = textwrap.dedent("""\
     site:
@@ -176,7 +178,8 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
     names = ["router_snmp_community", "switch_auth_key", "switch_priv_key",
              "ups_snmp_community", "camera_password", "agent_token"]
     secrets = tmp_path / "site.secrets.yaml"
-    secrets.write_text("".join(f"{n}: value-of-{n}\n" for n in names))
+    secrets.write_text("".join(f"{n}: value-of-{n}\n" for n in names if n != "agent_token")
+                       + f"agent_token: {AGENT_TOKEN}\n")
     secrets.chmod(0o600)
     site = load_site(tmp_path / "site.yaml", PROFILES)
     assert len(site.seats["room301"]) == 41
@@ -186,7 +189,7 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
 def test_lab_site_is_valid(tmp_path: Path) -> None:
     data = yaml.safe_load((REPO / "config" / "lab" / "site.yaml").read_text())
     secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("snmp_community: c\nagent_token: t\ncamera_password: p\n")
+    secrets.write_text(f"snmp_community: c\nagent_token: {AGENT_TOKEN}\ncamera_password: p\n")
     os.chmod(secrets, 0o600)
     data["secrets_file"] = str(secrets)
     path = tmp_path / "site.yaml"

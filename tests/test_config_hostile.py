@@ -59,7 +59,9 @@ GOOD = textwrap.dedent("""\
           A01-A40: 198.51.100.101-140
           A41: {address: 198.51.100.141, mac: "00:1a:2b:3c:4d:41"}
     """)
-SECRETS = "community: s3cr3t-comm\nagent_token: t0ken-value\n"
+# a fixed 256-bit test value: validate refuses placeholders and short agent tokens
+AGENT_TOKEN = "rvbBd1gwVe0i5j4Wd3DQZj4-4rLczvtlaB5AeY-2Oe0"
+SECRETS = f"community: s3cr3t-comm\nagent_token: {AGENT_TOKEN}\n"
 
 # nine levels of nine: 9**9 (387 million) strings once expanded, in 342 bytes
 ALIAS_BOMB = textwrap.dedent("""\
@@ -214,7 +216,8 @@ def test_same_key_in_different_blocks_is_fine(tmp_path: Path) -> None:
 
 
 def test_duplicate_secret_names_both_lines_without_the_values(tmp_path: Path) -> None:
-    secrets = "community: first-value\nagent_token: t0ken-value\ncommunity: second-value\n"
+    secrets = (f"community: first-value\nagent_token: {AGENT_TOKEN}\n"
+               "community: second-value\n")
     got = issues_of(write_site(tmp_path, GOOD, secrets))
     assert len(got) == 1
     assert got[0].startswith("site.yaml:5 secrets_file: secrets file ")

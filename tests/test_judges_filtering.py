@@ -160,7 +160,8 @@ def test_a_constant_is_the_outcome_the_plan_knew() -> None:
 
 def _lab_site(tmp_path: Path, profile: str = "cbec", token: bool = True):  # type: ignore[no-untyped-def]
     secrets = tmp_path / "secrets.yaml"
-    secrets.write_text(("agent_token: t0ken-for-tests\n" if token else "")
+    secrets.write_text(("agent_token: rz2k2Bsy8bQShPnWPs2rLaXEEqVXKcpmzJcX8QbIh3A\n" if token
+                        else "")
                        + "snmp_community: c0mmunity\ncamera_password: c4mera-pass\n")
     os.chmod(secrets, 0o600)
     text = (REPO / "config" / "lab" / "site.yaml").read_text()

@@ -37,7 +37,7 @@ from readiness.planning import throughput as plan_tp
 from readiness.results import CheckResult, Status
 
 REPO = Path(__file__).resolve().parent.parent
-TOKEN = "lan-speed-test-token-0123456789abcdef"
+TOKEN = "e2AeG9PlyWFxubxy1_dLcafhnW_p_9lHZUowh1CcJq4"  # 256 bits: validate refuses less
 
 
 def _free_port(host: str = "127.0.0.1") -> int:

@@ -41,7 +41,7 @@ from readiness.subject import Kind, Subject
 SHANGHAI = timezone(timedelta(hours=8))
 T0 = datetime(2026, 12, 4, 16, 0, tzinfo=SHANGHAI)  # the eve of the exam
 SITE_NAME = "实训楼考核站点"
-AGENT_TOKEN = "tok-9f3a77c1d2e4b5a6"
+AGENT_TOKEN = "us4b23fwKb5tL_C2OpSg114Fm4QrLQjD8tiuUCnEnG4"  # 256 bits: validate refuses less
 CAMERA_PASSWORD = "Cam#Pass-8812"
 SUBNET = "192.168.10"
 SLOW_SEAT, DEAD_SEAT, LOSSY_SEAT = "A22", "A07", "A13"

@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from serve_site import TOKEN, drill_doc, make_site, store_drill
 
 from readiness.config.load import load_site
-from readiness.report.model import seat_maps
 from readiness.results import SEVERITY, Status
 from readiness.schedule.runner import settings_from
 from readiness.serve import service

@@ -99,10 +99,11 @@ def test_secret_values_stay_the_text_written(tmp_path: Path) -> None:
     site = TWO_ROOMS.replace(
         "site: {name: Two rooms, code: T-2}",
         "site: {name: Two rooms, code: T-2}\nsecrets_file: secrets.yaml\n"
-        "agent: {token: 'secret:token'}")
+        ).replace('url: "rtsp://198.18.10.201/s"}',
+                  'url: "rtsp://198.18.10.201/s", password: "secret:pin"}')
     (tmp_path / "site.yaml").write_text(site)
     secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("token: 0123\n")
+    secrets.write_text("pin: 0123\n")
     secrets.chmod(0o600)
     loaded = load_site(tmp_path / "site.yaml", {"eda", "cbec"})
-    assert loaded.secret("agent.token").reveal() == "0123"
+    assert loaded.secret("rooms[0].cameras[0].password").reveal() == "0123"

@@ -1,8 +1,11 @@
 """RTSP DESCRIBE: what tracks a camera's stream carries, read from its SDP.
 
 One TCP connection, `DESCRIBE` with `Accept: application/sdp`; after a 401 the
-request is repeated with Basic or Digest (MD5, qop=auth or none) credentials. The
-answer's `m=` lines say whether there is video and audio and with which codecs.
+request is repeated with Digest (MD5, qop=auth or none) credentials, or with Basic ones
+only when the caller allows it for this camera: Basic sends the password, merely
+base64-encoded, to anyone on the LAN who listens (or to a device pretending to be the
+camera). The answer's `m=` lines say whether there is video and audio and with which
+codecs.
 
 No error text ever holds the password: URLs are shown through `mask_url`
 (readiness/redact.py, the one redactor).
@@ -149,7 +152,22 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return int(match.group(1)), headers, body
 
 
-async def _describe(url: str, username: str | None, password: str | None) -> SdpInfo:
+class BasicAuthRefused(RtspError):
+    """The camera asks for Basic only, and the site has not allowed it for this camera."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "auth", "the camera asks for Basic authentication, which would send its password "
+            "in clear text over the LAN; readiness did not send it. Switch the camera to Digest "
+            "authentication, or, if it cannot do Digest, allow Basic for this camera in the "
+            "site file: allow_basic_auth: true",
+            "摄像头要求 Basic 认证，密码会以明文在局域网中传输；readiness 未发送密码。请将摄像头"
+            "改为 Digest 认证；如摄像头不支持 Digest，可在站点文件中为该摄像头设置 "
+            "allow_basic_auth: true")
+
+
+async def _describe(url: str, username: str | None, password: str | None,
+                    allow_basic: bool) -> SdpInfo:
     bare, url_user, url_password = strip_credentials(url)
     user = username or url_user
     secret = password if password is not None else url_password
@@ -181,6 +199,8 @@ async def _describe(url: str, username: str | None, password: str | None) -> Sdp
                 scheme = "digest"
                 auth = digest_header(user, secret, "DESCRIBE", bare, challenges["digest"])
             elif "basic" in challenges:
+                if not allow_basic:
+                    raise BasicAuthRefused()
                 scheme = "basic"
                 auth = "Basic " + b64encode(f"{user}:{secret}".encode()).decode()
             else:
@@ -221,14 +241,15 @@ async def _describe(url: str, username: str | None, password: str | None) -> Sdp
 
 
 async def describe(url: str, username: str | None = None, password: str | None = None,
-                   timeout_s: float = 5.0) -> SdpInfo:
-    """The camera's SDP as SdpInfo, or RtspError (never containing the password)."""
+                   timeout_s: float = 5.0, *, allow_basic: bool = False) -> SdpInfo:
+    """The camera's SDP as SdpInfo, or RtspError (never containing the password).
+    `allow_basic`: answer a Basic-only challenge (the site allows it for this camera)."""
     async def attempts() -> SdpInfo:
         # 503 is "try again": a camera (or GStreamer's shared media) that is still
         # tearing down the previous viewer's session answers it for a moment.
         for attempt in range(5):
             try:
-                return await _describe(url, username, password)
+                return await _describe(url, username, password, allow_basic)
             except RtspError as exc:
                 if exc.kind != "busy" or attempt == 4:
                     raise

@@ -51,7 +51,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from readiness.redact import Secret
+from readiness.redact import Secret, scrub_values
 from readiness.results import Text
 
 from .snmp_oids import SYS_UPTIME, oid_text, oid_tuple
@@ -444,9 +444,7 @@ class SnmpSession:
     # -- machinery
 
     def _scrub(self, text: str) -> str:
-        for secret in self.creds.secret_values():
-            text = text.replace(secret, "***")
-        return text
+        return scrub_values(text, self.creds.secret_values())
 
     def _error(self, cls: type[SnmpError], text: Text, *args: Any,
                reason: str | None = None) -> SnmpError:

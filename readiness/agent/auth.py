@@ -18,8 +18,9 @@ An agent behind a port forward therefore refuses requests: connect to it directl
 The signature covers the body's digest, not the body, so the agent can check the
 cheap parts (presence, clock window, agent) before it reads a byte of the body. A
 captured request cannot be replayed: outside the window its time is refused, inside it
-its nonce is already known. The token itself never leaves this module in any form
-other than a MAC, and no message here ever contains it.
+its nonce is already known; across a restart of the agent (which forgets its nonces),
+a request signed before the agent started is refused. The token itself never leaves
+this module in any form other than a MAC, and no message here ever contains it.
 """
 
 from __future__ import annotations
@@ -151,6 +152,13 @@ class Verifier:
         self.window_s = window_s
         self.clock = clock
         self.nonces = NonceCache(max_nonces)
+        # The nonces live in memory only, so a restarted agent has forgotten the ones it
+        # saw. Requests signed before it started are therefore refused: a request
+        # captured before a restart cannot be replayed after it. (Whole seconds, as
+        # stamped: a replay would need the old agent to have answered it in the very
+        # second the new one started.) A caller whose clock runs behind is told the
+        # agent's time and signs again, as for any stale request.
+        self.started_at = int(clock())
 
     def __repr__(self) -> str:
         return f"Verifier(window_s={self.window_s})"
@@ -181,6 +189,12 @@ class Verifier:
                             f"the request time is {now - sent} s in the past (more than "
                             f"{self.window_s} s): the clocks of the two machines differ "
                             "or the request was captured and replayed", now)
+        if sent < self.started_at:
+            raise AuthError(401, EXPIRED,
+                            f"the request was signed {self.started_at - sent} s before this "
+                            "agent started: a request from before a restart is refused, as it "
+                            "may be a replay (if the clocks of the two machines differ, "
+                            "sign it again with the agent's time)", now)
         if sent > now + self.window_s:
             raise AuthError(401, FUTURE,
                             f"the request time is {sent - now} s in the future (more than "

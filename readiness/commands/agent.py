@@ -14,8 +14,10 @@ from .messages import usage_error
 
 SERVICE_HELP = r"""Run it on every candidate PC and on the exam server, bound to that
 machine's exam-LAN address. Every request must be signed with the site token
-(agent.token in the site file), so the site file and its secrets file must be on the
-machine (secrets file readable by its owner only).
+(agent.token in the site file: a random value of 128 bits or more), so the site file
+and its secrets file must be on the machine (secrets file owned by the user the agent
+runs as, readable by it only). A signed request is served once: a replay is refused,
+also after the agent restarts (it refuses requests signed before it started).
 
 As a systemd service (Linux):
   cp config/readiness-agent.service /etc/systemd/system/

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from ..argtypes import positive_int
@@ -37,12 +38,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return print_config_error(err, args.lang)
     seats = sum(len(s) for s in site.seats.values())
-    Console(highlight=False).print(say(
+    console = Console(highlight=False)
+    console.print(say(
         args.lang,
         f"[green]OK[/] {args.config}: site {site.name!r}, profile {site.profile}, "
         f"{len(site.model.rooms)} room(s), {seats} seat(s)",
         f"[green]通过[/] {args.config}：站点 {site.name!r}，证书 {site.profile}，"
         f"{len(site.model.rooms)} 个考场，{seats} 个考位"))
+    for warning in site.warnings:
+        console.print(f"[yellow]{say(args.lang, 'warning', '警告')}:[/] "
+                      f"{escape(warning.render(args.lang))}")
     return 0
 
 
@@ -70,6 +75,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                     None if args.no_store else Path(args.store), serial=args.serial)
     secrets = list(site.secrets.values())
     console = Console(highlight=False)
+    for warning in plan.warnings:
+        console.print(f"[yellow]{say(lang, 'warning', '警告')}:[/] {escape(warning.get(lang))}")
     with LiveProgress(console, len(plan.checks), lang) as live:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done, serial=args.serial)

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from ..redact import SHORT_SECRET
 from .errors import ConfigError, ConfigIssue
-from .secrets import REF_HELP, Secret, SecretsFile, is_reference
+from .secrets import ENV_REF, FILE_REF, REF_HELP, Secret, SecretsFile, is_reference
 from .site import Room, SeatSpec, SiteFile
+from .tokens import MAKE_ONE, MIN_BITS, token_weakness
 from .yamlsource import PathKey, YamlSource, dotted, load_yaml
 
 
@@ -35,6 +37,8 @@ class Site:
     model: SiteFile
     seats: dict[str, list[Seat]]  # room id -> seats in order
     secrets: dict[str, Secret] = field(default_factory=dict)  # dotted field path -> secret
+    # what is allowed but worth changing (a short SNMP community...), shown by validate
+    warnings: list[ConfigIssue] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -297,6 +301,65 @@ def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
     return None
 
 
+# Tokens the project itself asks for and that sign or unlock something: refused when
+# weak, with the command that makes a good one.
+PROJECT_TOKENS: tuple[PathKey, ...] = (("agent", "token"),)
+
+
+def _where_value(secret: Secret, store: SecretsFile) -> tuple[str, str]:
+    """Where the value of a reference is written (en, zh), for a message naming no value."""
+    key = FILE_REF.match(secret.ref)
+    if key and store.path is not None:
+        return (f"{key.group(1)} in the secrets file {store.path}",
+                f"密钥文件 {store.path} 中的 {key.group(1)}")
+    env = ENV_REF.match(secret.ref)
+    name = env.group(1) if env else secret.ref
+    return f"the environment variable {name}", f"环境变量 {name}"
+
+
+def _token_issue(field_path: PathKey, secret: Secret, store: SecretsFile,
+                 src: YamlSource) -> ConfigIssue | None:
+    weakness = token_weakness(secret.reveal())
+    if weakness is None:
+        return None
+    where, where_zh = _where_value(secret, store)
+    key = FILE_REF.match(secret.ref)
+    put, put_zh = ((f"put it in {store.path} as `{key.group(1)}: <the new token>`",
+                    f"写入 {store.path}（{key.group(1)}: 新令牌）")
+                   if key and store.path is not None else
+                   (f"set {secret.ref} to it", f"将 {secret.ref} 设为该令牌"))
+    return ConfigIssue(
+        src.file, src.line_of(field_path), dotted(field_path),
+        f"the value of {where} {weakness}. Make a token with: {MAKE_ONE}, {put}, and give "
+        "every agent the same token",
+        f"{where_zh} 的值不能用作令牌（占位符、过短或不随机，至少需要 {MIN_BITS} 位随机性）。"
+        f"请用以下命令生成令牌：{MAKE_ONE}，{put_zh}，并让每台考位的代理使用同一令牌")
+
+
+def _short_secret_warning(field_path: PathKey, secret: Secret, store: SecretsFile,
+                          src: YamlSource) -> ConfigIssue | None:
+    """A secret that is allowed but guessable: a device's default community (a UPS card
+    whose `public` cannot be changed), a placeholder left from the example."""
+    value = secret.reveal()
+    where, where_zh = _where_value(secret, store)
+    if "change-me" in value.lower():
+        en = (f"the value of {where} is still the example's CHANGE-ME placeholder: write the "
+              "real value")
+        zh = f"{where_zh} 的值仍是示例中的 CHANGE-ME 占位符：请填写真实值"
+    elif len(value) < SHORT_SECRET:
+        what = "SNMP community" if field_path[-1] == "community" else "secret"
+        en = (f"the {what} in {where} is shorter than {SHORT_SECRET} characters: anyone on "
+              "the exam LAN can guess it, and readiness can mask it in its messages only "
+              "where it stands as a word of its own. Change it on the device if the device "
+              "lets you (a UPS card whose community is fixed may keep it)")
+        zh = (f"{where_zh} 的值少于 {SHORT_SECRET} 个字符：考场网络上任何人都能猜到，且 "
+              "readiness 只能在它作为独立单词出现时将其遮盖。如设备允许请修改"
+              "（团体名无法修改的 UPS 网卡可保留）")
+    else:
+        return None
+    return ConfigIssue(src.file, src.line_of(field_path), dotted(field_path), en, zh)
+
+
 def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
     path = Path(path)
     src = load_yaml(path, path.name)
@@ -340,6 +403,7 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
             secrets_path = path.parent / secrets_path
     store = SecretsFile(secrets_path)
     resolved: dict[str, Secret] = {}
+    warnings: list[ConfigIssue] = []
     for field_path, value in _secret_fields(data):
         where = dotted(field_path)
         if not is_reference(value):
@@ -357,10 +421,19 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
                                           "secrets_file", problem))
         elif problem:
             issues.append(ConfigIssue(src.file, src.line_of(field_path), where, problem))
+        elif secret is not None and field_path in PROJECT_TOKENS:
+            token_issue = _token_issue(field_path, secret, store, src)
+            if token_issue is not None:
+                issues.append(token_issue)
+            else:
+                resolved[where] = secret
         elif secret is not None:
             resolved[where] = secret
+            warning = _short_secret_warning(field_path, secret, store, src)
+            if warning is not None:
+                warnings.append(warning)
 
     if issues or model is None:
         issues.sort(key=lambda i: (i.line or 0, i.path))
         raise ConfigError(issues)
-    return Site(path=path, model=model, seats=seats, secrets=resolved)
+    return Site(path=path, model=model, seats=seats, secrets=resolved, warnings=warnings)

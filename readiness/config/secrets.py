@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..redact import Secret
 from .errors import ConfigError
-from .yamlsource import load_yaml
+from .yamlsource import file_kind, load_yaml
 
 __all__ = ["Secret", "SecretsFile", "is_reference"]
 
@@ -42,7 +42,8 @@ class SecretsFile:
             self.problem = "the site has no secrets_file"
             return self._values
         try:
-            mode = self.path.stat().st_mode
+            status = self.path.stat()
+            mode = status.st_mode
         except FileNotFoundError:
             self.problem = (f"secrets file {self.path} does not exist: create it (NAME: value "
                             "lines, template config/site.secrets.example.yaml) and chmod 600 it")
@@ -52,6 +53,15 @@ class SecretsFile:
             return self._values
         except ValueError:  # a NUL in the name: no file can be called that
             self.problem = f"secrets file {str(self.path)!r} is not a valid file name"
+            return self._values
+        if not stat.S_ISREG(mode):
+            # a FIFO would block the read forever, a device may act on being opened
+            self.problem = (f"secrets file {self.path} is not a regular file "
+                            f"({file_kind(mode)[0]}): name the YAML file itself")
+            return self._values
+        owner_problem = _owner_problem(self.path, status.st_uid)
+        if owner_problem:
+            self.problem = owner_problem
             return self._values
         if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
             self.problem = (
@@ -90,3 +100,26 @@ class SecretsFile:
                 return None, f"no key {key.group(1)!r} in secrets file {self.path}"
             return Secret(values[key.group(1)], ref), None
         return None, f"must be {REF_HELP}, not the secret itself"
+
+
+def _owner_problem(path: Path, owner: int) -> str | None:
+    """A secrets file must belong to the user running readiness: a file another user
+    owns can be rewritten by that user (another agent token, a webhook address of their
+    own) however strict its mode. Root reads only files root owns, for the same reason."""
+    if os.name != "posix":
+        return None
+    uid = os.geteuid()
+    if owner == uid:
+        return None
+    return (f"secrets file {path} belongs to {_user(owner)}, not to {_user(uid)} who runs "
+            f"readiness: that user could change the secrets. Run: chown {_user(uid)} {path} "
+            "(and keep chmod 600), or run readiness as its owner")
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+# The widest subnet a room's LAN may be: a /16 already holds 65 536 addresses.
+MIN_ROOM_PREFIX = 16
 MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
 
 
@@ -156,6 +158,9 @@ class Camera(Strict):
     url: str
     username: str | None = None
     password: str | None = None
+    # RTSP Basic authentication sends the password to anyone on the LAN who listens;
+    # readiness answers only Digest unless the site says this camera can do no better
+    allow_basic_auth: bool = False
 
     @field_validator("url")
     @classmethod
@@ -264,12 +269,20 @@ class Room(Strict):
     @classmethod
     def _subnet(cls, value: str) -> str:
         try:
-            return str(ipaddress.IPv4Network(value, strict=True))
+            network = ipaddress.IPv4Network(value, strict=True)
         except ValueError:
             raise ValueError(
                 f"{value!r} is not an IPv4 subnet in CIDR form such as 192.168.10.0/24 "
                 "(host bits must be zero)"
             ) from None
+        if network.prefixlen < MIN_ROOM_PREFIX:
+            # the agents' allow-list and the ARP sweep take the room's subnet as given:
+            # 0.0.0.0/0 would let an agent be sent against every IPv4 address
+            raise ValueError(
+                f"{network} has {network.num_addresses:,} addresses, more than an exam room's "
+                f"LAN can have (at most /{MIN_ROOM_PREFIX}, {2 ** (32 - MIN_ROOM_PREFIX):,} "
+                "addresses): write the room's own subnet, such as 192.168.10.0/24")
+        return str(network)
 
 
 DURATION_RE = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")

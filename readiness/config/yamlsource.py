@@ -16,10 +16,12 @@ input, because a site file is often pasted together from chat messages:
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -180,7 +182,7 @@ def _read_text(path: Path, name: str) -> str:
         return ConfigError([ConfigIssue(name, line, "", en, zh)])
 
     try:
-        with path.open("rb") as handle:
+        with _open_regular(path, name) as handle:
             # one byte more than allowed tells "too large" without reading a huge file
             raw = handle.read(MAX_BYTES + 1)
             if len(raw) > MAX_BYTES:
@@ -201,6 +203,46 @@ def _read_text(path: Path, name: str) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         raise refuse(line, "not UTF-8 text; save the file as UTF-8 (not GBK)",
                      "不是 UTF-8 文本；请将文件另存为 UTF-8 编码（而非 GBK）") from None
+
+
+def file_kind(mode: int) -> tuple[str, str]:
+    """What a non-regular file is, in the words a message uses (en, zh)."""
+    for test, en, zh in ((stat.S_ISDIR, "a folder", "文件夹"),
+                         (stat.S_ISFIFO, "a named pipe (FIFO)", "命名管道（FIFO）"),
+                         (stat.S_ISCHR, "a character device", "字符设备"),
+                         (stat.S_ISBLK, "a block device", "块设备"),
+                         (stat.S_ISSOCK, "a socket", "套接字")):
+        if test(mode):
+            return en, zh
+    return "a special file", "特殊文件"
+
+
+def _not_regular(name: str, mode: int) -> ConfigError:
+    en, zh = file_kind(mode)
+    return ConfigError([ConfigIssue(
+        name, None, "", f"is {en}, not a regular file: give the path of the YAML file "
+        "itself", f"是{zh}，不是普通文件：请给出 YAML 文件本身的路径")])
+
+
+def _open_regular(path: Path, name: str) -> BinaryIO:
+    """Open a regular file for reading, refusing anything else before it can hang or act.
+
+    A FIFO blocks open() and read() until a writer comes (validate would hang for ever);
+    opening a device can have effects of its own (a watchdog, a tape). So the path is
+    looked at first, and opened non-blocking; the open file is looked at again, in case
+    the path was swapped in between."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise _not_regular(name, mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(name, mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _hide_quoted(text: str) -> str:

@@ -25,7 +25,7 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +39,7 @@ from ..results import Text
 from .canonical import canonical, sha256_hex
 from .errors import EvidenceError, LogDamagedError
 from .keys import fsync_dir, group, key_id, same_key
+from .lines import MAX_LINE_BYTES, LineTooLong, bounded_lines, read_line
 
 GENESIS = "0" * 64
 KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")
@@ -127,6 +128,14 @@ class EvidenceLog:
             for rtype, body in items:
                 record = build_record(seq, rtype, body, prev, self._key)
                 line = canonical(record)
+                if len(line) + 1 > MAX_LINE_BYTES:
+                    # every reader stops at this bound: such a record could never be verified
+                    raise EvidenceError(Text(
+                        f"a {rtype} record of {len(line):,} bytes is longer than the "
+                        f"{MAX_LINE_BYTES // 2**20} MiB a record may have; nothing was appended "
+                        f"to {self.path}",
+                        f"一条 {rtype} 记录有 {len(line):,} 字节，超过记录上限 "
+                        f"{MAX_LINE_BYTES // 2**20} MiB；未向 {self.path} 追加任何内容"))
                 out += line + b"\n"
                 records.append(record)
                 prev, seq = sha256_hex(line), seq + 1
@@ -158,6 +167,13 @@ class EvidenceLog:
                 f"记录。请原样保留该文件供检查，运行 `readiness verify {self.path}`，并改用新的"
                 "日志文件。"))
         last = _read_last_line(f, size)
+        if last is None:
+            raise LogDamagedError(Text(
+                f"the last line of the evidence log {self.path} is longer than "
+                f"{MAX_LINE_BYTES // 2**20} MiB: it is not a record; nothing was appended. "
+                f"Run `readiness verify {self.path}`.",
+                f"证据日志 {self.path} 的最后一行超过 {MAX_LINE_BYTES // 2**20} MiB，不是有效记录，"
+                f"未追加任何记录。请运行 `readiness verify {self.path}`。"))
         try:
             record = json.loads(last)
             seq, kid = record["seq"], record["key"]
@@ -176,11 +192,14 @@ class EvidenceLog:
         return record_hash(record), int(seq) + 1
 
 
-def _read_last_line(f: Any, size: int) -> bytes:
+def _read_last_line(f: Any, size: int) -> bytes | None:
+    """The last line without its line end; None when it is longer than any record."""
     # read backwards in blocks: the log grows for months and is appended to per check
     end = size - 1  # drop the final newline
     block, buf, pos = 65536, b"", end
     while pos > 0:
+        if len(buf) >= MAX_LINE_BYTES:
+            return None
         start = max(0, pos - block)
         f.seek(start)
         buf = f.read(pos - start) + buf
@@ -349,7 +368,7 @@ class _Verifier:
         try:
             with self.path.open("rb") as f:
                 no, offset = self._resume(f, resume)
-                for raw in f:
+                for raw in self._lines(f, no + 1):
                     no += 1
                     ln = _parse(raw, no, offset)
                     offset += len(raw)
@@ -368,11 +387,27 @@ class _Verifier:
             self.report.ok = False
         return self.report
 
+    def _lines(self, f: Any, first: int) -> Iterator[bytes]:
+        """The log's lines, each read with a bound: a line longer than any record is
+        named as the first bad one, after every record before it was settled."""
+        try:
+            yield from bounded_lines(f, self.path, first)
+        except LineTooLong as exc:
+            self._settle()
+            self._fail(_Line(exc.line, b"", None, None), Reason.MALFORMED,
+                       f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB, far longer than "
+                       "any record: it was not read (the file is damaged or not an evidence log)",
+                       f"该行超过 {MAX_LINE_BYTES // 2**20} MiB，远长于任何记录，未读取"
+                       "（文件已损坏或不是证据日志）")
+
     def _resume(self, f: Any, resume: Position | None) -> tuple[int, int]:
         if resume is None:
             return 0, 0
         f.seek(resume.start)
-        raw = f.readline()
+        try:
+            raw = read_line(f, self.path, resume.line)
+        except LineTooLong:
+            raw = b""  # not the record remembered there: verify from the start
         if (resume.start >= 0 and raw.endswith(b"\n") and f.tell() == resume.end
                 and sha256_hex(raw[:-1]) == resume.hash):
             try:
@@ -582,7 +617,7 @@ class _Verifier:
 def _lines_with_seq(path: Path, seqs: set[int]) -> dict[int, list[tuple[int, bytes]]]:
     found: dict[int, list[tuple[int, bytes]]] = {}
     with path.open("rb") as f:
-        for no, raw in enumerate(f, 1):
+        for no, raw in enumerate(bounded_lines(f, path), 1):
             ln = _parse(raw, no)
             if ln.seq in seqs:
                 found.setdefault(ln.seq, []).append((no, ln.raw))

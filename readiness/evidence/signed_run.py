@@ -21,6 +21,7 @@ from ..results import RunRecord, Text
 from .canonical import canonical, sha256_hex
 from .chain import _signature_ok
 from .errors import EvidenceError
+from .lines import MAX_LINE_BYTES, LineTooLong, bounded_lines, read_line
 from .record import result_body, run_body, run_key
 
 # The fields of a result body in the order a reader cares about them: the first that
@@ -44,14 +45,17 @@ class StoreMismatch(EvidenceError):
     """The store says something the signed log does not."""
 
 
-def _find(f: Any, ref: str, offset: int | None) -> bytes | None:
+def _find(f: Any, log: Path, ref: str, offset: int | None) -> bytes | None:
     if offset is not None:
         f.seek(offset)
-        raw = f.readline()
+        try:
+            raw = read_line(f, log, 0)
+        except LineTooLong:
+            raw = b""  # not the record: the scan below names the line
         if raw.endswith(b"\n") and sha256_hex(raw[:-1]) == ref:
             return raw[:-1]
         f.seek(0)  # the remembered place moved (e.g. a copy of the log): look for it
-    for raw in f:
+    for raw in bounded_lines(f, log):
         if raw.endswith(b"\n") and sha256_hex(raw[:-1]) == ref:
             return raw[:-1]
     return None
@@ -63,7 +67,7 @@ def read_signed_run(log: Path, public_key: Ed25519PublicKey, ref: str,
     when the log does not hold it, or its records are not chained and signed."""
     log = Path(log)
     with log.open("rb") as f:
-        raw = _find(f, ref, offset)
+        raw = _find(f, log, ref, offset)
         if raw is None:
             raise StoreMismatch(Text(
                 f"the store names signed record {ref} for this run, but {log} has no such "
@@ -80,7 +84,7 @@ def read_signed_run(log: Path, public_key: Ed25519PublicKey, ref: str,
                 "record",
                 f"{log} 中的记录 {ref} 不是检查记录：结果库指向了错误的记录"))
         for _ in range(wanted):
-            raw = f.readline()
+            raw = f.readline(MAX_LINE_BYTES + 1)
             if not raw.endswith(b"\n"):
                 break
             lines.append(raw[:-1])
@@ -188,7 +192,7 @@ def find_run_record(log: Path, key: str) -> tuple[str, int] | None:
     store's missing reference is itself an edit."""
     offset = 0
     with Path(log).open("rb") as f:
-        for raw in f:
+        for raw in bounded_lines(f, Path(log)):
             start, offset = offset, offset + len(raw)
             # canonical records end with their type: skip the others without parsing
             if not raw.endswith(b'"type":"run"}\n'):
@@ -208,7 +212,7 @@ def signed_attestations(log: Path, public_key: Ed25519PublicKey) -> list[dict[st
     shown edited. Raises EvidenceError on one that does not verify."""
     out = []
     with Path(log).open("rb") as f:
-        for no, raw in enumerate(f, 1):
+        for no, raw in enumerate(bounded_lines(f, Path(log)), 1):
             if not raw.endswith(b'"type":"attestation"}\n'):
                 continue
             record = json.loads(raw)

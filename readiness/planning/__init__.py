@@ -62,6 +62,8 @@ class Plan:
     # required rules some selected room plans nothing for: another room's pass does not
     # prove them for this one
     unproven: set[str] = field(default_factory=set)
+    # what the run could not use but goes on without (a malformed previous run...)
+    warnings: list[Text] = field(default_factory=list)
 
 
 def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,

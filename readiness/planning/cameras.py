@@ -45,6 +45,15 @@ def _subject(room: Room, camera: Camera) -> Subject:
     return Subject(Kind.CAMERA, camera.name, room.id, _camera_host(camera.url))
 
 
+def _camera_params(ctx: PlanContext, room: Room, index: int) -> dict[str, Any]:
+    """What every camera probe is given: where, as whom, and whether Basic may be
+    answered (the site file's allow_basic_auth, named in the probe's refusal)."""
+    camera = room.cameras[index]
+    room_index = next(i for i, r in enumerate(ctx.site.model.rooms) if r is room)
+    return {"url": camera.url, "username": camera.username, "camera": camera.name,
+            "allow_basic_auth": camera.allow_basic_auth,
+            "site_field": f"rooms[{room_index}].cameras[{index}]"}
+
 def _res_id(room: Room, camera: Camera) -> str:
     return f"CAM-RES/{room.id}/{camera.name}"
 
@@ -56,7 +65,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     checks = []
     for index, camera in enumerate(room.cameras):
         params: dict[str, Any] = {
-            "url": camera.url, "username": camera.username,
+            **_camera_params(ctx, room, index),
             "warmup_s": WARMUP_S, "measure_s": MEASURE_S,
             "open_timeout_s": OPEN_TIMEOUT_S, "read_timeout_s": READ_TIMEOUT_S,
             "describe_timeout_s": DESCRIBE_TIMEOUT_S,
@@ -88,8 +97,7 @@ def plan_cam_audio(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         subject=_subject(room, camera),
         vantage=COORDINATOR,
         probe="camera_audio",
-        params={"url": camera.url, "username": camera.username,
-                "timeout_s": DESCRIBE_TIMEOUT_S},
+        params={**_camera_params(ctx, room, index), "timeout_s": DESCRIBE_TIMEOUT_S},
         threshold={"audio_required": th.audio_required},
         deadline_s=DESCRIBE_TIMEOUT_S + 1.0,
         secrets=_password(ctx, room, index),

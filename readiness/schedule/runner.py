@@ -108,6 +108,8 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
         plan = plan_run(site, profile, selection,
                         Path(settings.evidence_dir) if settings.evidence_dir else None,
                         Path(settings.store_path))
+        for warning in plan.warnings:
+            log.warning("run %s: %s", job_id, warning.en)
         _tell("start", job_id)
         run = execute(site, profile, plan, concurrency=settings.concurrency,
                       on_done=lambda result: _tell("check", result))
