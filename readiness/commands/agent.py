@@ -18,7 +18,7 @@ machine's exam-LAN address. Every request must be signed with the site token
 machine (secrets file readable by its owner only).
 
 As a systemd service (Linux):
-  cp config/readiness-agent.service /etc/systemd/system/
+  readiness example agent.service --out /etc/systemd/system/readiness-agent.service
   # edit ExecStart: the site file and this PC's address after --bind
   systemctl daemon-reload && systemctl enable --now readiness-agent
   journalctl -u readiness-agent        # one line per request (repeats summarised)
