@@ -164,3 +164,24 @@ def test_a_report_from_the_installed_templates(installed: dict) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = next((work / "out").glob("report-*.html")).read_text(encoding="utf-8")
     assert "<title>Simulated exam room" in page and "LAN-SUBNET" in page
+
+
+def install_lists() -> dict[str, set[str]]:
+    text = (REPO / "install.sh").read_text(encoding="utf-8")
+    return {name: set(body.split()) for name, body in
+            re.findall(r"^(\w+)_PACKAGES=\((.*?)\)", text, re.S | re.M)}
+
+
+def test_install_sh_without_dev_has_what_the_drill_checks_for_and_no_test_peer() -> None:
+    from readiness.lab.prereq import ELEMENTS, TOOLS
+
+    lists = install_lists()
+    assert set(lists) == {"SITE", "LAB", "DEV"}, lists
+    plain = lists["SITE"] | lists["LAB"]
+    # `bash install.sh && readiness drill`: everything lab/prereq.py asks for, and the PDF
+    drill_needs = {*TOOLS.values(), *ELEMENTS.values(), "python3-gi",
+                   "gir1.2-gst-rtsp-server-1.0", "chromium", "fonts-noto-cjk"}
+    assert drill_needs <= plain, drill_needs - plain
+    # the peers our probes and reports are compared with stay off a school's PC
+    peers = {"nmap", "arp-scan", "ffmpeg", "poppler-utils", "prometheus", "snmp"}
+    assert peers <= lists["DEV"] and not peers & plain
