@@ -20,7 +20,7 @@ runs as, readable by it only). A signed request is served once: a replay is refu
 also after the agent restarts (it refuses requests signed before it started).
 
 As a systemd service (Linux):
-  cp config/readiness-agent.service /etc/systemd/system/
+  readiness example agent.service --out /etc/systemd/system/readiness-agent.service
   # edit ExecStart: the site file and this PC's address after --bind
   systemctl daemon-reload && systemctl enable --now readiness-agent
   journalctl -u readiness-agent        # one line per request (repeats summarised)

@@ -19,14 +19,13 @@ from ..interrupts import terminate_as_interrupt
 from ..results import EXIT_BAD_CONFIG, EXIT_CODES
 from .messages import default_lang, print_config_error, say, usage_error
 
-REPO = Path(__file__).resolve().parent.parent
-LAB_SITE = REPO / "config" / "lab" / "site.yaml"
-# config/lab/site.yaml reads its secrets from this lab's state folder
 LAB_PREFIX = "rdy"
 RUNS = Path("runs")
 DEFAULT_LOG = RUNS / "evidence.jsonl"
 DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
+LAB_SPEC_HELP = ("lab spec (default: the shipped room, config/lab/room.yaml in a checkout; "
+                 "readiness example lab-room prints it)")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -213,14 +212,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return print_config_error(err, args.lang)
     except lab.LabError as err:
         return usage_error(args.lang, str(err), str(err))
+    # the site file is this lab's copy of config/lab/site.yaml, naming its own secrets
+    down_prefix = "" if built.prefix == LAB_PREFIX else f" --prefix {built.prefix}"
     console.print(say(
         args.lang,
         f"lab {built.prefix} is up. Check it from the proctor PC:\n"
-        f"  ip netns exec {built.ns('proctor')} readiness check {LAB_SITE}\n"
-        f"Remove it with: readiness lab down",
+        f"  ip netns exec {built.ns('proctor')} readiness check {built.site_file}\n"
+        f"Remove it with: readiness lab down{down_prefix}",
         f"实验环境 {built.prefix} 已启动。从监考机检查：\n"
-        f"  ip netns exec {built.ns('proctor')} readiness check {LAB_SITE}\n"
-        f"删除：readiness lab down"))
+        f"  ip netns exec {built.ns('proctor')} readiness check {built.site_file}\n"
+        f"删除：readiness lab down{down_prefix}"))
     return 0
 
 
@@ -245,7 +246,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     console.print(say(lang, "Building the simulated exam room (network namespaces)...",
                        "正在搭建模拟考场（网络命名空间）……"))
     try:
-        with lab.running(spec, LAB_PREFIX) as room:
+        with lab.running(spec, args.prefix) as room:
             console.print(say(lang, "Checking it from the proctor PC:", "从监考机检查："))
             argv = room.exec_argv("proctor", [
                 sys.executable, "-m", "readiness", "check", str(room.site_file),
@@ -384,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_profiles)
 
     from .agent import add_agent_parser
+    from .example import add_example_parser
     from .schedule import add_schedule_parser
     from .serve import add_serve_parser
     from .throughput_server import add_throughput_server_parser
@@ -392,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_parser(sub, [common])
     add_serve_parser(sub, [common])
     add_throughput_server_parser(sub, [common])
+    add_example_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],
                        help="create the site's signing key (for the evidence log)")
@@ -462,13 +465,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", parents=[common],
                        help="build, inspect or remove the simulated exam room (root)")
     p.add_argument("action", choices=("up", "down", "status"))
-    p.add_argument("spec", nargs="?", help="lab spec (default config/lab/room.yaml)")
+    p.add_argument("spec", nargs="?", help=LAB_SPEC_HELP)
     p.add_argument("--prefix", default=LAB_PREFIX, help="namespace prefix (default %(default)s)")
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("drill", parents=[common],
                        help="build the simulated exam room, check it, remove it (root)")
-    p.add_argument("spec", nargs="?", help="lab spec (default config/lab/room.yaml)")
+    p.add_argument("spec", nargs="?", help=LAB_SPEC_HELP)
+    p.add_argument("--prefix", default=LAB_PREFIX,
+                   help="namespace prefix (default %(default)s); another prefix lets a "
+                        "drill run beside a lab that is already up")
     p.add_argument("--out", default="runs", help="folder for results (default %(default)s)")
     p.add_argument("--timeout", type=int, default=900,
                    help="give up on the check after this many seconds (default %(default)s)")

@@ -31,8 +31,8 @@ def print_config_error(err: ConfigError, lang: str) -> int:
     for issue in err.issues:
         console.print(f"  {issue.render(lang)}", markup=False)
     console.print(say(lang, "Fix them and run the command again. "
-                            "See config/site.example.yaml for an annotated example.",
-                      "请修改后重新运行。带注释的示例见 config/site.example.yaml。"))
+                            "An annotated example: readiness example site",
+                      "请修改后重新运行。带注释的示例：readiness example site"))
     return EXIT_BAD_CONFIG
 
 

@@ -34,7 +34,7 @@ saved in the results store, and compared with the previous run: a requirement th
 breaks or is fixed again is sent to the alerts: section's webhooks and email.
 
 Keep it running with systemd (Linux):
-  cp config/readiness-schedule.service /etc/systemd/system/
+  readiness example schedule.service --out /etc/systemd/system/readiness-schedule.service
   systemctl daemon-reload && systemctl enable --now readiness-schedule
   journalctl -u readiness-schedule -f
 

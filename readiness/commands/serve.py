@@ -24,7 +24,7 @@ The default --listen is 127.0.0.1 only. To show the page on the exam LAN give th
 proctor PC's address, e.g. --listen 192.168.10.2:9477; "run now" still needs the token.
 
 Keep it running with systemd (Linux):
-  cp config/readiness-serve.service /etc/systemd/system/
+  readiness example serve.service --out /etc/systemd/system/readiness-serve.service
   systemctl daemon-reload && systemctl enable --now readiness-serve
   journalctl -u readiness-serve -f
 

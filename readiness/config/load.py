@@ -69,7 +69,7 @@ class Site:
 
 
 _PYDANTIC_HINTS = {
-    "extra_forbidden": "unknown key (check the spelling; see config/site.example.yaml)",
+    "extra_forbidden": "unknown key (check the spelling; see readiness example site)",
     "missing": "required field is missing",
 }
 

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from .. import packaged
 from ..results import Citation, Text
 from .errors import ConfigError, ConfigIssue
 from .yamlsource import PathKey, YamlSource, dotted, load_yaml
@@ -370,8 +371,8 @@ class Profile:
 
 
 def profiles_dir() -> Path:
-    # <repo>/readiness/config/profile.py -> <repo>/config/profiles
-    return Path(__file__).resolve().parents[2] / "config" / "profiles"
+    # config/profiles in a checkout, the shipped copy in an installed package
+    return packaged.data_file("profiles")
 
 
 def available_profiles() -> list[str]:
@@ -399,18 +400,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     return profiles_dir() / f"{text}.yaml"
 
 
-def _display_name(path: Path) -> str:
-    # Relative to the repository when inside it, so messages read
-    # "config/profiles/eda.yaml:12" wherever the program was started from.
-    repo = profiles_dir().parents[1]
-    try:
-        return str(path.resolve().relative_to(repo))
-    except ValueError:
-        return str(path)
-
-
 _HINTS = {
-    "extra_forbidden": "unknown key (check the spelling against config/profiles/eda.yaml)",
+    "extra_forbidden": "unknown key (check the spelling against "
+                       f"{packaged.shown(profiles_dir() / 'eda.yaml')})",
     "missing": "required field is missing",
 }
 
@@ -434,7 +426,7 @@ def _issues_from(exc: ValidationError, src: YamlSource, prefix: PathKey = ()) ->
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a profile by name (`cbec`) or path; raise ConfigError listing every mistake."""
     path = _resolve(name_or_path)
-    src = load_yaml(path, _display_name(path))
+    src = load_yaml(path, packaged.shown(path))
     if not isinstance(src.data, dict):
         raise ConfigError([ConfigIssue(src.file, 1, "", "a profile must be a YAML mapping")])
     try:

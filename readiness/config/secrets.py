@@ -45,8 +45,9 @@ class SecretsFile:
             status = self.path.stat()
             mode = status.st_mode
         except FileNotFoundError:
-            self.problem = (f"secrets file {self.path} does not exist: create it (NAME: value "
-                            "lines, template config/site.secrets.example.yaml) and chmod 600 it")
+            self.problem = (f"secrets file {self.path} does not exist: create it from the "
+                            f"template (readiness example secrets --out {self.path}), "
+                            "then fill in the values")
             return self._values
         except OSError as exc:
             self.problem = f"secrets file {self.path} cannot be read: {exc.strerror}"

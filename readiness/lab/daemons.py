@@ -14,7 +14,9 @@ from .services import Listen, ServiceDef
 from .state import write_private
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parents[1]
+# The folder holding the readiness package: the checkout, or site-packages once installed.
+# Lab daemons are put on it so they run the very code this process runs.
+IMPORT_ROOT = PACKAGE_DIR.parents[1]
 # gst-rtsp-server is only importable by Debian's own interpreter (python3-gi).
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -103,7 +105,7 @@ def iperf3(name: str, ns: str, address: str, port: int) -> ServiceDef:
 def throughput_server(name: str, ns: str, address: str, ports: range) -> ServiceDef:
     """Our own iperf3-compatible server on a port range, one test per port at once."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.commands.throughput_server", "--bind", address,
             "--ports", f"{ports.start}-{ports.stop - 1}"]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, p) for p in ports], env)
@@ -114,7 +116,7 @@ def websrv(name: str, ns: str, sites: list[tuple[str, int, str]],
     """One process of readiness.lab.websrv serving each (address, port, kind); the pages
     of `hostile_title_kinds` carry a script tag as their raw title."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.lab.websrv", "--label", ns]
     for address, port, kind in sites:
         host = f"[{address}]" if ":" in address else address
@@ -129,7 +131,7 @@ AGENT_PORT = 8765
 
 def agent(name: str, ns: str, address: str, site_file: Path) -> ServiceDef:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.agent", "--config", str(site_file),
             "--bind", address, "--port", str(AGENT_PORT)]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, AGENT_PORT)], env)

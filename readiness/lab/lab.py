@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import packaged
 from . import internet, lan, netns, router, services
 from .errors import LabError
 from .spec import LabSpec
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 SERVICE_TIMEOUT_S = 60.0
 # The lab's site file, config/lab/site.yaml, names the default lab's secrets file; each
 # lab gets a copy naming its own, so labs with other prefixes can be checked too.
-LAB_SITE_TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "lab" / "site.yaml"
+LAB_SITE_TEMPLATE = packaged.data_file("lab", "site.yaml")
 SITE_FILE = "site.yaml"
 
 

@@ -124,7 +124,7 @@ def _keyword_filter(topo: Topology) -> list[ServiceDef]:
     if not words:
         return []
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(daemons.REPO_DIR),
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(daemons.IMPORT_ROOT),
                                                       env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.lab.keyword_filter",
             "--listen", f"{t.ROUTER_LAN}:{KEYWORD_FILTER_PORT}"]

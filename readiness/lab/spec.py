@@ -14,12 +14,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from readiness import packaged
 from readiness.config.errors import ConfigError, ConfigIssue
 from readiness.config.yamlsource import PathKey, YamlSource, dotted, load_yaml
 
 from .errors import LabSpecError
 
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "config" / "lab" / "room.yaml"
+# config/lab/room.yaml in a checkout, the shipped copy in an installed package
+DEFAULT_SPEC = packaged.data_file("lab", "room.yaml")
 
 MAX_SEATS = 40
 MAX_CAMERA_NUMBER = 40  # cam-N lives at 198.18.10.(200+N)

@@ -50,7 +50,6 @@ SITE_TZ = ZoneInfo("Asia/Shanghai")  # design notes: exam sites run on Shanghai 
 DEFAULT_LOG = "runs/evidence.jsonl"
 DEFAULT_PUB = "keys/site.pub"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-TEMPLATES = Path(__file__).with_name("templates")
 # Page 1 shows the worst problems; the rest are in the requirement table and appendix.
 FIX_LINES_ON_PAGE_1 = 5
 FIX_TEXT_MAX = 100
@@ -395,7 +394,8 @@ class _Page:
 
     def render(self) -> str:
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+            # package data (pyproject.toml), read through importlib wherever it is installed
+            loader=jinja2.PackageLoader("readiness.report", "templates"), autoescape=True,
             undefined=jinja2.StrictUndefined, finalize=self._finalize,
             trim_blocks=True, lstrip_blocks=True)
         run, ev = self.run, self.evidence
