@@ -90,7 +90,7 @@ def previous_facts(results: list[CheckResult]) -> PreviousFacts:
     for result in results:
         if not isinstance(result.measured, dict):
             raise _wrong(result, "", result.measured, ("a mapping", "映射"))
-        if result.check_id.endswith("/l2-sweep") and result.measured.get("layer2"):
+        if result.aspect == "arp_sweep" and result.measured.get("layer2"):
             _check_sweep(result)
         uptime = _uptime(result)
         if uptime is not None:

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import probe_params
 import pytest
 
 from probes import url_filter, wan_bandwidth
@@ -27,6 +28,7 @@ from readiness.agent.allow import AllowList, TargetRefused, check_targets
 from readiness.agent.auth import AGENT_HEADER, sign
 from readiness.agent.client import call_agent
 from readiness.agent.server import RUN, SELF_REPORT, AgentServer, Limits, running
+from readiness.checkkind import PATH, TARGET, CheckKind, Param
 from readiness.commands import agent as agent_cli
 from readiness.redact import Secret
 
@@ -115,8 +117,7 @@ def _run(server: AgentServer, probe: str, params: dict[str, Any], deadline_s: fl
 
 
 def _speed_params(url: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "librespeed", "url": url, "floor_mbps": 1, "streams": 1, "runs": 1,
-            "warmup_s": 0, "duration_s": 1, "latency_samples": 1, **extra}
+    return probe_params.speed(url=url, streams=1, latency_samples=1, **extra)
 
 
 # ------------------------------------------------------------------ where a request can aim
@@ -176,8 +177,8 @@ def test_an_exam_site_redirect_to_a_foreign_server_is_not_followed(
     # follows; a redirect to a name outside the site it would resolve and follow)
     foreign_url, foreign_hits = foreign
     before = len(foreign_hits)
-    params = {"exam_urls": [site[0] + "/to-name/exam"], "ipv6": False,
-              "resolver_address": HOST, "dns_timeout_s": 0.5}
+    params = probe_params.audit(exam_urls=[site[0] + "/to-name/exam"], ipv6=False,
+                                resolver_address=HOST, dns_timeout_s=0.5)
     reply = _run(agent, "url_filter", params)
     assert reply.status == "ok", reply
     (exam,) = reply.body["outcome"]["measured"]["exam"]
@@ -194,9 +195,9 @@ def test_an_exam_site_redirect_to_a_foreign_server_is_not_followed(
 
 def test_control_answers_outside_the_site_are_not_tried(agent: AgentServer) -> None:
     # the caller claims games.example (a site name) lives at 127.0.0.2 (not a site address)
-    params = {"blocked_urls": ["http://games.example/"], "ipv6": False,
-              "resolver_address": HOST, "dns_timeout_s": 0.5,
-              "control_answers": {"games.example": [FOREIGN_HOST]}}
+    params = probe_params.audit(blocked_urls=["http://games.example/"], ipv6=False,
+                                resolver_address=HOST, dns_timeout_s=0.5,
+                                control_answers={"games.example": [FOREIGN_HOST]})
     reply = _run(agent, "url_filter", params)
     assert reply.status == "ok", reply
     measured = reply.body["outcome"]["measured"]
@@ -216,6 +217,12 @@ def test_control_answers_outside_the_site_are_not_tried(agent: AgentServer) -> N
     assert (bad.http_status, bad.error_code) == (403, "target_not_allowed")
 
 
+# every way a parameter can name a target, as the declarations mark them
+ANY_TARGET = CheckKind("any", url_filter.run, (
+    Param("url", TARGET, optional=True), Param("host", TARGET, optional=True),
+    Param("garbage_path", PATH, optional=True), Param("empty_path", PATH, optional=True)))
+
+
 @pytest.mark.parametrize("params", [
     {"url": "http://127.0.0.1@127.0.0.2/"},  # user info: parsers disagree on the host
     {"url": "http://127.0.0.2\\@127.0.0.1/"},  # a backslash: browsers read a slash
@@ -226,12 +233,13 @@ def test_control_answers_outside_the_site_are_not_tried(agent: AgentServer) -> N
 ])
 def test_ambiguous_targets_are_refused(params: dict[str, Any]) -> None:
     with pytest.raises(TargetRefused):
-        check_targets(ALLOW, params)
+        check_targets(ALLOW, ANY_TARGET, params)
 
 
 def test_a_relative_path_on_the_site_server_is_allowed() -> None:
-    check_targets(ALLOW, {"url": "http://127.0.0.1:8080/", "garbage_path": "backend/g.php",
-                          "empty_path": "/empty"})
+    check_targets(ALLOW, wan_bandwidth.KIND, {"url": "http://127.0.0.1:8080/",
+                                              "garbage_path": "backend/g.php",
+                                              "empty_path": "/empty"})
 
 
 # ------------------------------------------------------------------ the signature's agent

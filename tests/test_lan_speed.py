@@ -148,7 +148,7 @@ def test_a_quick_error_is_tried_once_more_a_slow_one_is_not(
     is a stand-in that fails the first time (quickly or slowly), and the test says so."""
     from readiness.agent import remote as remote_mod
     from readiness.agent.remote import AgentRemote
-    from readiness.agent.server import AgentProbe
+    from readiness.checkkind import SEAT, CheckKind
     from readiness.checks import AgentRoute
     from readiness.redact import Secret
     from readiness.results import ProbeOutcome, Text
@@ -158,7 +158,7 @@ def test_a_quick_error_is_tried_once_more_a_slow_one_is_not(
     token = Secret(TOKEN, "secret:agent_token")
     calls: list[float] = []
 
-    def flaky(first_takes_s: float) -> AgentProbe:
+    def flaky(first_takes_s: float) -> CheckKind:
         async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             calls.append(deadline_s)
             if len(calls) == 1:
@@ -166,7 +166,7 @@ def test_a_quick_error_is_tried_once_more_a_slow_one_is_not(
                 return ProbeOutcome(Status.ERROR, Text("busy", "忙"))
             return ProbeOutcome(Status.PASS, Text("957 Mbit/s", "957 Mbit/s"),
                                 {"throughput_mbps": 957.0})
-        return AgentProbe(run)
+        return CheckKind("throughput", run, (), runs_on=frozenset({SEAT}))
 
     def attempts(first_takes_s: float, deadline_s: float, retry: bool = True
                  ) -> tuple[Status, int]:

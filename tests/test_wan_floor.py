@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import probe_params
 import pytest
 
 from probes import wan_bandwidth
@@ -92,8 +93,8 @@ def test_a_rule_that_cannot_settle_before_its_cap_is_refused() -> None:
 
 
 def test_the_deadline_lowers_the_cap_but_never_below_one_window() -> None:
-    p = wan_bandwidth._Params.parse({"kind": "iperf3", "host": "198.51.100.80",
-                                     "floor_mbps": 10, "max_s": 5})
+    p = wan_bandwidth._Params.parse(probe_params.speed(
+        kind="iperf3", host="198.51.100.80", floor_mbps=10, max_s=5))
     assert p.fit(60).rule.max_s == 5
     short = p.fit(12.0)  # 12 - 3 connect - 2 slack = 7 s for two directions
     assert short.rule.max_s == pytest.approx(2.0 + 0.5)  # ramp + 4 × 0.5 s
@@ -220,7 +221,7 @@ def test_the_shaped_uplink_is_measured_within_5_percent_in_under_10_s(
     import json
     import sys
 
-    params = {**endpoint, "floor_mbps": 50, "streams": 4, "max_s": 5}
+    params = probe_params.speed(**endpoint, floor_mbps=50, streams=4, max_s=5)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(
         shaped_lab.exec_argv("srv", [sys.executable, "-c", PROBE_IN_NS, json.dumps(params)]),
