@@ -262,6 +262,9 @@ def _secret_fields(data: dict[str, Any]) -> list[tuple[PathKey, str]]:
     token = _get(data, "agent", "token")
     if isinstance(token, str):
         found.append((("agent", "token"), token))
+    run_now = _get(data, "serve", "run_now_token")
+    if isinstance(run_now, str):
+        found.append((("serve", "run_now_token"), run_now))
     rooms = data.get("rooms")
     for ri, room in enumerate(rooms if isinstance(rooms, list) else []):
         base: PathKey = ("rooms", ri)
@@ -295,6 +298,23 @@ def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
     if field_path[-1] in ("auth_key", "priv_key") and len(secret.reveal()) < 8:
         return f"the value of {secret.ref} is shorter than 8 characters: SNMPv3 keys need 8+"
     return None
+
+
+MAKE_TOKEN = "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\""
+
+
+def _shared_run_now_token(resolved: dict[str, Secret], src: YamlSource) -> list[ConfigIssue]:
+    """"Run now" must not open with the agents' token: every seat PC holds that one."""
+    run_now, agent = resolved.get("serve.run_now_token"), resolved.get("agent.token")
+    if run_now is None or agent is None or run_now != agent:
+        return []
+    return [ConfigIssue(src.file, src.line_of(("serve", "run_now_token")),
+                        "serve.run_now_token",
+                        f"{run_now.ref} has the same value as agent.token ({agent.ref}); "
+                        "run now needs its own token, which no seat PC holds: make one with "
+                        f"{MAKE_TOKEN} and put it in the secrets file",
+                        f"{run_now.ref} 与 agent.token（{agent.ref}）的值相同；“立即检查”需要"
+                        f"考位电脑上没有的独立令牌：用 {MAKE_TOKEN} 生成，写入密钥文件")]
 
 
 def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
@@ -359,6 +379,7 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
             issues.append(ConfigIssue(src.file, src.line_of(field_path), where, problem))
         elif secret is not None:
             resolved[where] = secret
+    issues.extend(_shared_run_now_token(resolved, src))
 
     if issues or model is None:
         issues.sort(key=lambda i: (i.line or 0, i.path))
