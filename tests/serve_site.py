@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 # a real drill's result.json (recorded; long measured values cut)
 DRILL_RESULT = REPO / "tests" / "fixtures" / "drill_result.json"
 TOKEN = "haCrqHuRfuqKR1fnrb9SMSzn244FnvPLOAXdLtZnKRg"  # 256 bits: validate refuses less
+RUN_NOW_TOKEN = "q7Vx2LmR9tWk4PzN8sYc3JdH6fBg1KaEoU5iXy0Zt2M"  # "run now" on the live page
 
 
 def drill_doc(code: str) -> dict:
@@ -25,18 +26,21 @@ def drill_doc(code: str) -> dict:
     return doc
 
 
-def make_site(folder: Path, code: str, *, exam_in: timedelta = timedelta(days=2)) -> Path:
+def make_site(folder: Path, code: str, *, exam_in: timedelta = timedelta(days=2),
+              run_now: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     secrets = folder / "secrets.yaml"
     text = (REPO / "config" / "lab" / "site.yaml").read_text(encoding="utf-8")
     # every secret the lab's site file names (others add some), each with a value
     names = sorted(set(re.findall(r"secret:([A-Za-z0-9_]+)", text)) - {"agent_token"})
-    secrets.write_text(f"agent_token: {TOKEN}\n"
+    secrets.write_text(f"agent_token: {TOKEN}\nrun_now_token: {RUN_NOW_TOKEN}\n"
                        + "".join(f"{n}: lab-{n.replace('_', '-')}-value\n" for n in names))
     os.chmod(secrets, 0o600)
     data = yaml.safe_load(text)
     data["site"]["code"] = code
     data["secrets_file"] = str(secrets)
+    if run_now:
+        data["serve"] = {"run_now_token": "secret:run_now_token"}
     start = (datetime.now(UTC) + exam_in).astimezone().replace(tzinfo=None, microsecond=0)
     data["timezone"] = "UTC"
     data["exam_sessions"] = [{"name": "exam", "start": start.astimezone(UTC).replace(

@@ -176,7 +176,7 @@ def test_missing_required_fields(tmp_path: Path) -> None:
 def test_example_site_is_valid(tmp_path: Path) -> None:
     shutil.copy(REPO / "config" / "site.example.yaml", tmp_path / "site.yaml")
     names = ["router_snmp_community", "switch_auth_key", "switch_priv_key",
-             "ups_snmp_community", "camera_password", "agent_token"]
+             "ups_snmp_community", "camera_password", "agent_token", "run_now_token"]
     secrets = tmp_path / "site.secrets.yaml"
     secrets.write_text("".join(f"{n}: value-of-{n}\n" for n in names if n != "agent_token")
                        + f"agent_token: {AGENT_TOKEN}\n")

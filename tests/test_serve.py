@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from serve_site import TOKEN, drill_doc, make_site, store_drill
+from serve_site import RUN_NOW_TOKEN, TOKEN, drill_doc, make_site, store_drill
 
 from readiness.config.load import load_site
 from readiness.results import SEVERITY, Status
@@ -239,16 +239,23 @@ def test_service_serves_page_metrics_and_health(serving):
     assert state["site"]["code"] == "SITE-A" and state["exam_start"]
 
 
-def test_run_now_needs_the_site_token(serving):
+def test_run_now_needs_its_own_signed_token(serving):
     s, _ = serving
     host, port = s.address
-    for header in ({}, {"Authorization": "Bearer wrong"}):
+    # the old way (the agents' token as a Bearer header) and no credential at all
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {TOKEN}"}):
         req = urllib.request.Request(f"http://{host}:{port}/run", method="POST", headers=header)
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=5)
         assert err.value.code == 401
         body = err.value.read().decode()
-        assert TOKEN not in body and "agent.token" in body
+        assert TOKEN not in body and RUN_NOW_TOKEN not in body
+        assert "serve.run_now_token" in body
+    # what the page needs to sign (nothing secret)
+    state = json.loads(_get(s, "/api/state").read())
+    assert state["run_now"]["enabled"] is True
+    assert state["run_now"]["audience"] == "readiness-serve/SITE-A/run-now"
+    assert RUN_NOW_TOKEN not in json.dumps(state)
 
 
 def test_a_finished_check_reaches_the_browser_as_an_event(serving):

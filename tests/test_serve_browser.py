@@ -6,6 +6,8 @@ check by check without a reload."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from serve_site import drill_doc, make_site, store_drill
+from serve_site import RUN_NOW_TOKEN, drill_doc, make_site, store_drill
 
 from readiness.report.pdf import BASE_FLAGS, find_chromium
 from readiness.results import Status
@@ -88,9 +90,11 @@ class Page:
 def served(tmp_path: Path):
     site = make_site(tmp_path, "SITE-A")
     store_drill(tmp_path, "SITE-A")
+    # a run the schedule makes ("run now") checks only SERVER-SPARE, not a rule of the lab
+    # site's certificate: it sends nothing anywhere
     settings = settings_from(site, store=tmp_path / "readiness.sqlite",
                              log_path=tmp_path / "evidence.jsonl", key_dir=tmp_path / "keys",
-                             jobs=tmp_path / "schedule.sqlite")
+                             jobs=tmp_path / "schedule.sqlite", only=["SERVER-SPARE"])
     s = service.start(settings, ("127.0.0.1", 0))
     try:
         yield s, tmp_path
@@ -215,6 +219,43 @@ def test_no_browser_request_leaves_loopback(served, browser):
     page.wait_for("document.querySelectorAll('.seat').length === 40")
     urls = page.js("performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(f"http://{host}:{port}/") for u in urls), urls
+
+
+def test_run_now_is_signed_in_the_browser(served, browser):
+    """The page signs "run now" itself (no WebCrypto on a plain-http LAN page): its
+    HMAC-SHA256 is Python's, a wrong token is refused, the right one starts a run, a
+    second press joins it, and a PC whose clock is 5 minutes off still gets through."""
+    s, _ = served
+    s.service.scheduler.pause()  # the run stays queued: the answers depend on nothing else
+    queued = lambda: [j.id for j in s.service.scheduler.get_jobs() if "-now-" in j.id]  # noqa: E731
+    host, port = s.address
+    page = browser
+    try:
+        page.send("Page.navigate", url=f"http://{host}:{port}/")
+        page.wait_for("document.querySelectorAll('.seat').length === 40")
+        for key, message in (("k", ""), ("立即检查-令牌", "x" * 200), ("K" * 100, "a\nb" * 40)):
+            expected = hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+            assert page.js(f"hex(hmacSha256(utf8({json.dumps(key)}), "
+                           f"utf8({json.dumps(message)})))") == expected
+
+        def press(token: str, expect: str) -> str:
+            page.js("document.getElementById('msg').textContent = ''")
+            page.js(f"document.getElementById('token').value = {json.dumps(token)};"
+                    " document.getElementById('runbtn').click()")
+            return page.wait_for(f"(t => t.includes({json.dumps(expect)}) && t)"
+                                 "(document.getElementById('msg').textContent)")
+
+        press("not-the-run-now-token-0123456789", "wrong run-now token")
+        assert queued() == []
+        press(RUN_NOW_TOKEN, "run started")
+        assert len(queued()) == 1
+        press(RUN_NOW_TOKEN, "joins")
+        page.js("const realNow = Date.now; Date.now = () => realNow() - 300000")
+        press(RUN_NOW_TOKEN, "joins")  # refused as expired once, then signed with its time
+        assert len(queued()) == 1
+    finally:
+        for job_id in queued():  # none left due when the service stops
+            s.service.scheduler.remove_job(job_id)
 
 
 if shutil.which("chromium") is None:  # keep the reason visible in -ra output

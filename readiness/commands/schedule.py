@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "running and watch the site file for new sessions)")
     parser.add_argument("--log-file", metavar="FILE",
                         help="append the schedule's log here instead of stderr (Windows "
-                             "tasks have no console)")
+                             "tasks have no console); rotated at 10 MB, 3 old files kept "
+                             "(FILE.1 ...)")
     parser.add_argument("--limit", type=int, default=None,
                         help="show: list at most this many runs")
 
@@ -113,9 +114,20 @@ class _Scrub(logging.Filter):
         return True
 
 
-def _logging(log_file: str | None, secrets: list[Secret]) -> logging.Handler:
-    handler: logging.Handler = (logging.FileHandler(log_file, encoding="utf-8") if log_file
-                                else logging.StreamHandler(sys.stderr))
+# --log-file: a service that runs for weeks (and logs every refused request, however
+# rate-limited) must not fill the disk: the file is rotated at this size, a few kept
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 3
+
+
+def _logging(log_file: str | None, secrets: list[Secret], *, max_bytes: int = LOG_FILE_BYTES,
+             backups: int = LOG_FILE_BACKUPS) -> logging.Handler:
+    from logging.handlers import RotatingFileHandler
+
+    handler: logging.Handler = (
+        RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+                            encoding="utf-8") if log_file
+        else logging.StreamHandler(sys.stderr))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_Scrub(secrets))
     for name, level in (("readiness", logging.INFO), ("apscheduler", logging.WARNING)):

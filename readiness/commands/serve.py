@@ -15,13 +15,26 @@ SERVE_HELP = r"""One service on the proctor PC: the countdown schedule of `readi
 (the same plan, job store and ledger: run one of the two, not both), every run saved in
 the store and signed into the evidence log, and on --listen:
   /         the live page (zh and en): seat plan, requirements, fix list, countdown;
-            a run in progress shows check by check; "run now" needs the site token
-            (agent.token of the site file)
+            a run in progress shows check by check; "run now" needs the run-now token
   /metrics  Prometheus text format (see deploy/ for the site agent and the province)
   /healthz  200 while the latest stored run matches the evidence log
 
+"Run now" has its own token, never the agents' one (every seat PC holds that). Make it
+once, put it in the secrets file and name it in the site file:
+  python3 -c "import secrets; print(secrets.token_urlsafe(24))"   # -> run_now_token: ...
+  serve:
+    run_now_token: secret:run_now_token
+The page asks for it once and signs each press in the browser (time and a random
+nonce, HMAC-SHA256): the token never crosses the network and a captured request cannot
+be used again. Presses while a run is queued or running join that run.
+
 The default --listen is 127.0.0.1 only. To show the page on the exam LAN give the
-proctor PC's address, e.g. --listen 192.168.10.2:9477; "run now" still needs the token.
+proctor PC's address, e.g. --listen 192.168.10.2:9477. The service answers only to the
+address it is opened by, `localhost`, this PC's host name and the names given with
+--host-name (a page elsewhere cannot make a browser read it through a name of its own);
+give the name staff type, e.g. --host-name proctor.school.lan. Idle connections are
+closed after 10 s and capped, the oldest giving way, so they cannot lock out /healthz or
+"run now"; the systemd unit raises the open-files limit (LimitNOFILE).
 
 Keep it running with systemd (Linux):
   readiness example serve.service --out /etc/systemd/system/readiness-serve.service
@@ -46,6 +59,10 @@ def add_serve_parser(subparsers: Any, parents: list[argparse.ArgumentParser],
     add_schedule_arguments(parser)
     parser.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR:PORT",
                         help="where the page and /metrics listen (default %(default)s)")
+    parser.add_argument("--host-name", action="append", default=[], metavar="NAME",
+                        help="a name (or outside address) staff open the page by, besides "
+                             "the listening address, localhost and this PC's host name; "
+                             "repeat for several")
     parser.set_defaults(func=cmd_serve, action="run")
     return parser
 
@@ -69,7 +86,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return print_config_error(err, lang)
     return run_unattended(args, site,
-                          lambda settings, stop: service.run(settings, listen, stop),
+                          lambda settings, stop: service.run(
+                              settings, listen, stop, host_names=tuple(args.host_name)),
                           "readiness.serve", "stopping")
 
 

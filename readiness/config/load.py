@@ -266,6 +266,9 @@ def _secret_fields(data: dict[str, Any]) -> list[tuple[PathKey, str]]:
     token = _get(data, "agent", "token")
     if isinstance(token, str):
         found.append((("agent", "token"), token))
+    run_now = _get(data, "serve", "run_now_token")
+    if isinstance(run_now, str):
+        found.append((("serve", "run_now_token"), run_now))
     rooms = data.get("rooms")
     for ri, room in enumerate(rooms if isinstance(rooms, list) else []):
         base: PathKey = ("rooms", ri)
@@ -303,7 +306,7 @@ def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
 
 # Tokens the project itself asks for and that sign or unlock something: refused when
 # weak, with the command that makes a good one.
-PROJECT_TOKENS: tuple[PathKey, ...] = (("agent", "token"),)
+PROJECT_TOKENS: tuple[PathKey, ...] = (("agent", "token"), ("serve", "run_now_token"))
 
 
 def _where_value(secret: Secret, store: SecretsFile) -> tuple[str, str]:
@@ -358,6 +361,22 @@ def _short_secret_warning(field_path: PathKey, secret: Secret, store: SecretsFil
     else:
         return None
     return ConfigIssue(src.file, src.line_of(field_path), dotted(field_path), en, zh)
+# the run-now token is made the same way as the agents' one
+MAKE_TOKEN = MAKE_ONE
+
+
+def _shared_run_now_token(resolved: dict[str, Secret], src: YamlSource) -> list[ConfigIssue]:
+    """"Run now" must not open with the agents' token: every seat PC holds that one."""
+    run_now, agent = resolved.get("serve.run_now_token"), resolved.get("agent.token")
+    if run_now is None or agent is None or run_now != agent:
+        return []
+    return [ConfigIssue(src.file, src.line_of(("serve", "run_now_token")),
+                        "serve.run_now_token",
+                        f"{run_now.ref} has the same value as agent.token ({agent.ref}); "
+                        "run now needs its own token, which no seat PC holds: make one with "
+                        f"{MAKE_TOKEN} and put it in the secrets file",
+                        f"{run_now.ref} 与 agent.token（{agent.ref}）的值相同；“立即检查”需要"
+                        f"考位电脑上没有的独立令牌：用 {MAKE_TOKEN} 生成，写入密钥文件")]
 
 
 def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
@@ -432,6 +451,7 @@ def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
             warning = _short_secret_warning(field_path, secret, store, src)
             if warning is not None:
                 warnings.append(warning)
+    issues.extend(_shared_run_now_token(resolved, src))
 
     if issues or model is None:
         issues.sort(key=lambda i: (i.line or 0, i.path))

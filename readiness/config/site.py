@@ -190,6 +190,13 @@ class Agent(Strict):
     token: str | None = None
 
 
+class Serve(Strict):
+    """`readiness serve`: "run now" on the live page needs its own credential, never
+    the agents' token (every seat PC holds that one)."""
+
+    run_now_token: str | None = None
+
+
 class LanSpeed(Strict):
     """How each seat's own link is proven (LAN-SPEED by measurement).
 
@@ -407,6 +414,7 @@ class SiteFile(Strict):
     timezone: str = "Asia/Shanghai"
     secrets_file: str | None = None
     agent: Agent = Agent()
+    serve: Serve = Serve()
     exam_sessions: list[ExamSession] = []
     schedule: Schedule = Schedule()
     alerts: Alerts | None = None

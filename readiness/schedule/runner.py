@@ -426,6 +426,11 @@ class Service:
             else:
                 self._active = max(0, self._active - 1)
 
+    def running(self) -> bool:
+        """A run has been handed to the worker and has not ended yet."""
+        with self._guard:
+            return self._active > 0
+
     def idle(self) -> bool:
         with self._guard:
             return self._active == 0 and not self._ours()

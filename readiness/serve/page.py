@@ -31,8 +31,8 @@ form{margin:.6rem 0} #msg{margin-left:.6rem} #live{font-size:.85rem;max-height:1
 <h1 id="title">readiness</h1>
 <div class="bar"><span id="verdict"></span><span id="last"></span><span id="next"></span>
 <span id="exam"></span><span id="running"></span></div>
-<form id="runnow"><label>站点令牌 · site token <input type="password" id="token"
- autocomplete="off"></label> <button>立即检查 · Run now</button><span id="msg"></span></form>
+<form id="runnow"><label>“立即检查”令牌 · run-now token <input type="password" id="token"
+ autocomplete="off"></label> <button id="runbtn">立即检查 · Run now</button><span id="msg"></span></form>
 <div id="rooms"></div>
 <h2>要求 · Requirements</h2><table id="reqs"></table>
 <h2>待修复 · Fix list</h2><table id="fixes"></table>
@@ -109,10 +109,89 @@ function onCheck(c) {
   const row = el("req-" + c.requirement);
   if (row && (SEV[c.status] ?? 0) >= 3) { row.children[1].className = c.status; row.children[1].innerHTML = word(c.status); }
 }
+// "Run now" is signed here, in the browser, with the token typed above: HMAC-SHA256 over
+// the same lines an agent's request is signed with (readiness/agent/auth.py), so the token
+// never crosses the network and a captured request cannot be sent again. Plain script
+// (FIPS 180-4, RFC 2104), because WebCrypto's crypto.subtle exists only on pages served
+// over TLS or from localhost, and staff open this one by the proctor PC's plain address.
+const K = new Uint32Array([0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+  0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+  0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa,
+  0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+  0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb,
+  0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624,
+  0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb,
+  0xbef9a3f7, 0xc67178f2]);
+const ror = (x, n) => (x >>> n) | (x << (32 - n));
+function sha256(data) {
+  const blocks = new Uint8Array(((data.length + 9 + 63) >> 6) << 6);
+  blocks.set(data); blocks[data.length] = 0x80;
+  const view = new DataView(blocks.buffer);
+  view.setUint32(blocks.length - 8, Math.floor(data.length / 0x20000000));  // length in bits, high word
+  view.setUint32(blocks.length - 4, (data.length * 8) >>> 0);
+  const H = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+    0x1f83d9ab, 0x5be0cd19]);
+  const W = new Uint32Array(64);
+  for (let at = 0; at < blocks.length; at += 64) {
+    for (let t = 0; t < 16; t++) W[t] = view.getUint32(at + 4 * t);
+    for (let t = 16; t < 64; t++) {
+      const s0 = ror(W[t - 15], 7) ^ ror(W[t - 15], 18) ^ (W[t - 15] >>> 3);
+      const s1 = ror(W[t - 2], 17) ^ ror(W[t - 2], 19) ^ (W[t - 2] >>> 10);
+      W[t] = W[t - 16] + s0 + W[t - 7] + s1;  // a Uint32Array keeps it modulo 2^32
+    }
+    let [a, b, c, d, e, f, g, h] = H;
+    for (let t = 0; t < 64; t++) {
+      const t1 = (h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + W[t]) >>> 0;
+      const t2 = ((ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+      h = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0;
+    }
+    [a, b, c, d, e, f, g, h].forEach((v, i) => { H[i] += v; });
+  }
+  const out = new Uint8Array(32), outView = new DataView(out.buffer);
+  H.forEach((v, i) => outView.setUint32(4 * i, v));
+  return out;
+}
+function hmacSha256(key, message) {
+  if (key.length > 64) key = sha256(key);
+  const inner = new Uint8Array(64 + message.length), outer = new Uint8Array(64 + 32);
+  for (let i = 0; i < 64; i++) { inner[i] = (key[i] || 0) ^ 0x36; outer[i] = (key[i] || 0) ^ 0x5c; }
+  inner.set(message, 64);
+  outer.set(sha256(inner), 64);
+  return sha256(outer);
+}
+const utf8 = s => new TextEncoder().encode(s);
+const hex = bytes => Array.from(bytes, x => x.toString(16).padStart(2, "0")).join("");
+let skew = 0;  // the service's clock minus this PC's, learnt from a refusal
+function runNowHeaders(token, info, stamp, nonce) {
+  const lines = [info.scheme, info.audience, "POST", info.path, String(stamp), nonce,
+                 hex(sha256(new Uint8Array(0)))].join("\n");
+  return {"X-Readiness-Time": String(stamp), "X-Readiness-Nonce": nonce,
+          "X-Readiness-Agent": info.audience, "X-Readiness-Signature": hex(hmacSha256(utf8(token), utf8(lines)))};
+}
+async function runNow(token) {
+  const info = state.run_now;
+  for (let attempt = 0; ; attempt++) {
+    const stamp = Math.floor(Date.now() / 1000) + skew;
+    const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+    const r = await fetch("run", {method: "POST", headers: runNowHeaders(token, info, stamp, nonce)});
+    const body = await r.json();
+    // this PC's clock is off (or the service just restarted): sign once more with the service's time
+    if (attempt === 0 && (body.error === "expired" || body.error === "future") && body.server_time) {
+      skew = body.server_time - Math.floor(Date.now() / 1000);
+      continue;
+    }
+    return body;
+  }
+}
 el("runnow").addEventListener("submit", async ev => {
   ev.preventDefault();
-  const r = await fetch("run", {method: "POST", headers: {"Authorization": "Bearer " + el("token").value}});
-  const body = await r.json(); el("msg").innerHTML = both(body.message);
+  if (!state || !state.run_now || !state.run_now.enabled) {
+    el("msg").innerHTML = "“立即检查”未启用（站点文件 serve.run_now_token）· run now is off (serve.run_now_token of the site file)";
+    return;
+  }
+  const body = await runNow(el("token").value);
+  el("msg").innerHTML = both(body.message);
 });
 const events = new EventSource("events");
 events.addEventListener("check", e => onCheck(JSON.parse(e.data)));

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +26,7 @@ from .page_model import check_event, page_state
 
 log = logging.getLogger(__name__)
 
-# a browser that stops reading loses events rather than growing the service's memory
-SUBSCRIBER_BACKLOG = 1000
+Deliver = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,11 @@ def next_exam(site: Site, now: datetime) -> datetime | None:
 
 class LiveState:
     def __init__(self, site: Site, profile: Profile, paths: Paths,
-                 next_run: Callable[[], datetime | None] = lambda: None):
+                 next_run: Callable[[], datetime | None] = lambda: None,
+                 run_now: dict[str, Any] | None = None):
         self.site, self.profile, self.paths = site, profile, paths
+        # what the page needs to sign "run now" (nothing secret)
+        self.run_now = run_now or {"enabled": False}
         self.next_run = next_run
         self._lock = threading.Lock()
         self._run: RunRecord | None = None
@@ -57,7 +58,7 @@ class LiveState:
         self._running = False
         self._live: list[dict[str, Any]] = []
         self._runs_recorded = 0
-        self._subscribers: list[queue.Queue[tuple[str, str]]] = []
+        self._subscribers: list[Deliver] = []
 
     @property
     def code(self) -> str:
@@ -118,6 +119,7 @@ class LiveState:
                            exam_start=next_exam(self.site, datetime.now(UTC)),
                            next_run=self.next_run(), signed=signed, running=running, live=live)
         state["problem"] = problem.to_dict() if problem else None
+        state["run_now"] = self.run_now
         return state
 
     def healthy(self) -> tuple[bool, Text]:
@@ -128,26 +130,26 @@ class LiveState:
         return True, Text("serving", "运行中")
 
     # ------------------------------------------------------------------ events
-    def subscribe(self) -> queue.Queue[tuple[str, str]]:
-        q: queue.Queue[tuple[str, str]] = queue.Queue(SUBSCRIBER_BACKLOG)
+    def subscribe(self, deliver: Deliver) -> None:
+        """`deliver(event, data)` is called for every event, from the schedule's worker
+        thread: it must not block (the server hands it to its event loop)."""
         with self._lock:
-            self._subscribers.append(q)
-        return q
+            self._subscribers.append(deliver)
 
-    def unsubscribe(self, q: queue.Queue[tuple[str, str]]) -> None:
+    def unsubscribe(self, deliver: Deliver) -> None:
         with self._lock:
-            if q in self._subscribers:
-                self._subscribers.remove(q)
+            if deliver in self._subscribers:
+                self._subscribers.remove(deliver)
 
     def _broadcast(self, event: str, data: dict[str, Any]) -> None:
         text = json.dumps(data, ensure_ascii=False)
         with self._lock:
             subscribers = list(self._subscribers)
-        for q in subscribers:
+        for deliver in subscribers:
             try:
-                q.put_nowait((event, text))
-            except queue.Full:
-                pass
+                deliver(event, text)
+            except Exception:  # a browser's connection must not break the run
+                log.debug("an event subscriber failed", exc_info=True)
 
     def watch(self, event: str, payload: object) -> None:
         """Called by the schedule's worker (readiness.schedule.runner.WATCHERS)."""
