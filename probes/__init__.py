@@ -13,34 +13,25 @@ that says its parameters, which of them are targets, its judges and where it run
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from readiness.checkkind import CheckKind, ProbeFn
 
 __all__ = ["ProbeFn", "kinds", "registry"]
 
 
 def kinds() -> list[CheckKind]:
-    # Imported when asked, so that a broken optional dependency of one probe (e.g.
-    # OpenCV) cannot stop the others from loading.
-    from . import (
-        camera_stream,
-        l2_sweep,
-        onvif_discovery,
-        reachability,
-        router_web,
-        snmp_device,
-        subnet,
-        throughput,
-        throughput_serve,
-        url_filter,
-        wan_bandwidth,
-        wan_floor,
-    )
-
+    """Every kind a module of this package declares: a new probe is found by being here.
+    Imported when asked, so that a broken optional dependency of one probe (e.g. OpenCV)
+    cannot stop the others from loading."""
     out: list[CheckKind] = []
-    for module in (reachability, subnet, l2_sweep, wan_bandwidth, wan_floor, url_filter,
-                   router_web, throughput, throughput_serve, camera_stream,
-                   onvif_discovery, snmp_device):
-        out += list(getattr(module, "KINDS", ())) or [module.KIND]
+    for info in pkgutil.iter_modules(__path__):
+        if info.ispkg:
+            continue  # engines/: protocol code, not probes
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        out += list(getattr(module, "KINDS", ())) or (
+            [module.KIND] if hasattr(module, "KIND") else [])
     return out
 
 

@@ -32,8 +32,6 @@ from readiness.vocabulary import UPS_BATTERY_STATUS_NAMES, UPS_OUTPUT_SOURCE_NAM
 
 from .engines import snmp_oids as o
 from .engines.snmp_client import (
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_S,
     SnmpCredentials,
     SnmpError,
     SnmpNoSuchObject,
@@ -476,15 +474,6 @@ async def map_seats_on(session: SnmpSession, seats: dict[str, str]) -> dict[str,
             if_index_assumed=bridge_port not in base,
         )
     return result
-
-
-async def map_seats(host: str, port: int, creds: SnmpCredentials, seats: dict[str, str], *,
-                    timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
-                    budget_s: float | None = None) -> dict[str, SeatPort | None]:
-    """One-shot `map_seats_on`: label -> SeatPort (port, speed_mbps, oper_status...) or None."""
-    async with SnmpSession(host, port, creds, timeout_s=timeout_s, retries=retries,
-                           budget_s=budget_s) as session:
-        return await map_seats_on(session, seats)
 
 
 async def run_port_speed(params: dict[str, Any], deadline_s: float,

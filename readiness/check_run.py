@@ -163,25 +163,4 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
         required=plan.required)
 
 
-def run_site(config_path: str | Path, *, room_ids: Iterable[str] | None = None,
-             only: Iterable[str] | None = None, trigger: str = "schedule", lang: str = "en",
-             concurrency: int = 64, on_start: OnStart = _nothing, on_done: OnDone = _nothing,
-             evidence_dir: Path | None = None) -> RunRecord:
-    """Load the site file afresh and run its checks: the whole of one run, no output.
-
-    Raises ConfigError (the file is wrong) or SelectionError (a room or requirement
-    that does not exist). `trigger` only labels the log line: the trigger that is stored
-    is the one given to `record_run`. `lang` changes nothing yet: every message a run
-    produces is a Text carrying both languages, and the caller picks one when it shows it.
-    """
-    del lang
-    site, profile = load(config_path)
-    plan = plan_run(site, profile, select(site, profile, room_ids, only), evidence_dir)
-    record = execute(site, profile, plan, concurrency=concurrency, on_start=on_start,
-                     on_done=on_done)
-    log.info("%s run of %s: %s, %d result(s)", trigger, site.model.site.code,
-             record.verdict.value, len(record.results))
-    return record
-
-
-__all__ = ["Selection", "SelectionError", "execute", "load", "plan_run", "run_site", "select"]
+__all__ = ["Selection", "SelectionError", "execute", "load", "plan_run", "select"]

@@ -27,6 +27,7 @@ from readiness.config.profile import CamAudioThresholds, CamResThresholds, load_
 from readiness.judges import cameras as judges
 from readiness.lab.loopback_cameras import Camera, free_port, gi_available, running
 from readiness.planning import NEEDS, PLANNERS, PlanContext, build_plan
+from readiness.planning.knobs import knobs
 from readiness.redact import Secret, mask_url
 from readiness.results import ProbeOutcome, Status
 from readiness.runner import Runner
@@ -53,8 +54,8 @@ def cameras() -> Iterator[dict[str, str]]:
 
 
 def _picture(url: str, min_w: int, min_h: int, **extra: object) -> dict[str, object]:
-    return {"url": url, "min_width": min_w, "min_height": min_h, "warmup_s": 1.0,
-            "measure_s": 2.0, "open_timeout_s": 5.0, "read_timeout_s": 3.0, **extra}
+    return {**knobs("camera_picture"), "allow_basic_auth": False, "url": url,
+            "min_width": min_w, "min_height": min_h, **extra}
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -83,6 +84,7 @@ async def run_audio(params: dict[str, object], deadline_s: float) -> ProbeOutcom
     params = dict(params)
     secrets = _secrets(params)
     required = bool(params.pop("audio_required", True))
+    params = {**knobs("camera_audio"), "allow_basic_auth": False, **params}
     outcome = await camera_stream.run_audio(params, deadline_s, secrets)
     return judges.audio(outcome, {"thresholds": CamAudioThresholds(audio_required=required),
                                   "where": mask_url(str(params["url"]))})

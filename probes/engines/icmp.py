@@ -160,10 +160,6 @@ class EchoMatcher:
     def sent(self, seq: int, t_mono: float, t_real_ns: int) -> None:
         self._sent[seq] = (t_mono, t_real_ns)
 
-    @property
-    def outstanding(self) -> int:
-        return len(self._sent) - len(self._answered)
-
     def accept(self, data: bytes, t_mono: float, t_kernel_ns: int | None) -> float | None:
         """Record `data` if it answers one of our echoes in time; return its RTT in ms."""
         msg = parse_icmp(data, ip_header=self.ip_header)

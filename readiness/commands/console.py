@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -16,7 +15,7 @@ from ..figures import deciding_figure
 from ..fixlist import fix_list
 from ..redact import Secret, scrub
 from ..results import CheckResult, RunRecord, Status, Verdict, worst
-from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS, say
+from ..words import STATUS_WORDS, VERDICT_WORDS, say
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
                 Status.ERROR: "magenta", Status.SKIP: "dim"}
@@ -30,22 +29,6 @@ LABELS = {
            "finding": "发现（实测 / 阈值）", "rule": "依据", "overall": "总体结论",
            "running": "正在检查", "checking": "检查中"},
 }
-def _fmt_value(key: str, value: Any) -> str:
-    if isinstance(value, float):
-        value = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
-    if isinstance(value, dict):
-        return ",".join(f"{k}:{v}" for k, v in value.items())
-    for suffix, unit in UNITS:
-        if key.endswith(suffix):
-            return f"{value}{unit}"
-    return str(value)
-
-
-
-
-def format_pairs(values: dict[str, Any]) -> str:
-    return " ".join(f"{k}={_fmt_value(k, v)}" for k, v in values.items()
-                    if k not in HIDDEN and v is not None and v != [] and v != {})
 
 
 class LiveProgress:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from . import OutcomeJudge, ResultsJudge
 
 
 def _families() -> list[Any]:
-    # imported when first asked, so that importing one judge module (in a test, or
-    # the agent) does not pull in every family
-    from . import cameras, filtering, lan, layer2, seat, snmp, throughput
-
-    return [lan, layer2, throughput, filtering, cameras, snmp, seat]
+    # every module of this package that declares judges: a new family is found by being
+    # here (imported when first asked, so importing one judge module, in a test or the
+    # agent, does not pull in every family)
+    package = importlib.import_module(__package__ or "readiness.judges")
+    return [importlib.import_module(f"{package.__name__}.{m.name}")
+            for m in pkgutil.iter_modules(package.__path__) if m.name != "registry"]
 
 
 def outcome_judges() -> dict[str, OutcomeJudge]:

@@ -109,10 +109,6 @@ class LabStatus:
     def up(self) -> bool:
         return self.recorded and not self.missing_namespaces and all(s.alive for s in self.services)
 
-    @property
-    def dead_services(self) -> list[ServiceStatus]:
-        return [s for s in self.services if not s.alive]
-
     def as_dict(self) -> dict[str, object]:
         """Plain data for `readiness lab status --json`."""
         return {

@@ -8,6 +8,8 @@ result, so a report never silently omits a rule.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,7 +17,6 @@ from ..checks import Check
 from ..config.profile import Requirement
 from ..config.site import Room
 from ..results import Status, Text
-from . import agents, cameras, filtering, lan, layer2, server_spare, snmp, throughput
 from .context import PlanContext, thresholds_of
 
 __all__ = ["Plan", "PlanContext", "build_plan", "planners_for", "thresholds_of"]
@@ -23,34 +24,30 @@ __all__ = ["Plan", "PlanContext", "build_plan", "planners_for", "thresholds_of"]
 
 Planner = Callable[[PlanContext, Requirement, Room], list[Check]]
 
-# requirement id -> its planners (several families may prove one requirement, e.g.
-# LAN-SPEED from throughput tests, NIC speed reported by agents and switch ports)
-PLANNERS: dict[str, list[Planner]] = {
-    "LAN-SUBNET": [lan.plan_lan_subnet, layer2.plan_layer2_for_subnet],
-    "LAN-SEATS": [lan.plan_lan_seats],
-    "LAN-SPEED": [agents.plan_nic_speed, throughput.plan_seat_throughput,
-                  throughput.plan_room_load, snmp.plan_switch],
-    "LAN-FIXED-IP": [agents.plan_fixed_ip_agents, layer2.plan_lan_fixed_ip],
-    "SEAT-SPEC": [agents.plan_seat_spec],
-    "WAN-FLOOR": [filtering.plan_wan_floor],
-    "WAN-POLICY": [filtering.plan_wan_policy],
-    "FILTER-FEATURES": [filtering.plan_filter_features, snmp.plan_router_snmp],
-    "UPS-RUNTIME": [snmp.plan_ups],
-    "CAM-RES": [cameras.plan_cam_res],
-    "CAM-AUDIO": [cameras.plan_cam_audio],
-    "CAM-COUNT": [cameras.plan_cam_count, cameras.plan_cam_discovery],
-    "SERVER-SPARE": [server_spare.plan_server_spare],
-}
+def _declared() -> tuple[dict[str, list[Planner]], dict[str, set[str]]]:
+    """Every planner module's PLANS (and NEEDS): a new family is found by being here.
+    Several families may prove one requirement (LAN-SPEED from NIC speeds the agents
+    report, throughput tests and switch ports)."""
+    plans: dict[str, list[Planner]] = {}
+    needs: dict[str, set[str]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for req_id, planners in getattr(module, "PLANS", {}).items():
+            plans.setdefault(req_id, []).extend(planners)
+        for req_id, wanted in getattr(module, "NEEDS", {}).items():
+            needs.setdefault(req_id, set()).update(wanted)
+    return plans, needs
+
+
+# requirement id -> its planners; requirement id -> the requirements it derives from
+# (LAN-FIXED-IP judges the ARP sweep that LAN-SUBNET plans)
+PLANNERS, NEEDS = _declared()
 
 
 def planners_for(req_id: str) -> list[Planner]:
     found = PLANNERS.get(req_id, [])
     return [found] if callable(found) else list(found)
 
-# Planners that need another requirement's results (derived checks) pull it in.
-# (LAN-FIXED-IP judges the ARP sweep that LAN-SUBNET plans.)
-NEEDS: dict[str, set[str]] = {"LAN-SEATS": {"LAN-SUBNET"}, "LAN-FIXED-IP": {"LAN-SUBNET"},
-                              "CAM-COUNT": {"CAM-RES"}}
 
 
 @dataclass

@@ -97,3 +97,8 @@ def plan_seat_spec(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
                                subjects.seat(room, s.label, s.address), threshold,
                                "seat.spec", {"thresholds": th})
             for s in ctx.site.seats[room.id]]
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"LAN-SPEED": [plan_nic_speed], "LAN-FIXED-IP": [plan_fixed_ip_agents],
+         "SEAT-SPEC": [plan_seat_spec]}

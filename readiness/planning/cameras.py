@@ -22,16 +22,12 @@ from ..registry import deadline
 from ..subject import Kind, Subject
 from . import subjects
 from .context import thresholds_of
+from .knobs import knobs
 
 if TYPE_CHECKING:
     from ..config.profile import Requirement
     from .context import PlanContext
 
-OPEN_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 3.0
-WARMUP_S = 1.0
-MEASURE_S = 2.0
-DESCRIBE_TIMEOUT_S = 5.0
 
 
 def _password(ctx: PlanContext, room: Room, index: int) -> dict[str, str]:
@@ -66,9 +62,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
     for index, camera in enumerate(room.cameras):
         params: dict[str, Any] = {
             **_camera_params(ctx, room, index),
-            "warmup_s": WARMUP_S, "measure_s": MEASURE_S,
-            "open_timeout_s": OPEN_TIMEOUT_S, "read_timeout_s": READ_TIMEOUT_S,
-            "describe_timeout_s": DESCRIBE_TIMEOUT_S,
+            **knobs("camera_picture"),
         }
         if ctx.evidence_dir is not None:
             params["snapshot_path"] = str(ctx.evidence_dir / f"{room.id}-{camera.name}.jpg")
@@ -84,7 +78,7 @@ def plan_cam_res(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
             secrets=_password(ctx, room, index),
             judge="cameras.picture",
             judge_params={"thresholds": th, "where": mask_url(camera.url),
-                          "measure_s": MEASURE_S},
+                          "measure_s": params["measure_s"]},
         ))
     return checks
 
@@ -97,9 +91,9 @@ def plan_cam_audio(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         subject=_subject(room, camera),
         vantage=COORDINATOR,
         probe="camera_audio",
-        params={**_camera_params(ctx, room, index), "timeout_s": DESCRIBE_TIMEOUT_S},
+        params={**_camera_params(ctx, room, index), **knobs("camera_audio")},
         threshold={"audio_required": th.audio_required},
-        deadline_s=DESCRIBE_TIMEOUT_S + 1.0,
+        deadline_s=knobs("camera_audio")["timeout_s"] + 1.0,
         secrets=_password(ctx, room, index),
         judge="cameras.audio",
         judge_params={"thresholds": th, "where": mask_url(camera.url)},
@@ -156,3 +150,10 @@ def plan_cam_discovery(ctx: PlanContext, req: Requirement, room: Room) -> list[C
         judge="cameras.discovery",
         judge_params={"configured_addresses": configured},
     )]
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"CAM-RES": [plan_cam_res], "CAM-AUDIO": [plan_cam_audio],
+         "CAM-COUNT": [plan_cam_count, plan_cam_discovery]}
+# the requirements whose checks these derive from
+NEEDS = {"CAM-COUNT": {"CAM-RES"}}

@@ -398,3 +398,8 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
                 "未演示远程管理：请在 filter_audit.remote_management_url 中"
                 "填写路由器的远程管理地址"))
     return checks
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"WAN-FLOOR": [plan_wan_floor], "WAN-POLICY": [plan_wan_policy],
+         "FILTER-FEATURES": [plan_filter_features]}

@@ -29,6 +29,11 @@ KNOBS: dict[str, dict[str, Any]] = {
                       "max_s": 5, "interval_s": 0.5, "settle_window": 4,
                       "tolerance_pct": 2.5, "ramp_s": 0.5, "latency_samples": 5},
     "throughput": {"parallel": 1, "connect_timeout_s": 2.0},
+    # a camera: open, a second of warm-up (frames buffered during the open arrive in a
+    # burst), two seconds measured; the RTSP DESCRIBE on its own
+    "camera_picture": {"warmup_s": 1.0, "measure_s": 2.0, "open_timeout_s": 5.0,
+                       "read_timeout_s": 3.0, "describe_timeout_s": 5.0},
+    "camera_audio": {"timeout_s": 5.0},
     "snmp_device": {**_SNMP, "reboot_tolerance_s": 60.0},
     "snmp_interfaces": {**_SNMP, "interval_s": 2.0},
     "snmp_port_speed": dict(_SNMP),

@@ -108,3 +108,9 @@ def plan_lan_seats(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
         judge="lan.count_seats",
         judge_params={"room": room.id, "seats": seats, "thresholds": th},
     )]
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"LAN-SUBNET": [plan_lan_subnet], "LAN-SEATS": [plan_lan_seats]}
+# the requirements whose checks these derive from
+NEEDS = {"LAN-SEATS": {"LAN-SUBNET"}}

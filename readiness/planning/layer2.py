@@ -253,3 +253,9 @@ def observed_macs(results: list[CheckResult]) -> dict[str, str]:
         if m.get("local_address") and m.get("local_mac"):
             out.setdefault(m["local_address"], m["local_mac"])
     return out
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"LAN-SUBNET": [plan_layer2_for_subnet], "LAN-FIXED-IP": [plan_lan_fixed_ip]}
+# the requirements whose checks these derive from
+NEEDS = {"LAN-FIXED-IP": {"LAN-SUBNET"}}

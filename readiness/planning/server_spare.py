@@ -52,3 +52,7 @@ def plan_server_spare(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
         judge="lan.spare",
         judge_params={},
     )]
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"SERVER-SPARE": [plan_server_spare]}

@@ -114,3 +114,8 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
             deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.port_speed",
             judge_params={**judged, "macs": seats}))
     return checks
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"LAN-SPEED": [plan_switch], "FILTER-FEATURES": [plan_router_snmp],
+         "UPS-RUNTIME": [plan_ups]}

@@ -188,3 +188,7 @@ def plan_room_load(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     if not seats:
         return []
     return [_load_check(ctx, room, seats, thresholds_of(req, LanSpeedThresholds))]
+
+
+# the requirements this module plans checks for (readiness/planning/__init__.py finds it)
+PLANS = {"LAN-SPEED": [plan_seat_throughput, plan_room_load]}

@@ -15,7 +15,7 @@ from ..results import CheckResult, RunRecord, Text
 from ..subject import Kind
 from .digest import seat_ranges
 
-# The techniques of issue 13, in the order an inspector reads them; an attempt of
+# The filter audit's techniques, in the order an inspector reads them; an attempt of
 # another technique (e.g. "plain", the site by its own name) gets a column of its own.
 TECHNIQUES: tuple[tuple[tuple[str, ...], Text], ...] = (
     (("dns",), Text("DNS", "DNS 解析")),
