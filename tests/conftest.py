@@ -1,7 +1,12 @@
 """Shared test settings.
 
+Two tiers: `pytest -m "not lab"` runs as any user, without root, in a few minutes;
+`pytest` (as root) adds the lab tests, marked `lab`: they need root, network
+namespaces, ICMP sockets or the lab's daemons.
+
 Under CI (CI=true) a lab test may not skip: a skipped lab test would hide that the
-simulated exam room was never built, so it is turned into a failure.
+simulated exam room was never built, so it is turned into a failure. The non-lab tier
+deselects them, so it never fails for want of root.
 """
 
 from __future__ import annotations

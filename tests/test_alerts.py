@@ -578,6 +578,7 @@ def icmp_allowed() -> bool:
     return True
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(not icmp_allowed(), reason="needs ICMP rights (root or ping_group_range)")
 def test_scheduled_runs_announce_breaks_and_fixes(
         tmp_path: Path, receiver: HttpReceiver, smtp: Smtp, silent_port: int,

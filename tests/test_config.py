@@ -132,6 +132,22 @@ def test_ten_mistakes_are_all_reported_with_line_and_field(tmp_path: Path) -> No
     assert "plain-text-community" not in joined and "hunter22" not in joined
 
 
+@pytest.mark.parametrize("addresses", [
+    "192.168.300.101-103",  # an octet past 255 before the range
+    "192.168.010.101-103",  # a leading zero (ipaddress refuses it, inet_aton reads octal)
+    "١٩٢.168.10.101-103",  # digits, but not ASCII ones
+])
+def test_a_seat_range_on_no_address_is_named_not_a_crash(tmp_path: Path,
+                                                         addresses: str) -> None:
+    # found by tests/test_property_seats.py: these crashed the loader (AddressValueError)
+    site = GOOD.replace("A01-A40: 192.168.10.101-140", f"A01-A03: {addresses}")
+    assert site != GOOD
+    got = issues_of(write_site(tmp_path, site))
+    assert len(got) == 1 and got[0].startswith("site.yaml:") and \
+        f"rooms[0].seats.A01-A03: address range '{addresses}'" in got[0], got
+    assert "such as 192.168.10.101-140" in got[0]
+
+
 def test_check_command_on_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     site = write_site(tmp_path, GOOD.replace("profile: cbec", "profile: cbec\nprofil: eda"))
     proc = subprocess.run([sys.executable, "-m", "readiness", "check", str(site), "--lang", "en"],

@@ -57,12 +57,11 @@ async def _checked(params: dict[str, Any], deadline_s: float, **thresholds: Any)
 
 
 def _icmp_or_skip() -> None:
+    # only lab tests call this: under CI=true their skip is a failure (conftest.py)
     try:
         sock, _ = icmp.open_icmp_socket()
         sock.close()
     except icmp.IcmpUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"ICMP needed in CI: {exc}")
         pytest.skip(str(exc))
 
 
@@ -262,6 +261,7 @@ def _silent_port() -> Iterator[int]:
                 c.close()
 
 
+@pytest.mark.lab
 def test_loopback_answers() -> None:
     _icmp_or_skip()
     stats = _run(icmp.ping("127.0.0.1", count=3, interval_s=0.01, timeout_s=1.0))
@@ -269,6 +269,7 @@ def test_loopback_answers() -> None:
     assert stats.rtt_min_ms is not None and 0 < stats.rtt_min_ms <= stats.rtt_max_ms < 50
 
 
+@pytest.mark.lab
 def test_concurrent_pings_never_take_each_others_replies() -> None:
     # With raw sockets every socket connected to 127.0.0.1 sees all 40 runs' replies:
     # only identifier/sequence/token matching keeps the counts right.
@@ -285,6 +286,7 @@ def test_concurrent_pings_never_take_each_others_replies() -> None:
     assert [(s.received, s.duplicates) for s in results] == [(10, 0)] * 40
 
 
+@pytest.mark.lab
 def test_probe_open_refused_and_silent_ports() -> None:
     _icmp_or_skip()
     with _listener() as open_port, _closed_port() as closed, _silent_port() as silent:
@@ -300,6 +302,7 @@ def test_probe_open_refused_and_silent_ports() -> None:
     assert out.measured["received"] == 3
 
 
+@pytest.mark.lab
 def test_probe_passes_on_loopback_within_a_tight_deadline() -> None:
     _icmp_or_skip()
     with _listener() as port:

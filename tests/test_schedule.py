@@ -1,6 +1,7 @@
 """The countdown schedule: the plan's arithmetic with a fixed clock, the site file's
 `schedule:` section, crash recovery, and `readiness schedule` as a real process that
-is killed with SIGKILL mid-run and restarted: every planned run happens exactly once."""
+is killed with SIGKILL mid-run and restarted, on a virtual clock that skips the time
+between runs: every planned run happens exactly once, at its time, in order."""
 
 from __future__ import annotations
 
@@ -368,17 +369,6 @@ def test_unknown_requirement_in_schedule_only(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the real process
 
 
-def icmp_allowed() -> bool:
-    from probes.engines.icmp import IcmpUnavailable, open_icmp_socket
-
-    try:
-        sock, _kind = open_icmp_socket()
-        sock.close()
-    except IcmpUnavailable:
-        return False
-    return True
-
-
 class _Receiver(BaseHTTPRequestHandler):
     bodies: list[dict] = []
 
@@ -417,7 +407,22 @@ def _wait(what: str, cond, timeout: float, proc: subprocess.Popen | None = None)
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.skipif(not icmp_allowed(), reason="needs ICMP rights (root or ping_group_range)")
+# A fixed exam far from today's date: the scheduler's processes run on a virtual clock
+# (tests/virtual_clock.py) that jumps over the time between runs, so the last three
+# hours of a countdown take the seconds its checks need, and nothing here depends on
+# the real date.
+VIRTUAL_EXAM = datetime(2031, 12, 5, 9, 0, tzinfo=SHANGHAI)
+# How late a run may start: the time to wake up, and the checks of a run due before it
+# (one run of these two rules on loopback takes about 1 s here). Runs are 30 min apart,
+# so a run that slipped to another's time could not pass for an on-time one.
+RUN_SLACK = timedelta(seconds=30)
+
+
+def _virtual_scheduler(start: datetime, args: list[str]) -> list[str]:
+    return [sys.executable, str(REPO / "tests" / "virtual_clock.py"), start.isoformat(),
+            "readiness.schedule", *args]
+
+
 def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
     _Receiver.bodies = []
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
@@ -428,8 +433,7 @@ def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
     hook_token = "hooktoken-sched-4242"
 
     init_keys(tmp_path / "keys")
-    t0 = datetime.now(SHANGHAI).replace(microsecond=0) + timedelta(seconds=2)
-    exam = t0 + timedelta(seconds=70)
+    exam = VIRTUAL_EXAM
     # the proctor PC outside the exam subnet: LAN-SUBNET fails from the first run on,
     # which must be announced once, not once per run
     site = write_site(tmp_path, textwrap.dedent(f"""\
@@ -438,10 +442,10 @@ def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
         schedule:
           daily_from: null
           night_from: null
-          final_from: 60s
-          final_every: 10s
-          last: 5s
-          misfire_grace: 60s
+          final_from: 3h
+          final_every: 30m
+          last: 10m
+          misfire_grace: 1h
           only: [LAN-SUBNET, LAN-SEATS]
         alerts:
           timeout_s: 2
@@ -453,18 +457,21 @@ def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
         f"dead_hook: http://127.0.0.1:{dead_port}/h?token={hook_token}\n"))
     runs = tmp_path / "runs"
     jobs = runs / "schedule.sqlite"
-    argv = [sys.executable, "-m", "readiness.schedule", str(site), "--lang", "en",
-            "--store", str(runs / "readiness.sqlite"), "--log", str(runs / "evidence.jsonl"),
-            "--dir", str(tmp_path / "keys"), "--jobs", str(jobs), "--exit-when-done"]
-    expected = [t.astimezone(UTC).isoformat(timespec="seconds") for t in
-                [exam - timedelta(seconds=s) for s in (60, 50, 40, 30, 20, 10, 5)]]
-    ids = [f"LO-1-{t}" for t in expected]
+    args = [str(site), "--lang", "en", "--store", str(runs / "readiness.sqlite"), "--log",
+            str(runs / "evidence.jsonl"), "--dir", str(tmp_path / "keys"), "--jobs",
+            str(jobs), "--exit-when-done"]
+    planned = [exam - timedelta(minutes=m) for m in (180, 150, 120, 90, 60, 30, 10)]
+    ids = [f"LO-1-{t.astimezone(UTC).isoformat(timespec='seconds')}" for t in planned]
     env = {**os.environ, "COLUMNS": "200", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
     stderr_1, stderr_2 = tmp_path / "first.log", tmp_path / "second.log"
+    # the first process starts half an hour before the first planned run; the second
+    # one after a downtime that lasted past the fourth (the third is still within the
+    # grace of an hour)
+    started, restarted = exam - timedelta(hours=3.5), exam - timedelta(minutes=85)
     try:
         with open(stderr_1, "w") as err1:
-            first = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=err1,
-                                     stdout=subprocess.DEVNULL)
+            first = subprocess.Popen(_virtual_scheduler(started, args), cwd=tmp_path,
+                                     env=env, stderr=err1, stdout=subprocess.DEVNULL)
             try:
                 # two runs done, the third one in progress: kill it there
                 _wait("two runs", lambda: [r for r in _ledger_rows(jobs) if r[1] == "done"]
@@ -478,14 +485,11 @@ def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
             finally:
                 if first.poll() is None:
                     first.kill()
-        # stay down past the fourth planned time: it must run once on restart
-        time.sleep(max(0.0, (exam - timedelta(seconds=30) - datetime.now(SHANGHAI))
-                       .total_seconds() + 1.5))
         assert [r[0] for r in _ledger_rows(jobs)] == ids[:3]
-        restarted = datetime.now(UTC)
         with open(stderr_2, "w") as err2:
-            second = subprocess.run(argv, cwd=tmp_path, env=env, stderr=err2,
-                                    stdout=subprocess.DEVNULL, timeout=90)
+            second = subprocess.run(_virtual_scheduler(restarted, args), cwd=tmp_path,
+                                    env=env, stderr=err2, stdout=subprocess.DEVNULL,
+                                    timeout=90)
         assert second.returncode == 0, stderr_2.read_text()
     finally:
         receiver.shutdown()
@@ -499,10 +503,14 @@ def test_kill_9_mid_plan_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert len(stored) == len(ids) and sorted(r[2] for r in rows) == [s.run_id for s in stored]
     assert all(s.trigger == "schedule" and s.verdict.value == "not_ready" for s in stored)
     by_id = {s.run_id: s for s in stored}
-    # the run killed mid-way and the one due while down ran after the restart
-    for job in ids[2:4]:
-        run_id = next(r[2] for r in rows if r[0] == job)
-        assert by_id[run_id].started_at >= restarted
+    # each run at its planned time, in the planned order: never early, and late only
+    # by moments; the run killed mid-way and the one due while the scheduler was down
+    # ran once, right after the restart
+    began = [by_id[run_id].started_at for _, _, run_id in rows]
+    assert began == sorted(began), began
+    for planned_at, began_at in zip(planned, began, strict=True):
+        due = restarted if planned_at in planned[2:4] else planned_at
+        assert due <= began_at < due + RUN_SLACK, (planned_at, began_at)
     # and the evidence log is intact: one signed run record per stored run
     report = verify(runs / "evidence.jsonl", load_public(tmp_path / "keys"))
     assert report.ok, report.sentence()

@@ -206,6 +206,7 @@ def check(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                      "--dir", str(tmp_path / "keys"), *args, cwd=tmp_path)
 
 
+@pytest.mark.lab
 def test_a_read_only_runs_folder_is_not_signed_as_recorded(tmp_path: Path) -> None:
     # The fault is real and root cannot bypass it: `chattr +i` makes the folder immutable,
     # so SQLite cannot create its journal there (root ignores chmod 555, not this). The
@@ -240,6 +241,7 @@ def test_a_read_only_runs_folder_is_not_signed_as_recorded(tmp_path: Path) -> No
     assert "Loopback school" in history.stdout
 
 
+@pytest.mark.lab
 def test_record_run_signs_nothing_when_the_store_cannot_be_written(tmp_path: Path) -> None:
     # the same fault one level down, as the scheduler meets it (it calls record_run too)
     if os.geteuid() != 0 or not immutable_supported(tmp_path):

@@ -144,7 +144,10 @@ def _path_target(key: str, path: Any, params: dict[str, Any]) -> str:
     if not isinstance(path, str):
         raise TargetRefused(repr(path), f"{key} must be a path (e.g. backend/garbage.php), "
                                         f"not {type(path).__name__}")
-    parts = urlsplit(path) if not _AMBIGUOUS.search(path) else None
+    try:
+        parts = urlsplit(path) if not _AMBIGUOUS.search(path) else None
+    except ValueError:  # e.g. "//[": unparseable, so no path either
+        parts = None
     if parts is None or parts.scheme or parts.netloc or path.startswith("//"):
         raise TargetRefused(path, f"{key} {path[:200]!r} is not a path on the server of "
                                   "'url': give a path such as backend/garbage.php; another "

@@ -144,6 +144,11 @@ def _expand_seats(key: str, value: str | SeatSpec) -> tuple[list[Seat], str | No
         )
     if hi > 255:
         return [], f"address range {value} runs past .255"
+    try:  # the part before the range: ADDR_RANGE only says it looks like one
+        ipaddress.IPv4Address(f"{base}{lo}")
+    except ValueError:
+        return [], (f"address range {value!r} does not start at an IPv4 address; write "
+                    "it such as 192.168.10.101-140")
     width = len(first)
     seats = []
     for i in range(count):
