@@ -72,6 +72,12 @@ class Finding:
                    Subject.from_dict(subject) if subject else None,
                    bool(data.get("root_cause")))
 
+    @classmethod
+    def read_all(cls, data: Any) -> list[Finding]:
+        """The findings a stored result carries; none for one recorded before results
+        had findings."""
+        return [cls.from_dict(item) for item in data or [] if isinstance(item, dict)]
+
 
 @dataclass
 class ProbeOutcome:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from ..results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
 from ..subject import Subject
 
 
@@ -23,6 +23,7 @@ def result_from_json(item: dict[str, Any]) -> CheckResult:
         subject=Subject.read(item.get("subject"), str(item.get("target", ""))),
         aspect=item.get("aspect"), vantage=item["vantage"], status=Status(item["status"]),
         message=_text(item.get("message_i18n") or item.get("message")),
+        findings=Finding.read_all(item.get("findings")),
         measured=dict(item.get("measured") or {}), threshold=dict(item.get("threshold") or {}),
         citation=Citation(**citation) if citation else None,
         started_at=datetime.fromisoformat(item["started_at"]),
