@@ -144,13 +144,13 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
                     agent_token=site.secret("agent.token"), serial=serial)
     results = run_checks(runner, plan.checks)
     finished = datetime.now(UTC)
-    for req_id, status, message in plan.placeholders:
+    for req_id, status, message, finding in plan.placeholders:
         # a rule without a check still gets a line, so a report never silently omits it
         req = profile.requirement(req_id)
         results.append(CheckResult(
             requirement=req_id, title=req.title if req else Text(req_id, req_id),
             subject=Subject(Kind.SITE, site.model.site.code), vantage="-", status=status,
-            message=message, measured={},
+            message=message, measured={}, findings=[finding],
             threshold=dict(req.thresholds) if req else {},
             citation=req.citation if req else None, started_at=finished, duration_s=0.0,
             check_id=f"{req_id}/site"))

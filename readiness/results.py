@@ -72,6 +72,21 @@ class Finding:
                    Subject.from_dict(subject) if subject else None,
                    bool(data.get("root_cause")))
 
+    @classmethod
+    def read_all(cls, data: Any) -> list[Finding]:
+        """The findings a stored result carries; none for one recorded before results
+        had findings."""
+        return [cls.from_dict(item) for item in data or [] if isinstance(item, dict)]
+
+
+NO_ACTION = Text("", "")
+
+# what every check that needed a host's agent says when none answers: the same words on
+# every seat (so the fix list folds them), a root cause of the host's other findings
+AGENT_ABSENT = Finding("agent.absent", Text("no agent answers", "没有代理应答"),
+                       Text("start `readiness agent` on that PC",
+                            "请在该电脑上启动 `readiness agent`"), root_cause=True)
+
 
 @dataclass
 class ProbeOutcome:

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -28,7 +29,7 @@ from .judges import OutcomeJudge, ResultsJudge
 from .judges.registry import outcome_judges, results_judges
 from .links import LinkBoard
 from .redact import Secret
-from .results import CheckResult, Citation, ProbeOutcome, Status, Text
+from .results import NO_ACTION, CheckResult, Citation, Finding, ProbeOutcome, Status, Text
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Runner:
             duration_s=duration_s,
             check_id=check.check_id,
             evidence=outcome.evidence,
-            findings=list(outcome.findings),
+            findings=list(_said(check, outcome).findings),
         )
 
     async def _run_here(self, name: str, params: dict[str, Any], deadline_s: float,
@@ -109,9 +110,12 @@ class Runner:
         for arg, path in check.secrets.items():
             value = self.secret(path)
             if value is None:
-                return ProbeOutcome(Status.ERROR, Text(
-                    f"the site file gives no {path}: add it (as ${{ENV}} or secret:NAME)",
-                    f"站点文件未提供 {path}：请添加（写作 ${{ENV}} 或 secret:NAME）"))
+                what = Text(f"the site file gives no {path}", f"站点文件未提供 {path}")
+                action = Text("add it (as ${ENV} or secret:NAME)",
+                              "请添加（写作 ${ENV} 或 secret:NAME）")
+                return ProbeOutcome(Status.ERROR, Text(f"{what.en}: {action.en}",
+                                                       f"{what.zh}：{action.zh}"),
+                                    findings=[Finding("run.secret_missing", what, action)])
             resolved[arg] = value
         return resolved
 
@@ -136,16 +140,20 @@ class Runner:
         if not done:
             task.cancel()
             task.add_done_callback(_swallow)
-            return ProbeOutcome(Status.ERROR, Text(
-                f"deadline exceeded: no answer within {check.deadline_s:g} s",
-                f"超时：{check.deadline_s:g} 秒内无结果"))
+            text = Text(f"deadline exceeded: no answer within {check.deadline_s:g} s",
+                        f"超时：{check.deadline_s:g} 秒内无结果")
+            return ProbeOutcome(Status.ERROR, text, findings=[Finding(
+                "run.deadline", text,
+                Text("run the check again; if it stays, look at why the target answers so "
+                     "slowly", "请重新检查；如仍如此，请查明目标响应缓慢的原因"))])
         exc = task.exception()
         if exc is not None:
             log.warning("probe %s for %s raised %s", check.probe, check.target,
                         type(exc).__name__)
-            return ProbeOutcome(Status.ERROR, Text(
-                f"the probe failed: {type(exc).__name__}: {exc}",
-                f"检测程序出错：{type(exc).__name__}: {exc}"))
+            text = Text(f"the probe failed: {type(exc).__name__}: {exc}",
+                        f"检测程序出错：{type(exc).__name__}: {exc}")
+            return ProbeOutcome(Status.ERROR, text,
+                                findings=[Finding("run.probe_failed", text, _REPORT_BUG)])
         outcome = task.result()
         if not isinstance(outcome, ProbeOutcome):
             return ProbeOutcome(Status.ERROR, Text(
@@ -164,9 +172,10 @@ class Runner:
             judged = judge(outcome, check.judge_params)
         except Exception as exc:  # a bug in one rule must not lose the run
             log.exception("judge %s failed on %s", check.judge, check.target)
-            return ProbeOutcome(Status.ERROR, Text(
-                f"could not judge: {type(exc).__name__}: {exc}",
-                f"无法判定：{type(exc).__name__}: {exc}"), outcome.measured)
+            text = Text(f"could not judge: {type(exc).__name__}: {exc}",
+                        f"无法判定：{type(exc).__name__}: {exc}")
+            return ProbeOutcome(Status.ERROR, text, outcome.measured,
+                                findings=[Finding("run.judge_failed", text, _REPORT_BUG)])
         judged.ran_from = judged.ran_from or outcome.ran_from
         return judged
 
@@ -200,9 +209,10 @@ class Runner:
                 raise LookupError(f"internal: no judge named {check.judge!r}")
             outcome = judge(results, check.judge_params)
         except Exception as exc:  # a bug in one rule must not lose the run
-            outcome = ProbeOutcome(Status.ERROR, Text(
-                f"could not judge: {type(exc).__name__}: {exc}",
-                f"无法判定：{type(exc).__name__}: {exc}"))
+            text = Text(f"could not judge: {type(exc).__name__}: {exc}",
+                        f"无法判定：{type(exc).__name__}: {exc}")
+            outcome = ProbeOutcome(Status.ERROR, text,
+                                   findings=[Finding("run.judge_failed", text, _REPORT_BUG)])
         result = self._result(check, outcome, started, time.monotonic() - t0)
         self.on_done(result)
         return result
@@ -217,6 +227,20 @@ class Runner:
         for check in derived:
             results.append(self._derive(check, results))
         return results
+
+
+_REPORT_BUG = Text("run the check again; if it stays, report it as a bug",
+                   "请重新检查；如仍如此，请作为缺陷报告")
+
+
+def _said(check: Check, outcome: ProbeOutcome) -> ProbeOutcome:
+    """An outcome other than pass that no judge put findings on (a probe's own error or
+    skip, passed on unchanged) has one: what the probe said, under the probe's name."""
+    if outcome.status is Status.PASS or outcome.findings:
+        return outcome
+    name = check.probe or check.judge or "check"
+    return replace(outcome, findings=[Finding(f"{name}.{outcome.status.value}",
+                                              outcome.message, NO_ACTION)])
 
 
 async def _ready(outcome: ProbeOutcome) -> ProbeOutcome:

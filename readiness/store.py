@@ -21,12 +21,13 @@ from typing import Any, Literal
 from . import store_checks
 from .evidence.canonical import to_plain
 from .redact import Secret, scrub
-from .results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from .results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
 from .subject import Subject
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # columns a newer schema added to a table an older store already has: (table, column, type)
-ADDED_COLUMNS = (("results", "subject", "TEXT"), ("results", "aspect", "TEXT"))
+ADDED_COLUMNS = (("results", "subject", "TEXT"), ("results", "aspect", "TEXT"),
+                 ("results", "findings", "TEXT"))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS results (
     citation TEXT,
     message_en TEXT NOT NULL,
     message_zh TEXT NOT NULL,
+    findings TEXT,
     evidence TEXT NOT NULL,
     started_at TEXT NOT NULL,
     duration_s REAL NOT NULL
@@ -196,14 +198,16 @@ class ResultsStore:
             db.executemany(
                 "INSERT INTO results (run_id, position, check_id, requirement, title_en,"
                 " title_zh, target, subject, aspect, vantage, status, measured, threshold,"
-                " citation, message_en, message_zh, evidence, started_at, duration_s)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " citation, message_en, message_zh, findings, evidence, started_at,"
+                " duration_s)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, i, text(r.check_id), r.requirement, text(r.title.en),
                   text(r.title.zh), text(r.target), as_json(r.subject.to_dict()), r.aspect,
                   text(r.vantage), r.status.value,
                   as_json(r.measured), as_json(r.threshold),
                   as_json(r.citation.to_dict()) if r.citation else None,
-                  text(r.message.en), text(r.message.zh), as_json(r.evidence),
+                  text(r.message.en), text(r.message.zh),
+                  as_json([f.to_dict() for f in r.findings]), as_json(r.evidence),
                   _utc(r.started_at), float(r.duration_s))
                  for i, r in enumerate(run.results)])
         return run_id
@@ -323,6 +327,7 @@ def _result(row: sqlite3.Row) -> CheckResult:
         subject=_subject(row),
         aspect=row["aspect"], vantage=row["vantage"], status=Status(row["status"]),
         message=Text(row["message_en"], row["message_zh"]),
+        findings=Finding.read_all(json.loads(row["findings"]) if row["findings"] else None),
         measured=json.loads(row["measured"]), threshold=json.loads(row["threshold"]),
         citation=Citation(**citation) if citation else None,
         started_at=_time(row["started_at"]), duration_s=row["duration_s"],

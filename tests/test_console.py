@@ -40,7 +40,11 @@ def _words(text: str) -> set[str]:
 def test_drill_summary_fits_and_breaks_no_word(lang: str, width: int) -> None:
     run = drill_run()
     lines = summary_lines(run, lang, width)
-    assert len(lines) <= 60, "\n".join(lines)
+    fixes = fix_list(run)
+    rules = len({r.requirement for r in run.results})
+    # a header, one line per rule, at most two lines per fix: a screen, not a page
+    assert len(lines) <= 2 + 1 + rules + 2 + 2 * len(fixes) and len(fixes) <= 25, \
+        "\n".join(lines)
     assert all(cell_len(line) <= width for line in lines), \
         [line for line in lines if cell_len(line) > width]
     # every piece on screen is a whole word of what the run said: none was cut in two
@@ -48,11 +52,11 @@ def test_drill_summary_fits_and_breaks_no_word(lang: str, width: int) -> None:
     for r in run.results:
         said |= _words(r.message.get(lang)) | _words(r.label(lang))
         said |= _words(r.requirement) | _words(r.title.get(lang))
-    for fix in fix_list(run):
+    for fix in fixes:
         said |= _words(fix.where.get(lang)) | _words(fix.what.get(lang))
     said |= set(STATUS_WORDS[lang].values()) | {str(n) for n in range(1, 100)}
-    fixes = lines[lines.index(next(x for x in lines if re.match(r" 1\. ", x))):]
-    broken = [t for line in fixes for t in _words(line)
+    shown = lines[lines.index(next(x for x in lines if re.match(r" 1\. ", x))):]
+    broken = [t for line in shown for t in _words(line)
               if t not in said]
     assert not broken, broken
 
@@ -63,34 +67,51 @@ def test_each_problem_is_one_item_worst_first() -> None:
     en = [f"{f.where.en}: {f.what.en}" for f in fixes]
     statuses = [f.status for f in fixes]
     assert statuses == sorted(statuses, key=lambda s: ["fail", "error", "warn", "skip"].index(s))
-    # the same finding on 36 seats is one line naming the seats left out
+    # the same finding on 36 seats is one line naming the seats left out, and what to do
     spec = [line for line in en if line.startswith("SEAT-SPEC")]
     assert len(spec) == 1 and "36 of 40 seats (all but A09, A13, A21, A32)" in spec[0]
-    assert "disk 274.9 GB is below the minimum 500 GB" in spec[0]
+    assert "disk 274.9 GB, below the minimum 500 GB; fit at least 500 GB of disk" in spec[0]
     # a seat without an agent is one line, led by its worst finding under that rule
     a09 = [f for f in fixes if "A09 (" in f.where.en]
     assert len(a09) == 1 and a09[0].status is Status.WARN
-    assert a09[0].where.en.startswith("WAN-POLICY") and "start `readiness agent`" in a09[0].what.en
+    assert a09[0].requirements == ("WAN-POLICY", "LAN-SPEED", "SEAT-SPEC")
+    assert a09[0].what.en.startswith("no agent answers; start `readiness agent`")
     # seats that do not answer at all: one line, the cause first, naming what it explains
     off = next(f for f in fixes if f.where.en.startswith("LAN-SUBNET · 3 seats (A13, A21, A32)"))
-    assert off.what.en.startswith("nothing answers") and "LAN-SEATS" in off.what.en
+    assert off.what.en.startswith("nothing answers (10 pings, 3 TCP connects to port 8765, ARP)")
+    assert off.requirements == ("LAN-SUBNET", "LAN-SPEED", "LAN-FIXED-IP", "WAN-POLICY",
+                                "SEAT-SPEC")
+    # ... and where the seat on a mistyped subnet really is, with the address to set
+    a21 = [f for f in fixes if f.where.en.endswith("seat A21 (198.18.10.121)")]
+    assert [f.requirements[0] for f in a21] == ["LAN-SUBNET", "LAN-FIXED-IP"]
+    assert all(f.what.en.endswith("; set its address to 198.18.10.121") for f in a21)
+    # the room's own count is a line of its own, which says what to do
+    seats = next(f for f in fixes if f.where.en == "LAN-SEATS · room lab")
+    assert seats.what.en == ("only 37 of 40 seats answer; the rule needs 40; fix or replace "
+                             "the seats marked fail under LAN-SUBNET")
     # a seat that drops ping but answers is a warn of its own, not a failed seat
     a05 = [f for f in fixes if "A05 (" in f.where.en]
-    assert [(f.status, f.where.en.split(" ·")[0]) for f in a05] == [(Status.WARN, "LAN-SUBNET")]
+    assert [(f.status, f.requirements[0]) for f in a05] == [(Status.WARN, "LAN-SUBNET")]
+    # the conflict at A31's address, seen by its own check and by the room's: one line
+    a31 = next(f for f in fixes if f.where.en == "LAN-FIXED-IP · seat A31 (198.18.10.131)")
+    assert set(a31.check_ids) == {"LAN-FIXED-IP/lab/198.18.10.131/arp",
+                                  "LAN-FIXED-IP/lab/l2-conflicts"}
+    rogue = next(f for f in fixes if f.where.en == "LAN-FIXED-IP · room lab · DHCP servers")
+    assert "unplug the rogue DHCP server at 198.18.10.250" in rogue.what.en
     # a line's verdict is its leading finding's: no FAIL line says a warn's words
     for f in fixes:
         ids = set(f.check_ids)
         statuses = {r.status for r in run.results if r.check_id in ids}
         assert f.status in statuses and f.status is worst(list(statuses)), f.where.en
-    # a seat pair's download and upload, and the same error on 8 seats: one line
-    speed = [f for f in fixes if f.where.en.startswith("LAN-SPEED")]
-    assert [f.status for f in speed] == [Status.ERROR, Status.WARN]
-    assert "8 seats (A04, A08, A16, A20, A25, A29, A36, A40)" in speed[0].where.en
-    assert speed[1].where.en == "LAN-SPEED · seat A07 (198.18.10.107)"
-    # every problem of the run is on some line (nothing failing is dropped)
-    listed = {c for f in fixes for c in f.check_ids}
+    # a seat's download and upload through its 100M link: one line about the seat
+    speed = [f for f in fixes if f.requirements[0] == "LAN-SPEED"]
+    assert [(f.status, f.where.en) for f in speed] == [
+        (Status.WARN, "LAN-SPEED · seat A07 (198.18.10.107)")]
+    assert set(speed[0].check_ids) == {"LAN-SPEED/lab/A07/download", "LAN-SPEED/lab/A07/upload"}
+    # every problem of the run is on exactly one line (nothing failing is dropped)
+    listed = [c for f in fixes for c in f.check_ids]
     failing = {r.check_id for r in run.results if r.status in (Status.FAIL, Status.ERROR)}
-    assert failing <= listed
+    assert failing <= set(listed) and len(listed) == len(set(listed))
     # no rule with a problem is left unnamed on the screen's lines
     text = "\n".join(summary_lines(run, "en", 80))
     fix_part = text[text.index("Fix list"):]
@@ -99,14 +120,24 @@ def test_each_problem_is_one_item_worst_first() -> None:
             assert r.requirement in fix_part, r.requirement
 
 
+def test_every_problem_of_the_drill_has_findings_that_do_not_name_their_seat() -> None:
+    for r in drill_run().results:
+        assert bool(r.findings) == (r.status is not Status.PASS), r.check_id
+        for f in r.findings:
+            assert f.what.en and f.what.zh and f.code, r.check_id
+            if r.subject.kind is Kind.SEAT and f.subject is None:
+                # the same finding on 36 seats reads the same: the seat is the line's
+                for words in (f.what.en, f.what.zh):
+                    assert r.subject.name not in words and str(r.subject.address) not in words
+
+
 def test_zh_output_is_wholly_chinese_labels() -> None:
     run = drill_run()
     lines = summary_lines(run, "zh", 120)
     text = "\n".join(lines)
     for english in ("room lab", "camera cam", "DHCP servers on", " of 40 seats", "a partner"):
         assert english not in text, english
-    # where a line points is said in Chinese (the findings' own words are the judges':
-    # this fixture recorded two that still said "seat A21"/"seat A30", fixed since)
+    # where a line points is said in Chinese
     for fix in fix_list(run):
         assert "seat " not in fix.where.zh, fix.where.zh
     assert "考位 A31" in text and "考场 lab" in text

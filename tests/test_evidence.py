@@ -41,9 +41,16 @@ from readiness.evidence.keys import (
     load_private,
     load_public,
 )
-from readiness.evidence.record import append_attestation, append_run
+from readiness.evidence.record import (
+    append_attestation,
+    append_run,
+    result_body,
+    run_body,
+    run_key,
+)
+from readiness.evidence.signed_run import SignedRun, first_difference
 from readiness.redact import Secret
-from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from readiness.results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
 from readiness.subject import Kind, Subject
 
 Tamper = Callable[[list[bytes]], list[bytes]]
@@ -61,7 +68,9 @@ def result(requirement: str, target: str, status: Status, measured: dict,
         measured=measured, threshold={"floor_mbps": 100},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M 或以上带宽"),
         started_at=T0, duration_s=1.25, check_id=f"{requirement}/{target}",
-        evidence=evidence or [])
+        evidence=evidence or [],
+        findings=[] if status is Status.PASS else [Finding(
+            "x.found", Text(message, f"中文：{message}"), Text("fix it", "请修复"))])
 
 
 def make_run(results: list[CheckResult]) -> RunRecord:
@@ -438,6 +447,26 @@ def test_run_and_result_records_carry_what_an_inspector_needs(chain: Path) -> No
     assert first["evidence"] == []
     attestation = records[5]["body"]
     assert attestation["person"] == "王老师" and attestation["items"]["seat_spacing"] is True
+
+
+def test_a_result_record_carries_its_findings_and_an_edit_of_them_is_named() -> None:
+    run = make_run([result("CAM-RES", "camera front", Status.FAIL, {"width": 1280},
+                           message="720p, needs 1080p")])
+    body = result_body(run.results[0], run_key(run), None, [])
+    assert body["findings"] == [{"code": "x.found", "what": {"en": "720p, needs 1080p",
+                                                             "zh": "中文：720p, needs 1080p"},
+                                 "action": {"en": "fix it", "zh": "请修复"},
+                                 "subject": None, "root_cause": False}]
+    signed = SignedRun("ref", 0, run_body(run, []), [body])
+    assert first_difference(run, signed) is None
+    # a record signed before results had findings is compared on what it has
+    older = SignedRun("ref", 0, run_body(run, []),
+                      [{k: v for k, v in body.items() if k != "findings"}])
+    assert first_difference(run, older) is None
+    # a store whose findings were edited is not the signed run
+    run.results[0].findings[0] = Finding("x.found", Text("fine", "正常"), Text("", ""))
+    said = first_difference(run, signed)
+    assert said is not None and "findings" in said.en and "CAM-RES" in said.en
 
 
 def test_odd_measured_values_still_make_valid_json(tmp_path: Path, keydir: Path) -> None:

@@ -55,9 +55,11 @@ def _run(coro: Any) -> Any:
     (None, None, Status.FAIL),
 ])
 def test_wan_floor_verdicts(down: float | None, up: float | None, expected: Status) -> None:
-    status, text = wan_floor_verdict(down, up, 100, 10)
+    status, text, findings = wan_floor_verdict(down, up, 100, 10)
     assert status == expected
     assert text.en and text.zh
+    assert bool(findings) == (status is not Status.PASS)
+    assert all(f.what.en and f.what.zh and f.action.en and f.action.zh for f in findings)
 
 
 def test_wan_floor_without_allowance_fails_just_below() -> None:

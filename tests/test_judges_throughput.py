@@ -50,9 +50,13 @@ def test_profiles_give_the_thresholds_the_judges_read() -> None:
 ])
 def test_verdict_by_link_class(mbps: float, required: str, status: Status) -> None:
     th = CBEC.model_copy(update={"required_class": required})
-    _, got, text = path_verdict(mbps, th, "from a to b", "a→b")
+    _, got, text, findings = path_verdict(mbps, th, "from a to b", "a→b")
     assert got == status
     assert text.en and text.zh
+    # a finding says the class, not the path or the figure: seats a few Mbit/s apart fold
+    assert bool(findings) == (status is not Status.PASS)
+    assert all("a to b" not in f.what.en and f.action.en and f.action.zh for f in findings)
+    assert path_verdict(mbps + 0.05, th, "from c to d", "c→d")[3] == findings
 
 
 def _measured(mbps: float, reverse: bool = False, **extra: Any) -> dict[str, Any]:

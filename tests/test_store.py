@@ -4,6 +4,7 @@ series read the right measurements."""
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from readiness.commands import evidence as commands
 from readiness.evidence import recording
 from readiness.output.json_writer import to_document
 from readiness.redact import Secret
-from readiness.results import CheckResult, Citation, RunRecord, Status, Text, Verdict
-from readiness.store import ResultsStore, StoredRun
+from readiness.results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
+from readiness.store import SCHEMA_VERSION, ResultsStore, StoredRun
 from readiness.subject import Kind, Subject
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -34,7 +35,11 @@ def result(requirement: str, target: str | Subject, status: Status, measured: di
         measured=measured, threshold={"floor_mbps": 100},
         citation=Citation("002_778480b43cbac38e.txt", "第十一条(二)", "至少 100M"),
         started_at=started, duration_s=2.5, check_id=f"{requirement}/{subject.name}",
-        evidence=["snap.jpg"] if requirement == "CAM-RES" else [])
+        evidence=["snap.jpg"] if requirement == "CAM-RES" else [],
+        findings=[] if status is Status.PASS else [Finding(
+            "camera.low_resolution", Text(message, f"中文 {message}"),
+            Text("use the main stream", "请使用主码流"),
+            Subject(Kind.CAMERA, subject.name, "room 1"))])
 
 
 def make_run(started: datetime, uplink: list[float], seats: dict[str, float],
@@ -190,6 +195,22 @@ def test_reopening_keeps_the_runs(tmp_path: Path) -> None:
     run_id = ResultsStore(path).save_run(make_run(T0, [10], {}, [], {}))
     loaded = ResultsStore(path).load_run(run_id)
     assert loaded is not None and loaded.results[0].measured == {"throughput_mbps": 10}
+
+
+def test_a_store_of_the_schema_before_findings_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    run = make_run(T0, [10], {}, [Status.FAIL], {})
+    old_id = ResultsStore(path).save_run(run)
+    with sqlite3.connect(path) as db:  # as a store of schema 2 was: no findings column
+        db.execute("ALTER TABLE results DROP COLUMN findings")
+        db.execute("PRAGMA user_version = 2")
+    store = ResultsStore(path)
+    old = store.load_run(old_id)
+    assert old is not None and [r.findings for r in old.results] == [[], []]
+    new = store.load_run(store.save_run(run))
+    assert new is not None and new.results == run.results and new.results[1].findings
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_history_command(store: ResultsStore) -> None:

@@ -68,6 +68,11 @@ def test_nothing_answering_names_every_attempt_and_the_other_address_possibility
     assert out.status == Status.FAIL
     assert "10 pings, 3 TCP connects to port 8765, ARP" in out.message.en
     assert "set to another address" in out.message.en
+    # the cause of the seat's other findings: the fix list leads its line with it
+    [finding] = out.findings
+    assert finding.root_cause and finding.code == "lan.no_answer"
+    assert finding.what.en == "nothing answers (10 pings, 3 TCP connects to port 8765, ARP)"
+    assert "198.18.10.105" not in finding.what.en + finding.what.zh
 
 
 def _result(check_id: str, outcome: ProbeOutcome, seat: str = "") -> CheckResult:
@@ -112,6 +117,24 @@ def test_a_wrong_subnet_seat_is_named_at_its_real_address() -> None:
             and "wrong subnet, set it to 198.18.10.121" in out.message.en)
     assert "198.18.11.121" in out.message.zh and "子网错误" in out.message.zh
     assert out.measured["found_at"] == "198.18.11.121"
+    # the finding says where it is and what to do, without naming whose check it is
+    [finding] = out.findings
+    assert finding.code == "l2.wrong_subnet" and not finding.root_cause
+    assert finding.what.en.startswith("on the exam LAN at 198.18.11.121 (")
+    assert finding.action == Text("set its address to 198.18.10.121",
+                                  "请把其地址改为 198.18.10.121")
+    assert "A21" not in finding.what.en + finding.what.zh + finding.action.en
+
+
+def test_the_rooms_broadcast_domain_says_the_wrong_subnet_of_the_seat_it_is_about() -> None:
+    seat = Subject(Kind.SEAT, "A21", "lab", "198.18.10.121")
+    out = layer2.judge_broadcast_domain(_sweep({"198.18.11.121": ["02:52:44:59:01:79"]}), [], {
+        "hosts": [{"label": "seat A21 (198.18.10.121)", "subject": seat,
+                   "address": "198.18.10.121", "mac": None, "reach_id": "",
+                   "typos": typo_addresses("198.18.10.121", "198.18.10.0/24")}]})
+    assert out.status == Status.FAIL and "set it to 198.18.10.121" in out.message.en
+    [finding] = out.findings
+    assert finding.subject == seat and finding.action.en == "set its address to 198.18.10.121"
 
 
 def test_an_unmatched_outsider_is_named_with_its_mac_and_a_matched_one_is_not_repeated(

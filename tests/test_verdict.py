@@ -69,7 +69,7 @@ def test_a_room_without_cameras_is_not_proven_by_another_rooms_cameras(tmp_path:
     site = load_site(path, {"eda", "cbec"})
     plan = build_plan(PlanContext(site, load_profile("cbec")), only={"CAM-RES"})
     assert "CAM-RES" in plan.unproven
-    assert any("room r2" in text.en for req, _, text in plan.placeholders if req == "CAM-RES")
+    assert any("room r2" in text.en for req, _, text, _ in plan.placeholders if req == "CAM-RES")
     passing = [result("CAM-RES", Status.PASS)]
     assert overall_verdict(passing, plan.required, plan.unproven) == Verdict.UNVERIFIED
 

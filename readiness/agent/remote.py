@@ -17,7 +17,7 @@ import psutil
 
 from ..checks import COORDINATOR, AgentRoute
 from ..redact import Secret
-from ..results import ProbeOutcome, Status, Text
+from ..results import AGENT_ABSENT, NO_ACTION, Finding, ProbeOutcome, Status, Text
 from .auth import BAD_SIGNATURE, EXPIRED, FUTURE, REPLAYED
 from .client import AgentReply, call_agent
 
@@ -34,6 +34,20 @@ CACHED_PROBES = frozenset({"self_report"})
 LocalRun = Callable[[str, dict[str, Any], float], Awaitable[ProbeOutcome]]
 
 
+def absent_outcome(where: str, status: Status, measured: dict[str, Any]) -> ProbeOutcome:
+    """A check its agent should have made, with no agent answering on `where`."""
+    return ProbeOutcome(status, Text(
+        f"no agent answers on {where}: start `readiness agent` on that PC",
+        f"{where} 上没有代理应答：请在该电脑上启动 `readiness agent`"), measured,
+        findings=[AGENT_ABSENT])
+
+
+def _refused(text: Text, measured: dict[str, Any], code: str, what: Text,
+             action: Text) -> ProbeOutcome:
+    """An agent's answer that is no outcome: `text` names the agent, the finding does not."""
+    return ProbeOutcome(Status.ERROR, text, measured, findings=[Finding(code, what, action)])
+
+
 def reply_problem(reply: AgentReply, where: str, when_absent: str = "skip",
                   ) -> ProbeOutcome | None:
     """The outcome for an agent that did not answer usefully, or None if it did."""
@@ -41,34 +55,44 @@ def reply_problem(reply: AgentReply, where: str, when_absent: str = "skip",
     if reply.status == "ok":
         return None
     if reply.status == "absent":
-        status = Status.WARN if when_absent == "warn" else Status.SKIP
-        return ProbeOutcome(status, Text(
-            f"no agent answers on {where}: start `readiness agent` on that PC",
-            f"{where} 上没有代理应答：请在该电脑上启动 `readiness agent`"), measured)
+        return absent_outcome(where, Status.WARN if when_absent == "warn" else Status.SKIP,
+                              measured)
     if reply.status == "refused" and reply.error_code == BAD_SIGNATURE:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"the agent on {where} refused our token: the site token differs (agent.token "
-            "must name the same secret on this PC and on that one)",
-            f"{where} 上的代理拒绝了我们的令牌：站点令牌不一致（本机与该电脑的 agent.token "
-            "必须是同一个密钥）"), measured)
+        what = Text("refused our token: the site token differs",
+                    "拒绝了我们的令牌：站点令牌不一致")
+        action = Text("agent.token must name the same secret on this PC and on that one",
+                      "本机与该电脑的 agent.token 必须是同一个密钥")
+        return _refused(Text(f"the agent on {where} {what.en} ({action.en})",
+                             f"{where} 上的代理{what.zh}（{action.zh}）"), measured,
+                        "agent.token_refused", Text(f"its agent {what.en}", f"其代理{what.zh}"),
+                        action)
     if reply.status == "refused" and reply.error_code in (EXPIRED, FUTURE):
-        return ProbeOutcome(Status.ERROR, Text(
-            f"the agent on {where} refused the request time: the two clocks differ too much "
-            "(set the time on both PCs)",
-            f"{where} 上的代理拒绝了请求时间：两台电脑的时钟相差太大（请校准时间）"), measured)
+        what = Text("refused the request time: the two clocks differ too much",
+                    "拒绝了请求时间：两台电脑的时钟相差太大")
+        action = Text("set the time on both PCs", "请校准时间")
+        return _refused(Text(f"the agent on {where} {what.en} ({action.en})",
+                             f"{where} 上的代理{what.zh}（{action.zh}）"), measured,
+                        "agent.clock_refused", Text(f"its agent {what.en}", f"其代理{what.zh}"),
+                        action)
     if reply.status == "refused" and reply.error_code == REPLAYED:
-        return ProbeOutcome(Status.ERROR, Text(
+        return _refused(Text(
             f"the agent on {where} has seen this request before and refused it as a replay",
-            f"{where} 上的代理认为该请求是重放请求并拒绝"), measured)
+            f"{where} 上的代理认为该请求是重放请求并拒绝"), measured, "agent.replay_refused",
+            Text("its agent refused a request as a replay", "其代理认为该请求是重放请求并拒绝"),
+            Text("run the check again", "请重新检查"))
     if reply.error_code == "target_not_allowed":
-        return ProbeOutcome(Status.ERROR, Text(
+        return _refused(Text(
             f"the agent on {where} refused: {reply.reason} (its site file differs from "
             "this one?)",
             f"{where} 上的代理拒绝执行：目标不在其站点配置中（其站点文件与本机不同？）"),
-            measured)
-    return ProbeOutcome(Status.ERROR, Text(
-        f"the agent on {where} could not answer: {reply.reason}",
-        f"{where} 上的代理无法应答：{reply.reason}"), measured)
+            measured, "agent.target_refused",
+            Text(f"its agent refused: {reply.reason}", "其代理拒绝执行：目标不在其站点配置中"),
+            Text("give that PC the same site file as this one",
+                 "请让该电脑使用与本机相同的站点文件"))
+    return _refused(Text(f"the agent on {where} could not answer: {reply.reason}",
+                         f"{where} 上的代理无法应答：{reply.reason}"), measured,
+                    "agent.no_answer", Text(f"its agent could not answer: {reply.reason}",
+                                            f"其代理无法应答：{reply.reason}"), NO_ACTION)
 
 
 def _own_addresses() -> set[str]:
@@ -159,10 +183,13 @@ class AgentRemote:
             reply = await call_agent(route.address, route.port, RUN, body, self.token,
                                      timeout_s=max(0.5, left - 0.2))
             if reply.error_code == "unknown_probe":
+                update = Text("update readiness on that PC", "请更新该电脑上的 readiness")
                 return ProbeOutcome(Status.SKIP, Text(
-                    f"the agent on {where} has no {probe} probe (update readiness on that PC)",
-                    f"{where} 上的代理没有 {probe} 检测（请更新该电脑上的 readiness）"),
-                    {"agent": "no_probe", "reason": reply.reason})
+                    f"the agent on {where} has no {probe} probe ({update.en})",
+                    f"{where} 上的代理没有 {probe} 检测（{update.zh}）"),
+                    {"agent": "no_probe", "reason": reply.reason}, findings=[Finding(
+                        "agent.no_probe", Text(f"its agent has no {probe} probe",
+                                               f"其代理没有 {probe} 检测"), update)])
             problem = reply_problem(reply, where, "skip")
             if problem is not None:
                 return problem
@@ -171,7 +198,11 @@ class AgentRemote:
             except (KeyError, TypeError, ValueError):
                 return ProbeOutcome(Status.ERROR, Text(
                     f"the agent on {where} sent a reply without an outcome",
-                    f"{where} 上的代理返回的结果不完整"))
+                    f"{where} 上的代理返回的结果不完整"), findings=[Finding(
+                        "agent.bad_reply", Text("its agent sent a reply without an outcome",
+                                                "其代理返回的结果不完整"),
+                        Text("update readiness on that PC to this version",
+                             "请把该电脑上的 readiness 更新到本版本"))])
             if reply.clock_skew_s is not None:
                 outcome.measured["clock_skew_s"] = reply.clock_skew_s
             return outcome
@@ -199,8 +230,5 @@ class AgentRemote:
                                  "stand_in": True},
                                 list(outcome.evidence), ran_from=COORDINATOR)
             return copy
-        status = Status.WARN if route.when_absent == "warn" else Status.SKIP
-        return ProbeOutcome(status, Text(
-            f"no agent answers on {where}: start `readiness agent` on that PC",
-            f"{where} 上没有代理应答：请在该电脑上启动 `readiness agent`"),
-            measured)
+        return absent_outcome(where, Status.WARN if route.when_absent == "warn"
+                              else Status.SKIP, measured)

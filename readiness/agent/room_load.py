@@ -6,7 +6,7 @@ throughput-server --ports 5301-5340` started by hand).
 
 A coordinator-side orchestration, not a probe of probes/: it talks to the seats'
 agents, and probes/ may not import the agent client. check_run registers it under
-"room_load" (agent/coordinator_probes.py). It returns figures, not a verdict: the
+"room_load" (agent/kinds.py). It returns figures, not a verdict: the
 aggregate, each seat's part, the seats not measured and how the seats were run; the
 judge is readiness/judges/throughput.judge_room_load.
 

@@ -15,7 +15,7 @@ A seat without an agent is measured from here against its own throughput server 
 card); with no server there it is named and not measured.
 
 A coordinator-side orchestration (it talks to agents): registered as "seat_pairs" in
-coordinator_probes.py. It returns figures per seat, the verdict is the judge's
+readiness/agent/kinds.py. It returns figures per seat, the verdict is the judge's
 (readiness/judges/throughput.judge_pair_seat, one derived check per seat and direction).
 
 params:

@@ -82,6 +82,7 @@ def result_body(result: CheckResult, run: str, evidence_dir: Path | None,
         "threshold": result.threshold,
         "citation": result.citation.to_dict() if result.citation else None,
         "message": result.message.to_dict(),
+        "findings": [f.to_dict() for f in result.findings],
         "started_at": result.started_at.astimezone(UTC).isoformat(),
         "duration_s": round(result.duration_s, 3),
     }

@@ -27,8 +27,8 @@ from .record import result_body, run_body, run_key
 # The fields of a result body in the order a reader cares about them: the first that
 # differs is the one named.
 RESULT_FIELDS = ("status", "requirement", "subject", "aspect", "target", "measured",
-                 "threshold", "message", "title", "citation", "vantage", "check_id", "run",
-                 "started_at", "duration_s")
+                 "threshold", "message", "findings", "title", "citation", "vantage",
+                 "check_id", "run", "started_at", "duration_s")
 RUN_FIELDS = ("verdict", "counts", "results", "required", "site", "profile", "run",
               "started_at", "finished_at")
 
@@ -136,9 +136,10 @@ def first_difference(stored: RunRecord, signed: SignedRun) -> Text | None:
         mine = result_body(result, key, None, [])
         theirs = signed.results[index]
         names = [e.get("name") for e in theirs.get("evidence", []) if isinstance(e, dict)]
-        # a record signed before results had subjects has its label only: that is compared
+        # a record signed before results had subjects (or findings) has its label (and
+        # message) only: that is compared
         fields = [f for f in RESULT_FIELDS if mine.get(f) != theirs.get(f)
-                  and (f in theirs or f not in ("subject", "aspect"))]
+                  and (f in theirs or f not in ("subject", "aspect", "findings"))]
         if names != list(result.evidence):
             fields.append("evidence")
         if fields:

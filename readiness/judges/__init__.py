@@ -10,14 +10,35 @@ Two shapes, one registry per shape:
 models) and the names the message needs. One module per requirement family, each
 exporting OUTCOME_JUDGES and RESULTS_JUDGES; judges never do I/O, so each is
 unit-tested on recorded measurements.
+
+Every verdict other than pass a judge makes carries `findings` (readiness/results.py
+Finding): what is wrong without naming the subject, what to do, in both languages. The
+message stays the sentence people read; the fix list groups the findings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..results import CheckResult, ProbeOutcome
+from ..results import SEVERITY, CheckResult, Finding, ProbeOutcome, Status, Text
 
 OutcomeJudge = Callable[[ProbeOutcome, dict[str, Any]], ProbeOutcome]
 ResultsJudge = Callable[[list[CheckResult], dict[str, Any]], ProbeOutcome]
+
+
+class Issue(NamedTuple):
+    """One thing a judge found wrong: its verdict, the words its message says it in, and
+    the findings the fix list reads (made from the same pieces as the words)."""
+
+    status: Status
+    text: Text
+    findings: tuple[Finding, ...]
+
+
+def worst_first(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda issue: -SEVERITY[issue.status])
+
+
+def findings_of(issues: list[Issue]) -> list[Finding]:
+    return [f for issue in worst_first(issues) for f in issue.findings]

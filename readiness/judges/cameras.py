@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config.profile import CamAudioThresholds, CamCountThresholds, CamResThresholds
-from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
+from ..results import NOT_PROOF, CheckResult, Finding, ProbeOutcome, Status, Text
 
 # A covered lens shows no detail, whatever the cloth's colour: the probe's detail
 # (variance of the Laplacian of a 320x180 grey copy) under DETAIL_MIN and the luma's
@@ -48,46 +48,64 @@ def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     m = outcome.measured
     min_w, min_h = th.min_width, th.min_height
     w, h = m["width"], m["height"]
-    problems_en: list[str] = []
-    problems_zh: list[str] = []
+    problems: list[tuple[Text, Finding]] = []
     if w < min_w or h < min_h or w * h < th.min_megapixels * 1e6:
-        problems_en.append(f"decoded {w}×{h}; the rule needs {min_w}×{min_h} — is this the "
-                           "sub-stream? use the main stream URL")
-        problems_zh.append(f"解码画面为 {w}×{h}，规定至少 {min_w}×{min_h}——这是子码流吗？"
-                           "请使用主码流地址")
+        what = Text(f"decoded {w}×{h}; the rule needs {min_w}×{min_h}",
+                    f"解码画面为 {w}×{h}，规定至少 {min_w}×{min_h}")
+        problems.append((
+            Text(f"{what.en} — is this the sub-stream? use the main stream URL",
+                 f"{what.zh}——这是子码流吗？请使用主码流地址"),
+            Finding("camera.low_resolution", what,
+                    Text("use the main stream URL (this looks like the sub-stream)",
+                         "请使用主码流地址（这可能是子码流）"))))
     measure_s = params["measure_s"]
     if "detail" in m and m["detail"] < DETAIL_MIN and m["luma_std"] < FLAT_STD:
         if m["luma_mean"] < DARK_MEAN:
-            problems_en.append(
-                f"the picture is black and without any detail (detail {m['detail']:g}, "
-                f"{m['dark_share']:.0%} dark pixels): is the lens covered, or is the camera "
-                "pointing at a dark wall?")
-            problems_zh.append(f"画面全黑且无任何细节（细节 {m['detail']:g}，暗像素 "
-                               f"{m['dark_share']:.0%}）：镜头是否被遮挡，或对着黑暗处？")
+            what = Text(f"the picture is black and without any detail (detail {m['detail']:g}, "
+                        f"{m['dark_share']:.0%} dark pixels)",
+                        f"画面全黑且无任何细节（细节 {m['detail']:g}，暗像素 "
+                        f"{m['dark_share']:.0%}）")
+            problems.append((
+                Text(f"{what.en}: is the lens covered, or is the camera pointing at a dark "
+                     "wall?", f"{what.zh}：镜头是否被遮挡，或对着黑暗处？"),
+                Finding("camera.covered_dark", what,
+                        Text("uncover the lens, or point the camera at the room",
+                             "请去除镜头遮挡物，或将摄像头对准考场"))))
         else:
-            problems_en.append(
-                f"the picture is a blank light surface without any detail (detail "
-                f"{m['detail']:g}, mean luma {m['luma_mean']:g}): is the lens covered by a "
-                "light cloth or paper, or is the camera pointing at a blank wall?")
-            problems_zh.append(f"画面为无细节的浅色平面（细节 {m['detail']:g}，平均亮度 "
-                               f"{m['luma_mean']:g}）：镜头是否被浅色布或纸遮挡，或对着空白墙面？")
+            what = Text(f"the picture is a blank light surface without any detail (detail "
+                        f"{m['detail']:g}, mean luma {m['luma_mean']:g})",
+                        f"画面为无细节的浅色平面（细节 {m['detail']:g}，平均亮度 "
+                        f"{m['luma_mean']:g}）")
+            problems.append((
+                Text(f"{what.en}: is the lens covered by a light cloth or paper, or is the "
+                     "camera pointing at a blank wall?",
+                     f"{what.zh}：镜头是否被浅色布或纸遮挡，或对着空白墙面？"),
+                Finding("camera.covered_light", what,
+                        Text("uncover the lens, or point the camera at the room",
+                             "请去除镜头遮挡物，或将摄像头对准考场"))))
     elif "motion" in m and m["motion"] < FROZEN_MOTION:
-        problems_en.append(f"the picture did not change for {measure_s} s: "
-                           "frozen; restart the camera")
-        problems_zh.append(f"画面 {measure_s} 秒内无变化：画面冻结，请重启摄像头")
+        what = Text(f"the picture did not change for {measure_s} s: frozen",
+                    f"画面 {measure_s} 秒内无变化：画面冻结")
+        restart = Text("restart the camera", "请重启摄像头")
+        problems.append((Text(f"{what.en}; {restart.en}", f"{what.zh}，{restart.zh}"),
+                         Finding("camera.frozen", what, restart)))
     fps = fps_zh = f", {m['fps']:g} fps" if "fps" in m else ""
     if fps and m.get("fps_source") == "arrival":
         fps += " (by arrival: the stream carries no timestamps)"
         fps_zh += "（按到达时间：视频流无时间戳）"
-    if problems_en:
-        return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(problems_en),
-                                              f"{where}：" + "；".join(problems_zh)), m,
-                            outcome.evidence)
+    if problems:
+        return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(t.en for t, _ in problems),
+                                              f"{where}：" + "；".join(t.zh for t, _ in problems)),
+                            m, outcome.evidence, findings=[f for _, f in problems])
     if "motion" not in m:
-        return ProbeOutcome(Status.WARN, Text(
-            f"{where}: decoded {w}×{h}, but too few frames came to tell whether the picture "
-            "is live", f"{where}：解码画面 {w}×{h}，但帧数太少，无法判断画面是否实时"), m,
-            outcome.evidence)
+        what = Text(f"decoded {w}×{h}, but too few frames came to tell whether the picture is "
+                    "live", f"解码画面 {w}×{h}，但帧数太少，无法判断画面是否实时")
+        return ProbeOutcome(Status.WARN, Text(f"{where}: {what.en}", f"{where}：{what.zh}"), m,
+                            outcome.evidence, findings=[Finding(
+                                "camera.liveness_unknown", what,
+                                Text("check the camera's frame rate and the network, then "
+                                     "run the check again",
+                                     "请检查摄像头帧率和网络，然后重新检查"))])
     return ProbeOutcome(Status.PASS, Text(
         f"{where}: decoded {w}×{h}{fps}, live picture (rule {min_w}×{min_h})",
         f"{where}：解码画面 {w}×{h}{fps_zh}，画面实时（规定 {min_w}×{min_h}）"), m,
@@ -107,11 +125,12 @@ def audio(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
             f"{where}: the stream has an audio track ({codecs})",
             f"{where}：视频流包含音频轨（{codecs}）"), m)
     if th.audio_required:
-        return ProbeOutcome(Status.FAIL, Text(
-            f"{where}: the stream has no audio track ({codecs}); turn on audio in the "
-            "camera's encoding settings (and check it has a microphone)",
-            f"{where}：视频流没有音频轨（{codecs}）；请在摄像头编码设置中开启音频"
-            "（并确认摄像头带拾音器）"), m)
+        what = Text(f"the stream has no audio track ({codecs})", f"视频流没有音频轨（{codecs}）")
+        action = Text("turn on audio in the camera's encoding settings (and check it has a "
+                      "microphone)", "请在摄像头编码设置中开启音频（并确认摄像头带拾音器）")
+        return ProbeOutcome(Status.FAIL, Text(f"{where}: {what.en}; {action.en}",
+                                              f"{where}：{what.zh}；{action.zh}"), m,
+                            findings=[Finding("camera.no_audio", what, action)])
     return ProbeOutcome(Status.PASS, Text(
         f"{where}: no audio track ({codecs}); this certificate does not require audio",
         f"{where}：无音频轨（{codecs}）；本证书不要求音频"), m)
@@ -154,13 +173,16 @@ def discovery(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
             "没有 ONVIF 摄像头响应 WS-Discovery 探测（摄像头可能关闭了该功能）"), measured)
     if unconfigured:
         names = "; ".join(_describe(d) for d in unconfigured)
+        what = Text(f"{len(unconfigured)} of {len(found)} ONVIF camera(s) answering on the LAN "
+                    f"are not in the site file: {names}",
+                    f"局域网内响应的 {len(found)} 路 ONVIF 摄像头中有 {len(unconfigured)} 路"
+                    f"不在站点文件中：{names}")
+        action = Text("add each exam-room camera to the room's cameras (its RTSP URL) so it "
+                      "is checked", "请把考场摄像头（RTSP 地址）加入该考场的 cameras 以便检查")
         return ProbeOutcome(Status.WARN, Text(
-            f"{len(unconfigured)} of {len(found)} ONVIF camera(s) answering on the LAN are not "
-            f"in the site file: {names}. Add each exam-room camera to the room's cameras "
-            "(its RTSP URL) so it is checked",
-            f"局域网内响应的 {len(found)} 路 ONVIF 摄像头中有 {len(unconfigured)} 路"
-            f"不在站点文件中：{names}。"
-            "请把考场摄像头（RTSP 地址）加入该考场的 cameras 以便检查"), measured)
+            f"{what.en}. Add each exam-room camera to the room's cameras (its RTSP URL) so it "
+            "is checked", f"{what.zh}。{action.zh}"), measured,
+                            findings=[Finding("camera.unlisted", what, action)])
     return ProbeOutcome(Status.PASS, Text(
         f"all {len(found)} ONVIF camera(s) answering WS-Discovery are in the site file",
         f"响应 WS-Discovery 的 {len(found)} 路 ONVIF 摄像头均已在站点文件中配置"), measured)
@@ -217,23 +239,34 @@ def _count_verdict(room_id: str, minimum: int, configured: int, passing: list[Ch
             f"考场 {room_id}：{len(res_ids)} 路摄像头中 {len(passing)} 路画面正常"
             f"（要求 {minimum} 路）"), measured)
     if len(passing) + len(partial) >= minimum:
-        return ProbeOutcome(Status.WARN, Text(
-            f"room {room_id}: {minimum} cameras only when counting {len(partial)} partly "
-            "verified (see CAM-RES)",
-            f"考场 {room_id}：需计入 {len(partial)} 路仅部分验证的摄像头才达到 {minimum} 路"
-            "（见 CAM-RES）"), measured)
+        what = Text(f"{minimum} cameras only when counting {len(partial)} partly verified "
+                    "(see CAM-RES)",
+                    f"需计入 {len(partial)} 路仅部分验证的摄像头才达到 {minimum} 路（见 CAM-RES）")
+        return ProbeOutcome(Status.WARN, Text(f"room {room_id}: {what.en}",
+                                              f"考场 {room_id}：{what.zh}"), measured,
+                            findings=[Finding("camera.count_partly_verified", what, Text(
+                                "make the cameras marked warn under CAM-RES pass",
+                                "请使 CAM-RES 中警告的摄像头通过检查"))])
     if unverified and len(passing) + len(partial) + len(unverified) >= minimum:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"room {room_id}: only {len(passing)} cameras proven working; "
-            f"{len(unverified)} could not be checked (see CAM-RES)",
-            f"考场 {room_id}：仅 {len(passing)} 路摄像头确认正常；{len(unverified)} 路无法检查"
-            "（见 CAM-RES）"), measured)
-    return ProbeOutcome(Status.FAIL, Text(
-        f"room {room_id}: only {len(passing)} of {len(res_ids)} configured cameras send a "
-        f"live picture; the rule needs {minimum}: fix the cameras marked under CAM-RES "
-        "or add cameras to the site file",
-        f"考场 {room_id}：配置的 {len(res_ids)} 路摄像头中仅 {len(passing)} 路画面正常，"
-        f"规定至少 {minimum} 路：请修复 CAM-RES 中的问题摄像头或在站点文件中补充"), measured)
+        what = Text(f"only {len(passing)} cameras proven working; {len(unverified)} could not "
+                    "be checked (see CAM-RES)",
+                    f"仅 {len(passing)} 路摄像头确认正常；{len(unverified)} 路无法检查"
+                    "（见 CAM-RES）")
+        return ProbeOutcome(Status.ERROR, Text(f"room {room_id}: {what.en}",
+                                               f"考场 {room_id}：{what.zh}"), measured,
+                            findings=[Finding("camera.count_unverified", what, Text(
+                                "fix what stopped those cameras being checked (see CAM-RES), "
+                                "then check again",
+                                "请排除这些摄像头无法检查的原因（见 CAM-RES）后重新检查"))])
+    what = Text(f"only {len(passing)} of {len(res_ids)} configured cameras send a live "
+                f"picture; the rule needs {minimum}",
+                f"配置的 {len(res_ids)} 路摄像头中仅 {len(passing)} 路画面正常，"
+                f"规定至少 {minimum} 路")
+    action = Text("fix the cameras marked under CAM-RES or add cameras to the site file",
+                  "请修复 CAM-RES 中的问题摄像头或在站点文件中补充")
+    return ProbeOutcome(Status.FAIL, Text(f"room {room_id}: {what.en}: {action.en}",
+                                          f"考场 {room_id}：{what.zh}：{action.zh}"), measured,
+                        findings=[Finding("camera.too_few", what, action)])
 
 
 OUTCOME_JUDGES = {

@@ -14,7 +14,16 @@ from dataclasses import replace
 from typing import Any
 
 from ..config.profile import WanFloorThresholds
-from ..results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
+from ..results import (
+    AGENT_ABSENT,
+    NO_ACTION,
+    NOT_PROOF,
+    CheckResult,
+    Finding,
+    ProbeOutcome,
+    Status,
+    Text,
+)
 from ..subject import ASPECTS, FEATURES
 from .filter_evidence import FAIL as FEATURE_FAIL
 from .filter_evidence import NOT_APPLICABLE, NOT_VERIFIED, features, ipv6_leak_text
@@ -48,13 +57,43 @@ NOT_SEEN = {
 }
 
 
+# what to do when a feature could not be shown (NOT_SEEN says why)
+NOT_SEEN_ACTION = {
+    "ip": ("configure filter_audit.control_resolvers", "请配置 filter_audit.control_resolvers"),
+    "dns": ("make the router filter blocked names by DNS as well, or list resolvers under "
+            "filter_audit.bypass_resolvers",
+            "请让路由器同时按 DNS 过滤被拦截域名，或在 filter_audit.bypass_resolvers 中列出"
+            "DNS 服务器"),
+    "url_wildcard": ("list a blocked site with a www. or m. subdomain, and set "
+                     "filter_audit.control_resolvers",
+                     "请列出带 www. 或 m. 子域名的被拦截网站，并配置 "
+                     "filter_audit.control_resolvers"),
+    "keyword": ("list words under filter_audit.keywords, with an exam URL outside the room "
+                "that loads",
+                "请在 filter_audit.keywords 中列出关键字，并提供可打开的外部考试网址"),
+    "ipv6": ("configure filter_audit.control_resolvers", "请配置 filter_audit.control_resolvers"),
+    "block_notice": ("make the router show a block page (or redirect) for blocked sites, so "
+                     "candidates see a notice",
+                     "请让路由器对被拦截网站显示拦截页面（或重定向），使考生看到通告"),
+}
+
+
 # -- measured from a stand-in vantage ----------------------------------------------------
 
 
 def _prefixed(outcome: ProbeOutcome, en: str, zh: str, **extra: Any) -> ProbeOutcome:
     return ProbeOutcome(outcome.status, Text(en + outcome.message.en, zh + outcome.message.zh),
                         {**outcome.measured, **extra}, list(outcome.evidence),
-                        ran_from=outcome.ran_from)
+                        ran_from=outcome.ran_from, findings=list(outcome.findings))
+
+
+# said of a result measured from the coordinator because the host's agent did not answer
+STAND_IN = Finding("agent.stand_in",
+                   Text("no agent answers: measured from the coordinator instead, which is "
+                        "not proof of its own path",
+                        "没有代理应答：改为从协调机测量，不能证明其自身路径"),
+                   Text("start `readiness agent` on that PC and check again",
+                        "请在该电脑上启动 `readiness agent` 后重新检查"))
 
 
 def cap_warn(outcome: ProbeOutcome, en: str, zh: str) -> ProbeOutcome:
@@ -62,6 +101,9 @@ def cap_warn(outcome: ProbeOutcome, en: str, zh: str) -> ProbeOutcome:
     if outcome.status == Status.PASS:
         outcome = replace(outcome, status=Status.WARN,
                           measured={**outcome.measured, NOT_PROOF: True})
+    if outcome.status != Status.PASS:
+        # what the stand-in found (if anything), then that it was a stand-in
+        outcome = replace(outcome, findings=[*outcome.findings, STAND_IN])
     return _prefixed(outcome, en, zh)
 
 
@@ -75,7 +117,7 @@ def _why_absent(outcome: ProbeOutcome, where: str) -> Text:
 
 
 def wan_floor_verdict(download: float | None, upload: float | None, floor_mbps: float,
-                      allowance_pct: float) -> tuple[Status, Text]:
+                      allowance_pct: float) -> tuple[Status, Text, list[Finding]]:
     """Both directions at or above the floor: pass; download at or above it but upload
     below or not measured: warn; download within the overhead allowance below the
     floor: warn; below that: fail."""
@@ -89,26 +131,38 @@ def wan_floor_verdict(download: float | None, upload: float | None, floor_mbps: 
         extra = (f" (the overhead allowance reaches down to {low:g})"
                  if allowance_pct else "")
         extra_zh = f"（含协议开销容差，下限 {low:g}）" if allowance_pct else ""
-        return Status.FAIL, Text(
-            f"{figures_en}: below the floor of {floor_mbps:g} Mbit/s{extra}; ask the "
-            "provider for a faster line, or check that nothing else uses it during the test",
-            f"{figures_zh}：低于 {floor_mbps:g} Mbit/s 的要求{extra_zh}；"
-            "请向运营商升级带宽，或确认测试时没有其他流量占用")
+        what = Text(f"{figures_en}: below the floor of {floor_mbps:g} Mbit/s{extra}",
+                    f"{figures_zh}：低于 {floor_mbps:g} Mbit/s 的要求{extra_zh}")
+        action = Text("ask the provider for a faster line, or check that nothing else uses "
+                      "it during the test", "请向运营商升级带宽，或确认测试时没有其他流量占用")
+        return Status.FAIL, Text(f"{what.en}; {action.en}", f"{what.zh}；{action.zh}"), [
+            Finding("wan.below_floor", what, action)]
     if download < floor_mbps:
-        return Status.WARN, Text(
+        text = Text(
             f"{figures_en}: download just under the floor of {floor_mbps:g} Mbit/s, within "
             f"the {allowance_pct:g} % protocol overhead a line of exactly that speed shows",
             f"{figures_zh}：下行略低于 {floor_mbps:g} Mbit/s，在 {allowance_pct:g}% 的协议开销"
             "范围内（恰好该速率的线路的正常实测值）")
+        return Status.WARN, text, [Finding(
+            "wan.just_under_floor", text,
+            Text("run the check again when the line is quiet; if it stays, ask the provider "
+                 "for some headroom",
+                 "请在线路空闲时重新检查；如仍如此，请向运营商申请留有余量的带宽"))]
     if upload is None or upload < floor_mbps:
-        return Status.WARN, Text(
+        text = Text(
             f"{figures_en}: download meets the floor of {floor_mbps:g} Mbit/s, upload "
             + ("was not measured" if upload is None else "is below it"),
             f"{figures_zh}：下行达到 {floor_mbps:g} Mbit/s，上行"
             + ("未测量" if upload is None else "低于该值"))
+        action = (Text("run the check again to measure the upload", "请重新检查以测量上行")
+                  if upload is None else
+                  Text("ask the provider for a faster upload", "请向运营商提高上行带宽"))
+        return Status.WARN, text, [Finding(
+            "wan.upload_not_measured" if upload is None else "wan.upload_below_floor",
+            text, action)]
     return Status.PASS, Text(
         f"{figures_en}: both meet the floor of {floor_mbps:g} Mbit/s",
-        f"{figures_zh}：均达到 {floor_mbps:g} Mbit/s 的要求")
+        f"{figures_zh}：均达到 {floor_mbps:g} Mbit/s 的要求"), []
 
 
 _DIRECTION_ZH = {"download": "下行", "upload": "上行"}
@@ -155,13 +209,15 @@ def wan_floor(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     judged = outcome
     # the probe's own fail (endpoint unreachable) and error stand as they are
     if outcome.status == Status.PASS and ("directions" in m or "runs" in m):
-        status, text = wan_floor_verdict(m.get("download_mbps"), m.get("upload_mbps"),
-                                         th.floor_mbps, th.overhead_allowance_pct)
+        status, text, findings = wan_floor_verdict(
+            m.get("download_mbps"), m.get("upload_mbps"), th.floor_mbps,
+            th.overhead_allowance_pct)
         how_en, how_zh = _wan_how(m)
         judged = ProbeOutcome(status, Text(text.en + how_en, text.zh + how_zh),
                               {**m, "floor_mbps": th.floor_mbps,
                                "overhead_allowance_pct": th.overhead_allowance_pct},
-                              list(outcome.evidence), ran_from=outcome.ran_from)
+                              list(outcome.evidence), ran_from=outcome.ran_from,
+                              findings=findings)
     if not m.get("stand_in"):
         return judged
     why = _why_absent(outcome, str(params.get("where", "the exam server")))
@@ -194,34 +250,41 @@ def _leak_words(leaks: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return en, zh
 
 
-def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text]:
+def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text, list[Finding]]:
     attempts = [a for a in m.get("attempts", []) if isinstance(a, dict)]
     leaks = sorted((a for a in attempts if a.get("leak")),
                    key=lambda a: a.get("technique") in ("resolver", "doh"))
     exam_bad = [e for e in m.get("exam", []) if not e.get("ok")]
-    parts_en: list[str] = []
-    parts_zh: list[str] = []
+    parts: list[tuple[str, Text]] = []
     if leaks:
         en, zh = _leak_words(leaks)
-        parts_en.append(f"{len(leaks)} request(s) that must be blocked got through: "
-                        f"{_shorten(en)}")
-        parts_zh.append(f"{len(leaks)} 个应被拦截的请求可以访问：{_shorten(zh)}")
+        parts.append(("filter.leaks", Text(
+            f"{len(leaks)} request(s) that must be blocked got through: {_shorten(en)}",
+            f"{len(leaks)} 个应被拦截的请求可以访问：{_shorten(zh)}")))
     for e in exam_bad:
-        parts_en.append(f"exam site {e['url']} does not load: {e['detail']}")
-        parts_zh.append(f"考试网站 {e['url']} 无法打开：{e['detail']}")
-    if parts_en:
+        parts.append(("filter.exam_site_down", Text(
+            f"exam site {e['url']} does not load: {e['detail']}",
+            f"考试网站 {e['url']} 无法打开：{e['detail']}")))
+    if parts:
         v6_only = leaks and all(a.get("technique") == "ipv6" for a in leaks)
         if v6_only:
-            fix_en = "; make the router filter IPv6 as well, or turn IPv6 off on the exam LAN"
-            fix_zh = "；请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6"
+            fix = Text("make the router filter IPv6 as well, or turn IPv6 off on the exam LAN",
+                       "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
         elif leaks:
-            fix_en = ("; fix the router's filter (block by address as well as by name, and "
-                      "close port 53 and DoH to outside resolvers)")
-            fix_zh = ("；请修正路由器过滤策略（除域名外也按地址拦截，"
-                      "并封锁外部 DNS 的 53 端口和 DoH）")
+            fix = Text("fix the router's filter (block by address as well as by name, and "
+                       "close port 53 and DoH to outside resolvers)",
+                       "请修正路由器过滤策略（除域名外也按地址拦截，"
+                       "并封锁外部 DNS 的 53 端口和 DoH）")
         else:
-            fix_en = fix_zh = ""
-        return Status.FAIL, Text("; ".join(parts_en) + fix_en, "；".join(parts_zh) + fix_zh)
+            fix = NO_ACTION
+        exam_fix = Text("let the exam site through the router's filter and check that it is "
+                        "up", "请在路由器过滤策略中放行考试网站，并确认其可用")
+        fix_en = f"; {fix.en}" if fix.en else ""
+        fix_zh = f"；{fix.zh}" if fix.zh else ""
+        return Status.FAIL, Text("; ".join(t.en for _, t in parts) + fix_en,
+                                 "；".join(t.zh for _, t in parts) + fix_zh), [
+            Finding(code, text, fix if code == "filter.leaks" else exam_fix)
+            for code, text in parts]
     blocked = m.get("blocked", [])
     how_en = sorted({h for b in blocked for h in [b.get("how", "")] if h})
     base_en = (f"{len(m.get('exam', []))} exam site(s) load; {len(blocked)} blocked target(s) "
@@ -229,28 +292,51 @@ def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text]:
                "block attempts, none got through")
     base_zh = (f"{len(m.get('exam', []))} 个考试网站可打开；{len(blocked)} 个应拦截目标均被拦截；"
                f"{len(attempts)} 次拦截与绕过尝试均未成功")
-    missing_en, missing_zh = [], []
+    # (code, what, the words in brackets after it, what to do)
+    missing: list[tuple[str, Text, Text, Text]] = []
     untried = [a for a in attempts if a.get("technique") == "direct_ip"
                and a.get("result") == "not tried"]
     if any("blocked_addresses" in a.get("note", "") for a in untried):
-        missing_en.append("the direct-address bypass was not tried for some target(s): the "
-                          "control resolver's answers are not in the seat agent's site file "
-                          "(list them under filter_audit.blocked_addresses)")
-        missing_zh.append("部分目标未尝试直接 IP 绕过：对照 DNS 的解析结果不在座位代理的站点配置中"
-                          "（请在 filter_audit.blocked_addresses 中列出）")
+        action = Text("list them under filter_audit.blocked_addresses",
+                      "请在 filter_audit.blocked_addresses 中列出")
+        missing.append((
+            "filter.direct_ip_untried",
+            Text("the direct-address bypass was not tried for some target(s): the control "
+                 "resolver's answers are not in the seat agent's site file",
+                 "部分目标未尝试直接 IP 绕过：对照 DNS 的解析结果不在座位代理的站点配置中"),
+            action, action))
     elif untried:
-        missing_en.append(f"the direct-address bypass could not be tried for {len(untried)} "
-                          "target(s) (configure filter_audit.control_resolvers)")
-        missing_zh.append(f"{len(untried)} 个目标无法尝试直接 IP 绕过"
-                          "（请配置 filter_audit.control_resolvers）")
+        action = Text("configure filter_audit.control_resolvers",
+                      "请配置 filter_audit.control_resolvers")
+        missing.append((
+            "filter.direct_ip_untried",
+            Text(f"the direct-address bypass could not be tried for {len(untried)} target(s)",
+                 f"{len(untried)} 个目标无法尝试直接 IP 绕过"), action, action))
     if not m.get("bypass_resolvers"):
-        missing_en.append("no other DNS resolver configured to try "
-                          "(filter_audit.bypass_resolvers)")
-        missing_zh.append("未配置用于尝试的其他 DNS 服务器（filter_audit.bypass_resolvers）")
-    if missing_en:
-        return Status.WARN, Text(base_en + "; partly verified: " + "; ".join(missing_en),
-                                 base_zh + "；部分验证：" + "；".join(missing_zh))
-    return Status.PASS, Text(base_en, base_zh)
+        missing.append((
+            "filter.no_bypass_resolvers",
+            Text("no other DNS resolver configured to try", "未配置用于尝试的其他 DNS 服务器"),
+            Text("filter_audit.bypass_resolvers", "filter_audit.bypass_resolvers"),
+            Text("list some under filter_audit.bypass_resolvers",
+                 "请在 filter_audit.bypass_resolvers 中列出")))
+    if missing:
+        return Status.WARN, Text(
+            base_en + "; partly verified: "
+            + "; ".join(f"{what.en} ({note.en})" for _, what, note, _ in missing),
+            base_zh + "；部分验证："
+            + "；".join(f"{what.zh}（{note.zh}）" for _, what, note, _ in missing)), [
+            Finding(code, Text(f"partly verified: {what.en}", f"部分验证：{what.zh}"), action)
+            for code, what, _, action in missing]
+    return Status.PASS, Text(base_en, base_zh), []
+
+
+# said of an audit made from the coordinator because no seat agent answered
+NOT_FROM_SEAT = Finding(
+    "filter.not_from_seat",
+    Text("seen from the coordinator, not from a seat's own address (no seat agent)",
+         "从协调机而非考生机自身地址检测（无座位代理）"),
+    Text("run the seat agent on the candidate PCs to prove what a seat sees",
+         "请在考生机上运行座位代理以验证考生机的实际情况"))
 
 
 def audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -261,7 +347,7 @@ def audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     if outcome.status == Status.ERROR or not isinstance(m.get("attempts"), list):
         return outcome
     evidence = features(m)
-    status, text = _audit_verdict(m)
+    status, text, findings = _audit_verdict(m)
     measured = {**m, "features": {k: v.result for k, v in evidence.items()},
                 "feature_attempts": {k: v.lines() for k, v in evidence.items()}}
     if not m.get("vantage_is_seat", True) and status in (Status.PASS, Status.FAIL):
@@ -270,9 +356,10 @@ def audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
             + text.en + "; run the seat agent on the candidate PCs to prove what a seat sees",
             "从协调机而非考生机自身地址检测（无座位代理）：" + text.zh
             + "；请在考生机上运行座位代理以验证考生机的实际情况"),
-            {**measured, NOT_PROOF: True}, list(outcome.evidence), ran_from=outcome.ran_from)
+            {**measured, NOT_PROOF: True}, list(outcome.evidence), ran_from=outcome.ran_from,
+            findings=[NOT_FROM_SEAT, *findings])
     return ProbeOutcome(status, text, measured, list(outcome.evidence),
-                        ran_from=outcome.ran_from)
+                        ran_from=outcome.ran_from, findings=findings)
 
 
 def seat_audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -290,7 +377,7 @@ def seat_audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
             f"考位 {label}：未从该考位验证：没有代理应答{extra}；请在该电脑上启动 "
             "`readiness agent`（不以其他地址的测量结果代替）"),
             {"agent": "absent", "reason": reason or "", NOT_PROOF: True},
-            ran_from=outcome.ran_from)
+            ran_from=outcome.ran_from, findings=[AGENT_ABSENT])
     return audit(outcome, params)
 
 
@@ -329,7 +416,9 @@ def evidence_only(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome
     of the coordinator: reaching nothing is a skip, not a fail."""
     outcome = _reach(outcome)
     if outcome.status == Status.FAIL:
-        return replace(outcome, status=Status.SKIP)
+        # not a fault to fix: evidence that could not be had (the probe says what it tried)
+        return replace(outcome, status=Status.SKIP, findings=[Finding(
+            "filter.own_access_none", outcome.message, NO_ACTION)])
     return outcome
 
 
@@ -362,11 +451,14 @@ def feature(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
             and r.measured.get("agent") != "absent"]
     used = seat or audits
     if not used:
-        return ProbeOutcome(Status.WARN, Text(
-            f"{name_en} not verified: no seat's filter audit ran (start `readiness agent` on "
-            "the sampled seats)",
-            f"{name_zh}未验证：没有考位完成过滤检测（请在抽样考位上启动 `readiness agent`）"),
-            {NOT_PROOF: True, "audits": []})
+        what = Text(f"{name_en} not verified: no seat's filter audit ran",
+                    f"{name_zh}未验证：没有考位完成过滤检测")
+        action = Text("start `readiness agent` on the sampled seats",
+                      "请在抽样考位上启动 `readiness agent`")
+        return ProbeOutcome(Status.WARN, Text(f"{what.en} ({action.en})",
+                                              f"{what.zh}（{action.zh}）"),
+                            {NOT_PROOF: True, "audits": []},
+                            findings=[Finding("filter.no_audit", what, action)])
     measured: dict[str, Any] = {
         "audits": [r.check_id for r in used],
         "in_exam_window": any(r.measured.get("in_exam_window") for r in used)}
@@ -384,7 +476,7 @@ def feature(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
         Status.WARN if outcome.status in (Status.PASS, Status.FAIL) else outcome.status,
         Text(outcome.message.en + " (seen from the coordinator only: no seat agent)",
              outcome.message.zh + "（仅从协调机观察：无座位代理）"),
-        {**outcome.measured, NOT_PROOF: True})
+        {**outcome.measured, NOT_PROOF: True}, findings=[NOT_FROM_SEAT, *outcome.findings])
 
 
 def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
@@ -398,22 +490,29 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
               if a.get("technique") == "ipv6" and a.get("leak")]
         if v6:
             en, zh = ipv6_leak_text(v6[0])
-            return ProbeOutcome(Status.FAIL, Text(
-                f"{name_en} does not hold over IPv6: {en}; make the router filter IPv6 as "
-                "well, or turn IPv6 off on the exam LAN",
-                f"{name_zh}对 IPv6 无效：{zh}；请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6"),
-                measured)
+            what = Text(f"{name_en} does not hold over IPv6: {en}", f"{name_zh}对 IPv6 无效：{zh}")
+            action = Text("make the router filter IPv6 as well, or turn IPv6 off on the exam "
+                          "LAN", "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
+            return ProbeOutcome(Status.FAIL, Text(f"{what.en}; {action.en}",
+                                                  f"{what.zh}；{action.zh}"), measured,
+                                findings=[Finding("filter.ipv6_leak", what, action)])
         shown = _shorten(lines)
         if name == "dns" and any(a.get("answered") for r in used
                                  for a in r.measured.get("attempts", [])
                                  if a.get("technique") == "dns"):
-            return ProbeOutcome(Status.FAIL, Text(
-                f"{name_en} does not hold: a blocked name is filtered for one record type "
-                f"and answered for the other (a DNS leak): {shown}; filter both A and AAAA",
-                f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
-                f"（DNS 泄漏）：{shown}；请同时过滤 A 与 AAAA"), measured)
-        return ProbeOutcome(Status.FAIL, Text(
-            f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}"), measured)
+            what = Text(f"{name_en} does not hold: a blocked name is filtered for one record "
+                        f"type and answered for the other (a DNS leak): {shown}",
+                        f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
+                        f"（DNS 泄漏）：{shown}")
+            action = Text("filter both A and AAAA", "请同时过滤 A 与 AAAA")
+            return ProbeOutcome(Status.FAIL, Text(f"{what.en}; {action.en}",
+                                                  f"{what.zh}；{action.zh}"), measured,
+                                findings=[Finding("filter.dns_leak", what, action)])
+        what = Text(f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}")
+        return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
+            "filter.feature_fails", what,
+            Text(f"set up the router's {name_en} so that these requests are stopped",
+                 f"请配置路由器的{name_zh}，使这些请求被拦截"))])
     if values and all(v == FEATURE_PASS for v in values):
         return ProbeOutcome(Status.PASS, Text(
             f"{name_en} works, shown by attempts only it could stop: "
@@ -430,18 +529,23 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
                         for line in r.measured.get("feature_attempts", {}).get(name, [])[:1]]
                        or [r.vantage for r in rest])
         tried = len(shown_by) + len(rest)
-        return ProbeOutcome(Status.WARN, Text(
-            f"{name_en} shown from {len(shown_by)} of {tried} seats, not verified from "
-            f"the others: {why}; run the check again, and if it stays, look at those seats",
-            f"{name_zh}已在 {tried} 个考位中的 {len(shown_by)} 个得到证明，其余未验证："
-            f"{why}；请重新检查，如仍如此，请检查这些考位"),
-            {**measured, NOT_PROOF: True})
+        what = Text(f"{name_en} shown from {len(shown_by)} of {tried} seats, not verified "
+                    f"from the others: {why}",
+                    f"{name_zh}已在 {tried} 个考位中的 {len(shown_by)} 个得到证明，其余未验证："
+                    f"{why}")
+        action = Text("run the check again, and if it stays, look at those seats",
+                      "请重新检查，如仍如此，请检查这些考位")
+        return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}",
+                                              f"{what.zh}；{action.zh}"),
+                            {**measured, NOT_PROOF: True},
+                            findings=[Finding("filter.feature_partly_shown", what, action)])
     en, zh = NOT_SEEN.get(name, ("not demonstrated", "未能演示"))
     word_en = "not verified" if NOT_VERIFIED in values else "not demonstrated"
     word_zh = "未验证" if NOT_VERIFIED in values else "未能演示"
-    return ProbeOutcome(Status.WARN, Text(
-        f"{name_en} {word_en}: {en}", f"{name_zh}{word_zh}：{zh}"),
-        {**measured, NOT_PROOF: True})
+    what = Text(f"{name_en} {word_en}: {en}", f"{name_zh}{word_zh}：{zh}")
+    return ProbeOutcome(Status.WARN, what, {**measured, NOT_PROOF: True}, findings=[Finding(
+        "filter.feature_not_shown", what, Text(*NOT_SEEN_ACTION.get(name, (
+            "run the check again", "请重新检查"))))])
 
 
 def _leak_lines(leaking: list[CheckResult], most: int = 10) -> list[str]:
@@ -459,20 +563,24 @@ def _per_time(used: list[CheckResult], name_en: str, name_zh: str,
     if leaking:
         inside = any(r.measured.get("in_exam_window") for r in leaking)
         first = leaking[0].measured["leaks"][0]
-        return ProbeOutcome(Status.FAIL, Text(
-            f"{name_en}: the policy lets requests through now "
-            f"({'inside' if inside else 'outside'} an exam window): {first}",
-            f"{name_zh}：当前（{'考试时段内' if inside else '考试时段外'}）"
-            f"策略放行了请求：{first}"), measured)
+        what = Text(f"{name_en}: the policy lets requests through now "
+                    f"({'inside' if inside else 'outside'} an exam window): {first}",
+                    f"{name_zh}：当前（{'考试时段内' if inside else '考试时段外'}）"
+                    f"策略放行了请求：{first}")
+        return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
+            "filter.policy_leaks", what,
+            Text("fix the router's time-window policy so that blocked sites are stopped "
+                 "in the exam windows", "请修正路由器的时段策略，使考试时段内被拦截网站无法访问"))])
     if measured["in_exam_window"]:
         return ProbeOutcome(Status.PASS, Text(
             f"{name_en}: the policy is active inside the exam window",
             f"{name_zh}：考试时段内策略生效"), measured)
-    return ProbeOutcome(Status.WARN, Text(
-        f"{name_en}: the policy is active now, outside the exam windows; run the check "
-        "again during an exam session to prove the time-window policy",
-        f"{name_zh}：当前（考试时段外）策略已生效；请在考试时段内再次检测以证明时段策略"),
-        measured)
+    what = Text(f"{name_en}: the policy is active now, outside the exam windows",
+                f"{name_zh}：当前（考试时段外）策略已生效")
+    action = Text("run the check again during an exam session to prove the time-window "
+                  "policy", "请在考试时段内再次检测以证明时段策略")
+    return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}", f"{what.zh}；{action.zh}"),
+                        measured, findings=[Finding("filter.per_time_unproven", what, action)])
 
 
 def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: str,
@@ -480,9 +588,14 @@ def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: 
     reach = next((r for r in results if r.check_id == reach_id), None)
     measured["decided_by"] = _leak_lines([r for r in used if r.measured.get("leaks")])
     if measured["decided_by"]:
-        return ProbeOutcome(Status.FAIL, Text(
-            f"{name_en}: seats are not held to their policy (see the leaks above)",
-            f"{name_zh}：考生机未受策略限制（见上方泄漏）"), measured)
+        what = Text(f"{name_en}: seats are not held to their policy (see the leaks above)",
+                    f"{name_zh}：考生机未受策略限制（见上方泄漏）")
+        return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
+            "filter.per_address_leaks",
+            Text(f"{name_en}: seats are not held to their policy (see the leaks under "
+                 "WAN-POLICY)", f"{name_zh}：考生机未受策略限制（见 WAN-POLICY 中的泄漏）"),
+            Text("give the seats' addresses the router's exam policy",
+                 "请在路由器上对考生机地址应用考试策略"))])
     reached = list(reach.measured.get("reached", [])) if reach else []
     blocked = {b["url"] for r in used for b in r.measured.get("blocked", [])}
     both = [u for u in reached if u in blocked]
@@ -493,17 +606,26 @@ def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: 
         return ProbeOutcome(Status.PASS, Text(
             f"{name_en}: the coordinator reaches {', '.join(both)}, which seats cannot",
             f"{name_zh}：协调机可访问 {', '.join(both)}，考生机不能"), measured)
-    return ProbeOutcome(Status.WARN, Text(
-        f"{name_en} not demonstrated: no site was reached from the coordinator and blocked "
-        "for the seats at the same time",
-        f"{name_zh}未能演示：没有一个网站同时满足协调机可访问而考生机被拦截"), measured)
+    what = Text(f"{name_en} not demonstrated: no site was reached from the coordinator and "
+                "blocked for the seats at the same time",
+                f"{name_zh}未能演示：没有一个网站同时满足协调机可访问而考生机被拦截")
+    return ProbeOutcome(Status.WARN, what, measured, findings=[Finding(
+        "filter.per_address_not_shown", what,
+        Text("list a blocked sample the coordinator may reach (a site allowed for staff)",
+             "请列出一个协调机可访问的被拦截样本（对工作人员放行的网站）"))])
 
 
 def constant(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutcome:
     """A fixed outcome the plan already knows (nothing configured to measure).
-    params: status, en, zh, measured."""
-    return ProbeOutcome(Status(params["status"]), Text(params["en"], params["zh"]),
-                        dict(params.get("measured") or {}))
+    params: status, en, zh, measured, and for a status other than pass the finding: code,
+    what (en, zh), action (en, zh)."""
+    status = Status(params["status"])
+    findings = [] if status is Status.PASS else [Finding(
+        str(params.get("code") or "plan.constant"),
+        Text(*params["what"]) if params.get("what") else Text(params["en"], params["zh"]),
+        Text(*params["action"]) if params.get("action") else NO_ACTION)]
+    return ProbeOutcome(status, Text(params["en"], params["zh"]),
+                        dict(params.get("measured") or {}), findings=findings)
 
 
 # -- FILTER-FEATURES: the router's management pages ------------------------------------

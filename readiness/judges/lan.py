@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.profile import LanSeatsThresholds, LanSubnetThresholds, ServerSpareThresholds
-from ..results import SEVERITY, CheckResult, ProbeOutcome, Status, Text
+from ..results import NO_ACTION, CheckResult, Finding, ProbeOutcome, Status, Text
 from ..subject import Kind
 from ..vocabulary import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
-from . import OutcomeJudge, ResultsJudge
+from . import Issue, OutcomeJudge, ResultsJudge, findings_of, worst_first
 
 # What the reachability probe measures only so that the judge can word its message;
 # the result shows the pings and ports, as it always did.
@@ -40,36 +40,52 @@ def judge_subnet(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         return ProbeOutcome(Status.PASS, Text(
             f"{role_en} {address} is outside {subnet}; this certificate allows it",
             f"{role_zh} {address} 不在网段 {subnet} 内；本证书不要求同一网段"), m)
+    what = Text(f"outside the candidates' subnet {subnet}", f"不在考生机网段 {subnet} 内")
+    action = Text(f"give it an address in {subnet}", f"请改为 {subnet} 内的地址")
     return ProbeOutcome(Status.FAIL, Text(
-        f"{role_en} {address} is outside the candidates' subnet {subnet}: "
-        f"give it an address in {subnet}",
-        f"{role_zh} {address} 不在考生机网段 {subnet} 内：请改为 {subnet} 内的地址"), m)
+        f"{role_en} {address} is {what.en}: {action.en}",
+        f"{role_zh} {address} {what.zh}：{action.zh}"), m,
+        findings=[Finding("lan.outside_subnet", what, action)])
 
 
 # ---------------------------------------------------------------- one host's reachability
 
 
-def port_issue(address: str, port: int, state: str, timeout_s: float) -> Text:
+def port_issue(address: str, port: int, state: str, timeout_s: float) -> Issue:
+    """A port that did not accept a connection: the message's words and the finding."""
     if state == PORT_REFUSED:
-        return Text(
-            f"port {port} refused on {address}: start the service or allow the port "
-            "in the host's firewall",
-            f"{address} 的端口 {port} 拒绝连接：请启动该服务，或在主机防火墙中放行该端口")
-    if state == PORT_TIMEOUT:
-        return Text(
-            f"port {port} did not answer within {timeout_s:.1f} s on {address}: check that "
-            "the service is running and that no firewall drops the connection",
-            f"{address} 的端口 {port} 在 {timeout_s:.1f} 秒内无应答：请确认服务已运行，"
-            "且没有防火墙丢弃连接")
-    if state == PORT_UNREACHABLE:
-        return Text(
-            f"port {port} on {address} could not be reached (host unreachable): check the "
-            "cable and that the PC is switched on",
-            f"无法连接 {address} 的端口 {port}（主机不可达）：请检查网线并确认电脑已开机")
-    return Text(
-        f"port {port} on {address}: this computer could not open a connection; check its "
-        "network settings",
-        f"无法从本机连接 {address} 的端口 {port}：请检查本机的网络设置")
+        code = "lan.port_refused"
+        what = Text(f"port {port} refused", f"端口 {port} 拒绝连接")
+        action = Text("start the service or allow the port in the host's firewall",
+                      "请启动该服务，或在主机防火墙中放行该端口")
+        text = Text(f"port {port} refused on {address}: {action.en}",
+                    f"{address} 的{what.zh}：{action.zh}")
+    elif state == PORT_TIMEOUT:
+        code = "lan.port_timeout"
+        what = Text(f"port {port} did not answer within {timeout_s:.1f} s",
+                    f"端口 {port} 在 {timeout_s:.1f} 秒内无应答")
+        action = Text("check that the service is running and that no firewall drops the "
+                      "connection", "请确认服务已运行，且没有防火墙丢弃连接")
+        text = Text(f"{what.en} on {address}: {action.en}",
+                    f"{address} 的{what.zh}：{action.zh}")
+    elif state == PORT_UNREACHABLE:
+        code = "lan.port_unreachable"
+        what = Text(f"port {port} could not be reached (host unreachable)",
+                    f"无法连接端口 {port}（主机不可达）")
+        action = Text("check the cable and that the PC is switched on",
+                      "请检查网线并确认电脑已开机")
+        text = Text(f"port {port} on {address} could not be reached (host unreachable): "
+                    f"{action.en}",
+                    f"无法连接 {address} 的端口 {port}（主机不可达）：{action.zh}")
+    else:
+        code = "lan.port_no_connection"
+        what = Text(f"port {port}: this computer could not open a connection",
+                    f"无法从本机连接端口 {port}")
+        action = Text("check this computer's network settings", "请检查本机的网络设置")
+        text = Text(f"port {port} on {address}: this computer could not open a connection; "
+                    "check its network settings",
+                    f"无法从本机连接 {address} 的端口 {port}：{action.zh}")
+    return Issue(Status.FAIL, text, (Finding(code, what, action),))
 
 
 def _alive_by(m: dict[str, Any]) -> Text | None:
@@ -102,7 +118,19 @@ def _figures(m: dict[str, Any]) -> tuple[str, int, int, float | None] | None:
     return None
 
 
-def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
+_ALLOW_PING = Text("allow ICMP echo in its firewall for diagnostics",
+                   "请在其防火墙中允许 ICMP 回显以便诊断")
+
+
+def _drops_ping(address: str, alive: Text, rest_en: str = "", rest_zh: str = "") -> Issue:
+    what = Text(f"answers on the LAN ({alive.en}) but drops ping",
+                f"在局域网内在线（{alive.zh}），但丢弃 ping")
+    return Issue(Status.WARN, Text(f"{address} {what.en}: {_ALLOW_PING.en}{rest_en}",
+                                   f"{address} {what.zh}：{_ALLOW_PING.zh}{rest_zh}"),
+                 (Finding("lan.drops_ping", what, _ALLOW_PING),))
+
+
+def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> Issue | None:
     """What ping, the TCP fallback and ARP say against the thresholds, or None when they
     are fine. `m` is the reachability probe's measured dict."""
     address, count, received = m["address"], m["count"], m["received"]
@@ -110,48 +138,60 @@ def icmp_issue(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text
         alive = _alive_by(m)
         figures = _figures(m)
         if alive and not figures:
-            return Status.WARN, Text(
-                f"{address} answers on the LAN ({alive.en}) but drops ping: allow ICMP echo "
-                "in its firewall for diagnostics. Loss and latency not measured: nothing "
-                "but ping could time it",
-                f"{address} 在局域网内在线（{alive.zh}），但丢弃 ping：请在其防火墙中允许 "
-                "ICMP 回显以便诊断。未能测量丢包与延迟：除 ping 外没有可计时的应答")
+            return _drops_ping(address, alive,
+                               ". Loss and latency not measured: nothing but ping could "
+                               "time it",
+                               "。未能测量丢包与延迟：除 ping 外没有可计时的应答")
         if alive:
             issue = _loss_or_latency(m, th)
-            if issue and issue[0] == Status.FAIL:
+            if issue and issue.status == Status.FAIL:
                 return issue
-            drops = Text(
-                f"{address} answers on the LAN ({alive.en}) but drops ping: allow ICMP echo "
-                "in its firewall for diagnostics",
-                f"{address} 在局域网内在线（{alive.zh}），但丢弃 ping：请在其防火墙中允许 "
-                "ICMP 回显以便诊断")
-            more = [issue[1]] if issue else []
-            return Status.WARN, Text("; ".join(t.en for t in [drops, *more]),
-                                     "；".join(t.zh for t in [drops, *more]))
+            drops = _drops_ping(address, alive)
+            more = [issue] if issue else []
+            return Issue(Status.WARN, Text("; ".join(i.text.en for i in [drops, *more]),
+                                           "；".join(i.text.zh for i in [drops, *more])),
+                         tuple(f for i in [drops, *more] for f in i.findings))
         if m["no_route"]:
-            return Status.FAIL, Text(
+            what = Text(f"no answer to {count} pings: this computer has no route to it",
+                        f"对 {count} 个 ping 无回应：本机没有到它的路由")
+            action = Text("check this computer's IP address, subnet mask and gateway",
+                          "请检查本机的IP 地址、子网掩码和网关")
+            return Issue(Status.FAIL, Text(
                 f"no answer from {address} to {count} pings: this computer has no route "
-                "to it; check this computer's IP address, subnet mask and gateway",
-                f"{address} 对 {count} 个 ping 无回应：本机没有到它的路由；请检查本机的"
-                "IP 地址、子网掩码和网关")
+                f"to it; {action.en}",
+                f"{address} {what.zh}；{action.zh}"),
+                (Finding("lan.no_route", what, action, root_cause=True),))
         tcp = m.get("tcp") or {}
         tried_en = f", {tcp['sent']} TCP connects to port {tcp['port']}" if tcp else ""
         tried_zh = f"、{tcp['sent']} 次到端口 {tcp['port']} 的 TCP 连接" if tcp else ""
         if (m.get("arp") or {}).get("asked"):
-            return Status.FAIL, Text(
-                f"nothing answers at {address} ({count} pings{tried_en}, ARP): the PC is "
-                "switched off, unplugged, or set to another address (if it is on the LAN "
-                "elsewhere, LAN-FIXED-IP names where)",
-                f"{address} 无任何应答（{count} 个 ping{tried_zh}、ARP）：电脑未开机、未接网线，"
-                "或地址被改动（如在局域网内其他地址上，LAN-FIXED-IP 会指出位置）")
-        return Status.FAIL, Text(
-            f"no answer from {address} to {count} pings{tried_en}: check the cable and that "
-            "the PC is switched on",
-            f"{address} 对 {count} 个 ping{tried_zh} 无回应：请检查网线并确认电脑已开机")
+            tried = Text(f"{count} pings{tried_en}, ARP", f"{count} 个 ping{tried_zh}、ARP")
+            why = Text("the PC is switched off, unplugged, or set to another address (if it "
+                       "is on the LAN elsewhere, LAN-FIXED-IP names where)",
+                       "电脑未开机、未接网线，或地址被改动（如在局域网内其他地址上，"
+                       "LAN-FIXED-IP 会指出位置）")
+            return Issue(Status.FAIL, Text(
+                f"nothing answers at {address} ({tried.en}): {why.en}",
+                f"{address} 无任何应答（{tried.zh}）：{why.zh}"),
+                (Finding("lan.no_answer",
+                         Text(f"nothing answers ({tried.en})", f"无任何应答（{tried.zh}）"),
+                         Text("switch the PC on and cable it, or correct its address "
+                              "(LAN-FIXED-IP names where it answers, if it does)",
+                              "请开机并接好网线，或改正其地址（如在其他地址应答，"
+                              "LAN-FIXED-IP 会指出位置）"),
+                         root_cause=True),))
+        what = Text(f"no answer to {count} pings{tried_en}",
+                    f"对 {count} 个 ping{tried_zh} 无回应")
+        action = Text("check the cable and that the PC is switched on",
+                      "请检查网线并确认电脑已开机")
+        return Issue(Status.FAIL, Text(f"no answer from {address} to {count} pings{tried_en}: "
+                                       f"{action.en}",
+                                       f"{address} {what.zh}：{action.zh}"),
+                     (Finding("lan.no_answer", what, action, root_cause=True),))
     return _loss_or_latency(m, th)
 
 
-def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status, Text] | None:
+def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> Issue | None:
     """Loss and latency against the thresholds, from whichever of ICMP or TCP answered."""
     figures = _figures(m)
     if figures is None:
@@ -164,18 +204,23 @@ def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> tuple[Status
     loss = 100.0 * lost / count
     if loss > th.fail_loss_pct or loss > th.warn_loss_pct:
         status = Status.FAIL if loss > th.fail_loss_pct else Status.WARN
-        return status, Text(
-            f"{address} lost {lost} of {count} {what}s ({loss:.0f} %): check the cable, the "
-            "switch port and the network card",
-            f"{address} 的 {count} 个 {what_zh} 丢失 {lost} 个（{loss:.0f}%）：请检查网线、"
-            "交换机端口和网卡")
+        found = Text(f"lost {lost} of {count} {what}s ({loss:.0f} %)",
+                     f"{count} 个 {what_zh} 丢失 {lost} 个（{loss:.0f}%）")
+        action = Text("check the cable, the switch port and the network card",
+                      "请检查网线、交换机端口和网卡")
+        return Issue(status, Text(f"{address} {found.en}: {action.en}",
+                                  f"{address} 的 {found.zh}：{action.zh}"),
+                     (Finding("lan.loss", found, action),))
     if avg is not None and avg > th.warn_rtt_ms:
-        return Status.WARN, Text(
-            f"{address} answers slowly: {avg:.1f} ms on average, limit "
-            f"{th.warn_rtt_ms:g} ms (timed by {what}): check for an overloaded switch, a "
-            "faulty cable or a busy PC",
-            f"{address} 响应慢：{what_zh} 平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms："
-            "请检查交换机是否过载、网线是否损坏、电脑是否繁忙")
+        slow = Text(f"{avg:.1f} ms on average, limit {th.warn_rtt_ms:g} ms (timed by {what})",
+                    f"{what_zh} 平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms")
+        action = Text("check for an overloaded switch, a faulty cable or a busy PC",
+                      "请检查交换机是否过载、网线是否损坏、电脑是否繁忙")
+        return Issue(Status.WARN, Text(
+            f"{address} answers slowly: {slow.en}: {action.en}",
+            f"{address} 响应慢：{slow.zh}：{action.zh}"),
+            (Finding("lan.slow", Text(f"answers slowly: {slow.en}", f"响应慢：{slow.zh}"),
+                     action),))
     return None
 
 
@@ -191,18 +236,19 @@ def judge_reachability(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOu
         return outcome  # nothing measured (bad parameters, unresolvable name, deadline)
     shown = {k: v for k, v in m.items() if k not in _PROBE_WORKINGS}
     address = m["address"]
-    issues: list[tuple[Status, Text]] = []
+    issues: list[Issue] = []
     pinged = outcome.status != Status.ERROR
     if not pinged:
-        issues.append((Status.ERROR, outcome.message))  # no ICMP rights: the probe says why
+        # no ICMP rights: the probe says why
+        issues.append(Issue(Status.ERROR, outcome.message, (Finding(
+            "lan.ping_not_measured", outcome.message, NO_ACTION),)))
     else:
         issue = icmp_issue(m, th)
         if issue:
             issues.append(issue)
     for port, state in m["ports"].items():
         if state != PORT_OPEN:
-            issues.append((Status.FAIL, port_issue(address, int(port), state,
-                                                   m["port_timeout_s"])))
+            issues.append(port_issue(address, int(port), state, m["port_timeout_s"]))
     if not issues:
         ports = m["ports"]
         plural = "s" if len(ports) > 1 else ""
@@ -214,9 +260,9 @@ def judge_reachability(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOu
             f"{_ms(avg)} ms on average{open_en}",
             f"{address} 回应了 {m['received']}/{m['count']} 个 ping，"
             f"平均 {_ms(avg)} ms{open_zh}"), shown)
-    issues.sort(key=lambda item: -SEVERITY[item[0]])
-    message = Text("; ".join(t.en for _, t in issues), "；".join(t.zh for _, t in issues))
-    return ProbeOutcome(issues[0][0], message, shown)
+    issues = worst_first(issues)
+    message = Text("; ".join(i.text.en for i in issues), "；".join(i.text.zh for i in issues))
+    return ProbeOutcome(issues[0].status, message, shown, findings=findings_of(issues))
 
 
 # ---------------------------------------------------------------- LAN-SEATS
@@ -239,21 +285,25 @@ def count_seats(results: list[CheckResult], params: dict[str, Any]) -> ProbeOutc
         return ProbeOutcome(Status.PASS, Text(
             f"{working} of {configured} seats answer (need {minimum})",
             f"{configured} 个考位中 {working} 个可达（要求 {minimum} 个）"), measured)
+    fix = Text("fix or replace the seats marked fail under LAN-SUBNET",
+               "请修复 LAN-SUBNET 中失败的考位")
     if working >= minimum:
-        return ProbeOutcome(Status.WARN, Text(
-            f"{working} seats answer: meets the minimum {minimum}, "
-            f"below the recommended {recommended}",
-            f"{working} 个考位可达：达到最低 {minimum} 个，未达建议 {recommended} 个"),
-            measured)
+        what = Text(f"{working} seats answer: meets the minimum {minimum}, "
+                    f"below the recommended {recommended}",
+                    f"{working} 个考位可达：达到最低 {minimum} 个，未达建议 {recommended} 个")
+        return ProbeOutcome(Status.WARN, what, measured,
+                            findings=[Finding("lan.seats_below_recommended", what, fix)])
     if unverified and working + unverified >= minimum:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"only {working} seats proven working; {unverified} could not be checked",
-            f"仅 {working} 个考位确认可用；{unverified} 个无法检查"), measured)
-    return ProbeOutcome(Status.FAIL, Text(
-        f"only {working} of {configured} seats answer; the rule needs {minimum}: "
-        "fix or replace the seats marked fail under LAN-SUBNET",
-        f"{configured} 个考位中仅 {working} 个可达，规定至少 {minimum} 个："
-        "请修复 LAN-SUBNET 中失败的考位"), measured)
+        what = Text(f"only {working} seats proven working; {unverified} could not be checked",
+                    f"仅 {working} 个考位确认可用；{unverified} 个无法检查")
+        return ProbeOutcome(Status.ERROR, what, measured, findings=[Finding(
+            "lan.seats_unverified", what,
+            Text("see why under LAN-SUBNET, then run the check again",
+                 "请查看 LAN-SUBNET 中的原因，然后重新检查"))])
+    what = Text(f"only {working} of {configured} seats answer; the rule needs {minimum}",
+                f"{configured} 个考位中仅 {working} 个可达，规定至少 {minimum} 个")
+    return ProbeOutcome(Status.FAIL, Text(f"{what.en}: {fix.en}", f"{what.zh}：{fix.zh}"),
+                        measured, findings=[Finding("lan.too_few_seats", what, fix)])
 
 
 # ---------------------------------------------------------------- SERVER-SPARE
@@ -275,17 +325,23 @@ def judge_spare(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     if how is None:
         if outcome.status == Status.ERROR and not (m.get("arp") or {}).get("asked"):
             return outcome  # could not ping, could not ARP: not measured, say why
+        tried = Text(f"ping, ARP{', its agent' if m.get('tcp') else ''}",
+                     f"ping、ARP{'、代理' if m.get('tcp') else ''}")
+        action = Text("switch it on and cable it to the exam LAN, or remove it from the "
+                      "site file if the room has none",
+                      "请开机并接入考场局域网；如考场没有备用服务器，请从站点文件中删除")
         return ProbeOutcome(Status.FAIL, Text(
-            f"the backup exam server {address} in the site file does not answer (ping, ARP"
-            f"{', its agent' if m.get('tcp') else ''}): switch it on and cable it to the exam "
-            "LAN, or remove it from the site file if the room has none",
-            f"站点文件中的备用考试服务器 {address} 无应答（ping、ARP"
-            f"{'、代理' if m.get('tcp') else ''}）：请开机并接入考场局域网；如考场没有备用"
-            "服务器，请从站点文件中删除"), shown)
+            f"the backup exam server {address} in the site file does not answer "
+            f"({tried.en}): {action.en}",
+            f"站点文件中的备用考试服务器 {address} 无应答（{tried.zh}）：{action.zh}"), shown,
+            findings=[Finding("lan.spare_no_answer",
+                              Text(f"does not answer ({tried.en})", f"无应答（{tried.zh}）"),
+                              action, root_cause=True)])
     if closed:
         return ProbeOutcome(Status.FAIL, Text(
-            "the backup exam server answers but: " + "; ".join(t.en for t in closed),
-            "备用考试服务器在线，但：" + "；".join(t.zh for t in closed)), shown)
+            "the backup exam server answers but: " + "; ".join(i.text.en for i in closed),
+            "备用考试服务器在线，但：" + "；".join(i.text.zh for i in closed)), shown,
+            findings=findings_of(closed))
     return ProbeOutcome(Status.PASS, Text(
         f"the backup exam server {address} answers ({how.en})",
         f"备用考试服务器 {address} 可访问（{how.zh}）"), shown)
@@ -296,11 +352,13 @@ def spare_missing(results: list[CheckResult], params: dict[str, Any]) -> ProbeOu
     th: ServerSpareThresholds = params["thresholds"]
     measured = {"backup_configured": False}
     if th.backup_recommended:
-        return ProbeOutcome(Status.WARN, Text(
-            "no backup exam server is configured: the certificate recommends one; add it "
-            "under exam_servers.backup in the site file once it is in the room",
-            "未配置备用考试服务器：本证书建议配备；配备后请写入站点文件的 "
-            "exam_servers.backup"), measured)
+        what = Text("no backup exam server is configured: the certificate recommends one",
+                    "未配置备用考试服务器：本证书建议配备")
+        action = Text("add it under exam_servers.backup in the site file once it is in the "
+                      "room", "配备后请写入站点文件的 exam_servers.backup")
+        return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}",
+                                              f"{what.zh}；{action.zh}"), measured,
+                            findings=[Finding("lan.no_backup_server", what, action)])
     return ProbeOutcome(Status.PASS, Text(
         "no backup exam server is configured; this certificate does not ask for one",
         "未配置备用考试服务器；本证书不要求"), measured)

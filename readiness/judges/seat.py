@@ -19,8 +19,9 @@ import re
 from typing import Any
 
 from ..config.profile import SeatSpecThresholds
-from ..results import ProbeOutcome, Status, Text, worst
+from ..results import Finding, ProbeOutcome, Status, Text, worst
 from ..vocabulary import STATIC, UNKNOWN
+from . import Issue, findings_of
 
 
 def find_nic(report: dict[str, Any], address: str) -> dict[str, Any] | None:
@@ -72,52 +73,82 @@ def report_verdict(report: dict[str, Any], address: str, label: str,
         others = [a.get("address") for n in report.get("nics", []) for a in n.get("ipv4", [])
                   if a.get("address") and not str(a.get("address")).startswith("127.")]
         have = ", ".join(others) or "none"
+        question = Text("is the address translated, or is this another PC?",
+                        "地址是否被转换，或这是另一台电脑？")
         return ProbeOutcome(Status.WARN, Text(
             f"the agent on {label} answers, but none of its NICs has {address} (it has: "
-            f"{have}); is the address translated, or is this another PC?",
+            f"{have}); {question.en}",
             f"{label} 上的代理有应答，但其网卡上没有地址 {address}（现有：{have}）；"
-            "地址是否被转换，或这是另一台电脑？"), measured)
+            f"{question.zh}"), measured, findings=[Finding(
+                "seat.address_not_on_nic",
+                Text(f"the agent answers, but none of its NICs has its address (it has: {have})",
+                     f"代理有应答，但其网卡上没有其地址（现有：{have}）"),
+                Text("check whether the address is translated on the way, or whether "
+                     "another PC answers there",
+                     "请确认地址是否在途中被转换，或是否是另一台电脑在此地址应答"))])
 
-    statuses = [Status.PASS]
-    problems: list[tuple[str, str]] = []
+    issues: list[Issue] = []
     speed = measured["nic_speed_mbps"]
     fail_below = params.get("fail_below_mbps")
     warn_below = params.get("warn_below_mbps")
+    nic_name = nic["name"]
+    check_link = Text("check the cable, the switch port and the NIC's speed setting",
+                      "请检查网线、交换机端口和网卡的速率设置")
     if fail_below is not None or warn_below is not None:
         if speed is None:
-            statuses.append(Status.WARN)
-            problems.append((f"the OS of {label} does not report the speed of {nic['name']}",
-                             f"{label} 的系统未报告网卡 {nic['name']} 的速率"))
+            what = Text(f"the OS does not report the speed of {nic_name}",
+                        f"系统未报告网卡 {nic_name} 的速率")
+            issues.append(Issue(Status.WARN, Text(
+                f"the OS of {label} does not report the speed of {nic_name}",
+                f"{label} 的{what.zh}"), (Finding(
+                    "seat.nic_speed_unknown", what,
+                    Text("read the NIC's speed in the PC's network settings",
+                         "请在电脑的网络设置中查看网卡速率")),)))
         elif fail_below is not None and speed < float(fail_below):
-            statuses.append(Status.FAIL)
-            problems.append((f"{nic['name']} negotiated {speed} Mbit/s, below the minimum "
-                             f"{fail_below} Mbit/s",
-                             f"网卡 {nic['name']} 协商速率 {speed} Mbit/s，低于最低要求 "
-                             f"{fail_below} Mbit/s"))
+            what = Text(f"{nic_name} negotiated {speed} Mbit/s, below the minimum "
+                        f"{fail_below} Mbit/s",
+                        f"网卡 {nic_name} 协商速率 {speed} Mbit/s，低于最低要求 "
+                        f"{fail_below} Mbit/s")
+            issues.append(Issue(Status.FAIL, what,
+                                (Finding("seat.nic_slow", what, check_link),)))
         elif warn_below is not None and speed < float(warn_below):
-            statuses.append(Status.WARN)
-            problems.append((f"{nic['name']} negotiated {speed} Mbit/s, below the recommended "
-                             f"{warn_below} Mbit/s",
-                             f"网卡 {nic['name']} 协商速率 {speed} Mbit/s，低于推荐的 "
-                             f"{warn_below} Mbit/s"))
+            what = Text(f"{nic_name} negotiated {speed} Mbit/s, below the recommended "
+                        f"{warn_below} Mbit/s",
+                        f"网卡 {nic_name} 协商速率 {speed} Mbit/s，低于推荐的 "
+                        f"{warn_below} Mbit/s")
+            issues.append(Issue(Status.WARN, what,
+                                (Finding("seat.nic_below_recommended", what, check_link),)))
     if params.get("warn_half_duplex") and measured["duplex"] == "half":
-        statuses.append(Status.WARN)
-        problems.append((f"{nic['name']} runs half duplex (a negotiation fault: check the "
-                         "cable and the switch port)",
-                         f"网卡 {nic['name']} 为半双工（协商故障：请检查网线和交换机端口）"))
+        what = Text(f"{nic_name} runs half duplex (a negotiation fault",
+                    f"网卡 {nic_name} 为半双工（协商故障")
+        action = Text("check the cable and the switch port", "请检查网线和交换机端口")
+        issues.append(Issue(Status.WARN, Text(f"{what.en}: {action.en})",
+                                              f"{what.zh}：{action.zh}）"),
+                            (Finding("seat.half_duplex",
+                                     Text(f"{what.en})", f"{what.zh}）"), action),)))
     if params.get("require_static") and measured["addressing"] != STATIC:
         if measured["addressing"] == UNKNOWN:
-            statuses.append(Status.WARN)
-            problems.append((f"the OS of {label} does not tell whether {address} is fixed",
-                             f"{label} 的系统未说明 {address} 是否为固定地址"))
+            what = Text("the OS does not tell whether its address is fixed",
+                        "系统未说明其地址是否为固定地址")
+            issues.append(Issue(Status.WARN, Text(
+                f"the OS of {label} does not tell whether {address} is fixed",
+                f"{label} 的系统未说明 {address} 是否为固定地址"), (Finding(
+                    "seat.addressing_unknown", what,
+                    Text("check in the PC's network settings that the address is fixed",
+                         "请在电脑的网络设置中确认该地址为固定地址")),)))
         else:
-            statuses.append(Status.FAIL)
-            problems.append((f"{label} takes {address} from DHCP; it must be a fixed address",
-                             f"{label} 的地址 {address} 由 DHCP 分配；应为固定地址"))
-    status = worst(statuses)
-    if problems:
-        return ProbeOutcome(status, Text("; ".join(p[0] for p in problems),
-                                         "；".join(p[1] for p in problems)), measured)
+            what = Text("takes its address from DHCP", "地址由 DHCP 分配")
+            action = Text(f"make {address} a fixed address", f"请把 {address} 设为固定地址")
+            issues.append(Issue(Status.FAIL, Text(
+                f"{label} takes {address} from DHCP; it must be a fixed address",
+                f"{label} 的地址 {address} 由 DHCP 分配；应为固定地址"),
+                (Finding("seat.address_from_dhcp", what, action),)))
+    if issues:
+        status = worst([i.status for i in issues])
+        return ProbeOutcome(status, Text("; ".join(i.text.en for i in issues),
+                                         "；".join(i.text.zh for i in issues)), measured,
+                            findings=findings_of(issues))
+    status = Status.PASS
     speed_en, speed_zh = _speed_text(nic)
     addressing_zh = {"static": "固定地址", "dhcp": "DHCP 地址"}.get(measured["addressing"],
                                                                     "地址方式未知")
@@ -136,7 +167,11 @@ def judge_self_report(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOut
     if not isinstance(report.get("nics"), list):
         where = f"{label} ({address}:{params.get('port', '')})"
         return ProbeOutcome(Status.ERROR, Text(
-            f"the agent on {where} sent no self-report", f"{where} 上的代理未返回本机信息"))
+            f"the agent on {where} sent no self-report", f"{where} 上的代理未返回本机信息"),
+            findings=[Finding("agent.no_self_report",
+                              Text("its agent sent no self-report", "其代理未返回本机信息"),
+                              Text("update readiness on that PC",
+                                   "请更新该电脑上的 readiness"))])
     judged = report_verdict(report, address, label, params)
     if report.get("clock_skew_s") is not None:
         judged.measured["clock_skew_s"] = report["clock_skew_s"]
@@ -160,41 +195,62 @@ def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str) -> P
     if outcome.status in (Status.ERROR, Status.SKIP) or "ram_gib" not in m:
         return outcome
     rec = th.recommended
-    statuses, notes_en, notes_zh = [Status.PASS], [], []
+    issues: list[Issue] = []
+    # a part below the certificate's PC: fit a bigger one, or seat the candidate elsewhere
+    replace_zh = "或安排考生使用其他电脑"
 
     def compare(value: float | None, minimum: float | None, recommended: float | None,
-                what_en: str, what_zh: str, unit: str) -> None:
+                part: tuple[str, str, str], unit: str) -> None:
+        what_en, what_zh, code = part
         if value is None or minimum is None:
             return
         if value < float(minimum):
-            statuses.append(Status.FAIL)
-            notes_en.append(f"{what_en} {value:g} {unit} is below the minimum {minimum} {unit}")
-            notes_zh.append(f"{what_zh} {value:g} {unit}，低于最低要求 {minimum} {unit}")
+            issues.append(Issue(Status.FAIL, Text(
+                f"{what_en} {value:g} {unit} is below the minimum {minimum} {unit}",
+                f"{what_zh} {value:g} {unit}，低于最低要求 {minimum} {unit}"), (Finding(
+                    f"seat.{code}_small",
+                    Text(f"{what_en} {value:g} {unit}, below the minimum {minimum} {unit}",
+                         f"{what_zh} {value:g} {unit}，低于最低要求 {minimum} {unit}"),
+                    Text(f"fit at least {minimum} {unit} of {what_en}, or seat the candidate "
+                         "at another PC",
+                         f"请将{what_zh}升级到至少 {minimum} {unit}，{replace_zh}")),)))
         elif recommended is not None and value < float(recommended):
-            statuses.append(Status.WARN)
-            notes_en.append(f"{what_en} {value:g} {unit} is below the recommended "
-                            f"{recommended} {unit}")
-            notes_zh.append(f"{what_zh} {value:g} {unit}，低于推荐的 {recommended} {unit}")
+            issues.append(Issue(Status.WARN, Text(
+                f"{what_en} {value:g} {unit} is below the recommended {recommended} {unit}",
+                f"{what_zh} {value:g} {unit}，低于推荐的 {recommended} {unit}"), (Finding(
+                    f"seat.{code}_below_recommended",
+                    Text(f"{what_en} {value:g} {unit}, below the recommended "
+                         f"{recommended} {unit}",
+                         f"{what_zh} {value:g} {unit}，低于推荐的 {recommended} {unit}"),
+                    Text(f"fit {recommended} {unit} of {what_en} when the PC is next "
+                         "upgraded", f"下次升级时请将{what_zh}升级到 {recommended} {unit}")),)))
 
-    compare(m.get("ram_gib"), th.min_ram_gb, rec.min_ram_gb, "RAM", "内存", "GB")
-    compare(m.get("disk_gb"), th.min_disk_gb, rec.min_disk_gb, "disk", "硬盘", "GB")
+    compare(m.get("ram_gib"), th.min_ram_gb, rec.min_ram_gb, ("RAM", "内存", "ram"), "GB")
+    compare(m.get("disk_gb"), th.min_disk_gb, rec.min_disk_gb, ("disk", "硬盘", "disk"), "GB")
     need = th.min_cpu.lower().lstrip("i")
     tier = _cpu_tier(m.get("cpu"))
     if need.isdigit():
+        cpu = f"CPU {m.get('cpu')!s}"
         if tier is None:
-            statuses.append(Status.WARN)
-            notes_en.append(f"CPU {m.get('cpu')!s} cannot be compared with i{need}: check it by "
-                            "hand")
-            notes_zh.append(f"CPU {m.get('cpu')!s} 无法与 i{need} 比较：请人工确认")
+            what = Text(f"{cpu} cannot be compared with i{need}", f"{cpu} 无法与 i{need} 比较")
+            by_hand = Text("check it by hand", "请人工确认")
+            issues.append(Issue(Status.WARN, Text(f"{what.en}: {by_hand.en}",
+                                                  f"{what.zh}：{by_hand.zh}"),
+                                (Finding("seat.cpu_unknown", what, by_hand),)))
         elif tier < int(need):
-            statuses.append(Status.FAIL)
-            notes_en.append(f"CPU {m.get('cpu')} is below i{need}")
-            notes_zh.append(f"CPU {m.get('cpu')} 低于 i{need}")
-    notes_en.append("browser and Office versions are not read by this version: check by hand")
-    notes_zh.append("本版本不读取浏览器和 Office 版本：请人工确认")
-    status = worst(statuses)
+            what = Text(f"{cpu} is below i{need}", f"{cpu} 低于 i{need}")
+            issues.append(Issue(Status.FAIL, what, (Finding(
+                "seat.cpu_slow", what,
+                Text(f"seat the candidate at a PC with an i{need} or better",
+                     f"请安排考生使用 i{need} 或更高 CPU 的电脑")),)))
+    # said on every seat, passing or not: a reminder, not a finding
+    notes_en = [i.text.en for i in issues] + [
+        "browser and Office versions are not read by this version: check by hand"]
+    notes_zh = [i.text.zh for i in issues] + ["本版本不读取浏览器和 Office 版本：请人工确认"]
+    status = worst([Status.PASS, *(i.status for i in issues)])
     return ProbeOutcome(status, Text(f"{label}: " + "; ".join(notes_en),
-                                     f"{label}：" + "；".join(notes_zh)), m, outcome.evidence)
+                                     f"{label}：" + "；".join(notes_zh)), m, outcome.evidence,
+                        findings=findings_of(issues))
 
 
 def judge_seat_spec(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.profile import LanSpeedThresholds
-from ..results import CheckResult, ProbeOutcome, Status, Text, worst
+from ..results import NO_ACTION, CheckResult, Finding, ProbeOutcome, Status, Text, worst
 
 GIGABIT = "gigabit"
 FAST_ETHERNET = "fast_ethernet"
@@ -40,34 +40,50 @@ def classify(mbps: float, gigabit_min: float, fast_min: float) -> str:
 # -- one path --------------------------------------------------------------------------------
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def path_verdict(mbps: float, th: LanSpeedThresholds, path_en: str, path_zh: str
-                 ) -> tuple[str, Status, Text]:
-    """The link class of one path, its verdict and the words for it."""
+                 ) -> tuple[str, Status, Text, list[Finding]]:
+    """The link class of one path, its verdict, the words for it and (when it does not
+    pass) the finding: the class, not the figure, so seats measured a few Mbit/s apart
+    read the same in the fix list."""
     link = classify(mbps, th.gigabit_class_min_mbps, th.fast_ethernet_class_min_mbps)
     fig = f"{mbps:.0f} Mbit/s"
     g, f = f"{th.gigabit_class_min_mbps:g}", f"{th.fast_ethernet_class_min_mbps:g}"
     if link == GIGABIT:
         return link, Status.PASS, Text(
             f"{fig} {path_en}: gigabit class (>= {g} Mbit/s)",
-            f"{path_zh} 实测 {fig}：达到千兆级（≥{g} Mbit/s）")
+            f"{path_zh} 实测 {fig}：达到千兆级（≥{g} Mbit/s）"), []
     if link == FAST_ETHERNET and th.required_class == FAST_ETHERNET:
+        what = Text(f"100M class ({f}-{g} Mbit/s). The minimum 100M LAN is met; the "
+                    "recommended gigabit LAN is not",
+                    f"百兆级（{f}–{g} Mbit/s）。满足最低配置百兆局域网，未达到推荐的千兆局域网")
+        action = Text("check for 100M switches, ports or cables",
+                      "请检查是否有百兆交换机、端口或网线")
         return link, Status.WARN, Text(
-            f"{fig} {path_en}: 100M class ({f}-{g} Mbit/s). The minimum 100M LAN is met; "
-            f"the recommended gigabit LAN is not (check for 100M switches, ports or cables)",
-            f"{path_zh} 实测 {fig}：百兆级（{f}–{g} Mbit/s）。满足最低配置百兆局域网，未达到推荐的"
-            f"千兆局域网（请检查是否有百兆交换机、端口或网线）")
+            f"{fig} {path_en}: {what.en} ({action.en})",
+            f"{path_zh} 实测 {fig}：{what.zh}（{action.zh}）"), [
+                Finding("throughput.fast_ethernet", what, action)]
     if link == FAST_ETHERNET:
+        what = Text(f"only 100M class, but this exam needs a gigabit LAN (>= {g} Mbit/s)",
+                    f"仅为百兆级，本考试要求千兆局域网（≥{g} Mbit/s）")
+        action = Text("look for a 100M switch, port, NIC or a cable that only links at "
+                      "100 Mbit/s on this path",
+                      "请检查该路径上是否有百兆交换机、端口、网卡，或只能以 100 Mbit/s 连接的网线")
         return link, Status.FAIL, Text(
-            f"{fig} {path_en}: only 100M class, but this exam needs a gigabit LAN "
-            f"(>= {g} Mbit/s). Look for a 100M switch, port, NIC or a cable that only "
-            f"links at 100 Mbit/s on this path",
-            f"{path_zh} 实测 {fig}：仅为百兆级，本考试要求千兆局域网（≥{g} Mbit/s）。请检查该路径上"
-            f"是否有百兆交换机、端口、网卡，或只能以 100 Mbit/s 连接的网线")
+            f"{fig} {path_en}: {what.en}. {_sentence(action.en)}",
+            f"{path_zh} 实测 {fig}：{what.zh}。{action.zh}"), [
+                Finding("throughput.not_gigabit", what, action)]
+    what = Text(f"below even the 100M class (< {f} Mbit/s)", f"低于百兆级（<{f} Mbit/s）")
+    action = Text("look for a duplex mismatch, a damaged cable or port, a 10 Mbit/s hop or "
+                  "other heavy traffic",
+                  "请检查双工不匹配、网线或端口损坏、10 Mbit/s 链路或其他大流量")
     return link, Status.FAIL, Text(
-        f"{fig} {path_en}: below even the 100M class (< {f} Mbit/s). Look for a duplex "
-        f"mismatch, a damaged cable or port, a 10 Mbit/s hop or other heavy traffic",
-        f"{path_zh} 实测 {fig}：低于百兆级（<{f} Mbit/s）。请检查双工不匹配、网线或端口损坏、"
-        f"10 Mbit/s 链路或其他大流量")
+        f"{fig} {path_en}: {what.en}. {_sentence(action.en)}",
+        f"{path_zh} 实测 {fig}：{what.zh}。{action.zh}"), [
+            Finding("throughput.below_fast_ethernet", what, action)]
 
 
 def _path_words(measured: dict[str, Any], here_en: str, here_zh: str) -> tuple[str, str]:
@@ -96,21 +112,28 @@ def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     mbps = m.get("throughput_mbps")
     if outcome.status in (Status.ERROR, Status.SKIP) or not isinstance(mbps, int | float):
         if stand_in and m.get("no_server"):
+            start = Text("start `readiness agent` or `readiness throughput-server` on that PC",
+                         "请在该电脑上启动 `readiness agent` 或 `readiness throughput-server`")
             return ProbeOutcome(Status.SKIP, Text(
-                f"no agent and no throughput server on {label}: start `readiness agent` or "
-                "`readiness throughput-server` on that PC",
-                f"{label} 上既没有代理也没有吞吐量测试服务器：请在该电脑上启动 "
-                "`readiness agent` 或 `readiness throughput-server`"),
-                {**measured, "server": outcome.message.en}, list(outcome.evidence))
-        return ProbeOutcome(outcome.status, Text(
-            prefix_en + outcome.message.en.replace("this computer", here_en),
-            prefix_zh + outcome.message.zh.replace("本机", here_zh)),
-            measured, list(outcome.evidence))
+                f"no agent and no throughput server on {label}: {start.en}",
+                f"{label} 上既没有代理也没有吞吐量测试服务器：{start.zh}"),
+                {**measured, "server": outcome.message.en}, list(outcome.evidence),
+                findings=[Finding("agent.absent_no_server",
+                                  Text("no agent and no throughput server",
+                                       "既没有代理也没有吞吐量测试服务器"),
+                                  start, root_cause=True)])
+        said = Text(outcome.message.en.replace("this computer", here_en),
+                    outcome.message.zh.replace("本机", here_zh))
+        # an agent that did not answer says so in its findings; a test that could not be
+        # made says why in its words, which already say what to do
+        findings = outcome.findings or [Finding("throughput.not_measured", said, NO_ACTION)]
+        return ProbeOutcome(outcome.status, Text(prefix_en + said.en, prefix_zh + said.zh),
+                            measured, list(outcome.evidence), findings=list(findings))
     path_en, path_zh = _path_words(m, here_en, here_zh)
-    link, status, text = path_verdict(float(mbps), th, path_en, path_zh)
+    link, status, text, findings = path_verdict(float(mbps), th, path_en, path_zh)
     measured["link_class"] = link
     return ProbeOutcome(status, Text(prefix_en + text.en, prefix_zh + text.zh), measured,
-                        list(outcome.evidence))
+                        list(outcome.evidence), findings=findings)
 
 
 # -- the whole room at once --------------------------------------------------------------------
@@ -169,9 +192,10 @@ def judge_load(fig: LoadFigures, th: LanSpeedThresholds, server: str,
     if not fig.per_seat:
         names = ", ".join(fig.not_measured)
         first = next(iter(fig.not_measured.values()), "")
-        return ProbeOutcome(Status.ERROR, Text(
-            f"no seat could be measured under load ({names}): {first}",
-            f"负载测试中没有考位测得结果（{names}）：{first}"), measured)
+        text = Text(f"no seat could be measured under load ({names}): {first}",
+                    f"负载测试中没有考位测得结果（{names}）：{first}")
+        return ProbeOutcome(Status.ERROR, text, measured,
+                            findings=[Finding("throughput.load_none", text, NO_ACTION)])
     link = classify(fig.aggregate_mbps, g_min, f_min)
     measured["link_class"] = link
     statuses = [Status.PASS if link == GIGABIT else
@@ -181,17 +205,23 @@ def judge_load(fig: LoadFigures, th: LanSpeedThresholds, server: str,
     words_en, words_zh = _classify_words(link, agg, g, f)
     n = len(fig.per_seat)
     at_once = fig.waves == 1
+    findings: list[Finding] = []
     if at_once:
-        en = [f"{n} seats sent to the exam server {server} at once: {words_en}"]
-        zh = [f"{n} 个考位同时向考试服务器 {server} 发送：{words_zh}"]
+        how = Text(f"{n} seats sent to the exam server {server} at once",
+                   f"{n} 个考位同时向考试服务器 {server} 发送")
     else:
-        en = [f"{n} seats sent to the exam server {server}, {fig.concurrent} at a time: "
-              f"{words_en}"]
-        zh = [f"{n} 个考位向考试服务器 {server} 发送，每次 {fig.concurrent} 个：{words_zh}"]
+        how = Text(f"{n} seats sent to the exam server {server}, {fig.concurrent} at a time",
+                   f"{n} 个考位向考试服务器 {server} 发送，每次 {fig.concurrent} 个")
+    en = [f"{how.en}: {words_en}"]
+    zh = [f"{how.zh}：{words_zh}"]
     if link != GIGABIT:
-        en.append("look for a 100M port, NIC or cable on the exam server's path, or a slow "
-                  "uplink between switches")
-        zh.append("请检查考试服务器路径上是否有百兆端口、网卡或网线，或交换机之间的级联链路过慢")
+        action = Text("look for a 100M port, NIC or cable on the exam server's path, or a slow "
+                      "uplink between switches",
+                      "请检查考试服务器路径上是否有百兆端口、网卡或网线，或交换机之间的级联链路过慢")
+        en.append(action.en)
+        zh.append(action.zh)
+        findings.append(Finding(f"throughput.load_{link}",
+                                Text(f"{how.en}: {words_en}", f"{how.zh}：{words_zh}"), action))
     slowest = ", ".join(f"{s} {m:.0f}" for s, m in ranked[:SLOWEST_NAMED])
     if at_once:
         fair = fig.aggregate_mbps / n
@@ -202,25 +232,39 @@ def judge_load(fig: LoadFigures, th: LanSpeedThresholds, server: str,
         if starved:
             statuses.append(Status.WARN)
             measured["below_share"] = starved
-            en.append(f"starved under load, below {share_pct:g}% of an even share: "
-                      f"{', '.join(starved)} (check that seat's cable and switch port)")
-            zh.append(f"负载下几乎无流量（低于平均份额的 {share_pct:g}%）：{', '.join(starved)}"
-                      "（请检查该考位的网线和交换机端口）")
+            what = Text(f"starved under load, below {share_pct:g}% of an even share: "
+                        f"{', '.join(starved)}",
+                        f"负载下几乎无流量（低于平均份额的 {share_pct:g}%）：{', '.join(starved)}")
+            action = Text("check that seat's cable and switch port",
+                          "请检查该考位的网线和交换机端口")
+            en.append(f"{what.en} ({action.en})")
+            zh.append(f"{what.zh}（{action.zh}）")
+            findings.append(Finding("throughput.starved", what, action))
     else:
         statuses.append(Status.WARN)
         last = load_base_port + n - 1
-        en.append(f"slowest: {slowest}; the room was not loaded at once: run `readiness "
-                  f"throughput-server --ports {load_base_port}-{last}` on "
-                  "the exam server so every seat has a port of its own")
-        zh.append(f"最慢：{slowest}；未能同时加载整个考场：请在考试服务器上运行 `readiness "
-                  f"throughput-server --ports {load_base_port}-{last}`，"
-                  "使每个考位各有一个端口")
+        action = Text(f"run `readiness throughput-server --ports {load_base_port}-{last}` on "
+                      "the exam server so every seat has a port of its own",
+                      f"请在考试服务器上运行 `readiness throughput-server --ports "
+                      f"{load_base_port}-{last}`，使每个考位各有一个端口")
+        en.append(f"slowest: {slowest}; the room was not loaded at once: {action.en}")
+        zh.append(f"最慢：{slowest}；未能同时加载整个考场：{action.zh}")
+        findings.append(Finding("throughput.load_in_waves",
+                                Text("the room was not loaded at once",
+                                     "未能同时加载整个考场"), action))
     if fig.not_measured:
         statuses.append(Status.WARN)
         names = ", ".join(fig.not_measured)
         en.append(f"not measured: {names}")
         zh.append(f"未测得：{names}")
-    return ProbeOutcome(worst(statuses), Text("; ".join(en), "；".join(zh)), measured)
+        findings.append(Finding("throughput.load_not_measured",
+                                Text(f"not measured under load: {names}",
+                                     f"负载测试中未测得：{names}"),
+                                Text("see those seats' own LAN-SPEED results",
+                                     "请查看这些考位各自的 LAN-SPEED 结果")))
+    status = worst(statuses)
+    return ProbeOutcome(status, Text("; ".join(en), "；".join(zh)), measured,
+                        findings=findings)
 
 
 def judge_room_load(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -249,10 +293,14 @@ def _pair_outcome(source: CheckResult, params: dict[str, Any]) -> ProbeOutcome:
     fig = (source.measured.get("per_seat") or {}).get(label)
     if fig is None:
         if source.status in (Status.ERROR, Status.SKIP):
-            return ProbeOutcome(source.status, source.message, {})
+            return ProbeOutcome(source.status, source.message, {},
+                                findings=list(source.findings))
         return ProbeOutcome(Status.ERROR, Text(
             f"the seat pairs test has no figure for {label}",
-            f"考位互测没有 {label} 的结果"), {})
+            f"考位互测没有 {label} 的结果"), {}, findings=[Finding(
+                "throughput.pairs_no_figure",
+                Text("the seat pairs test has no figure for it", "考位互测没有其结果"),
+                Text("report this as a bug", "请将此作为缺陷报告"))])
     stand_in = fig.get("vantage") == "coordinator"
     mbps = fig.get("upload_mbps" if upload else "download_mbps")
     if stand_in:
@@ -283,9 +331,10 @@ def judge_pairs(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         return outcome
     measured = [s for s, f in per_seat.items() if f.get("upload_mbps") is not None]
     if not measured:
-        return ProbeOutcome(Status.ERROR, Text(
-            "no seat could be measured in pairs: " + outcome.message.en,
-            "考位互测没有测得任何考位：" + outcome.message.zh), outcome.measured)
+        text = Text("no seat could be measured in pairs: " + outcome.message.en,
+                    "考位互测没有测得任何考位：" + outcome.message.zh)
+        return ProbeOutcome(Status.ERROR, text, outcome.measured, findings=[Finding(
+            "throughput.pairs_none", text, NO_ACTION)])
     return outcome
 
 
@@ -294,9 +343,10 @@ def judge_pair_seat(results: list[CheckResult], params: dict[str, Any]) -> Probe
     (a seat tried again against a known-good seat is judged by that test)."""
     source = next((r for r in results if r.check_id == params["source"]), None)
     if source is None:
-        return ProbeOutcome(Status.ERROR, Text(
-            f"internal: no result of {params['source']}",
-            f"内部错误：缺少 {params['source']} 的结果"))
+        text = Text(f"internal: no result of {params['source']}",
+                    f"内部错误：缺少 {params['source']} 的结果")
+        return ProbeOutcome(Status.ERROR, text, findings=[Finding(
+            "throughput.pairs_missing", text, Text("report this as a bug", "请将此作为缺陷报告"))])
     outcome = _pair_outcome(source, params)
     judged = judge_seat(outcome, {"thresholds": params["thresholds"],
                                   "seat": params["seat"], "path": params["path"]})

@@ -12,11 +12,12 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..checks import Check
 from ..config.profile import Requirement
 from ..config.site import Room
-from ..results import Status, Text
+from ..results import NO_ACTION, Finding, Status, Text
 from .context import PlanContext, thresholds_of
 
 __all__ = ["Plan", "PlanContext", "build_plan", "planners_for", "thresholds_of"]
@@ -50,11 +51,25 @@ def planners_for(req_id: str) -> list[Planner]:
 
 
 
+class Placeholder(NamedTuple):
+    """The one result a rule gets when nothing is planned for it, and why."""
+
+    requirement: str
+    status: Status
+    message: Text
+    finding: Finding
+
+
+# what a rule without anything to check in the site file asks of the site file
+_CONFIGURE = Text("add to the site file what this rule checks (see config/site.example.yaml)",
+                  "请在站点文件中补充此项要检查的对象（见 config/site.example.yaml）")
+
+
 @dataclass
 class Plan:
     checks: list[Check]
-    # (requirement id, status, why it has no check: not applicable, not measured yet)
-    placeholders: list[tuple[str, Status, Text]]
+    # a rule without a check: not applicable, not measured yet, nothing configured
+    placeholders: list[Placeholder]
     required: set[str]
     # required rules some selected room plans nothing for: another room's pass does not
     # prove them for this one
@@ -72,38 +87,45 @@ def build_plan(ctx: PlanContext, room_ids: list[str] | None = None,
         for req_id in list(selected):
             selected |= NEEDS.get(req_id, set())
     checks: list[Check] = []
-    placeholders: list[tuple[str, Status, Text]] = []
+    placeholders: list[Placeholder] = []
     required: set[str] = set()
     unproven: set[str] = set()
     for req in profile.requirements:
         if selected and req.id not in selected:
             continue
         if not req.applies:
-            placeholders.append((req.id, Status.SKIP, Text(
-                "not a rule of this certificate", "本证书无此要求")))
+            placeholders.append(Placeholder(req.id, Status.SKIP, Text(
+                "not a rule of this certificate", "本证书无此要求"), Finding(
+                    "plan.not_applicable", Text("not a rule of this certificate",
+                                                "本证书无此要求"), NO_ACTION)))
             continue
         if req.required:
             required.add(req.id)
         planners = planners_for(req.id)
         if not planners:
-            placeholders.append((req.id, Status.SKIP, Text(
+            by_hand = Text("check it by hand", "请人工检查")
+            placeholders.append(Placeholder(req.id, Status.SKIP, Text(
                 "not verified: this version of readiness has no probe for this rule yet; "
-                "check it by hand",
-                "未验证：本版本尚无此项检测，请人工检查")))
+                f"{by_hand.en}", f"未验证：本版本尚无此项检测，{by_hand.zh}"), Finding(
+                    "plan.no_probe", Text("not verified: this version of readiness has no "
+                                          "probe for this rule yet",
+                                          "未验证：本版本尚无此项检测"), by_hand)))
             continue
         planned = []
         for room in rooms:
             in_room = [c for planner in planners for c in planner(ctx, req, room)]
             if not in_room and len(rooms) > 1 and req.required:
-                placeholders.append((req.id, Status.SKIP, Text(
-                    f"not configured in room {room.id}: nothing in the site file to check "
-                    "for this rule there",
-                    f"考场 {room.id} 未配置：站点文件中没有此项的检查对象")))
+                what = Text(f"not configured in room {room.id}: nothing in the site file to "
+                            "check for this rule there",
+                            f"考场 {room.id} 未配置：站点文件中没有此项的检查对象")
+                placeholders.append(Placeholder(req.id, Status.SKIP, what, Finding(
+                    "plan.not_configured", what, _CONFIGURE)))
                 unproven.add(req.id)
             planned.extend(in_room)
         if not planned:
-            placeholders.append((req.id, Status.SKIP, Text(
-                "not configured: nothing in the site file to check for this rule",
-                "未配置：站点文件中没有此项的检查对象")))
+            what = Text("not configured: nothing in the site file to check for this rule",
+                        "未配置：站点文件中没有此项的检查对象")
+            placeholders.append(Placeholder(req.id, Status.SKIP, what, Finding(
+                "plan.not_configured", what, _CONFIGURE)))
         checks.extend(planned)
     return Plan(checks, placeholders, required, unproven)

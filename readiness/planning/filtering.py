@@ -324,9 +324,10 @@ def _router_check(room: Room, feature: str, url: str) -> Check:
     )
 
 
-def _constant(room: Room, feature: str, en: str, zh: str,
-              measured: dict[str, Any] | None = None) -> Check:
-    """A feature the site file gives nothing to measure: a warn that says what to add."""
+def _constant(room: Room, feature: str, what: tuple[str, str], why: tuple[str, str],
+              action: tuple[str, str], measured: dict[str, Any] | None = None) -> Check:
+    """A feature the site file gives nothing to measure: a warn that says what to add
+    (its message: what, then why or what to do; its finding: what, what to do)."""
     return Check(
         check_id=f"FILTER-FEATURES/{room.id}/{feature}",
         requirement="FILTER-FEATURES",
@@ -335,8 +336,10 @@ def _constant(room: Room, feature: str, en: str, zh: str,
         threshold={"feature": feature},
         deadline_s=1.0,
         judge="filtering.constant",
-        judge_params={"status": Status.WARN.value, "en": en, "zh": zh,
-                      "measured": measured or {}},
+        judge_params={"status": Status.WARN.value, "en": f"{what[0]}: {why[0]}",
+                      "zh": f"{what[1]}：{why[1]}", "measured": measured or {},
+                      "code": f"filter.{feature}_unchecked", "what": list(what),
+                      "action": list(action)},
     )
 
 
@@ -384,19 +387,20 @@ def plan_filter_features(ctx: PlanContext, req: Requirement, room: Room) -> list
             checks.append(_router_check(room, "web_management", room.router.web_url))
         else:
             checks.append(_constant(
-                room, "web_management",
-                "web management not checked: the site file gives no router.web_url",
-                "未检查 Web 管理：站点配置中没有 router.web_url", {NOT_PROOF: True}))
+                room, "web_management", ("web management not checked", "未检查 Web 管理"),
+                ("the site file gives no router.web_url", "站点配置中没有 router.web_url"),
+                ("give the router's web management address as router.web_url",
+                 "请在 router.web_url 中填写路由器的 Web 管理地址"), {NOT_PROOF: True}))
     if "remote_management" in features:
         if cfg.remote_management_url:
             checks.append(_router_check(room, "remote_management", cfg.remote_management_url))
         else:
+            give = ("give the router's remote management address as "
+                    "filter_audit.remote_management_url",
+                    "请在 filter_audit.remote_management_url 中填写路由器的远程管理地址")
             checks.append(_constant(
-                room, "remote_management",
-                "remote management not demonstrated: give the router's remote management "
-                "address as filter_audit.remote_management_url",
-                "未演示远程管理：请在 filter_audit.remote_management_url 中"
-                "填写路由器的远程管理地址"))
+                room, "remote_management", ("remote management not demonstrated", "未演示远程管理"),
+                give, give))
     return checks
 
 

@@ -176,8 +176,8 @@ def plan_layer2_for_subnet(ctx: PlanContext, req: Requirement, room: Room) -> li
     )
     subnet = ipaddress.IPv4Network(room.subnet)
     in_domain = [
-        {"label": subject_label(h["subject"], None, "en"), "address": h["address"], "mac": h["mac"],
-         "reach_id": _reach_id(room.id, h["address"]),
+        {"label": subject_label(h["subject"], None, "en"), "subject": h["subject"],
+         "address": h["address"], "mac": h["mac"], "reach_id": _reach_id(room.id, h["address"]),
          "typos": typo_addresses(h["address"], room.subnet) if h["role"] == "seat" else []}
         for h in _hosts(ctx, room)
         # a host outside the subnet is routed by design (LAN-SUBNET's subnet check judges it)
@@ -221,6 +221,8 @@ def plan_lan_fixed_ip(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
         f"LAN-FIXED-IP/{room.id}/l2-conflicts", "LAN-FIXED-IP",
         subjects.room_subject(room), "conflicts", "layer2.duplicates",
         {"room": room.id, "names": {h["address"]: [h["role_en"], h["role_zh"]] for h in hosts},
+         # whom a conflict at an address is about (the fix list's line for that host)
+         "subjects": {h["address"]: h["subject"] for h in hosts},
          "mac_names": {h["mac"]: [h["role_en"], h["role_zh"]] for h in hosts if h["mac"]},
          "expected": expected, "router_address": room.router.address, PREVIOUS_MACS: {}},
         {"macs_per_address": 1}))

@@ -112,7 +112,9 @@ def plan_switch(ctx: PlanContext, req: Requirement, room: Room) -> list[Check]:
                     "name": "switch", "seats": seats},
             threshold={"required_class": th.required_class},
             deadline_s=SNMP_DEADLINE_S + 4.0, secrets=secrets, judge="snmp.port_speed",
-            judge_params={**judged, "macs": seats}))
+            judge_params={**judged, "macs": seats,
+                          "subjects": {s.label: subjects.seat(room, s.label, s.address)
+                                       for s in ctx.site.seats[room.id] if s.mac}}))
     return checks
 
 

@@ -32,7 +32,7 @@ from ..config.errors import ConfigError
 from ..config.load import Site
 from ..evidence.errors import EvidenceError
 from ..redact import scrub
-from ..results import CheckResult, Citation, RunRecord, Status, Text, Verdict
+from ..results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
 from ..subject import Subject
 from .countdown import PlannedRun, countdown_plan
 from .ledger import Ledger
@@ -230,7 +230,8 @@ def _result_from_body(body: dict[str, Any]) -> CheckResult:
         subject=Subject.read(body.get("subject"), str(body.get("target", ""))),
         aspect=body.get("aspect"),
         vantage=body["vantage"], status=Status(body["status"]),
-        message=Text(**body["message"]), measured=body.get("measured") or {},
+        message=Text(**body["message"]), findings=Finding.read_all(body.get("findings")),
+        measured=body.get("measured") or {},
         threshold=body.get("threshold") or {},
         citation=Citation(**citation) if citation else None,
         started_at=datetime.fromisoformat(body["started_at"]),

@@ -23,13 +23,12 @@ def result_from_json(item: dict[str, Any]) -> CheckResult:
         subject=Subject.read(item.get("subject"), str(item.get("target", ""))),
         aspect=item.get("aspect"), vantage=item["vantage"], status=Status(item["status"]),
         message=_text(item.get("message_i18n") or item.get("message")),
+        findings=Finding.read_all(item.get("findings")),
         measured=dict(item.get("measured") or {}), threshold=dict(item.get("threshold") or {}),
         citation=Citation(**citation) if citation else None,
         started_at=datetime.fromisoformat(item["started_at"]),
         duration_s=float(item.get("duration_s") or 0.0), check_id=item.get("id", ""),
-        evidence=[e for e in item.get("evidence") or [] if isinstance(e, str)],
-        findings=[Finding.from_dict(f) for f in item.get("findings") or []
-                  if isinstance(f, dict)])
+        evidence=[e for e in item.get("evidence") or [] if isinstance(e, str)])
 
 
 def run_from_json(doc: dict[str, Any]) -> RunRecord:
