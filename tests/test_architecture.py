@@ -236,6 +236,7 @@ def test_no_module_but_the_label_renderer_reads_labels_or_check_ids() -> None:
 def _plans() -> list:
     import shutil
     import tempfile
+    from secrets import token_urlsafe
 
     from readiness.config.load import load_site
     from readiness.config.profile import available_profiles, load_profile
@@ -246,8 +247,12 @@ def _plans() -> list:
         site_text = (ROOT / "config" / "site.example.yaml").read_text(encoding="utf-8")
         (folder / "site.yaml").write_text(site_text, encoding="utf-8")
         secrets = folder / "site.secrets.yaml"
-        secrets.write_text((ROOT / "config" / "site.secrets.example.yaml").read_text(
-            encoding="utf-8"), encoding="utf-8")
+        # the tokens as a user makes them (validate refuses the example's placeholders)
+        example = (ROOT / "config" / "site.secrets.example.yaml").read_text(encoding="utf-8")
+        lines = [f"{line.split(':')[0]}: {token_urlsafe(32)}"
+                 if line.startswith(("agent_token:", "run_now_token:")) else line
+                 for line in example.splitlines()]
+        secrets.write_text("\n".join(lines) + "\n", encoding="utf-8")
         secrets.chmod(0o600)
         text = (folder / "site.yaml").read_text(encoding="utf-8")
         (folder / "site.yaml").write_text(text.replace(

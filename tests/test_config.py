@@ -194,8 +194,8 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
     names = ["router_snmp_community", "switch_auth_key", "switch_priv_key",
              "ups_snmp_community", "camera_password", "agent_token", "run_now_token"]
     secrets = tmp_path / "site.secrets.yaml"
-    secrets.write_text("".join(f"{n}: value-of-{n}\n" for n in names if n != "agent_token")
-                       + f"agent_token: {AGENT_TOKEN}\n")
+    tokens = {"agent_token": AGENT_TOKEN, "run_now_token": AGENT_TOKEN[::-1]}
+    secrets.write_text("".join(f"{n}: {tokens.get(n, f'value-of-{n}')}\n" for n in names))
     secrets.chmod(0o600)
     site = load_site(tmp_path / "site.yaml", PROFILES)
     assert len(site.seats["room301"]) == 41

@@ -175,5 +175,11 @@ def test_readme_steps_validate_the_shipped_example(tmp_path: Path) -> None:
     assert (tmp_path / "my-site.yaml").read_bytes() == \
         (REPO / "config" / "site.example.yaml").read_bytes()
     secrets = tmp_path / "site.secrets.yaml"
-    assert "CHANGE-ME" in secrets.read_text()
+    written = secrets.read_text()
+    assert "CHANGE-ME" in written  # the devices' passwords, for the user to fill in
+    # the tokens readiness asks for are fresh (validate refuses the placeholders)
+    tokens = [line.split(": ", 1)[1] for line in written.splitlines()
+              if line.startswith(("agent_token:", "run_now_token:"))]
+    assert len(tokens) == 2 and len(set(tokens)) == 2
+    assert all(len(t) >= 43 and "CHANGE-ME" not in t for t in tokens)
     assert secrets.stat().st_mode & 0o777 == 0o600

@@ -27,6 +27,7 @@ from readiness.check_run import load, plan_run, select
 from readiness.checks import Check
 from readiness.results import CheckResult, Status, Text
 from readiness.store import ResultsStore
+from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = textwrap.dedent("""\
@@ -108,7 +109,8 @@ def _stored_run_with(store: Path, measured: object) -> None:
 
     now = datetime.now(UTC)
     result = CheckResult(
-        requirement="FILTER-FEATURES", title=Text("router", "路由器"), target="router",
+        requirement="FILTER-FEATURES", title=Text("router", "路由器"),
+        subject=Subject(Kind.ROUTER, "router", "r1", "198.18.10.1"), aspect="snmp",
         vantage="coordinator", status=Status.PASS, message=Text("up", "运行"),
         measured={"uptime_s": 86400.0, "checked_at": now.isoformat()}, threshold={},
         citation=None, started_at=now, duration_s=0.2,
@@ -160,14 +162,16 @@ def test_a_sweep_with_a_non_mac_is_refused_before_any_check_changes() -> None:
     from readiness.previous_run import MalformedRun, previous_facts
 
     sweep = CheckResult(
-        requirement="LAN-SUBNET", title=Text("t", "t"), target="sweep", vantage="c",
+        requirement="LAN-SUBNET", title=Text("t", "t"),
+        subject=Subject(Kind.ROOM, "r1", "r1"), aspect="arp_sweep", vantage="c",
         status=Status.PASS, message=Text("m", "m"),
         measured={"layer2": True, "hosts": {"198.51.100.101": ["<script>"]}},
         threshold={}, citation=None, started_at=datetime.now(UTC), duration_s=0.1,
         check_id="LAN-SUBNET/r1/l2-sweep")
     with pytest.raises(MalformedRun, match="not a list of MAC addresses"):
         previous_facts([sweep])
-    check = Check(check_id="x", requirement="LAN-FIXED-IP", target="t", vantage="c",
+    check = Check(check_id="x", requirement="LAN-FIXED-IP",
+                  subject=Subject(Kind.ROOM, "r1", "r1"), vantage="c",
                   probe=None, judge_params={"previous_macs": {}})
     from readiness.check_run import apply_previous
 

@@ -118,8 +118,8 @@ def test_no_agent_and_no_server_is_a_skip_naming_both() -> None:
     refused = ProbeOutcome(Status.ERROR, Text(
         "cannot reach the iperf3 server at 198.18.10.107:5201 (connection refused): start "
         "`readiness throughput-server` ...", "无法连接 ..."),
-        {"server": "198.18.10.107:5201", "direction": "reverse", "agent": "absent",
-         "agent_reason": "nothing listens", "stand_in": True})
+        {"server": "198.18.10.107:5201", "direction": "reverse", "no_server": True,
+         "agent": "absent", "agent_reason": "nothing listens", "stand_in": True})
     judged = _seat(refused)
     assert judged.status == Status.SKIP
     assert judged.message.en == (

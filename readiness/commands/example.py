@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,11 +70,25 @@ def cmd_example(args: argparse.Namespace) -> int:
             lang, f"{source}: the shipped file cannot be read ({err.strerror}); "
                   "reinstall readiness",
             f"{source}：无法读取随程序安装的文件（{err.strerror}），请重新安装 readiness")
+    if args.name == "secrets":
+        content = _fresh_tokens(content)
     if args.out is None:
         sys.stdout.buffer.write(content)  # byte for byte: a pipe gets the file itself
         sys.stdout.flush()
         return 0
     return _write(Path(args.out), content, args.name, lang)
+
+
+# the tokens readiness itself asks for: made here, fresh each time (256 bits), so the
+# template never carries a value validate refuses; a device's password stays a
+# placeholder to replace with the device's own
+_TOKENS = ("agent_token:", "run_now_token:")
+
+
+def _fresh_tokens(content: bytes) -> bytes:
+    lines = content.decode("utf-8").splitlines(keepends=True)
+    return "".join(f"{line.split(':')[0]}: {secrets.token_urlsafe(32)}\n"
+                   if line.startswith(_TOKENS) else line for line in lines).encode("utf-8")
 
 
 def _list(console: Console, lang: str) -> int:

@@ -312,6 +312,12 @@ def _secret_value_issue(field_path: PathKey, secret: Secret) -> str | None:
 # Tokens the project itself asks for and that sign or unlock something: refused when
 # weak, with the command that makes a good one.
 PROJECT_TOKENS: tuple[PathKey, ...] = (("agent", "token"), ("serve", "run_now_token"))
+# what each token is for, once it is made (en, zh)
+_TOKEN_USE: dict[PathKey, tuple[str, str]] = {
+    ("agent", "token"): ("give every agent the same token", "并让每台考位的代理使用同一令牌"),
+    ("serve", "run_now_token"): ("type it on the live page to run a check now",
+                                 "在实时页面输入该令牌即可立即检查"),
+}
 
 
 def _where_value(secret: Secret, store: SecretsFile) -> tuple[str, str]:
@@ -336,12 +342,13 @@ def _token_issue(field_path: PathKey, secret: Secret, store: SecretsFile,
                     f"写入 {store.path}（{key.group(1)}: 新令牌）")
                    if key and store.path is not None else
                    (f"set {secret.ref} to it", f"将 {secret.ref} 设为该令牌"))
+    use, use_zh = _TOKEN_USE[field_path]
     return ConfigIssue(
         src.file, src.line_of(field_path), dotted(field_path),
-        f"the value of {where} {weakness}. Make a token with: {MAKE_ONE}, {put}, and give "
-        "every agent the same token",
+        f"the value of {where} {weakness}. Make a token with: {MAKE_ONE}, {put}, and "
+        f"{use}",
         f"{where_zh} 的值不能用作令牌（占位符、过短或不随机，至少需要 {MIN_BITS} 位随机性）。"
-        f"请用以下命令生成令牌：{MAKE_ONE}，{put_zh}，并让每台考位的代理使用同一令牌")
+        f"请用以下命令生成令牌：{MAKE_ONE}，{put_zh}，{use_zh}")
 
 
 def _short_secret_warning(field_path: PathKey, secret: Secret, store: SecretsFile,
