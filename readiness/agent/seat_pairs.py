@@ -73,11 +73,14 @@ class SeatFigures:
     vantage: str = "agent"
     retested: bool = False
     problem: str = ""
+    # nothing listens on the seat's throughput port (no agent, no throughput server)
+    no_server: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"upload_mbps": self.upload_mbps, "download_mbps": self.download_mbps,
                 "partner": self.partner, "vantage": self.vantage, "retested": self.retested,
-                **({"problem": self.problem} if self.problem else {})}
+                **({"problem": self.problem} if self.problem else {}),
+                **({"no_server": True} if self.no_server else {})}
 
 
 class _Pairs:
@@ -130,6 +133,7 @@ async def _stand_in(seat: dict[str, Any], params: dict[str, Any], deadline_s: fl
             setattr(fig, attr, float(mbps))
         else:
             fig.problem = fig.problem or outcome.message.en
+            fig.no_server = fig.no_server or bool(outcome.measured.get("no_server"))
     return fig
 
 
@@ -143,7 +147,7 @@ async def _stand_ins(seats: list[dict[str, Any]], params: dict[str, Any], end: f
     for seat, ports in zip(seats, found, strict=True):
         if not ports:
             out[seat["label"]] = SeatFigures(vantage="coordinator", problem=(
-                f"{throughput.NO_SERVER_PREFIX} at {seat['address']}:{port}"))
+                f"{throughput.NO_SERVER_PREFIX} at {seat['address']}:{port}"), no_server=True)
             continue
         left = end - time.monotonic()
         if left < 2 * need:

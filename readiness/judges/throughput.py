@@ -315,6 +315,8 @@ def _pair_outcome(source: CheckResult, params: dict[str, Any]) -> ProbeOutcome:
                                 "retested": bool(fig.get("retested"))}
     if stand_in:
         measured["stand_in"] = True
+    if fig.get("no_server"):
+        measured["no_server"] = True
     if not isinstance(mbps, int | float):
         problem = str(fig.get("problem") or "not measured")
         return ProbeOutcome(Status.ERROR, Text(problem, problem), measured)
