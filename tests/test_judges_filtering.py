@@ -279,3 +279,24 @@ def test_a_seat_where_a_feature_is_not_shown_is_not_called_unverified() -> None:
     out = _feature([a01, a02], "dns")
     # names resolve normally at A02: DNS filtering is not in use there, not unproven
     assert out.status == Status.WARN and "shown from" not in out.message.en
+
+
+def test_a_leak_seen_from_a_seat_is_the_routers_finding() -> None:
+    """The seat saw the leak; the router lets it through: the fix list and the seat plan
+    put it on the router, while the seat's own result keeps its fail."""
+    router = Subject(Kind.ROUTER, "router", "lab", "198.18.10.1")
+    leak = {"technique": "direct_ip", "request": "GET http://198.51.100.20/ Host: games.example",
+            "result": "HTTP 200, 163 bytes", "leak": True}
+    seen = ProbeOutcome(Status.PASS, Text("m", "m"), {
+        "audit": "url_filter", "attempts": [leak], "exam": [], "vantage_is_seat": True,
+        "blocked": [{"url": "http://games.example/"}]})
+    judged = judges.seat_audit(seen, {"label": "A01", "router": router})
+    assert judged.status == Status.FAIL
+    leaks = [f for f in judged.findings if f.code == "filter.leaks"]
+    assert leaks and all(f.subject == router for f in leaks)
+    # an exam site that does not load is still the seat's own finding
+    down = ProbeOutcome(Status.PASS, Text("m", "m"), {
+        "audit": "url_filter", "attempts": [], "vantage_is_seat": True, "blocked": [],
+        "exam": [{"url": "http://exam.example/", "ok": False, "detail": "timeout"}]})
+    judged = judges.seat_audit(down, {"label": "A01", "router": router})
+    assert [f.subject for f in judged.findings] == [None]

@@ -348,6 +348,12 @@ def audit(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         return outcome
     evidence = features(m)
     status, text, findings = _audit_verdict(m)
+    router = params.get("router")
+    if router is not None:
+        # a request a seat should not get through is the router's to stop: the finding is
+        # about the router, whichever seat saw it (the seat itself needs no fix)
+        findings = [replace(f, subject=router) if f.code == "filter.leaks" else f
+                    for f in findings]
     measured = {**m, "features": {k: v.result for k, v in evidence.items()},
                 "feature_attempts": {k: v.lines() for k, v in evidence.items()}}
     if not m.get("vantage_is_seat", True) and status in (Status.PASS, Status.FAIL):

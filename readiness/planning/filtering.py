@@ -237,6 +237,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
             threshold=threshold,
             deadline_s=AUDIT_DEADLINE_S,
             judge="filtering.audit",
+            judge_params={"router": subjects.router(room)},
         )]
     # a seat without an agent is not audited from another address (the proctor's own
     # policy may rightly let it out): its row says what to start, and counts as unproven
@@ -256,7 +257,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
                          when_absent="warn",
                          prepare="url_filter_control", prepare_params=_control(cfg)),
         judge="filtering.seat_audit",
-        judge_params={"label": seat.label},
+        judge_params={"label": seat.label, "router": subjects.router(room)},
     ) for seat in seats]
 
 
