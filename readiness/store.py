@@ -16,12 +16,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from . import store_checks
 from .evidence.canonical import to_plain
 from .redact import Secret, scrub
 from .results import CheckResult, Citation, Finding, RunRecord, Status, Text, Verdict
+from .rules import Trend, trends
 from .subject import Subject
 
 SCHEMA_VERSION = 3
@@ -96,27 +97,10 @@ class RunSummary:
     evidence_ref: str | None = None
 
 
-@dataclass(frozen=True)
-class TrendSpec:
-    requirement: str
-    measure: str | None  # key of `measured`; None: count passing results
-    aggregate: Literal["min", "sum", "count_pass"]
-    label: Text
-    unit: str
-
-
-TRENDS: dict[str, TrendSpec] = {
-    # min: a floor holds only if the worst measurement meets it
-    "uplink_mbps": TrendSpec("WAN-FLOOR", "throughput_mbps", "min",
-                             Text("Uplink", "外网带宽"), "Mbit/s"),
-    "slowest_seat_mbps": TrendSpec("LAN-SPEED", "throughput_mbps", "min",
-                                   Text("Slowest seat", "最慢考位"), "Mbit/s"),
-    "cameras_passing": TrendSpec("CAM-RES", None, "count_pass",
-                                 Text("Cameras passing", "合格摄像头"), ""),
-    # sum over rooms: LAN-SEATS is counted per room
-    "seats_answering": TrendSpec("LAN-SEATS", "working_seats", "sum",
-                                 Text("Seats answering", "可达考位"), ""),
-}
+# the series over stored runs, as the rules declare them (readiness/rules), in the order
+# people read them
+TrendSpec = Trend
+TRENDS: dict[str, TrendSpec] = trends()
 
 
 @dataclass(frozen=True)

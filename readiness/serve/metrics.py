@@ -23,75 +23,18 @@ from prometheus_client.core import (
 )
 
 from ..results import CheckResult, RunRecord, Status, Verdict, proves, worst
+from ..rules import Metric as Figure
+from ..rules import metrics as rule_metrics
 from ..subject import Kind, Subject
 
-MBPS_TO_BYTES_PER_S = 1_000_000 / 8
 STATUSES = [s.value for s in Status]
 VERDICTS = [v.value for v in Verdict]
 BROKEN = (Status.FAIL, Status.ERROR)
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One number a kind of result carries, exported as a gauge: the result's requirement
-    and aspect pick it, `key` names it in `measured` (or, for a limit, in `threshold`)."""
-
-    metric: str
-    requirement: str
-    aspect: str | None
-    key: str
-    scale: float = 1.0  # to the metric's base unit
-    labels: tuple[tuple[str, str], ...] = ()  # fixed labels this figure adds
-    from_threshold: bool = False
-
-
-def _lan(aspect: str, direction: str, peer: str) -> Figure:
-    return Figure("readiness_lan_throughput_bytes_per_second", "LAN-SPEED", aspect,
-                  "throughput_mbps", MBPS_TO_BYTES_PER_S,
-                  (("direction", direction), ("peer", peer)))
-
-
-def _uplink(direction: str) -> Figure:
-    return Figure("readiness_uplink_bytes_per_second", "WAN-FLOOR", None,
-                  f"{direction}_mbps", MBPS_TO_BYTES_PER_S, (("direction", direction),))
-
-
-# every figure /metrics shows, in one place: adding a kind of figure is one line here
-FIGURES: tuple[Figure, ...] = (
-    _lan("download", "download", "exam_server"),
-    _lan("upload", "upload", "exam_server"),
-    _lan("pair_download", "download", "partner_seat"),
-    _lan("pair_upload", "upload", "partner_seat"),
-    Figure("readiness_room_load_bytes_per_second", "LAN-SPEED", "load", "aggregate_mbps",
-           MBPS_TO_BYTES_PER_S),
-    _uplink("download"),
-    _uplink("upload"),
-    Figure("readiness_uplink_floor_bytes_per_second", "WAN-FLOOR", None, "floor_mbps",
-           MBPS_TO_BYTES_PER_S, from_threshold=True),
-    Figure("readiness_seats_answering", "LAN-SEATS", None, "working_seats"),
-    Figure("readiness_seats_configured", "LAN-SEATS", None, "configured_seats"),
-    Figure("readiness_seats_required", "LAN-SEATS", None, "min_seats", from_threshold=True),
-    Figure("readiness_camera_frame_height_pixels", "CAM-RES", None, "height"),
-    Figure("readiness_camera_frames_per_second", "CAM-RES", None, "fps"),
-    Figure("readiness_ups_runtime_remaining_seconds", "UPS-RUNTIME", None,
-           "minutes_remaining", 60.0),
-)
-
-FIGURE_HELP: dict[str, str] = {
-    "readiness_lan_throughput_bytes_per_second":
-        "a seat's throughput to the exam server or a partner seat, the slowest of each "
-        "direction",
-    "readiness_room_load_bytes_per_second": "all seats at once to the exam server, aggregate",
-    "readiness_uplink_bytes_per_second": "the room's internet uplink, median",
-    "readiness_uplink_floor_bytes_per_second": "the certificate's floor for the uplink",
-    "readiness_seats_answering": "configured seats that work",
-    "readiness_seats_configured": "seats in the site file",
-    "readiness_seats_required": "the certificate's minimum of working seats",
-    "readiness_camera_frame_height_pixels": "decoded frame height",
-    "readiness_camera_frames_per_second": "frame rate measured after warm-up",
-    "readiness_ups_runtime_remaining_seconds": "battery runtime the UPS reports",
-}
-
+# every figure /metrics shows comes from the rules' declarations (readiness/rules)
+FIGURES: tuple[Figure, ...] = rule_metrics()
+FIGURE_HELP: dict[str, str] = {f.metric: f.help for f in FIGURES}
 
 
 def _by_requirement_and_aspect() -> dict[tuple[str, str | None], list[Figure]]:
