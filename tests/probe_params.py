@@ -34,6 +34,11 @@ def internet(urls: list[str], **given: Any) -> dict[str, Any]:
     return {"urls": urls, "require": "all", **knobs("internet_reach"), **given}
 
 
+def router_page(url: str, **given: Any) -> dict[str, Any]:
+    """router_web params for the router's management page."""
+    return {"url": url, **knobs("router_web"), **given}
+
+
 def throughput(host: str, port: int, **given: Any) -> dict[str, Any]:
     return {"host": host, "port": port, "duration_s": 1, "omit_s": 0, "reverse": False,
             **knobs("throughput"), **given}

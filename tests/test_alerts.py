@@ -501,9 +501,12 @@ def test_alerts_section_of_the_example_is_valid(tmp_path: Path) -> None:
             "wecom_webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc",
             "feishu_webhook": "https://open.feishu.cn/open-apis/bot/v2/hook/abc"}
     secrets = tmp_path / "site.secrets.yaml"
-    # validate refuses a placeholder agent token: a fixed 256-bit test value
-    token = {"agent_token": "lujsc32B0nU6LlQABZJzLCIxoHDsdJanvWDzMKSV-8o"}
-    secrets.write_text(yaml.safe_dump({**{n: f"value-of-{n}" for n in names}, **urls, **token}))
+    # validate refuses a placeholder token (agent or "run now"): fixed 256-bit test values,
+    # as tests/test_config.py gives them
+    agent_token = "lujsc32B0nU6LlQABZJzLCIxoHDsdJanvWDzMKSV-8o"
+    tokens = {"agent_token": agent_token, "run_now_token": agent_token[::-1]}
+    secrets.write_text(yaml.safe_dump({**{n: f"value-of-{n}" for n in names}, **urls,
+                                       **tokens}))
     secrets.chmod(0o600)
     os.environ["READINESS_ALERT_URL"] = "https://alerts.school.example/hook"
     try:

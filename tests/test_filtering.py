@@ -25,13 +25,15 @@ from typing import Any
 import dns.message
 import dns.rcode
 import dns.rrset
+import probe_params
 import pytest
 
 from probes import url_filter, wan_bandwidth
 from probes.engines import dns_query, http_fetch
 from readiness.config.profile import WanFloorThresholds
 from readiness.judges.filtering import audit as audit_judge
-from readiness.judges.filtering import wan_floor, wan_floor_verdict
+from readiness.judges.filtering import router_web as router_web_judge
+from readiness.judges.filtering import server_reach, wan_floor, wan_floor_verdict
 from readiness.planning import filtering
 from readiness.results import ProbeOutcome, Status, Text
 
@@ -67,15 +69,15 @@ def test_wan_floor_without_allowance_fails_just_below() -> None:
 
 
 def test_wan_params_fit_the_deadline() -> None:
-    p = wan_bandwidth._Params.parse({"kind": "librespeed", "url": "http://198.51.100.80/",
-                                     "floor_mbps": 10, "max_s": 8})
+    p = wan_bandwidth._Params.parse(probe_params.speed(url="http://198.51.100.80/",
+                                                       floor_mbps=10, max_s=8))
     fitted = p.fit(15.0)
     assert fitted.rule.max_s < 8
     assert fitted.cost_s() <= 15.0
 
 
 def test_wan_bad_params_are_errors() -> None:
-    out = _run(wan_bandwidth.run({"kind": "ftp", "floor_mbps": 10}, 5))
+    out = _run(wan_bandwidth.run(probe_params.speed(kind="ftp"), 5))
     assert out.status == Status.ERROR and "kind" in out.message.en
 
 
@@ -156,9 +158,9 @@ def test_a_lost_control_is_tried_again_only_when_time_allows(deadline_s: float,
                                                              loads: bool) -> None:
     server = _LosesFirst()
     try:
-        p = url_filter._Params.parse({"blocked_urls": ["http://games.example/"],
-                                      "resolver_address": "127.0.0.1",
-                                      "connect_timeout_s": 1, "read_timeout_s": 1})
+        p = url_filter._Params.parse(probe_params.audit(
+            blocked_urls=["http://games.example/"], resolver_address="127.0.0.1",
+            connect_timeout_s=1, read_timeout_s=1))
         audit = url_filter._Audit(p, deadline_s)
         url = f"http://127.0.0.1:{server.port}/"
         f, line = _run(audit.control_fetch(url, "127.0.0.1", "exam.example", then=1))
@@ -201,8 +203,8 @@ def test_fetch_outcomes_name_the_layer(web: int) -> None:
 
 
 def test_block_page_is_recognised(web: int) -> None:
-    p = url_filter._Params.parse({"blocked_urls": ["http://games.example/"],
-                                  "resolver_address": "127.0.0.1"})
+    p = url_filter._Params.parse(probe_params.audit(blocked_urls=["http://games.example/"],
+                                                    resolver_address="127.0.0.1"))
     audit = url_filter._Audit(p)
     page = _run(http_fetch.fetch(f"http://127.0.0.1:{web}/blocked"))
     plain = _run(http_fetch.fetch(f"http://127.0.0.1:{web}/"))
@@ -350,6 +352,15 @@ def in_ns(lab: Any, role: str, module: str, name: str, params: dict[str, Any],
     return json.loads(done.stdout)
 
 
+def judged(raw: dict[str, Any], judge: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """What a probe measured in a namespace, given its verdict by its judge, as the
+    runner does: the probe measures, the judge decides."""
+    out = judge(ProbeOutcome(Status(raw["status"]), Text(raw["en"], raw["zh"]),
+                             raw["measured"]), params)
+    return {"status": out.status.value, "en": out.message.en, "zh": out.message.zh,
+            "measured": out.measured}
+
+
 LAB_AUDIT = {
     "exam_urls": ["http://exam.example/"],
     "blocked_urls": ["http://games.example/", "http://video.example/",
@@ -372,11 +383,8 @@ def seat_audit(lab: Any) -> dict[str, Any]:
     # ...and what a seat then sees from its own address, judged as the coordinator
     # judges an agent's audit (the probe measures, the judge decides)
     raw = in_ns(lab, "seat-A01", "probes.url_filter", "run",
-                {**LAB_AUDIT, "control_answers": control}, 30)
-    judged = audit_judge(ProbeOutcome(Status(raw["status"]), Text(raw["en"], raw["zh"]),
-                                      raw["measured"]), {})
-    return {"status": judged.status.value, "en": judged.message.en,
-            "zh": judged.message.zh, "measured": judged.measured}
+                probe_params.audit(**LAB_AUDIT, control_answers=control), 30)
+    return judged(raw, audit_judge, {})
 
 
 @pytest.mark.lab
@@ -435,15 +443,19 @@ def test_the_exam_site_loads_and_other_sites_are_blocked(seat_audit: dict[str, A
 
 @pytest.mark.lab
 def test_the_routers_web_ui_answers(lab: Any) -> None:
-    out = in_ns(lab, "seat-A02", "probes.router_web", "run", {"url": "http://198.18.10.1/"}, 8)
+    out = judged(in_ns(lab, "seat-A02", "probes.router_web", "run",
+                       probe_params.router_page("http://198.18.10.1/"), 8),
+                 router_web_judge, {})
     assert out["status"] == "pass", out["en"]
     assert out["measured"]["status"] == 200 and "Router management" in out["en"]
 
 
 @pytest.mark.lab
 def test_the_exam_server_reaches_the_internet(lab: Any) -> None:
-    out = in_ns(lab, "srv", "probes.url_filter", "run_reach",
-                {"urls": ["http://exam.example/", "http://speed.example/"]}, 10)
+    out = judged(in_ns(lab, "srv", "probes.url_filter", "run_reach",
+                       probe_params.internet(["http://exam.example/",
+                                              "http://speed.example/"]), 10),
+                 server_reach, {})
     assert out["status"] == "pass", out["en"]
 
 
@@ -461,12 +473,8 @@ WAN_QUICK = {"max_s": 5}
 
 
 def _judged_wan(out: dict[str, Any], floor_mbps: float) -> dict[str, Any]:
-    """The probe measures; the WAN-FLOOR judge gives the verdict, as in a run."""
     th = WanFloorThresholds(floor_mbps=floor_mbps, overhead_allowance_pct=10, vantage="room")
-    judged = wan_floor(ProbeOutcome(Status(out["status"]), Text(out["en"], out["zh"]),
-                                    out["measured"]), {"thresholds": th})
-    return {"status": judged.status.value, "en": judged.message.en,
-            "measured": judged.measured}
+    return judged(out, wan_floor, {"thresholds": th})
 
 
 @pytest.mark.lab
@@ -476,12 +484,13 @@ def test_wan_floor_from_the_exam_server(lab: Any) -> None:
     up_ref = _stock_iperf3(lab, reverse=False)
     down_ref = _stock_iperf3(lab, reverse=True)
     cbec = _judged_wan(in_ns(lab, "srv", "probes.wan_bandwidth", "run",
-                             {"kind": "librespeed", "url": "http://speed.example/",
-                              "floor_mbps": 100, "overhead_allowance_pct": 10, **WAN_QUICK},
+                             probe_params.speed(url="http://speed.example/", floor_mbps=100,
+                                                overhead_allowance_pct=10, **WAN_QUICK),
                              40), 100)
     eda = _judged_wan(in_ns(lab, "srv", "probes.wan_bandwidth", "run",
-                            {"kind": "iperf3", "host": "198.51.100.80", "floor_mbps": 10,
-                             "overhead_allowance_pct": 10, **WAN_QUICK}, 40), 10)
+                            probe_params.speed(kind="iperf3", host="198.51.100.80",
+                                               floor_mbps=10, overhead_allowance_pct=10,
+                                               **WAN_QUICK), 40), 10)
     m = cbec["measured"]
     print(f"\nWAN-FLOOR librespeed: down {m['download_mbps']} up {m['upload_mbps']} Mbit/s; "
           f"iperf3 (ours): down {eda['measured']['download_mbps']} "

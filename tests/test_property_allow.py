@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
+from probes import wan_bandwidth
 from readiness.agent.allow import AllowList, TargetRefused, check_targets
 from readiness.config.load import load_site
 
@@ -246,9 +247,11 @@ def test_the_sites_own_targets_are_allowed(allow: AllowList, scheme: str, host: 
        path=pieces(list("abc/.") + STRAY + ["evil.example", "http:", "//"], 16))
 def test_a_path_parameter_never_leaves_the_server_of_url(allow: AllowList, base: str,
                                                          path: str) -> None:
+    # the kind that declares a PATH on its `url` (librespeed's garbage_path)
     params = {"url": base, "garbage_path": path}
+    assert allow.allows(base)  # so a refusal below is the path's doing
     try:
-        check_targets(allow, params)
+        check_targets(allow, wan_bandwidth.KIND, params)
     except TargetRefused:
         return
     joined = urljoin(base, path)

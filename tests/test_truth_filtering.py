@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import probe_params
 import pytest
 
 from probes import url_filter
@@ -139,7 +140,8 @@ def _seat_audit(lab: Any, extra: dict[str, Any], control: bool = True) -> ProbeO
     answers = _in_ns(lab, "proctor", {"names": url_filter.control_names(params),
                                       "resolvers": ["198.51.100.53"]}, "control") \
         if control else {}
-    out = _in_ns(lab, "seat-A01", {**params, "control_answers": answers}, "audit")
+    out = _in_ns(lab, "seat-A01", probe_params.audit(**params, control_answers=answers),
+                 "audit")
     return _judged(out["measured"])
 
 
