@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.checkkind import CheckKind, knobs, optional
+from readiness.checkkind import CheckKind, knobs, optional, param
 from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
 
 DEFAULT_ARP_WINDOW_S = 1.0
@@ -572,11 +572,16 @@ def _send(sock: Any, frame: bytes) -> None:
 # ---------------------------------------------------------------- the probe
 
 
-def _float(params: dict[str, Any], key: str) -> float:
-    value = float(params[key])
+def _not_negative(params: dict[str, Any], key: str) -> float:
+    value = param(params, key, float)
     if value < 0:
         raise ValueError(f"{key!r} must not be negative")
     return value
+
+
+def _subnet(value: Any) -> str:
+    ipaddress.IPv4Network(value, strict=False)
+    return str(value)
 
 
 def not_verified(detail: str = "") -> ProbeOutcome:
@@ -591,19 +596,19 @@ def not_verified(detail: str = "") -> ProbeOutcome:
 
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
-        subnet = str(params["subnet"])
-        ipaddress.IPv4Network(subnet, strict=False)
-        arp_window_s = _float(params, "arp_window_s")
-        dhcp_window_s = _float(params, "dhcp_window_s")
-        retries = int(params["arp_retries"])
-        pace = _float(params, "pace_pps")
-        dhcp = bool(params["dhcp"])
-        max_hosts = int(params["max_hosts"])
-        targets = params.get("targets")
-        targets = None if targets is None else [str(ipaddress.IPv4Address(t)) for t in targets]
-        outside = [str(ipaddress.IPv4Address(a)) for a in params["outside"]]
-    except (KeyError, ValueError, TypeError) as exc:
-        return ProbeOutcome(Status.ERROR, Text(f"bad parameters: {exc}", f"参数错误：{exc}"))
+        subnet = param(params, "subnet", _subnet)
+        arp_window_s = _not_negative(params, "arp_window_s")
+        dhcp_window_s = _not_negative(params, "dhcp_window_s")
+        retries = param(params, "arp_retries", int)
+        pace = _not_negative(params, "pace_pps")
+        dhcp = param(params, "dhcp", bool)
+        max_hosts = param(params, "max_hosts", int)
+        targets = None if params.get("targets") is None else param(
+            params, "targets", lambda v: [str(ipaddress.IPv4Address(t)) for t in v])
+        outside = param(params, "outside", lambda v: [str(ipaddress.IPv4Address(a)) for a in v])
+    except ValueError as exc:
+        return ProbeOutcome(Status.ERROR, Text(f"bad layer-2 sweep parameters: {exc}",
+                                               f"二层扫描参数错误：{exc}"))
     # Keep inside the deadline ourselves: the runner's hard stop would lose every answer.
     budget = max(0.2, deadline_s - 0.5)
     arp_window_s = min(arp_window_s, budget)

@@ -21,12 +21,11 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote
 
-from readiness.checkkind import CheckKind, knobs
+from readiness.checkkind import CheckKind, knobs, param
 from readiness.results import ProbeOutcome, Status, Text
 
 GROUP = "239.255.255.250"
 PORT = 3702
-DEFAULT_WINDOW_S = 2.0
 MAX_DATAGRAM = 65535
 MAX_DEVICES = 256
 MAX_XADDRS = 8
@@ -144,7 +143,7 @@ def local_address(subnet: str) -> str:
     return address
 
 
-def discover(subnet: str, window_s: float = DEFAULT_WINDOW_S) -> list[dict[str, Any]]:
+def discover(subnet: str, window_s: float) -> list[dict[str, Any]]:
     """Probe from our address in `subnet`; one entry per answering address, in order."""
     source = local_address(subnet)
     message_id = new_message_id()
@@ -197,9 +196,18 @@ def _merge(devices: dict[str, dict[str, Any]], address: str, match: dict[str, An
     entry["hardware"] = entry["hardware"] or match["hardware"]
 
 
+def _subnet(value: Any) -> str:
+    ipaddress.IPv4Network(value, strict=False)
+    return str(value)
+
+
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-    subnet = str(params["subnet"])
-    window = float(params["window_s"])
+    try:
+        subnet = param(params, "subnet", _subnet)
+        window = param(params, "window_s", float)
+    except ValueError as exc:
+        return ProbeOutcome(Status.ERROR, Text(f"bad WS-Discovery parameters: {exc}",
+                                               f"WS-Discovery 探测参数错误：{exc}"))
     window = max(0.1, min(window, deadline_s - 0.5))
     try:
         found = await asyncio.to_thread(discover, subnet, window)

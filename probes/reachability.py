@@ -2,13 +2,15 @@
 accept a connection? The probe measures; readiness/judges/lan.py (`lan.reachability`)
 judges the figures against the profile's loss and round-trip thresholds.
 
-params:
+params (the probe defaults none: count and interval_s are the profile's LAN-SUBNET
+rule, the timeouts are in readiness/planning/knobs.py; a missing or unusable one is an
+ERROR naming it):
   address         IPv4 address (or a name that resolves to one)
-  count           echo requests to send (10)
-  interval_s      seconds between them (0.1)
-  ports           TCP ports that must accept a connection ([])
-  reply_timeout_s how long one echo may take (1.0), port_timeout_s per port (2.0);
-                  both are shortened to fit the deadline
+  count           echo requests to send
+  interval_s      seconds between them
+  ports           TCP ports that must accept a connection (may be empty)
+  reply_timeout_s how long one echo may take, port_timeout_s per port; both are
+                  shortened to fit the deadline
   subnet          the exam LAN's subnet: when the address is in it, this computer is on
                   it and no echo comes back, the host is also asked by ARP (answers on
                   the wire, whatever its firewall does to ping)
@@ -40,7 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
+from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional, param
 from readiness.results import ProbeOutcome, Status, Text
 
 from . import l2_sweep
@@ -75,26 +77,30 @@ class _Params:
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
-        address = params.get("address")
+        address = param(params, "address")
         if not isinstance(address, str) or not address:
             raise ValueError("'address' must be a non-empty string")
-        count = int(params["count"])
+        count = param(params, "count", int)
         if not 1 <= count <= 0xFFFF:
             raise ValueError(f"'count' must be 1..65535, not {count}")
-        ports = tuple(int(p) for p in params["ports"] or [])
+        ports = param(params, "ports", lambda v: tuple(int(p) for p in v))
         bad = [p for p in ports if not 1 <= p <= 0xFFFF]
         if bad:
             raise ValueError(f"'ports' must be 1..65535, not {bad}")
-        interval_s = float(params["interval_s"])
-        reply_timeout_s = float(params["reply_timeout_s"])
-        port_timeout_s = float(params["port_timeout_s"])
-        if interval_s < 0 or reply_timeout_s <= 0 or port_timeout_s <= 0:
-            raise ValueError("intervals and timeouts must be positive")
-        subnet = params.get("subnet")
-        if subnet is not None:
-            subnet = str(ipaddress.IPv4Network(subnet, strict=False))
-        fallback = params.get("fallback_port")
-        if fallback is not None and not 1 <= int(fallback) <= 0xFFFF:
+        interval_s = param(params, "interval_s", float)
+        reply_timeout_s = param(params, "reply_timeout_s", float)
+        port_timeout_s = param(params, "port_timeout_s", float)
+        if interval_s < 0:
+            raise ValueError(f"'interval_s' must not be negative, not {interval_s:g}")
+        for name, value in (("reply_timeout_s", reply_timeout_s),
+                            ("port_timeout_s", port_timeout_s)):
+            if value <= 0:
+                raise ValueError(f"{name!r} must be positive, not {value:g}")
+        subnet = None if params.get("subnet") is None else param(
+            params, "subnet", lambda v: str(ipaddress.IPv4Network(v, strict=False)))
+        fallback = None if params.get("fallback_port") is None else param(
+            params, "fallback_port", int)
+        if fallback is not None and not 1 <= fallback <= 0xFFFF:
             raise ValueError(f"'fallback_port' must be 1..65535, not {fallback}")
         return cls(
             address=address,
@@ -104,7 +110,7 @@ class _Params:
             reply_timeout_s=reply_timeout_s,
             port_timeout_s=port_timeout_s,
             subnet=subnet,
-            fallback_port=None if fallback is None else int(fallback),
+            fallback_port=fallback,
         )
 
 

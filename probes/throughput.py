@@ -1,13 +1,15 @@
 """LAN-SPEED on one path: TCP throughput to an iperf3 server, measured.
 
-params:
+params (every one is given, the probe defaults none: duration_s and omit_s are the
+profile's LAN-SPEED rule, parallel and connect_timeout_s are in readiness/planning/knobs.py;
+a missing or unusable one is an ERROR naming it):
   host                          the iperf3 server (stock `iperf3 -s` or
                                 `readiness throughput-server`)
-  port                          5201
-  duration_s, omit_s            whole seconds measured (5) and warm-up left out (0)
-  parallel                      TCP streams (1)
+  port                          its TCP port (iperf3's is 5201)
+  duration_s, omit_s            whole seconds measured and warm-up left out
+  parallel                      TCP streams
   reverse                       false: this computer sends; true: the server sends
-  connect_timeout_s             3
+  connect_timeout_s             how long the connect may take
 
 The figure is the receiver's (what arrived), as iperf3's `sum_received`. The link
 class and the verdict are the judge's (readiness/judges/throughput.py): this probe only
@@ -22,7 +24,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.checkkind import COORDINATOR, SEAT, TARGET, CheckKind, Param, knobs
+from readiness.checkkind import COORDINATOR, SEAT, TARGET, CheckKind, Param, knobs, param
 from readiness.results import ProbeOutcome, Status, Text
 
 from .engines.iperf3_client import (
@@ -52,28 +54,28 @@ class _Params:
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
-        host = params.get("host")
+        host = param(params, "host")
         if not isinstance(host, str) or not host:
             raise ValueError("'host' must be a non-empty string")
-        port = int(params["port"])
-        duration_s = _whole(params["duration_s"], "duration_s")
-        omit_s = _whole(params["omit_s"], "omit_s")
-        parallel = int(params["parallel"])
+        port = param(params, "port", int)
+        duration_s = param(params, "duration_s", _whole)
+        omit_s = param(params, "omit_s", _whole)
+        parallel = param(params, "parallel", int)
         if not 1 <= port <= 0xFFFF:
             raise ValueError(f"'port' must be 1..65535, not {port}")
         if duration_s < 1 or omit_s < 0:
             raise ValueError("'duration_s' must be at least 1 and 'omit_s' not negative")
         if not 1 <= parallel <= MAX_STREAMS:
             raise ValueError(f"'parallel' must be 1..{MAX_STREAMS}, not {parallel}")
-        return cls(host, port, duration_s, omit_s, parallel, bool(params["reverse"]),
-                   float(params["connect_timeout_s"]))
+        return cls(host, port, duration_s, omit_s, parallel, param(params, "reverse", bool),
+                   param(params, "connect_timeout_s", float))
 
 
-def _whole(value: Any, name: str) -> int:
+def _whole(value: Any) -> int:
     # iperf3 counts test time in whole seconds; 2.5 would silently become 2.
     number = float(value)
     if number != int(number):
-        raise ValueError(f"'{name}' must be whole seconds, not {value}")
+        raise ValueError(f"it must be whole seconds, not {value}")
     return int(number)
 
 
@@ -209,7 +211,7 @@ async def run_both(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     (what arrived here) and each direction's own figures."""
     try:
         p = _Params.parse(params)
-        reverse_port = int(params["reverse_port"])
+        reverse_port = param(params, "reverse_port", int)
     except (TypeError, ValueError) as exc:
         return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
     times = _times(p, deadline_s)

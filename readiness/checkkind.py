@@ -101,6 +101,26 @@ class CheckKind:
                 if p.mark == PATH and params.get(p.name) is not None}
 
 
+class BadParam(ValueError):
+    """A parameter a probe was handed is missing or unusable; the message names it."""
+
+
+def param(params: dict[str, Any], name: str, convert: Callable[[Any], Any] | None = None) -> Any:
+    """`params[name]`, through `convert` when given. A probe reads every parameter it
+    needs through this: a missing or unusable one is then a `BadParam` naming it, which
+    the probe returns as its ERROR outcome, never a bare KeyError escaping the probe."""
+    value = params.get(name)
+    if value is None:
+        raise BadParam(f"parameter {name!r} is missing: a check must give every parameter "
+                       "its kind declares (knobs: readiness/planning/knobs.py)")
+    if convert is None:
+        return value
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as exc:
+        raise BadParam(f"parameter {name!r} cannot be used ({exc})") from None
+
+
 def knobs(*names: str) -> tuple[Param, ...]:
     """Parameters that name no target: numbers, switches, labels."""
     return tuple(Param(n) for n in names)

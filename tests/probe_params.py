@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from readiness.config.profile import LanSubnetThresholds
 from readiness.planning.knobs import knobs
 
 
@@ -42,3 +43,17 @@ def router_page(url: str, **given: Any) -> dict[str, Any]:
 def throughput(host: str, port: int, **given: Any) -> dict[str, Any]:
     return {"host": host, "port": port, "duration_s": 1, "omit_s": 0, "reverse": False,
             **knobs("throughput"), **given}
+
+
+def sweep(subnet: str, **given: Any) -> dict[str, Any]:
+    """l2_sweep params as LAN-SUBNET plans them: the ARP and DHCP windows are the profile's
+    (LanSubnetThresholds' one default each), the rest from the knob table."""
+    rule = {name: LanSubnetThresholds.model_fields[name].default
+            for name in ("arp_window_s", "arp_retries", "dhcp_window_s")}
+    return {"subnet": subnet, **rule, "dhcp": True, "outside": [], **knobs("l2_sweep"),
+            **given}
+
+
+def discovery(subnet: str, **given: Any) -> dict[str, Any]:
+    """onvif_discovery params as CAM-COUNT plans them."""
+    return {"subnet": subnet, **knobs("onvif_discovery"), **given}

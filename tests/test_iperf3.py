@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from probe_params import throughput as throughput_params
 
 from probes import throughput
 from probes.engines import iperf3_io as io
@@ -573,8 +574,7 @@ def _result(mbps: float, reverse: bool = False) -> Iperf3Result:
 
 def test_probe_measures_against_our_server(server: Iperf3Server) -> None:
     outcome = asyncio.run(throughput.run(
-        {"host": LOOPBACK, "port": server.port, "duration_s": 1, "reverse": True,
-         "required_class": "gigabit"}, 10))
+        throughput_params(LOOPBACK, server.port, duration_s=1, reverse=True), 10))
     assert outcome.status == Status.PASS, outcome.message.en
     assert outcome.measured["direction"] == "reverse"
     assert outcome.measured["throughput_mbps"] > 500
@@ -586,8 +586,8 @@ def test_probe_says_busy_when_paths_overlap(server: Iperf3Server) -> None:
                              stdout=subprocess.DEVNULL)
     try:
         _wait_busy(server)
-        outcome = asyncio.run(throughput.run({"host": LOOPBACK, "port": server.port,
-                                              "duration_s": 1}, 10))
+        outcome = asyncio.run(throughput.run(
+            throughput_params(LOOPBACK, server.port, duration_s=1), 10))
     finally:
         first.wait(timeout=10)
     assert outcome.status == Status.ERROR
@@ -596,12 +596,20 @@ def test_probe_says_busy_when_paths_overlap(server: Iperf3Server) -> None:
 
 def test_probe_errors_clearly() -> None:
     port = _free_port()  # nothing listens there
-    outcome = asyncio.run(throughput.run({"host": LOOPBACK, "port": port, "duration_s": 1}, 10))
+    outcome = asyncio.run(throughput.run(throughput_params(LOOPBACK, port, duration_s=1), 10))
     assert outcome.status == Status.ERROR
     assert "connection refused" in outcome.message.en
-    short = asyncio.run(throughput.run({"host": LOOPBACK, "duration_s": 5}, 3))
+    short = asyncio.run(throughput.run(throughput_params(LOOPBACK, port, duration_s=5), 3))
     assert short.status == Status.ERROR and "too short" in short.message.en
-    bad = asyncio.run(throughput.run({"host": LOOPBACK, "parallel": 0}, 10))
+    bad = asyncio.run(throughput.run(throughput_params(LOOPBACK, port, parallel=0), 10))
     assert bad.status == Status.ERROR and "parallel" in bad.message.en
+    half = asyncio.run(throughput.run(throughput_params(LOOPBACK, port, duration_s=2.5), 10))
+    assert half.status == Status.ERROR and "'duration_s'" in half.message.en
+    for kind in throughput.KINDS:
+        whole = {**throughput_params(LOOPBACK, port), "reverse_port": port}
+        for name in (p.name for p in kind.params if not p.optional):
+            missing = asyncio.run(kind.run({k: v for k, v in whole.items() if k != name}, 10))
+            assert missing.status == Status.ERROR, (kind.probe, name)
+            assert f"parameter '{name}' is missing" in missing.message.en, missing.message.en
     with pytest.raises(Iperf3ConnectError):
         run_test_sync(LOOPBACK, port, duration_s=1)

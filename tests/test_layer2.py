@@ -31,6 +31,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from probe_params import sweep as sweep_params
 
 from probes import l2_sweep
 from readiness.judges import layer2
@@ -148,7 +149,7 @@ def test_no_raw_socket_rights_is_warn_not_verified(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(conf, "L2socket", Refused)
     monkeypatch.setattr(l2_sweep, "find_interface", lambda subnet, name=None:
                         l2_sweep.LocalInterface("eth0", "198.18.10.2", OURS))
-    out = asyncio.run(l2_sweep.run({"subnet": SUBNET}, 6.0))
+    out = asyncio.run(l2_sweep.run(sweep_params(SUBNET), 6.0))
     assert out.status == Status.WARN
     assert out.measured["layer2"] is False
     assert "not verified" in out.message.en and "CAP_NET_RAW" in out.message.en
@@ -158,6 +159,20 @@ def test_no_raw_socket_rights_is_warn_not_verified(monkeypatch: pytest.MonkeyPat
                    layer2.judge_duplicates(sweep, {}), layer2.judge_unknown(sweep, {}),
                    layer2.judge_broadcast_domain(sweep, [], {"hosts": []})):
         assert judged.status == Status.WARN and "not verified" in judged.message.en
+
+
+def test_a_missing_or_unusable_parameter_is_an_error_naming_it() -> None:
+    whole = sweep_params(SUBNET)
+    needed = [p.name for p in l2_sweep.KIND.params if not p.optional]
+    assert set(needed) <= set(whole)
+    for name in needed:
+        out = asyncio.run(l2_sweep.run({k: v for k, v in whole.items() if k != name}, 3.0))
+        assert out.status == Status.ERROR, name
+        assert f"parameter '{name}' is missing" in out.message.en, out.message.en
+    for name, bad in (("subnet", "198.18.10.0/33"), ("arp_retries", "twice"),
+                      ("outside", ["198.18.11.300"]), ("pace_pps", -1)):
+        out = asyncio.run(l2_sweep.run({**whole, name: bad}, 3.0))
+        assert out.status == Status.ERROR and f"'{name}'" in out.message.en, out.message.en
 
 
 def _fake_interfaces(monkeypatch: pytest.MonkeyPatch,
@@ -192,7 +207,7 @@ def test_the_interface_with_an_address_in_the_subnet_is_chosen(
 def test_not_on_the_exam_lan_is_an_error_naming_the_subnet(
         monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_interfaces(monkeypatch, {k: v for k, v in NICS.items() if k != "Ethernet 2"})
-    out = asyncio.run(l2_sweep.run({"subnet": "192.168.10.0/24"}, 3.0))
+    out = asyncio.run(l2_sweep.run(sweep_params("192.168.10.0/24"), 3.0))
     assert out.status == Status.ERROR
     assert out.message.en == ("this machine has no address in 192.168.10.0/24: run the check "
                               "from a PC on the exam LAN")
@@ -202,13 +217,13 @@ def test_not_on_the_exam_lan_is_an_error_naming_the_subnet(
 
 def test_an_interface_that_is_down_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_interfaces(monkeypatch, {"eth1": ("192.168.10.2", "02:00:00:00:00:01", False, "")})
-    out = asyncio.run(l2_sweep.run({"subnet": "192.168.10.0/24"}, 3.0))
+    out = asyncio.run(l2_sweep.run(sweep_params("192.168.10.0/24"), 3.0))
     assert out.status == Status.ERROR and "eth1 (192.168.10.2) is down" in out.message.en
 
 
 def test_a_room_on_loopback_has_no_layer_2(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_interfaces(monkeypatch, NICS)
-    out = asyncio.run(l2_sweep.run({"subnet": "127.0.0.0/24"}, 3.0))
+    out = asyncio.run(l2_sweep.run(sweep_params("127.0.0.0/24"), 3.0))
     assert out.status == Status.SKIP and "loopback" in out.message.en
     assert layer2.judge_host(_result(out), _host_params()).status == Status.SKIP
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from probe_params import discovery as discovery_params
 
 from probes import onvif_discovery as od
 from readiness.config.load import load_site
@@ -135,11 +136,22 @@ def test_judging_what_answered() -> None:
 
 
 def test_no_address_in_the_subnet_is_an_error_and_sends_nothing() -> None:
-    out = asyncio.run(od.run({"subnet": "198.18.99.0/24", "configured_addresses": []}, 5.0))
+    out = asyncio.run(od.run(discovery_params("198.18.99.0/24"), 5.0))
     assert out.status == Status.ERROR
     assert "run the check from a PC on the exam LAN" in out.message.en
-    loop = asyncio.run(od.run({"subnet": "127.0.0.0/8", "configured_addresses": []}, 5.0))
+    loop = asyncio.run(od.run(discovery_params("127.0.0.0/8"), 5.0))
     assert loop.status == Status.SKIP
+
+
+def test_a_missing_or_unusable_parameter_is_an_error_naming_it() -> None:
+    for name in ("subnet", "window_s"):
+        params = {k: v for k, v in discovery_params("198.18.99.0/24").items() if k != name}
+        out = asyncio.run(od.run(params, 5.0))
+        assert out.status == Status.ERROR
+        assert f"parameter '{name}' is missing" in out.message.en, out.message.en
+    for name, bad in (("subnet", "198.18.99.0/33"), ("window_s", "soon")):
+        out = asyncio.run(od.run({**discovery_params("198.18.99.0/24"), name: bad}, 5.0))
+        assert out.status == Status.ERROR and f"'{name}'" in out.message.en, out.message.en
 
 
 SITE = textwrap.dedent("""\

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from probe_params import reach
 
 from probes import reachability
 from probes.engines import icmp
@@ -200,8 +201,23 @@ def test_pings_shrink_to_fit_the_deadline() -> None:
 
 
 def test_bad_params_are_an_error() -> None:
-    out = _run(_checked({"address": "127.0.0.1", "ports": [0]}, 2.0))
+    out = _run(_checked(reach("127.0.0.1", ports=[0]), 2.0))
     assert out.status == Status.ERROR and "ports" in out.message.en
+
+
+def test_a_missing_or_unusable_parameter_is_an_error_naming_it() -> None:
+    """Probes default nothing: a check that leaves a parameter out is told which, as an
+    ERROR outcome (nothing is sent), never an exception out of the probe."""
+    whole = reach("127.0.0.1")
+    needed = [p.name for p in reachability.KIND.params if not p.optional]
+    assert set(needed) <= set(whole)
+    for name in needed:
+        out = _run(reachability.run({k: v for k, v in whole.items() if k != name}, 2.0))
+        assert out.status == Status.ERROR, name
+        assert f"parameter '{name}' is missing" in out.message.en, out.message.en
+    for name, bad in (("count", "ten"), ("interval_s", [1]), ("subnet", "not-a-subnet")):
+        out = _run(reachability.run({**whole, name: bad}, 2.0))
+        assert out.status == Status.ERROR and f"'{name}'" in out.message.en, out.message.en
 
 
 def test_icmp_unavailable_is_error_never_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +226,7 @@ def test_icmp_unavailable_is_error_never_pass(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(icmp, "open_icmp_socket", unavailable)
     with _listener() as port:
-        out = _run(_checked({"address": "127.0.0.1", "ports": [port]}, 3.0))
+        out = _run(_checked(reach("127.0.0.1", ports=[port]), 3.0))
     assert out.status == Status.ERROR
     assert "CAP_NET_RAW" in out.message.en and "root" in out.message.zh
     assert out.measured["ports"] == {str(port): "open"}
@@ -291,8 +307,8 @@ def test_probe_open_refused_and_silent_ports() -> None:
     _icmp_or_skip()
     with _listener() as open_port, _closed_port() as closed, _silent_port() as silent:
         out = _run(_checked(
-            {"address": "127.0.0.1", "count": 3, "interval_s": 0.01,
-             "ports": [open_port, closed, silent], "port_timeout_s": 0.5}, 3.0))
+            reach("127.0.0.1", count=3, interval_s=0.01,
+                  ports=[open_port, closed, silent], port_timeout_s=0.5), 3.0))
     assert out.measured["ports"] == {str(open_port): "open", str(closed): "refused",
                                      str(silent): "timeout"}
     assert out.status == Status.FAIL
@@ -309,7 +325,7 @@ def test_probe_passes_on_loopback_within_a_tight_deadline() -> None:
         started = time.monotonic()
         # 10 pings 0.5 s apart cannot fit in 1 s: the probe must squeeze them itself
         out = _run(_checked(
-            {"address": "127.0.0.1", "count": 10, "interval_s": 0.5, "ports": [port]}, 1.0))
+            reach("127.0.0.1", count=10, interval_s=0.5, ports=[port]), 1.0))
         elapsed = time.monotonic() - started
     assert out.status == Status.PASS, out.message.en
     assert elapsed < 1.0
@@ -501,7 +517,7 @@ class EchoResponder:
 
 @pytest.mark.lab
 def test_lab_live_host_passes(lab: Lab) -> None:
-    out, elapsed = lab.probe({"address": lab.host_ip, "count": 10, "interval_s": 0.02})
+    out, elapsed = lab.probe(reach(lab.host_ip, count=10, interval_s=0.02))
     assert out.status == Status.PASS, out.message.en
     assert out.measured["received"] == 10 and out.measured["icmp_socket"] == "raw"
     assert elapsed < 1.0
@@ -510,14 +526,14 @@ def test_lab_live_host_passes(lab: Lab) -> None:
 @pytest.mark.lab
 def test_lab_unprivileged_icmp_socket_is_used_when_allowed(lab: Lab) -> None:
     with _sysctl(lab.a, "net.ipv4.ping_group_range", "0 2147483647"):
-        out, _ = lab.probe({"address": lab.host_ip, "count": 5, "interval_s": 0.01})
+        out, _ = lab.probe(reach(lab.host_ip, count=5, interval_s=0.01))
     assert out.status == Status.PASS, out.message.en
     assert out.measured["icmp_socket"] == "dgram"
 
 
 @pytest.mark.lab
 def test_lab_absent_host_fails_within_deadline(lab: Lab) -> None:
-    out, elapsed = lab.probe({"address": lab.absent_ip, "count": 5, "interval_s": 0.05},
+    out, elapsed = lab.probe(reach(lab.absent_ip, count=5, interval_s=0.05),
                              deadline_s=2.0)
     assert out.status == Status.FAIL
     assert out.message.en.startswith(f"no answer from {lab.absent_ip} to 5 pings")
@@ -528,14 +544,14 @@ def test_lab_absent_host_fails_within_deadline(lab: Lab) -> None:
 @pytest.mark.lab
 def test_lab_no_route_says_check_this_computer(lab: Lab) -> None:
     # the prober namespace has no default route: the kernel refuses before any packet
-    out, elapsed = lab.probe({"address": "203.0.113.5", "count": 3}, deadline_s=2.0)
+    out, elapsed = lab.probe(reach("203.0.113.5", count=3), deadline_s=2.0)
     assert out.status == Status.FAIL and "no route" in out.message.en
     assert "网关" in out.message.zh and elapsed < 0.5
 
 
 @pytest.mark.lab
 def test_lab_lossy_link_warns_or_fails_per_thresholds(lab: Lab) -> None:
-    params = {"address": lab.host_ip, "count": 10, "interval_s": 0.01, "reply_timeout_s": 0.3}
+    params = reach(lab.host_ip, count=10, interval_s=0.01, reply_timeout_s=0.3)
     with _drop_replies(lab.b, 3):
         warn, _ = lab.probe(params)
         fail, _ = lab.probe(params, fail_loss_pct=20)
@@ -548,7 +564,7 @@ def test_lab_lossy_link_warns_or_fails_per_thresholds(lab: Lab) -> None:
 def test_lab_slow_host_warns_on_rtt(lab: Lab) -> None:
     with _sysctl(lab.b, "net.ipv4.icmp_echo_ignore_all", "1"), \
             EchoResponder(lab.b, delay_s=0.020):
-        out, _ = lab.probe({"address": lab.host_ip, "count": 5, "interval_s": 0.01})
+        out, _ = lab.probe(reach(lab.host_ip, count=5, interval_s=0.01))
     assert out.status == Status.WARN, out.message.en
     assert out.measured["loss_pct"] == 0.0 and out.measured["rtt_avg_ms"] >= 20.0
     assert "slowly" in out.message.en and "响应慢" in out.message.zh
@@ -579,8 +595,8 @@ def test_lab_ping_blocked_but_port_open_warns(lab: Lab) -> None:
     port = server.getsockname()[1]
     try:
         with _sysctl(lab.b, "net.ipv4.icmp_echo_ignore_all", "1"):
-            out, _ = lab.probe({"address": lab.host_ip, "count": 3, "interval_s": 0.01,
-                                "ports": [port]}, deadline_s=2.0)
+            out, _ = lab.probe(reach(lab.host_ip, count=3, interval_s=0.01,
+                                     ports=[port]), deadline_s=2.0)
     finally:
         server.close()
     assert out.status == Status.WARN, out.message.en

@@ -14,7 +14,13 @@ from typing import Any
 
 from probes import l2_sweep
 
+from ..config.profile import LanSubnetThresholds
+from ..planning.knobs import knobs
 from ..results import Status
+
+# the same defaults a planned sweep has: the windows are the profile's rule (one default
+# each, in LanSubnetThresholds), the rest the probe's knobs
+_RULE = LanSubnetThresholds.model_fields
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,17 +29,21 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subnet", required=True)
     ap.add_argument("--interface")
-    ap.add_argument("--arp-window", type=float, default=l2_sweep.DEFAULT_ARP_WINDOW_S)
-    ap.add_argument("--arp-retries", type=int, default=l2_sweep.DEFAULT_ARP_RETRIES)
-    ap.add_argument("--pace-pps", type=float, default=0.0)
+    ap.add_argument("--arp-window", type=float, default=float(_RULE["arp_window_s"].default))
+    ap.add_argument("--arp-retries", type=int, default=_RULE["arp_retries"].default)
+    ap.add_argument("--pace-pps", type=float, default=knobs("l2_sweep")["pace_pps"])
     ap.add_argument("--no-dhcp", action="store_true")
-    ap.add_argument("--dhcp-window", type=float, default=l2_sweep.DEFAULT_DHCP_WINDOW_S)
+    ap.add_argument("--dhcp-window", type=float,
+                    default=float(_RULE["dhcp_window_s"].default))
     ap.add_argument("--deadline", type=float, default=10.0)
     args = ap.parse_args(argv)
     params: dict[str, Any] = {
+        **knobs("l2_sweep"),
         "subnet": args.subnet, "arp_window_s": args.arp_window,
         "arp_retries": args.arp_retries, "pace_pps": args.pace_pps,
         "dhcp": not args.no_dhcp, "dhcp_window_s": args.dhcp_window,
+        # a hand-run sweep asks the subnet only, not a mistyped seat's addresses
+        "outside": [],
     }
     if args.interface:
         params["interface"] = args.interface

@@ -120,9 +120,6 @@ def plan_cam_count(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     )]
 
 
-DISCOVERY_WINDOW_S = 2.0
-
-
 def _camera_host(url: str) -> str | None:
     try:
         return urlsplit(url).hostname
@@ -137,6 +134,7 @@ def plan_cam_discovery(ctx: PlanContext, req: Requirement, room: Room) -> list[C
     if ipaddress.ip_network(room.subnet, strict=False).is_loopback:
         return []  # a test room on loopback: no LAN to send multicast on
     configured = sorted({h for c in room.cameras if (h := _camera_host(c.url))})
+    params = {"subnet": room.subnet, **knobs("onvif_discovery")}
     return [Check(
         check_id=f"CAM-COUNT/{room.id}/discovery",
         requirement="CAM-COUNT",
@@ -144,9 +142,9 @@ def plan_cam_discovery(ctx: PlanContext, req: Requirement, room: Room) -> list[C
         aspect="onvif",
         vantage=COORDINATOR,
         probe="onvif_discovery",
-        params={"subnet": room.subnet, "window_s": DISCOVERY_WINDOW_S},
+        params=params,
         threshold={},
-        deadline_s=DISCOVERY_WINDOW_S + 3.0,
+        deadline_s=params["window_s"] + 3.0,
         judge="cameras.discovery",
         judge_params={"configured_addresses": configured},
     )]
