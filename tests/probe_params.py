@@ -37,3 +37,9 @@ def internet(urls: list[str], **given: Any) -> dict[str, Any]:
 def throughput(host: str, port: int, **given: Any) -> dict[str, Any]:
     return {"host": host, "port": port, "duration_s": 1, "omit_s": 0, "reverse": False,
             **knobs("throughput"), **given}
+
+
+def snmp(probe: str, **given: Any) -> dict[str, Any]:
+    """An SNMP probe's params (probes/snmp_device.py): the standard UDP port and the
+    probe's knobs, then the device, its name and the SNMP version the test gives."""
+    return {"port": 161, **knobs(probe), **given}
