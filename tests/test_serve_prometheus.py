@@ -9,13 +9,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
-from serve_site import make_site, store_drill
+from serve_site import REPO, make_site, store_drill
 
 from readiness.serve.deploy_files import (
     dashboard,
@@ -55,6 +56,7 @@ def province(tmp_path: Path):
     _need()
     prov = f"{PREFIX}p"
     procs: list[subprocess.Popen] = []
+    serving: dict[str, tuple[subprocess.Popen, Path]] = {}
     names = [prov] + [f"{PREFIX}{i}" for i in range(len(SITES))]
     try:
         for ns in names:
@@ -83,12 +85,17 @@ def province(tmp_path: Path):
             site = make_site(folder, code)
             # site A: the drill as recorded (failing seats); site B: its seats fixed
             store_drill(folder, code, fix_seats=(code == "SITE-B"))
-            procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", ns, "readiness", "serve", str(site), "--store",
+            # the code under test, not whichever `readiness` is installed on PATH (an
+            # older one refuses this site file and the province would just see nothing)
+            serve = subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-m", "readiness", "serve",
+                 str(site), "--store",
                  str(folder / "readiness.sqlite"), "--log", str(folder / "evidence.jsonl"),
                  "--dir", str(folder / "keys"), "--jobs", str(folder / "schedule.sqlite"),
-                 "--listen", "127.0.0.1:9477"],
-                stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w")))
+                 "--listen", "127.0.0.1:9477"], cwd=REPO,
+                stdout=subprocess.DEVNULL, stderr=open(folder / "serve.log", "w"))
+            procs.append(serve)
+            serving[code] = (serve, folder / "serve.log")
             agent = site_agent_config(serve_target="127.0.0.1:9477",
                                       province_url=f"http://{prov_addr}:9090/api/v1/write",
                                       province="GD", city="Guangzhou", site=code,
@@ -99,7 +106,7 @@ def province(tmp_path: Path):
                  "--config.file", str(folder / "agent.yml"), "--storage.agent.path",
                  str(folder / "agent-data"), "--web.listen-address", "127.0.0.1:9090"],
                 stdout=subprocess.DEVNULL, stderr=open(folder / "agent.log", "w")))
-        yield prov, tmp_path
+        yield prov, serving
     finally:
         for p in procs:
             p.terminate()
@@ -113,10 +120,12 @@ def province(tmp_path: Path):
 
 
 def test_two_sites_report_to_the_province(province):
-    prov, folder = province
+    prov, serving = province
     deadline = time.monotonic() + 90
     found: dict[str, set[str]] = {}
     while time.monotonic() < deadline:
+        for code, (serve, log) in serving.items():
+            assert serve.poll() is None, f"readiness serve of {code} exited: {log.read_text()}"
         rows = _query(prov, "readiness_seat_success")
         sites = {r["metric"].get("site") for r in rows}
         if set(SITES) <= sites:
