@@ -6,9 +6,10 @@ the runner from the site paths the Check names, never in params, which end up in
 results and reports. The probes measure; readiness/judges/snmp.py holds the verdicts.
 
 Common params: `host` (or `address`; the port-speed probe also takes `switch`),
-`port` (UDP, 161), `snmp_version` ("2c" or "3"), for v3 `snmp_user`, `auth_protocol`
-(SHA), `priv_protocol` (AES); `timeout_s` (per try, 2), `retries` (1), `name` (how
-staff know the device; the address by default).
+`port` (UDP), `snmp_version` ("2c" or "3"), for v3 `snmp_user`, `auth_protocol`,
+`priv_protocol`; `timeout_s` (per try), `retries`, `name` (how staff know the device).
+The knobs' one default is in readiness/planning/knobs.py; a parameter left out is an
+`error` naming it, as is one that makes no sense.
 
 An SNMP failure is `error` (the check could not be made) with the client's message,
 which says which setting to look at. A probe that measured returns `pass` with a
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional
 from readiness.redact import Secret
@@ -39,9 +40,7 @@ from .engines.snmp_client import (
     as_text,
 )
 
-# A reboot shows as uptime well below "previous uptime + time since"; this much slack
-# absorbs clock drift and the time the previous check took.
-DEFAULT_REBOOT_TOLERANCE_S = 60.0
+T = TypeVar("T")
 # One SNMP exchange, pysnmp engine included, needs about this much at the least.
 MIN_BUDGET_S = 0.5
 # Below this a second counter reading says nothing about errors on a LAN.
@@ -49,6 +48,22 @@ MIN_INTERVAL_S = 0.5
 
 
 # ---------------------------------------------------------------- common plumbing
+
+
+_WORDS = {int: "a whole number", float: "a number"}
+
+
+def _param(params: dict[str, Any], key: str, as_type: type[T]) -> T:
+    """A parameter the check must give, as `as_type`; a planner that left it out or gave
+    something else is told which parameter."""
+    value = params.get(key)
+    if value is None:
+        raise ValueError(f"parameter {key!r} is missing")
+    try:
+        return as_type(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter {key!r} must be {_WORDS.get(as_type, 'text')}, "
+                         f"not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -64,14 +79,14 @@ class _Target:
         host = next((params[k] for k in keys if params.get(k)), None)
         if not isinstance(host, str):
             raise ValueError(f"'{keys[0]}' must be the device's address")
-        port = int(params["port"])
+        port = _param(params, "port", int)
         if not 1 <= port <= 0xFFFF:
             raise ValueError(f"'port' must be 1..65535, not {port}")
-        timeout_s = float(params["timeout_s"])
-        retries = int(params["retries"])
+        timeout_s = _param(params, "timeout_s", float)
+        retries = _param(params, "retries", int)
         if timeout_s <= 0 or retries < 0:
             raise ValueError("'timeout_s' must be positive and 'retries' not negative")
-        return cls(host, port, timeout_s, retries, str(params.get("name") or host))
+        return cls(host, port, timeout_s, retries, _param(params, "name", str))
 
     def session(self, creds: SnmpCredentials, budget_s: float) -> SnmpSession:
         return SnmpSession(self.host, self.port, creds, timeout_s=self.timeout_s,
@@ -90,8 +105,8 @@ def credentials(params: dict[str, Any], secrets: dict[str, Secret] | None) -> Sn
     if version == "3":
         return SnmpCredentials.v3(
             str(params.get("snmp_user") or ""), secrets.get("auth_key"), secrets.get("priv_key"),
-            auth_protocol=str(params["auth_protocol"]),
-            priv_protocol=str(params["priv_protocol"]))
+            auth_protocol=_param(params, "auth_protocol", str),
+            priv_protocol=_param(params, "priv_protocol", str))
     raise ValueError(f"'snmp_version' must be '2c' or '3', not {version!r}")
 
 
@@ -148,8 +163,9 @@ def _parse_time(value: Any) -> datetime:
 
 
 def rebooted_between(uptime_s: float, previous_uptime_s: float, elapsed_s: float,
-                     tolerance_s: float = DEFAULT_REBOOT_TOLERANCE_S) -> bool | None:
-    """True when the uptime is too small to be the previous uptime plus the time since.
+                     tolerance_s: float) -> bool | None:
+    """True when the uptime is too small to be the previous uptime plus the time since;
+    `tolerance_s` of slack absorbs clock drift and the time the previous check took.
 
     None when it cannot be told (the clock went backwards). sysUpTime wraps after 2**32
     ticks (~497 days): a small uptime that matches the wrapped expectation is no reboot.
@@ -170,7 +186,7 @@ async def run_device(params: dict[str, Any], deadline_s: float,
     (what `measured` held last time: `uptime_s`, `checked_at`) `measured["rebooted"]`
     says whether it rebooted in between (judge: snmp.device).
 
-    Extra params: `reboot_tolerance_s` (60).
+    Extra params: `reboot_tolerance_s`.
     """
     try:
         creds = credentials(params, secrets)
@@ -182,7 +198,7 @@ async def run_device(params: dict[str, Any], deadline_s: float,
                              "or neither")
         previous = None if previous_at is None else (
             float(previous_uptime), _parse_time(previous_at))  # type: ignore[arg-type]
-        tolerance = float(params["reboot_tolerance_s"])
+        tolerance = _param(params, "reboot_tolerance_s", float)
     except (TypeError, ValueError) as exc:
         return _error(f"bad SNMP device parameters: {exc}", f"SNMP 设备检测参数错误：{exc}")
     measured: dict[str, Any] = {"target": f"{target.host}:{target.port}",
@@ -300,13 +316,13 @@ async def run_interfaces(params: dict[str, Any], deadline_s: float,
 
     Extra params: `ports` (ifName/ifDescr list to read; default: every Ethernet port that
     is up; names the device does not have go to `measured["unknown_ports"]`),
-    `interval_s` (5).
+    `interval_s`.
     """
     try:
         creds = credentials(params, secrets)
         target = _Target.parse(params)
         wanted = [str(p) for p in params.get("ports") or []]
-        interval_s = float(params["interval_s"])
+        interval_s = _param(params, "interval_s", float)
         if interval_s < 0:
             raise ValueError("'interval_s' must not be negative")
     except (TypeError, ValueError) as exc:
@@ -481,7 +497,7 @@ async def run_port_speed(params: dict[str, Any], deadline_s: float,
     """LAN-SPEED from the switch: each seat's MAC -> switch port -> negotiated speed
     (judge: snmp.port_speed).
 
-    params: `switch` (address), `port` (SNMP UDP port, 161), `seats` {label: MAC}.
+    params: `switch` (address), `port` (SNMP UDP port), `seats` {label: MAC}.
     One outcome for all seats; `measured["seats"][label]` holds each seat's port (None:
     its MAC is not in the switch's table).
     """

@@ -57,3 +57,9 @@ def sweep(subnet: str, **given: Any) -> dict[str, Any]:
 def discovery(subnet: str, **given: Any) -> dict[str, Any]:
     """onvif_discovery params as CAM-COUNT plans them."""
     return {"subnet": subnet, **knobs("onvif_discovery"), **given}
+
+
+def snmp(probe: str, **given: Any) -> dict[str, Any]:
+    """An SNMP probe's params (probes/snmp_device.py): the standard UDP port and the
+    probe's knobs, then the device, its name and the SNMP version the test gives."""
+    return {"port": 161, **knobs(probe), **given}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from readiness.checks import Check
@@ -62,16 +62,29 @@ async def silent_peer(params: dict[str, Any], deadline_s: float) -> ProbeOutcome
     return ok(f"got {data!r}")
 
 
+def as_measured(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+    """The test checks' judge: the probe's outcome as it came (these tests are about
+    running probes, not about rules)."""
+    return outcome
+
+
+JUDGES = {"test.as_measured": as_measured}
+
+
 def check(name: str, probe: str, deadline_s: float = 1.0, exclusive: bool = False,
           **params: Any) -> Check:
     return Check(check_id=name, requirement="LAN-SUBNET",
                  subject=Subject(Kind.UNKNOWN, name), vantage="test",
-                 probe=probe, params=params, deadline_s=deadline_s, exclusive=exclusive)
+                 probe=probe, params=params, deadline_s=deadline_s, exclusive=exclusive,
+                 judge="test.as_measured")
+
+
+def runner_of(probes: dict[str, Any], judges: dict[str, Any] = JUDGES, **kw: Any) -> Runner:
+    return Runner(_Profile(), probes, outcome_judges_=judges, **kw)  # type: ignore[arg-type]
 
 
 def run(checks: list[Check], probes: dict[str, Any]) -> list:
-    runner = Runner(_Profile(), probes)  # type: ignore[arg-type]
-    return run_checks(runner, checks)
+    return run_checks(runner_of(probes), checks)
 
 
 PROBES = {"sleeper": sleeper, "stubborn": stubborn, "broken": broken,
@@ -128,6 +141,25 @@ def test_unknown_probe_is_an_error_not_a_crash() -> None:
     assert results[0].status == Status.ERROR
 
 
+def test_a_probe_measures_and_only_the_judge_decides() -> None:
+    def strict(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
+        verdict = Status.PASS if outcome.measured["value"] >= params["at_least"] else Status.FAIL
+        return ProbeOutcome(verdict, Text("judged", "已判定"), outcome.measured)
+
+    judged = replace(check("judged", "sleeper", sleep_s=0), judge="test.strict",
+                     judge_params={"at_least": 2})
+    unjudged = replace(check("unjudged", "sleeper", sleep_s=0), judge=None)
+    unknown = replace(check("unknown", "sleeper", sleep_s=0), judge="test.nobody")
+    runner = runner_of(PROBES, {**JUDGES, "test.strict": strict})
+    by = {r.check_id: r for r in run_checks(runner, [judged, unjudged, unknown])}
+    # the probe passed with value 1; the judge's rule wants 2
+    assert by["judged"].status == Status.FAIL and by["judged"].message.en == "judged"
+    for name, said in (("unjudged", "None"), ("unknown", "'test.nobody'")):
+        assert by[name].status == Status.ERROR
+        assert f"names no judge {said}" in by[name].message.en
+        assert by[name].measured == {"value": 1}  # what was measured is kept
+
+
 def test_independent_checks_overlap_but_exclusive_ones_never_do() -> None:
     active = {"now": 0, "max": 0}
 
@@ -158,7 +190,7 @@ def test_derived_check_sees_every_probe_result() -> None:
     derived = Check(check_id="count", requirement="LAN-SEATS",
                     subject=Subject(Kind.ROOM, "r", "r"), vantage="test",
                     probe=None, judge="test.count", judge_params={"minimum": 2})
-    runner = Runner(_Profile(), PROBES, results_judges_={"test.count": count})  # type: ignore[arg-type]
+    runner = runner_of(PROBES, results_judges_={"test.count": count})
     results = run_checks(runner, [check("a", "sleeper", sleep_s=0), check("b", "broken"),
                                   derived])
     assert results[-1].subject == Subject(Kind.ROOM, "r", "r")
@@ -170,7 +202,7 @@ def test_a_derived_check_naming_no_known_judge_is_one_error() -> None:
     derived = Check(check_id="count", requirement="LAN-SEATS",
                     subject=Subject(Kind.ROOM, "r", "r"), vantage="test",
                     probe=None, judge="test.nobody")
-    runner = Runner(_Profile(), PROBES, results_judges_={})  # type: ignore[arg-type]
+    runner = runner_of(PROBES, results_judges_={})
     [result] = run_checks(runner, [derived])
     assert result.status == Status.ERROR and "test.nobody" in result.message.en
 
@@ -182,7 +214,7 @@ def _link_check(name: str, links: set[str]) -> Check:
     return Check(check_id=name, requirement="LAN-SPEED",
                  subject=Subject(Kind.UNKNOWN, name), vantage="test",
                  probe="on_links", params={"links": sorted(links)}, deadline_s=5.0,
-                 exclusive=True, links=frozenset(links))
+                 exclusive=True, links=frozenset(links), judge="test.as_measured")
 
 
 def _run_on_links(checks: list[Check], serial: bool = False
@@ -208,7 +240,7 @@ def _run_on_links(checks: list[Check], serial: bool = False
 
     for c in checks:
         c.params["name"] = c.check_id
-    runner = Runner(_Profile(), {"on_links": on_links}, serial=serial)  # type: ignore[arg-type]
+    runner = runner_of({"on_links": on_links}, serial=serial)
     t0 = time.monotonic()
     results = run_checks(runner, checks)
     assert all(r.status == Status.PASS for r in results), [r.message.en for r in results]

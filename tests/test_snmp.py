@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import probe_params
 import pytest
 
 from probes import snmp_device as dev
@@ -49,6 +50,7 @@ from probes.engines.snmp_client import (
 )
 from readiness.config.profile import UpsRuntimeThresholds
 from readiness.judges import snmp as judges
+from readiness.planning.knobs import knobs
 from readiness.redact import Secret
 from readiness.results import ProbeOutcome, Status
 
@@ -79,10 +81,12 @@ def _run(coro: Any) -> Any:
 Probe = Callable[[dict[str, Any], float], Any]
 
 
-def _probe_of(run: Any, creds: SnmpCredentials, judge: Any,
+def _probe_of(probe_name: str, creds: SnmpCredentials, judge: Any,
               judged: Callable[[dict[str, Any]], dict[str, Any]]) -> Probe:
     """A registered SNMP probe as the runner calls it (params name the version and user,
-    `secrets` hold the community or keys), then its judge on the outcome."""
+    `secrets` hold the community or keys), then its judge on the outcome. What a test
+    gives goes to the probe when its kind declares it, and to the judge either way."""
+    kind = next(k for k in dev.KINDS if k.probe == probe_name)
     given: dict[str, Any] = {"snmp_version": creds.version}
     if creds.version == "3":
         given |= {"snmp_user": creds.user, "auth_protocol": creds.auth_protocol,
@@ -91,7 +95,10 @@ def _probe_of(run: Any, creds: SnmpCredentials, judge: Any,
             if (value := getattr(creds, name)) is not None}
 
     async def probe(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
-        outcome = await run({**given, **params}, deadline_s, keys)
+        declared = {k: v for k, v in params.items() if kind.param(k) is not None}
+        whole = probe_params.snmp(probe_name, **given, **{"name": _name(params), **declared})
+        assert kind.problems(whole) == []
+        outcome = await kind.run(whole, deadline_s, keys)
         return judge(outcome, judged(params))
 
     return probe
@@ -102,11 +109,11 @@ def _name(p: dict[str, Any]) -> str:
 
 
 def _device_probe(creds: SnmpCredentials) -> Probe:
-    return _probe_of(dev.run_device, creds, judges.device, lambda p: {"name": _name(p)})
+    return _probe_of("snmp_device", creds, judges.device, lambda p: {"name": _name(p)})
 
 
 def _ups_probe(creds: SnmpCredentials) -> Probe:
-    return _probe_of(dev.run_ups, creds, judges.ups, lambda p: {
+    return _probe_of("snmp_ups", creds, judges.ups, lambda p: {
         "name": _name(p), "on_battery": p.get("on_battery", "warn"),
         "thresholds": UpsRuntimeThresholds(min_minutes=p["min_minutes"],
                                            covers="exam_server")})
@@ -118,12 +125,12 @@ def _speeds(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _port_speed_probe(creds: SnmpCredentials) -> Probe:
-    return _probe_of(dev.run_port_speed, creds, judges.port_speed, lambda p: {
+    return _probe_of("snmp_port_speed", creds, judges.port_speed, lambda p: {
         **_speeds(p), "macs": {k: dev.normalize_mac(v) for k, v in p["seats"].items()}})
 
 
 def _interfaces_probe(creds: SnmpCredentials) -> Probe:
-    return _probe_of(dev.run_interfaces, creds, judges.interfaces, _speeds)
+    return _probe_of("snmp_interfaces", creds, judges.interfaces, _speeds)
 
 
 def _need(tool: str) -> None:
@@ -406,11 +413,12 @@ def test_device_identity_and_reboot(agent: Snmpd) -> None:
 
 def test_reboot_arithmetic_knows_the_uptime_wrap() -> None:
     wrap_s = o.TIMETICKS_WRAP / o.TIMETICKS_PER_S
-    assert dev.rebooted_between(3600 + 5, 0, 3600) is False
-    assert dev.rebooted_between(100, 86400, 3600) is True
+    slack = knobs("snmp_device")["reboot_tolerance_s"]
+    assert dev.rebooted_between(3600 + 5, 0, 3600, slack) is False
+    assert dev.rebooted_between(100, 86400, 3600, slack) is True
     # 497 days of uptime wrapped to near zero: no reboot
-    assert dev.rebooted_between(600, wrap_s - 3000, 3600) is False
-    assert dev.rebooted_between(100, 5000, -10) is None
+    assert dev.rebooted_between(600, wrap_s - 3000, 3600, slack) is False
+    assert dev.rebooted_between(100, 5000, -10, slack) is None
 
 
 def test_wrong_community_probe_errors_within_its_deadline(agent: Snmpd) -> None:
@@ -680,7 +688,8 @@ def test_switch_interfaces_and_error_counters(switch: SwitchLab) -> None:
 def test_seat_probe_without_fdb_is_an_error(agent: Snmpd) -> None:
     # plain snmpd has no BRIDGE-MIB: an unmanaged-looking switch
     outcome, _ = _probe(_port_speed_probe(_v2c()), {
-        "switch": "127.0.0.1", "port": agent.port, "seats": {"A01": SEAT_A}})
+        "host": "127.0.0.1", "switch": "127.0.0.1", "port": agent.port,
+        "seats": {"A01": SEAT_A}})
     assert outcome.status == Status.ERROR
     assert "publishes no MAC address table" in outcome.message.en
 
@@ -707,3 +716,24 @@ def test_too_short_a_deadline_is_an_error_at_once() -> None:
                               {"host": "127.0.0.1", "min_minutes": 120}, deadline_s=0.3)
     assert outcome.status == Status.ERROR and "too short" in outcome.message.en
     assert elapsed < 0.1
+
+
+@pytest.mark.parametrize("kind", dev.KINDS, ids=lambda kind: kind.probe)
+def test_a_parameter_left_out_or_wrong_is_an_error_naming_it(kind: Any) -> None:
+    # a planner's mistake is the check's error, never an exception out of the probe
+    given = {"host": "127.0.0.1", "switch": "127.0.0.1", "name": "ups", "snmp_version": "2c",
+             "seats": {"A01": SEAT_A}}
+    whole = probe_params.snmp(kind.probe, **{k: v for k, v in given.items() if kind.param(k)})
+    assert kind.problems(whole) == []
+    community = {"community": Secret(COMMUNITY, "secret:test_community")}
+    # the port-speed probe reads the switch at `switch`, or at `host` when it has none
+    either = ("host", "switch") if kind.probe == "snmp_port_speed" else ()
+    for name in [p.name for p in kind.params if not p.optional and p.name not in either]:
+        # a number that is not one is as wrong as none
+        wrongs = (None, "many") if isinstance(whole[name], int | float) else (None,)
+        for wrong in wrongs:
+            params = {**whole, name: wrong}
+            outcome = _run(kind.run(params, 2.0, community))
+            assert outcome.status == Status.ERROR, (name, wrong)
+            assert repr(name) in outcome.message.en and repr(name) in outcome.message.zh, \
+                outcome.message.en

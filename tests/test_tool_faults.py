@@ -37,10 +37,16 @@ REPO = Path(__file__).resolve().parent.parent
 STARTED = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
 
 
+def env(**more: str) -> dict[str, str]:
+    """The command's environment: it runs in a folder of its own, so without PYTHONPATH
+    `python -m readiness` would import whichever readiness is installed, not this one."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **more}
+
+
 def readiness(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "readiness", *args, "--lang", "en"],
                           capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "250"})
+                          env=env(COLUMNS="250"))
 
 
 def small_run() -> RunRecord:
@@ -93,7 +99,9 @@ def short_tmp() -> Iterator[Path]:
 def wait_for_chromium(tmp_dir: Path, proc: subprocess.Popen, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "the report finished before Chromium was seen"
+        if proc.poll() is not None:
+            _, stderr = proc.communicate()
+            raise AssertionError(f"the report finished before Chromium was seen: {stderr}")
         # the profile folder of this run's Chromium lives in the TMPDIR given to the command
         if any(b"--print-to-pdf" in Path(f"/proc/{pid}/cmdline").read_bytes()
                for pid in processes_mentioning(str(tmp_dir / "readiness-chromium-"))
@@ -114,7 +122,7 @@ def test_a_signal_while_the_pdf_is_printed_leaves_nothing_behind(
         [sys.executable, "-m", "readiness", "report", "--store", str(store), "--out", str(out),
          "--log", str(tmp_path / "no-log.jsonl"), "--lang", "en"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TMPDIR": str(tmp_dir)})
+        env=env(TMPDIR=str(tmp_dir)))
     try:
         wait_for_chromium(tmp_dir, proc)
         proc.send_signal(sig)
@@ -305,7 +313,7 @@ def test_ctrl_c_during_check_leaves_no_partial_output_and_records_nothing(
         [sys.executable, "-m", "readiness", "check", str(tmp_path / "site.yaml"), "--only",
          "WAN-FLOOR", "--json", str(out_json), "--junit", str(out_xml), "--store",
          str(runs / "readiness.sqlite"), "--log", str(runs / "evidence.jsonl"), "--lang", "en"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
     try:
         assert TrickleHandler.seen.wait(60), "the check never started its download"
         started = time.monotonic()
@@ -356,7 +364,7 @@ def test_nothing_is_left_in_tmp_by_a_finished_report(tmp_path: Path, short_tmp: 
         [sys.executable, "-m", "readiness", "report", "--store", str(store), "--out",
          str(tmp_path / "report"), "--log", str(tmp_path / "no-log.jsonl"), "--lang", "en"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
-        env={**os.environ, "TMPDIR": str(tmp_dir)})
+        env=env(TMPDIR=str(tmp_dir)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [p.suffix for p in sorted((tmp_path / "report").iterdir())] == [".html", ".pdf"], \
         proc.stdout
