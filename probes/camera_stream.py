@@ -37,8 +37,9 @@ from .engines.rtsp_sdp import BasicAuthRefused, RtspError, describe, strip_crede
 WORKER = Path(__file__).with_name("camera_worker.py")
 # A child's start (interpreter + cv2 import) that the deadline allows for.
 CHILD_START_S = 1.0
-# A second, patient open of a stream that opened without a picture (camera_worker).
-REOPEN_S = 4.0
+# A second, patient open of a stream that opened without a picture (camera_worker): room
+# for it also after a first read that waited its whole read timeout for a key frame
+REOPEN_S = 6.0
 
 
 def _url_with_credentials(url: str, username: str | None, password: str | None) -> str:

@@ -108,8 +108,12 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
         # first key frame (a busy encoder), so FFmpeg never learnt the picture's size.
         # Open once more and wait for it, when a whole second try fits the deadline.
         left = float(p["budget_s"]) - (time.monotonic() - started)
-        need = sum(float(p[k]) for k in ("open_timeout_s", "read_timeout_s", "warmup_s",
-                                         "measure_s"))
+        # the second open takes about as long as the first did (a camera that opened in a
+        # second will not need the whole open timeout): waiting for the worst case left no
+        # room to retry after a first read that timed out
+        reopen_s = min(float(p["open_timeout_s"]), 2 * float(out.get("open_s", 0.0)) + 1.0)
+        need = reopen_s + sum(float(p[k]) for k in ("read_timeout_s", "warmup_s",
+                                                    "measure_s"))
         if out["frames"] or left < need:
             return out
         first = out

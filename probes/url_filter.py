@@ -924,10 +924,13 @@ async def _keyword(a: _Audit, must_load: list[Target], keyword: str) -> list[Att
         if not t.is_name:
             return [t.host]
         found = a.seat_addresses(t.host)
-        lookup = a.seat_dns.get((t.host, "A"))
-        if not found and lookup is not None and lookup.outcome == dns_query.TIMEOUT \
-                and a.time_for(3):
-            # one lost DNS answer must not leave the keyword untried
+        for _ in range(2):
+            lookup = a.seat_dns.get((t.host, "A"))
+            # a lost answer or a resolver too busy to answer (forty seats audit at once)
+            # must not leave the keyword untried; a name that does not resolve stays so
+            busy = lookup is None or lookup.outcome in (dns_query.TIMEOUT, dns_query.SERVFAIL)
+            if found or not busy or not a.time_for(3):
+                break
             a.seat_dns[(t.host, "A")] = await a.limited(dns_query.resolve(
                 t.host, "A", list(a.p.resolvers), a.p.dns_timeout_s))
             found = a.seat_addresses(t.host)

@@ -98,7 +98,11 @@ def services(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[Serv
             ns,
             folder,
             t.ROUTER_LAN,
-            [f"server={t.PUBLIC_RESOLVER}", "domain-needed", "cache-size=1000", *blocked],
+            # forty seats audit at once, each asking for fresh random names: dnsmasq's
+            # default of 150 queries in flight upstream drops some, and a seat then
+            # cannot resolve even the exam site (a lab artefact, not the fault modelled)
+            [f"server={t.PUBLIC_RESOLVER}", "domain-needed", "cache-size=1000",
+             "dns-forward-max=1000", *blocked],
         ),
         daemons.snmpd(
             "rtr-snmpd",
