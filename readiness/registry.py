@@ -4,12 +4,15 @@ agent/server.py's own view) what a seat's agent runs."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from .checkkind import COORDINATOR, CheckKind, ProbeFn
 
 
+@cache
 def all_kinds() -> dict[str, CheckKind]:
+    # the declarations do not change while the program runs: found once
     from probes import kinds as probe_kinds
 
     from .agent.kinds import kinds as agent_kinds
