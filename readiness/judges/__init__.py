@@ -42,3 +42,15 @@ def worst_first(issues: list[Issue]) -> list[Issue]:
 
 def findings_of(issues: list[Issue]) -> list[Finding]:
     return [f for issue in worst_first(issues) for f in issue.findings]
+
+
+def said(what: Text, action: Text) -> Text:
+    """A finding as the message says it: what is wrong; what to do."""
+    return Text(f"{what.en}; {action.en}", f"{what.zh}；{action.zh}")
+
+
+def found(status: Status, code: str, what: Text, action: Text,
+          measured: dict[str, Any]) -> ProbeOutcome:
+    """A verdict of one finding: its message and its finding made from the same words."""
+    return ProbeOutcome(status, said(what, action), measured,
+                        findings=[Finding(code, what, action)])

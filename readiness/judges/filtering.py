@@ -25,6 +25,7 @@ from ..results import (
     Text,
 )
 from ..subject import ASPECTS, FEATURES
+from . import found, said
 from .filter_evidence import FAIL as FEATURE_FAIL
 from .filter_evidence import NOT_APPLICABLE, NOT_VERIFIED, features, ipv6_leak_text
 from .filter_evidence import PASS as FEATURE_PASS
@@ -135,8 +136,7 @@ def wan_floor_verdict(download: float | None, upload: float | None, floor_mbps: 
                     f"{figures_zh}：低于 {floor_mbps:g} Mbit/s 的要求{extra_zh}")
         action = Text("ask the provider for a faster line, or check that nothing else uses "
                       "it during the test", "请向运营商升级带宽，或确认测试时没有其他流量占用")
-        return Status.FAIL, Text(f"{what.en}; {action.en}", f"{what.zh}；{action.zh}"), [
-            Finding("wan.below_floor", what, action)]
+        return Status.FAIL, said(what, action), [Finding("wan.below_floor", what, action)]
     if download < floor_mbps:
         text = Text(
             f"{figures_en}: download just under the floor of {floor_mbps:g} Mbit/s, within "
@@ -499,9 +499,7 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
             what = Text(f"{name_en} does not hold over IPv6: {en}", f"{name_zh}对 IPv6 无效：{zh}")
             action = Text("make the router filter IPv6 as well, or turn IPv6 off on the exam "
                           "LAN", "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
-            return ProbeOutcome(Status.FAIL, Text(f"{what.en}; {action.en}",
-                                                  f"{what.zh}；{action.zh}"), measured,
-                                findings=[Finding("filter.ipv6_leak", what, action)])
+            return found(Status.FAIL, "filter.ipv6_leak", what, action, measured)
         shown = _shorten(lines)
         if name == "dns" and any(a.get("answered") for r in used
                                  for a in r.measured.get("attempts", [])
@@ -511,9 +509,7 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
                         f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
                         f"（DNS 泄漏）：{shown}")
             action = Text("filter both A and AAAA", "请同时过滤 A 与 AAAA")
-            return ProbeOutcome(Status.FAIL, Text(f"{what.en}; {action.en}",
-                                                  f"{what.zh}；{action.zh}"), measured,
-                                findings=[Finding("filter.dns_leak", what, action)])
+            return found(Status.FAIL, "filter.dns_leak", what, action, measured)
         what = Text(f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}")
         return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
             "filter.feature_fails", what,
@@ -541,10 +537,8 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
                     f"{why}")
         action = Text("run the check again, and if it stays, look at those seats",
                       "请重新检查，如仍如此，请检查这些考位")
-        return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}",
-                                              f"{what.zh}；{action.zh}"),
-                            {**measured, NOT_PROOF: True},
-                            findings=[Finding("filter.feature_partly_shown", what, action)])
+        return found(Status.WARN, "filter.feature_partly_shown", what, action,
+                     {**measured, NOT_PROOF: True})
     en, zh = NOT_SEEN.get(name, ("not demonstrated", "未能演示"))
     word_en = "not verified" if NOT_VERIFIED in values else "not demonstrated"
     word_zh = "未验证" if NOT_VERIFIED in values else "未能演示"
@@ -585,8 +579,7 @@ def _per_time(used: list[CheckResult], name_en: str, name_zh: str,
                 f"{name_zh}：当前（考试时段外）策略已生效")
     action = Text("run the check again during an exam session to prove the time-window "
                   "policy", "请在考试时段内再次检测以证明时段策略")
-    return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}", f"{what.zh}；{action.zh}"),
-                        measured, findings=[Finding("filter.per_time_unproven", what, action)])
+    return found(Status.WARN, "filter.per_time_unproven", what, action, measured)
 
 
 def _per_address(used: list[CheckResult], results: list[CheckResult], reach_id: str,

@@ -16,7 +16,7 @@ from ..config.profile import LanSeatsThresholds, LanSubnetThresholds, ServerSpar
 from ..results import NO_ACTION, CheckResult, Finding, ProbeOutcome, Status, Text
 from ..subject import Kind
 from ..vocabulary import PORT_OPEN, PORT_REFUSED, PORT_TIMEOUT, PORT_UNREACHABLE
-from . import Issue, OutcomeJudge, ResultsJudge, findings_of, worst_first
+from . import Issue, OutcomeJudge, ResultsJudge, findings_of, found, worst_first
 
 # What the reachability probe measures only so that the judge can word its message;
 # the result shows the pings and ports, as it always did.
@@ -356,9 +356,7 @@ def spare_missing(results: list[CheckResult], params: dict[str, Any]) -> ProbeOu
                     "未配置备用考试服务器：本证书建议配备")
         action = Text("add it under exam_servers.backup in the site file once it is in the "
                       "room", "配备后请写入站点文件的 exam_servers.backup")
-        return ProbeOutcome(Status.WARN, Text(f"{what.en}; {action.en}",
-                                              f"{what.zh}；{action.zh}"), measured,
-                            findings=[Finding("lan.no_backup_server", what, action)])
+        return found(Status.WARN, "lan.no_backup_server", what, action, measured)
     return ProbeOutcome(Status.PASS, Text(
         "no backup exam server is configured; this certificate does not ask for one",
         "未配置备用考试服务器；本证书不要求"), measured)
