@@ -214,7 +214,11 @@ async def resolve(name: str, rdtype: str, servers: list[str], timeout_s: float =
     does), keeping the answer's code."""
     last = Lookup(name, rdtype, ",".join(servers) or "-", "udp", detail="no DNS server")
     for server in servers:
-        last = await query(name, rdtype, server, "udp", timeout_s)
+        last = await query(name, rdtype, server, "udp", timeout_s / 2)
+        if last.outcome == TIMEOUT:
+            # a lost datagram is asked once more within the same time, as every stub
+            # resolver does: a server that drops the name stays silent both times
+            last = await query(name, rdtype, server, "udp", timeout_s / 2)
         if last.answered and last.outcome not in (SERVFAIL, REFUSED):
             return last
     return last
