@@ -154,8 +154,13 @@ def _status(status: Status | None) -> str:
 
 
 def build_alert(site_name: str, site_code: str, changes: Sequence[Change], at: datetime,
-                tz: ZoneInfo, secrets: Sequence[Secret] = ()) -> Alert | None:
-    """One message for all the changes of a run; None when nothing changed."""
+                tz: ZoneInfo, secrets: Sequence[Secret] = (),
+                unsigned: Text | None = None) -> Alert | None:
+    """One message for all the changes of a run; None when nothing changed.
+    `unsigned`: why the run is not verified against the signed log: said first, and
+    no change of it is a fix (believed_changes drops those)."""
+    if unsigned is not None:
+        changes = [c for c in changes if c.broken]
     if not changes:
         return None
     secrets = list(secrets)
@@ -170,6 +175,10 @@ def build_alert(site_name: str, site_code: str, changes: Sequence[Change], at: d
              f"{summary.zh} / {summary.en}"]
     md = [f"**{PREFIX} {site_name} ({site_code})**", f"{when} {tz.key} · {summary.zh} / "
           f"{summary.en}"]
+    if unsigned is not None:
+        warning = [f"未签名 NOT SIGNED: {unsigned.zh}", f"  {unsigned.en}"]
+        lines += warning
+        md += warning
     for change in changes[:MAX_CHANGES]:
         mark = "✗" if change.broken else "✓"
         head = (f"{mark} {change.requirement} {change.title.zh} / {change.title.en}: "
@@ -194,6 +203,8 @@ def build_alert(site_name: str, site_code: str, changes: Sequence[Change], at: d
         "source": "readiness", "event": "requirement_changes",
         "site": {"name": site_name, "code": site_code},
         "at": at.astimezone(UTC).isoformat(timespec="seconds"),
+        "signed": unsigned is None,
+        "unsigned": unsigned.to_dict() if unsigned is not None else None,
         "changes": [{"requirement": c.requirement, "title": c.title.to_dict(),
                      "old": c.old.value if c.old else None, "new": c.new.value,
                      "broken": c.broken, "targets": c.targets("en"),
@@ -221,20 +232,58 @@ def failure_alert(site_name: str, site_code: str, reason: Text, at: datetime, tz
                            text, md, data), list(secrets))
 
 
+@dataclass(frozen=True)
+class Believed:
+    """The run to announce and the one to compare it with, as far as the signed log
+    backs them (readiness/evidence/run_trust.py)."""
+
+    current: RunRecord | None
+    previous: RunRecord | None  # None too when the previous run is not verified
+    unsigned: Text | None  # why the current run is not verified (None: it is)
+
+
+def load_believed_runs(store: Any, run_id: int, previous_id: int | None, log: Path,
+                       key_dir: Path) -> Believed:
+    """Raises EvidenceError naming the first difference when a run differs from its
+    signed records (or its proof vanished). A previous run that is not verified is no
+    baseline: a typed-in "broken" row would otherwise turn the next run into a fix."""
+    from .evidence.errors import EvidenceError
+    from .evidence.run_trust import MISMATCH, check_log, trust_of
+
+    check = check_log(log, key_dir, store.path)
+    current = store.load_run(run_id)
+    previous = store.load_run(previous_id) if previous_id is not None else None
+    trusts = {which: trust_of(check, run) for which, run in
+              (("previous", previous), ("current", current)) if run is not None}
+    for trust in trusts.values():
+        if trust.status == MISMATCH:
+            raise EvidenceError(trust.why)
+    if "previous" in trusts and not trusts["previous"].verified:
+        previous = None
+    unsigned = trusts["current"].why if "current" in trusts and not \
+        trusts["current"].verified else None
+    return Believed(current, previous, unsigned)
+
+
 def load_checked_runs(store: Any, run_id: int, previous_id: int | None, log: Path,
                       key_dir: Path) -> tuple[RunRecord | None, RunRecord | None]:
     """The run and the one before it, as the store holds them, once each signed one was
     checked against its signed records in `log`: an alert must not announce a fix that
     somebody typed into the store. Raises EvidenceError naming the first difference."""
-    from .evidence.errors import EvidenceError
-    from .evidence.recording import signed_runs_check
+    believed = load_believed_runs(store, run_id, previous_id, log, key_dir)
+    previous = store.load_run(previous_id) if previous_id is not None else None
+    return believed.current, previous
 
-    ids = [i for i in (previous_id, run_id) if i is not None]
-    _, refused = signed_runs_check(store, ids, log, key_dir)
-    if refused is not None:
-        raise EvidenceError(refused)
-    return (store.load_run(run_id),
-            store.load_run(previous_id) if previous_id is not None else None)
+
+def believed_changes(believed: Believed) -> list[Change]:
+    """What to announce: a run that is not verified never announces a fix (no
+    all-clear from a row nobody signed); what it finds broken is still said."""
+    if believed.current is None:
+        return []
+    changes = requirement_changes(believed.previous, believed.current)
+    if believed.unsigned is not None:
+        changes = [c for c in changes if c.broken]
+    return changes
 
 
 def _scrubbed(alert: Alert, secrets: list[Secret]) -> Alert:

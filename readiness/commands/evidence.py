@@ -10,20 +10,25 @@ pinned key.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..evidence.chain import EvidenceLog, record_hash, verify
+from ..evidence.chain import EvidenceLog, KnownHead, record_hash, verify
 from ..evidence.errors import EvidenceError
-from ..evidence.keys import DEFAULT_KEY_DIR, init_keys, load_private
+from ..evidence.keys import DEFAULT_KEY_DIR, init_keys, key_id, load_private, same_key
+from ..evidence.keys import fingerprint as key_fp
+from ..evidence.lines import bounded_lines
 from ..evidence.record import ATTESTATION_ITEMS, MIN_STAFF, append_attestation
-from ..evidence.recording import known_heads, signed_runs_check
+from ..evidence.run_trust import MISMATCH, VERIFIED, known_heads, trust_runs, unsigned_head
 from ..evidence.trust import KeyMismatch, trusted_key
 from ..results import Status, Text, Verdict
 from .messages import error, say
@@ -33,7 +38,8 @@ VERIFY_EXIT_CODES = """exit codes:
   0  every record verifies against the given (--pub) or pinned key, and the log
      reaches the head recorded at the last signed run (or --head)
   1  it does not: a record was edited, removed, reordered, inserted or cut off the
-     end, it is signed by another key, or site.pub is not the pinned key
+     end, it is signed by another key, site.pub is not the pinned key, the key is
+     not the --fingerprint given, or the head file is not the one the site signed
   2  bad usage or input: no log file, no key, unreadable file
   3  every record verifies, but the proof is incomplete: no head on record to rule out
      records cut off the end (give --head), an empty log, or no pinned key (give --pub)
@@ -82,14 +88,66 @@ def _failed(console: Console, lang: str, name: str, text: Text) -> int:
     return NOT_VERIFIED
 
 
+def _runs_checked(log: Path, count: int) -> list[dict[str, Any]]:
+    """The run records among the first `count` (verified) records of the log."""
+    runs = []
+    with log.open("rb") as f:
+        for no, raw in enumerate(bounded_lines(f, log), 1):
+            if no > count:
+                break
+            if not raw.endswith(b'"type":"run"}\n'):
+                continue
+            record = json.loads(raw)
+            runs.append({"seq": record["seq"], **record["body"]})
+    return runs
+
+
+def _run_line(run: dict[str, Any], lang: str) -> str:
+    counts = run.get("counts") if isinstance(run.get("counts"), dict) else {}
+    site = run.get("site") if isinstance(run.get("site"), dict) else {}
+    try:
+        verdict = VERDICT_WORDS["zh" if lang == "zh" else "en"][Verdict(run.get("verdict"))]
+    except ValueError:
+        verdict = str(run.get("verdict"))
+    figures = " ".join(f"{name} {counts.get(name, 0)}"
+                       for name in ("pass", "warn", "fail", "error", "skip"))
+    return (f"    seq {run['seq']}  {run.get('started_at', '?')}  "
+            f"{site.get('code', '?')}  {verdict}  {figures}")
+
+
+def _head_words(heads: list[KnownHead], lang: str) -> str | None:
+    beside = next((h for h in heads if h.source.endswith(".head")), None)
+    if beside is None:
+        return None
+    if beside.signed:
+        return say(lang,
+                   f"  head:       signed by the site key at {beside.at} (seq {beside.seq})",
+                   f"  链头：      已由站点密钥签名，时间 {beside.at}（序号 {beside.seq}）")
+    return say(lang,
+               f"  head:       [yellow]not signed[/] ({escape(beside.source)} was written by "
+               "a readiness from before heads were signed; the next signed run signs it)",
+               f"  链头：      [yellow]未签名[/]（{escape(beside.source)} 由不签名链头的旧版 "
+               "readiness 写入；下一次签名的检查会签名）")
+
+
+def _same_fingerprint(given: str, key: Ed25519PublicKey) -> bool:
+    digest = given.strip().lower().removeprefix("sha256:").replace(" ", "").replace(":", "")
+    return same_key("sha256:" + digest, key_id(key))
+
+
 def verify_log(console: Console, log: Path, pub: Path | None = None,
                expected_head: str | None = None, key_dir: Path = DEFAULT_KEY_DIR,
-               lang: str = "en", store_path: Path | None = None) -> int:
-    """Print OK with the chain head and key fingerprint, or the first bad record and why.
+               lang: str = "en", store_path: Path | None = None,
+               fingerprint: str | None = None) -> int:
+    """Print OK with the chain head, key fingerprint and every run checked (its signed
+    verdict, time and counts), or the first bad record and why.
 
     The key: `pub`, else the one pinned in key_dir/site.pin or the store (a site.pub
-    that differs from the pin is refused). The end: `expected_head`, the head file
-    beside the log and the head the store recorded; without any, exit 3 (INCOMPLETE).
+    that differs from the pin is refused). `fingerprint`: the key's fingerprint as the
+    inspector holds it; the key used must have it. Without `pub` or `fingerprint` the
+    key came from the same folder as the log, which proves nothing on its own: said so.
+    The end: `expected_head`, the signed head beside the log and the head the store
+    recorded; without any, exit 3 (INCOMPLETE).
     """
     log = Path(log)
     name = escape(str(log))
@@ -99,17 +157,28 @@ def verify_log(console: Console, log: Path, pub: Path | None = None,
         return _failed(console, lang, name, err.text)
     except EvidenceError as err:
         return error(console, lang, err.text)
+    if fingerprint is not None and not _same_fingerprint(fingerprint, trust.key):
+        return _failed(console, lang, name, Text(
+            f"the key it would be checked against ({trust.source}) has fingerprint "
+            f"{key_fp(trust.key)}, not the {fingerprint} you gave: this is not the key the "
+            "inspector holds",
+            f"用于验证的密钥（{trust.source}）指纹为 {key_fp(trust.key)}，不是您给出的 "
+            f"{fingerprint}：不是检查人员持有的密钥"))
     if not log.is_file():
         return error(console, lang, Text(f"no evidence log at {log}", f"{log} 没有证据日志"))
     try:
-        heads = known_heads(log, store_path)
+        heads = known_heads(log, store_path, trust.key)
     except EvidenceError as err:
         return _failed(console, lang, name, err.text)
     try:
         report = verify(log, trust.key, expected_head=expected_head, known=heads)
+        runs = _runs_checked(log, report.count) if report.ok else []
     except OSError as err:
         return error(console, lang, Text(f"cannot read {log}: {err.strerror}",
                                           f"无法读取 {log}：{err.strerror}"))
+    forged_head = unsigned_head(log, report, heads) if report.ok else None
+    if forged_head is not None:
+        return _failed(console, lang, name, forged_head)
     for note in trust.notes:
         console.print(f"[yellow]{say(lang, 'note', '注意')}:[/] {escape(note.get(lang))}")
     if report.ok:
@@ -127,6 +196,32 @@ def verify_log(console: Console, log: Path, pub: Path | None = None,
             f"  链头哈希：[bold]{report.head}[/]\n"
             f"  签名密钥：{report.key}（公钥来自 {escape(trust.source)}）"
             + (f"\n  时间：{span}" if span else "")))
+        head_words = _head_words(heads, lang)
+        if head_words:
+            console.print(head_words)
+        if pub is not None or fingerprint is not None:
+            console.print(say(
+                lang, "  anchored:   checked against the key you gave ("
+                + ("--pub" if pub is not None else "--fingerprint") + ")",
+                "  锚定：      按您给出的密钥验证（"
+                + ("--pub" if pub is not None else "--fingerprint") + "）"))
+        else:
+            console.print(say(
+                lang,
+                f"[yellow]NOT ANCHORED: checked against a key taken from the same folder "
+                f"({escape(trust.source)}). Whoever can rewrite the log can replace that key "
+                "too, so this OK proves nothing on its own. Give the key the inspector holds: "
+                "--pub FILE or --fingerprint SHA256.[/]",
+                f"[yellow]未锚定：所用密钥取自同一文件夹（{escape(trust.source)}）。能改写日志的人"
+                "也能替换该密钥，因此本结果本身不能证明任何内容。请提供检查人员持有的密钥："
+                "--pub 公钥文件 或 --fingerprint 指纹。[/]"))
+        if runs:
+            console.print(say(lang, f"  runs checked ({len(runs)}): seq, started, site, "
+                                     "signed verdict, counts",
+                               f"  已核对的检查（{len(runs)} 次）：序号、开始时间、考点、"
+                               "签名结论、各状态数"))
+            for run in runs:
+                console.print(escape(_run_line(run, lang)))
         code = OK
         if report.count == 0:
             console.print(say(lang, "[yellow]INCOMPLETE: the log is empty: it proves "
@@ -284,11 +379,13 @@ def history(console: Console, store_path: Path, since: datetime | None = None,
         console.print(say(lang, "No runs in that period.", "该时间段内没有检查记录。"))
         return OK
     try:
-        signed, refused = signed_runs_check(store, [r.run_id for r in runs], evidence_log,
-                                            Path(key_dir))
+        trusts = trust_runs(store, [r.run_id for r in runs], evidence_log, Path(key_dir))
     except (OSError, sqlite3.Error) as err:
         return error(console, lang, Text(f"cannot check the runs against {evidence_log}: "
                                           f"{err}", f"无法用 {evidence_log} 核对检查记录：{err}"))
+    # one run that differs from its signed records (or whose proof vanished) and the
+    # store cannot be believed about the others either
+    refused = next((t.why for t in trusts.values() if t.status == MISMATCH), None)
     if refused is not None:
         console.print(say(lang, "[bold red]History refused[/]: ", "[bold red]拒绝显示历史[/]：")
                       + escape(refused.get(lang)))
@@ -300,18 +397,29 @@ def history(console: Console, store_path: Path, since: datetime | None = None,
         table.add_column(say(lang, *head), no_wrap=True)
     for spec in TRENDS.values():
         table.add_column(spec.label.get(lang), justify="right")
+    unsigned: list[tuple[int, Text]] = []
     for run in runs:
+        trust = trusts.get(run.run_id)
+        believed = trust is not None and trust.status == VERIFIED
+        if trust is not None and not believed:
+            unsigned.append((run.run_id, trust.why))
         counts = "/".join(str(run.counts.get(s, 0))
                           for s in (Status.PASS, Status.WARN, Status.FAIL, Status.ERROR))
         style = VERDICT_STYLE[run.verdict]
         table.add_row(
             str(run.run_id), run.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
             escape(run.site_name), run.profile_id, escape(run.trigger),
-            say(lang, "yes", "是") if signed.get(run.run_id) else
+            say(lang, "yes", "是") if believed else
             say(lang, "[yellow]NOT SIGNED[/]", "[yellow]未签名[/]"),
-            f"[{style}]{VERDICT_WORDS['zh' if lang == 'zh' else 'en'][run.verdict]}[/]", counts,
+            # an unsigned row's verdict is only what someone typed: never shown as ready
+            f"[{style}]{VERDICT_WORDS['zh' if lang == 'zh' else 'en'][run.verdict]}[/]"
+            if believed else say(lang, f"[yellow]({run.verdict.value}, unproven)[/]",
+                                 f"[yellow]（{run.verdict.value}，无证明）[/]"), counts,
             *(_fmt(series[key].get(run.run_id), spec.unit) for key, spec in TRENDS.items()))
     console.print(table)
+    for run_id, why in unsigned[-3:]:  # the newest: the same cause repeats on the others
+        console.print(say(lang, f"[yellow]#{run_id} not signed[/]: ",
+                           f"[yellow]#{run_id} 未签名[/]：") + escape(why.get(lang)))
     return OK
 
 

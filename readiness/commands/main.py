@@ -288,7 +288,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     return verify_log(Console(highlight=False), Path(args.log),
                       Path(args.pub) if args.pub else None, args.head,
-                      key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store))
+                      key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store),
+                      fingerprint=args.fingerprint)
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
@@ -407,13 +408,20 @@ def build_parser() -> argparse.ArgumentParser:
     from .evidence import VERIFY_EXIT_CODES
 
     p = sub.add_parser("verify", parents=[common],
-                       help="prove an evidence log was not edited: OK + chain head, or the "
-                            "first bad record and why", epilog=VERIFY_EXIT_CODES,
+                       help="prove an evidence log was not edited: OK + chain head, its "
+                            "signed head, whether the key was anchored (--pub/--fingerprint) "
+                            "and each run's signed verdict, time and counts; or the first bad "
+                            "record and why", epilog=VERIFY_EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("log", nargs="?", default=str(DEFAULT_LOG),
                    help="evidence log (default %(default)s)")
-    p.add_argument("--pub", help="public key file (default: the key pinned in --dir/site.pin "
-                                 "or in the store; a site.pub that differs is refused)")
+    p.add_argument("--pub", help="public key file the inspector holds (default: the key "
+                                 "pinned in --dir/site.pin or in the store, which sits beside the "
+                                 "log and proves nothing on its own: said so; a site.pub that "
+                                 "differs from the pin is refused)")
+    p.add_argument("--fingerprint", metavar="SHA256",
+                   help="the site key's fingerprint as printed on the site's paperwork: the "
+                        "key used must have it (anchors the check like --pub)")
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store holding the recorded head (default %(default)s)")
     p.add_argument("--head", help="expected chain head (as printed on the report): also "

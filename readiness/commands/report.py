@@ -2,8 +2,9 @@
 
 Plain arguments in, an exit code out; the CLI layer owns argparse and sys.exit.
 Exit codes: 0 report written (whatever the site's verdict), 1 the evidence log does
-not verify, or the stored run differs from its signed records (no report is made),
-2 bad usage or input (no store, no such run, bad site file).
+not verify, the stored run differs from its signed records, or the log is gone while
+the store says the run was signed into it (no report is made), 2 bad usage or input
+(no store, no such run, bad site file).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
     evidence_log: the signed log; it is verified (from where the last report left off)
     against the pinned key, the stored run is checked against its signed records, and
     the head, key fingerprint and attestations go on the report. A log that does not
-    verify, or a store that differs from it, stops the report. A missing log file or an
-    unsigned run gives a report marked NOT SIGNED on page 1.
+    verify, a store that differs from it, or a missing log for a run the store says was
+    signed stops the report (exit 1). A run never signed gives a report marked NOT
+    SIGNED on page 1, with the cause.
     config: the site file, for the seat layout of every room and its secrets.
     evidence_dir: where snapshot files named by results are (default: the store's folder).
     report_lang: which language leads on the page ("zh" or "en"); both are always
@@ -102,6 +104,15 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
 
         log = Path(evidence_log)
         if not log.exists():
+            from ..evidence.run_trust import MISMATCH, run_trust
+
+            trust = run_trust(run, log=log, key_dir=Path(key_dir or DEFAULT_KEY_DIR),
+                              store=store_path)
+            if trust.status == MISMATCH:  # the store says it was signed: the proof is gone
+                console.print(say(lang, "[bold red]No report was made[/]: ",
+                                   "[bold red]未生成报告[/]：") + escape(trust.why.get(lang)))
+                return NOT_VERIFIED
+            evidence = {"log": str(log), "trust": trust.to_dict(), "signed": False}
             _warn(console, lang, Text(
                 f"no evidence log at {log}: the report is marked NOT SIGNED on its first page",
                 f"{log} 没有证据日志：报告首页将标注“未签名”"))
@@ -119,10 +130,10 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
                                                   f"无法读取 {log}：{err.strerror}"))
             evidence, attestations = proof.evidence, proof.attestations
             if not evidence["signed"]:
+                why = Text(**evidence["trust"]["why"])
                 _warn(console, lang, Text(
-                    f"run #{run.run_id} was not signed into the evidence log; the report "
-                    "says NOT SIGNED on its first page",
-                    f"第 {run.run_id} 次检查未签入证据日志；报告首页标注“未签名”"))
+                    f"{why.en}. The report says NOT SIGNED on its first page.",
+                    f"{why.zh}。报告首页标注“未签名”。"))
 
     secrets = list(site.secrets.values()) if site is not None else []
     files = write_report(
@@ -140,7 +151,7 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
             "PDF: apt-get install chromium fonts-noto-cjk",
             f"未生成 PDF（{files.pdf_problem.zh}）；HTML 页面完整。如需 PDF，请安装："
             "apt-get install chromium fonts-noto-cjk"))
-    if evidence is not None:
+    if evidence is not None and evidence.get("head"):
         console.print(say(lang, f"  chain head: [bold]{evidence['head']}[/]\n"
                                  f"  site key:   {evidence['fingerprint']}",
                            f"  链头哈希：[bold]{evidence['head']}[/]\n"

@@ -13,8 +13,11 @@ of `seq` and `prev` showing where.
 
 What the chain alone cannot show is records cut off the end: a shorter log is still a
 valid log. So every append also writes the new head (seq and hash of the last record)
-into `<log>.head`, `record_run` writes it into the results store, and the report
-prints it; `verify(known=..., expected_head=...)` checks the log still reaches them.
+into `<log>.head`, signed with the site key like a record (whoever cuts the log cannot
+write a head for the shorter one), `record_run` writes it into the results store, and
+the report prints it; `verify(known=..., expected_head=...)` checks the log still
+reaches them. Run records say `"signed_head": true`: a log that holds one must have a
+signed head, so an unsigned head file beside it was put there by hand.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from .lines import MAX_LINE_BYTES, LineTooLong, bounded_lines, read_line
 GENESIS = "0" * 64
 KEY_ID = re.compile(r"sha256:[0-9a-f]{64}")
 FIELDS = frozenset({"seq", "type", "at", "body", "prev", "key", "sig"})
+SIGNED_HEAD = "signed_head"  # the run body's word that its writer signs the head file
+HEAD_FIELDS = frozenset({"type", "log", "seq", "head", "key", "at", "sig"})
 
 
 class Reason(StrEnum):
@@ -144,7 +149,7 @@ class EvidenceLog:
             os.fsync(f.fileno())
             self.last_start = start
             # still under the lock: the head file never goes backwards between appenders
-            write_head(self.path, seq - 1, prev, self.key_id)
+            write_head(self.path, seq - 1, prev, self._key)
         if created:
             fsync_dir(self.path.parent)
         return records
@@ -231,6 +236,8 @@ class KnownHead:
     seq: int
     hash: str
     source: str  # where it was written down, for the message
+    signed: bool = False  # its signature was checked against the log's key
+    at: str | None = None  # when it was written (a signed head says so)
 
 
 @dataclass
@@ -249,6 +256,7 @@ class VerifyReport:
     end: Position | None = None  # the last record that verified (None: none did)
     last_seq: int = -1  # seq of the last record that verified
     head_checked: bool = False  # the end was checked against a head known from elsewhere
+    signs_heads: bool = False  # a verified run record says its writer signed the head file
     resumed_at: int | None = None  # line the check resumed after (None: from the start)
 
     def sentence(self, lang: str = "en") -> str:
@@ -473,6 +481,8 @@ class _Verifier:
             rec = ln.record or {}
             r.count += 1
             r.types[rec["type"]] = r.types.get(rec["type"], 0) + 1
+            if rec["type"] == "run" and rec["body"].get(SIGNED_HEAD) is True:
+                r.signs_heads = True
             r.first_at = r.first_at or rec["at"]
             r.last_at = rec["at"]
         if lines:
@@ -643,31 +653,55 @@ def verify(path: Path, public_key: Ed25519PublicKey, expected_head: str | None =
 
 
 def head_path(log: Path) -> Path:
-    """`evidence.jsonl.head`: the last (seq, hash) the site appended, so that a log cut
-    short at a record boundary no longer verifies without --head."""
+    """`evidence.jsonl.head`: the last (seq, hash) the site appended, signed, so that a
+    log cut short at a record boundary no longer verifies without --head."""
     log = Path(log)
     return log.with_name(log.name + ".head")
 
 
-def write_head(log: Path, seq: int, head: str, kid: str) -> None:
+def head_record(log: Path, seq: int, head: str, private_key: Ed25519PrivateKey,
+                at: datetime | None = None) -> dict[str, Any]:
+    """The signed head. It names the log by its file name only (a copy handed to the
+    inspector is still the same log) and has its own `type`, so it can never pass for a
+    log record or the other way round."""
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    record: dict[str, Any] = {"type": "head", "log": Path(log).name, "seq": seq,
+                              "head": head, "key": key_id(private_key.public_key()),
+                              "at": when.isoformat(timespec="seconds")}
+    record["sig"] = base64.b64encode(private_key.sign(canonical(record))).decode("ascii")
+    return record
+
+
+def write_head(log: Path, seq: int, head: str, private_key: Ed25519PrivateKey) -> None:
     path = head_path(log)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = json.dumps({"seq": seq, "head": head, "key": kid,
-                       "at": datetime.now(UTC).isoformat(timespec="seconds")},
-                      sort_keys=True) + "\n"
-    with open(tmp, "w", encoding="utf-8") as f:
+    data = canonical(head_record(log, seq, head, private_key)) + b"\n"
+    with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def read_head(log: Path) -> KnownHead | None:
-    """The head written beside `log`, None when there is none (a log from before
-    0.x, or a copy handed over without it). Raises EvidenceError when it is damaged."""
+def _head_damaged(path: Path, log: Path, why: str, why_zh: str) -> EvidenceError:
+    return EvidenceError(Text(
+        f"{path} is not the head the site signed ({why}): it was damaged, edited or "
+        f"replaced. Compare the log with the chain head printed on the last report: "
+        f"readiness verify {log} --head HASH",
+        f"{path} 不是本站签名的链头记录（{why_zh}）：已损坏、被改动或被替换。"
+        f"请用最近报告上的链头核对：readiness verify {log} --head 哈希"))
+
+
+def read_head(log: Path, public_key: Ed25519PublicKey | None = None) -> KnownHead | None:
+    """The head written beside `log`, None when there is none (a copy handed over
+    without it). With `public_key`, a signed head's signature is checked (`signed` is
+    then True); a head written before heads were signed has none (`signed` False).
+    Raises EvidenceError when it is damaged or its signature does not match."""
     path = head_path(log)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            raw = f.read(4096)  # a head is a few hundred bytes: never read a planted giant
+        data = json.loads(raw)
         seq, head = data["seq"], data["head"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 \
                 or not isinstance(head, str) or not re.fullmatch(r"[0-9a-f]{64}", head):
@@ -675,10 +709,15 @@ def read_head(log: Path) -> KnownHead | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
-        raise EvidenceError(Text(
-            f"{path} is not a head record (seq and hash of the log's last record): it was "
-            f"damaged or edited. Compare the log with the chain head printed on the last "
-            f"report: readiness verify {log} --head HASH",
-            f"{path} 不是有效的链头记录（日志最后一条记录的序号和哈希），已损坏或被改动。"
-            f"请用最近报告上的链头核对：readiness verify {log} --head 哈希")) from None
-    return KnownHead(seq, head, str(path))
+        raise _head_damaged(path, log, "not a head record", "不是链头记录") from None
+    if "sig" not in data:  # written before heads were signed
+        return KnownHead(seq, head, str(path))
+    if set(data) != HEAD_FIELDS or data.get("type") != "head" \
+            or not isinstance(data.get("sig"), str) or not isinstance(data.get("at"), str):
+        raise _head_damaged(path, log, "not a head record", "不是链头记录")
+    if public_key is None:
+        return KnownHead(seq, head, str(path), at=data["at"])
+    if raw.rstrip(b"\n") != canonical(data) or not _signature_ok(data, public_key):
+        raise _head_damaged(path, log, "its signature does not match the site key",
+                            "签名与站点密钥不符")
+    return KnownHead(seq, head, str(path), signed=True, at=data["at"])

@@ -14,7 +14,7 @@ from .. import __version__
 from ..redact import Secret, scrub
 from ..results import CheckResult, RunRecord, Status, Text
 from .canonical import to_plain
-from .chain import EvidenceLog
+from .chain import SIGNED_HEAD, EvidenceLog
 
 # The checklist of requirements.md "What no probe can see". Keys are what
 # `readiness attest --item KEY=VALUE` takes; other keys are accepted too.
@@ -104,6 +104,8 @@ def run_body(run: RunRecord, secrets: list[Secret]) -> dict[str, Any]:
         "results": len(run.results),
         "counts": {s.value: counts.get(s.value, 0) for s in Status},
         "tool": f"readiness {__version__}",
+        # this writer signs the head file: from here on an unsigned one is a forgery
+        SIGNED_HEAD: True,
     }, secrets)
 
 

@@ -1,6 +1,6 @@
-"""Signing a finished run into the evidence log and keeping it in the store, and
-checking stored runs against their signed records: the library `check`, the
-scheduler, `history`, alerts and the report share. Nothing here prints.
+"""Signing a finished run into the evidence log and keeping it in the store: the
+library `check` and the scheduler share it. Whether a stored run is believed is
+readiness/evidence/run_trust.py. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -9,16 +9,13 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..redact import Secret
-from ..results import RunRecord, Text
+from ..results import RunRecord
 from . import ledger
-from .chain import EvidenceLog, KnownHead, read_head, record_hash
-from .errors import EvidenceError
+from .chain import EvidenceLog, record_hash
 from .keys import DEFAULT_KEY_DIR, ensure_pin, load_private, raw_public
 from .record import append_run
-from .trust import trusted_key
 
 
 @dataclass(frozen=True)
@@ -76,44 +73,3 @@ def record_run(run: RunRecord, secrets: Iterable[Secret], *, trigger: str = "man
                 run_hash=ref, run_seq=records[0]["seq"], run_offset=log.last_start or 0,
                 head_seq=records[-1]["seq"], head_hash=head)
     return Recorded(run_id, ref, head)
-
-
-def known_heads(log: Path, store_path: Path | None) -> list[KnownHead]:
-    """The heads written down at signing time: beside the log, and in the store.
-    Raises EvidenceError when the head file is damaged."""
-    heads = []
-    beside = read_head(log)
-    if beside is not None:
-        heads.append(beside)
-    state = ledger.load_state(store_path, log)
-    if state is not None and state.head is not None:
-        heads.append(state.head)
-    return heads
-
-
-def signed_runs_check(store: Any, run_ids: list[int], log: Path | None,
-                      key_dir: Path) -> tuple[dict[int, bool], Text | None]:
-    """Each stored run with an evidence reference checked against its signed records.
-    Returns ({run_id: signed}, None) or ({}, why the store cannot be shown)."""
-    from .signed_run import check_stored_run
-
-    if log is None or not Path(log).is_file():
-        return {run_id: False for run_id in run_ids}, None
-    try:
-        trust = trusted_key(Path(log), None, key_dir, store.path)
-    except EvidenceError as err:
-        return {}, err.text
-    signed: dict[int, bool] = {}
-    for run_id in run_ids:
-        run = store.load_run(run_id)
-        ref = getattr(run, "evidence_ref", None)
-        signed[run_id] = ref is not None
-        if run is None or ref is None:
-            continue
-        place = ledger.run_place(store.path, run_id)
-        offset = place.offset if place is not None and place.record_hash == ref else None
-        try:
-            check_stored_run(run, Path(log), trust.key, ref, offset, run_id)
-        except EvidenceError as err:
-            return {}, err.text
-    return signed, None

@@ -71,6 +71,11 @@ class EvidenceInfo:
     records: int | None
     run_ref: str | None
     verified: bool | None
+    # the run's trust (readiness/evidence/run_trust.py): status and why, when known
+    trust_status: str | None = None
+    trust_why: Text | None = None
+    # the files the signed records point to: "index:name" -> {"sha256", "bytes"}
+    files: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> EvidenceInfo | None:
@@ -78,6 +83,7 @@ class EvidenceInfo:
             return None
         fp = data.get("fingerprint") or data.get("key")
         records = data.get("records")
+        trust = data.get("trust")
         return cls(
             head=str(data["head"]) if data.get("head") else None,
             fingerprint=group(str(fp)) if fp else None,
@@ -86,6 +92,10 @@ class EvidenceInfo:
             records=records if isinstance(records, int) else None,
             run_ref=str(data["run_ref"]) if data.get("run_ref") else None,
             verified=data.get("verified") if isinstance(data.get("verified"), bool) else None,
+            trust_status=trust.get("status") if isinstance(trust, dict) else None,
+            trust_why=Text(**trust["why"]) if isinstance(trust, dict) and trust.get("why")
+            else None,
+            files=data.get("files") if isinstance(data.get("files"), dict) else None,
         )
 
     def command(self) -> str:
@@ -201,6 +211,14 @@ class _Page:
 
     # --- the parts --------------------------------------------------------------------
 
+    def unsigned(self) -> Text | None:
+        """Why page 1 must say NOT SIGNED (None: the run is verified). The run's trust
+        when the report was made with the log; otherwise what is missing."""
+        ev = self.evidence
+        if ev is not None and ev.trust_status is not None:
+            return None if ev.trust_status == "verified" else ev.trust_why
+        return model.not_signed_reason(ev.head if ev else None, ev.run_ref if ev else None)
+
     def verdict(self) -> dict[str, Any]:
         run = self.run
         counts: dict[Status, int] = {}
@@ -214,8 +232,14 @@ class _Page:
             (failing, Text("failed", "不通过")),
             (erring, Text("could not be checked", "无法检查")),
             (unproven, Text("required but not proven", "必检但未获证明"))) if ids]
-        return {"value": run.verdict.value,
-                "word": Text(VERDICT_WORDS["en"][run.verdict], VERDICT_WORDS["zh"][run.verdict]),
+        word = Text(VERDICT_WORDS["en"][run.verdict], VERDICT_WORDS["zh"][run.verdict])
+        value = run.verdict.value
+        if self.unsigned() is not None:
+            # what the store says is only a claim: never a big READY over a NOT SIGNED box
+            value = "not_signed"
+            word = Text(f"{model.NOT_SIGNED.en} (the store says: {word.en}, unproven)",
+                        f"{model.NOT_SIGNED.zh}（结果库记为：{word.zh}，无证明）")
+        return {"value": value, "word": word,
                 "reasons": reasons,
                 "counts": [(s, counts[s]) for s in Status if counts.get(s)]}
 
@@ -285,7 +309,8 @@ class _Page:
         """A tile per camera with every camera rule's verdict about it, and the room-level
         camera checks (counts, cameras the site file does not list) under them."""
         snaps: dict[int, list[model.Snapshot]] = {}
-        for snap in model.snapshots(self.run, self.evidence_dir):
+        files = self.evidence.files if self.evidence is not None else None
+        for snap in model.snapshots(self.run, self.evidence_dir, files):
             snaps.setdefault(id(snap.result), []).append(snap)
         tiles = []
         for tile in model.camera_tiles(self.run, self.site):
@@ -400,7 +425,7 @@ class _Page:
             trim_blocks=True, lstrip_blocks=True)
         run, ev = self.run, self.evidence
         attached = run_json(run, self.secrets)
-        unsigned = model.not_signed_reason(ev.head if ev else None, ev.run_ref if ev else None)
+        unsigned = self.unsigned()
         qr = (qr_svg(f"readiness chain head {ev.head} site key {ev.fingerprint}")
               if ev is not None and ev.head else None)
         fixes = [FixItem(f.severity, f.where, _cut(f.what, FIX_TEXT_MAX))
@@ -421,6 +446,8 @@ class _Page:
                 r.requirement in model.LEAK_REQUIREMENTS and r.status != Status.SKIP
                 for r in run.results),
             attestations=self.attestation_rows(), appendix=self.appendix(),
+            other_files=model.evidence_files(
+                run, self.evidence_dir, ev.files if ev is not None else None, images=False),
             json_name=f"result-{stem}.json", json_sha256=hashlib.sha256(attached).hexdigest(),
             json_b64=base64.b64encode(attached).decode("ascii"), json_bytes=len(attached),
             seats_per_row=8, T=Text)

@@ -364,11 +364,25 @@ def room_camera_results(run: RunRecord) -> list[CheckResult]:
 class Snapshot:
     result: CheckResult
     name: str
-    data_uri: str | None  # None: the file could not be read (problem says why)
-    sha256: str | None
+    data_uri: str | None  # None: the file could not be read or is not the signed one
+    sha256: str | None  # the signed hash when there is one, else the file's own
     width: int | None
     height: int | None
     problem: Text | None = None
+    checked: bool = False  # the file's bytes equal the sha256 of the signed record
+
+
+@dataclass
+class EvidenceFile:
+    """A file a result points to, checked against the sha256 its signed record holds."""
+
+    result: CheckResult
+    name: str
+    path: Path
+    raw: bytes | None  # the file's bytes; None when it must not be shown
+    sha256: str | None  # the signed hash (signed runs), else the file's own
+    checked: bool  # the bytes are the ones signed
+    problem: Text | None
 
 
 def _resolve(name: str, evidence_dir: Path | None) -> Path:
@@ -378,41 +392,84 @@ def _resolve(name: str, evidence_dir: Path | None) -> Path:
     return path
 
 
-def snapshots(run: RunRecord, evidence_dir: Path | None) -> list[Snapshot]:
+def _check_file(result: CheckResult, name: str, path: Path,
+                signed: dict[str, Any] | None) -> EvidenceFile:
+    """Read a file and compare it with its signed record. `signed`: the record's entry
+    for it ({"sha256", "bytes"}; sha256 None: no file was there at signing), or None
+    for a run without signed records (then nothing can be compared: `checked` False)."""
+    expected = signed.get("sha256") if signed is not None else None
+    if signed is not None and not expected:
+        return EvidenceFile(result, name, path, None, None, False, Text(
+            f"no file {name} existed when this run was signed: whatever is there now was "
+            "put there afterwards, so it is not shown",
+            f"本次检查签名时不存在文件 {name}：现在的文件是事后放入的，不予显示"))
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        if expected:
+            return EvidenceFile(result, name, path, None, expected, False, Text(
+                f"the file signed with SHA-256 {expected} is missing ({reason}): {path}",
+                f"签名记录中 SHA-256 为 {expected} 的文件缺失（{reason}）：{path}"))
+        return EvidenceFile(result, name, path, None, None, False, Text(
+            f"snapshot file not readable ({reason}): {path}",
+            f"无法读取截图文件（{reason}）：{path}"))
+    digest = hashlib.sha256(raw).hexdigest()
+    if expected and digest != expected:
+        return EvidenceFile(result, name, path, None, expected, False, Text(
+            f"{path} is not the file that was signed: its SHA-256 is {digest}, the signed "
+            f"record says {expected}. It was replaced after the run and is not shown.",
+            f"{path} 不是签名时的文件：其 SHA-256 为 {digest}，签名记录为 {expected}。"
+            "该文件在检查后被替换，不予显示。"))
+    return EvidenceFile(result, name, path, raw, expected or digest, bool(expected), None)
+
+
+def evidence_files(run: RunRecord, evidence_dir: Path | None,
+                   signed: dict[str, dict[str, Any]] | None = None,
+                   images: bool | None = None) -> list[EvidenceFile]:
+    """Every file the run's results point to, each checked against its signed sha256.
+    `signed`: "index:name" -> the signed entry (None: the run has no signed records).
+    `images`: only pictures (True), only the other files (False), or all (None)."""
+    out = []
+    for index, result in enumerate(run.results):
+        for name in result.evidence:
+            picture = Path(name).suffix.lower() in IMAGE_SUFFIXES
+            if images is not None and picture != images:
+                continue
+            entry = signed.get(f"{index}:{name}", {}) if signed is not None else None
+            out.append(_check_file(result, name, _resolve(name, evidence_dir), entry))
+    return out
+
+
+def snapshots(run: RunRecord, evidence_dir: Path | None,
+              signed: dict[str, dict[str, Any]] | None = None) -> list[Snapshot]:
+    """The camera pictures, each shown only when it is the file that was signed (or,
+    for a run without signed records, marked unchecked)."""
     import cv2  # imported here: the rest of the report does not need OpenCV
     import numpy as np
 
     out = []
-    for result in run.results:
-        for name in result.evidence:
-            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            path = _resolve(name, evidence_dir)
-            try:
-                raw = path.read_bytes()
-            except OSError as err:
-                reason = err.strerror or type(err).__name__
-                out.append(Snapshot(result, name, None, None, None, None, Text(
-                    f"snapshot file not readable ({reason}): {path}",
-                    f"无法读取截图文件（{reason}）：{path}")))
-                continue
-            # the hash of the original file, which is what the evidence log recorded
-            digest = hashlib.sha256(raw).hexdigest()
-            image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-            if image is None:
-                out.append(Snapshot(result, name, None, digest, None, None, Text(
-                    "the snapshot file is not a readable image",
-                    "截图文件不是可读取的图像")))
-                continue
-            height, width = image.shape[:2]
-            if width > SNAPSHOT_MAX_WIDTH:
-                scale = SNAPSHOT_MAX_WIDTH / width
-                image = cv2.resize(image, (SNAPSHOT_MAX_WIDTH, max(1, round(height * scale))),
-                                   interpolation=cv2.INTER_AREA)
-            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 82])
-            uri = ("data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode()
-                   if ok else None)
-            out.append(Snapshot(result, name, uri, digest, width, height))
+    for file in evidence_files(run, evidence_dir, signed, images=True):
+        if file.raw is None:
+            out.append(Snapshot(file.result, file.name, None, file.sha256, None, None,
+                                file.problem))
+            continue
+        image = cv2.imdecode(np.frombuffer(file.raw, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            out.append(Snapshot(file.result, file.name, None, file.sha256, None, None, Text(
+                "the snapshot file is not a readable image",
+                "截图文件不是可读取的图像"), file.checked))
+            continue
+        height, width = image.shape[:2]
+        if width > SNAPSHOT_MAX_WIDTH:
+            scale = SNAPSHOT_MAX_WIDTH / width
+            image = cv2.resize(image, (SNAPSHOT_MAX_WIDTH, max(1, round(height * scale))),
+                               interpolation=cv2.INTER_AREA)
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 82])
+        uri = ("data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode()
+               if ok else None)
+        out.append(Snapshot(file.result, file.name, uri, file.sha256, width, height,
+                            checked=file.checked))
     return out
 
 

@@ -3,7 +3,9 @@ left off), the stored run checked against its signed records, the attestations.
 
 Everything the inspector sees must come from signed records. A stored run that
 differs from its signed records, or a log that does not verify, stops the report;
-a run that was never signed is reported, marked NOT SIGNED on page 1.
+a run that was never signed is reported, marked NOT SIGNED on page 1 with the cause.
+The files the signed records point to (snapshots) carry their signed sha256, so the
+page can compare each file with it before showing it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..evidence import ledger
-from ..evidence.chain import verify
 from ..evidence.errors import EvidenceError
 from ..evidence.keys import PUBLIC_NAME, key_id, raw_public
-from ..evidence.record import run_key
-from ..evidence.recording import known_heads
-from ..evidence.signed_run import check_stored_run, find_run_record, signed_attestations
-from ..evidence.trust import trusted_key
+from ..evidence.run_trust import MISMATCH, check_log, trust_of
+from ..evidence.signed_run import SignedRun, signed_attestations
 from ..results import RunRecord, Text
 
 
@@ -37,48 +36,49 @@ class NotProven(Exception):
         self.text, self.usage = text, usage
 
 
+def signed_files(signed: SignedRun | None) -> dict[str, dict[str, Any]] | None:
+    """Every file the signed records point to, by result index and name, with the
+    sha256 and size signed then (None: not signed, nothing to compare with)."""
+    if signed is None:
+        return None
+    files: dict[str, dict[str, Any]] = {}
+    for index, body in enumerate(signed.results):
+        for entry in body.get("evidence", []):
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                files[f"{index}:{entry['name']}"] = {"sha256": entry.get("sha256"),
+                                                     "bytes": entry.get("bytes")}
+    return files
+
+
 def prove(run: RunRecord, log: Path, key_dir: Path, store_path: Path) -> Proof:
-    """Raises NotProven when the log does not verify or the store disagrees with it."""
-    run_id = getattr(run, "run_id", None)
-    try:
-        trust = trusted_key(log, None, key_dir, store_path)
-    except EvidenceError as err:
-        raise NotProven(err.text, usage=type(err) is EvidenceError) from None
-    try:
-        heads = known_heads(log, store_path)
-    except EvidenceError as err:
-        raise NotProven(err.text) from None
-    state = ledger.load_state(store_path, log)
-    checked = verify(log, trust.key, known=heads,
-                     resume=state.verified if state is not None else None)
-    if not checked.ok:
+    """Raises NotProven when the log does not verify or the store disagrees with it
+    (readiness/evidence/run_trust.py decides, as for every other channel)."""
+    check = check_log(log, key_dir, store_path)
+    if check.key_problem is not None:
+        raise NotProven(check.key_problem.text, usage=True)
+    if check.problem is not None:
         raise NotProven(Text(
-            f"the evidence log {log} does not verify: {checked.sentence('en')}. No report "
-            "was made: its chain head would vouch for a log that cannot be trusted. Keep the "
-            "log as it is and run `readiness verify` for details.",
-            f"证据日志 {log} 验证失败：{checked.sentence('zh')}。未生成报告：报告上的链头哈希"
-            "会为不可信的日志背书。请原样保留日志，并运行 `readiness verify` 查看详情。"))
+            f"{check.problem.en}. No report was made: its chain head would vouch for a log "
+            "that cannot be trusted. Keep the log as it is and run `readiness verify` for "
+            "details.",
+            f"{check.problem.zh}。未生成报告：报告上的链头哈希会为不可信的日志背书。请原样保留"
+            "日志，并运行 `readiness verify` 查看详情。"))
+    checked, key = check.report, check.key
+    assert checked is not None and key is not None  # a present log with a key was verified
     if checked.end is not None:
         # the next report starts here instead of at the first record
-        ledger.save_verified(store_path, log, checked.end, key_id(trust.key),
-                             raw_public(trust.key))
-
-    ref = getattr(run, "evidence_ref", None)
-    offset = None
-    if ref is None:
-        found = find_run_record(log, run_key(run))
-        if found is not None:
-            ref, offset = found
-    elif run_id:
-        place = ledger.run_place(store_path, run_id)
-        offset = place.offset if place is not None and place.record_hash == ref else None
+        ledger.save_verified(store_path, log, checked.end, key_id(key.key),
+                             raw_public(key.key))
+    trust = trust_of(check, run)
+    if trust.status == MISMATCH:
+        raise NotProven(trust.why)
     try:
-        if ref is not None:
-            check_stored_run(run, log, trust.key, ref, offset, run_id)
-        attestations = signed_attestations(log, trust.key)
+        attestations = signed_attestations(log, key.key)
     except EvidenceError as err:
         raise NotProven(err.text) from None
+    ref = trust.signed.record_hash if trust.signed is not None else None
     evidence = {"head": checked.head, "fingerprint": checked.key, "log": str(log),
                 "pub": str(key_dir / PUBLIC_NAME), "records": checked.count, "run_ref": ref,
-                "verified": True, "signed": ref is not None}
+                "verified": True, "signed": trust.verified, "trust": trust.to_dict(),
+                "files": signed_files(trust.signed)}
     return Proof(evidence, attestations)

@@ -80,6 +80,7 @@ thead { display: table-header-group; }
 .verdict.ready { background: #e6f4ea; border-color: #2f9e44; }
 .verdict.not_ready { background: #fde8e8; border-color: #d63a3a; }
 .verdict.unverified { background: #fff4de; border-color: #f0a020; }
+.verdict.not_signed { background: #fde8e8; border-color: #d63a3a; }
 .counts span { margin-right: 3mm; }
 .proof-box {
   border: 1px solid #1d1d1d; padding: 3mm 4mm; margin-top: 4mm; break-inside: avoid;

@@ -165,7 +165,7 @@ def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
 
 def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
               run_id: int | None) -> None:
-    from ..alerts import build_alert, load_checked_runs, requirement_changes, send
+    from ..alerts import believed_changes, build_alert, load_believed_runs, send
     from ..store import ResultsStore
 
     try:
@@ -174,17 +174,19 @@ def _announce(settings: Settings, ledger: Ledger, job_id: str, site: Site,
             runs = store.list_runs(site_code=site.model.site.code)
             ids = [r.run_id for r in runs]
             at = ids.index(run_id) if run_id in ids else -1
-            current, previous = load_checked_runs(  # the store checked against the log
+            believed = load_believed_runs(  # the store checked against the log
                 store, run_id, ids[at - 1] if at > 0 else None, Path(settings.log_path),
                 Path(settings.key_dir))
+            current = believed.current
             if current is not None:
-                changes = requirement_changes(previous, current)
+                changes = believed_changes(believed)
                 for c in changes:
                     log.warning("run %s: %s %s -> %s (%s)", job_id, c.requirement,
                                 c.old.value if c.old else "-", c.new.value,
                                 ", ".join(c.targets("en")[:5]))
                 alert = build_alert(site.name, site.model.site.code, changes,
-                                    current.started_at, site.tz, list(site.secrets.values()))
+                                    current.started_at, site.tz, list(site.secrets.values()),
+                                    unsigned=believed.unsigned)
                 if alert is not None and site.model.alerts is not None:
                     send(alert, site.model.alerts, site.secrets)
     except EvidenceError as err:  # the store disagrees with the signed log: say so

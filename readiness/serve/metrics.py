@@ -29,6 +29,8 @@ from ..subject import Kind, Subject
 
 STATUSES = [s.value for s in Status]
 VERDICTS = [v.value for v in Verdict]
+# the verdict a run that is not verified against the signed log gets: never its stored one
+NOT_SIGNED = "not_signed"
 BROKEN = (Status.FAIL, Status.ERROR)
 
 
@@ -67,8 +69,11 @@ class SiteFacts:
     version: str
     exam_start: datetime | None = None  # the next exam session's start
     next_run: datetime | None = None  # the schedule's next planned run
-    last_ready: datetime | None = None  # the last stored run that was ready
+    last_ready: datetime | None = None  # the last verified run that was ready
     signed: bool | None = None  # the run checked against the signed log (None: no log)
+    # the latest run's trust (readiness/evidence/run_trust.py): "verified", "not_signed",
+    # "mismatch"; None: not known (no run, or a caller that does not check)
+    trust: str | None = None
 
 
 def subject_labels(site: str, subject: Subject) -> dict[str, str] | None:
@@ -157,6 +162,34 @@ def process_families(site: str, runs_recorded: int, running: bool) -> list[Metri
     return [counter, busy]
 
 
+def _trust_families(stored_verdict: str | None, facts: SiteFacts) -> list[Metric]:
+    """The verdict and signed gauges. A run not verified against the signed log has the
+    verdict "not_signed", whatever the store says: one SQL row must not read as ready."""
+    site = facts.site_code
+    believed = facts.trust is None and facts.signed is not False or facts.trust == "verified"
+    shown = stored_verdict if believed else NOT_SIGNED
+    verdict = _gauge("readiness_run_verdict",
+                     "the latest run's verdict (1 for the one it is; not_signed: the run is "
+                     "not verified against the signed evidence log)", ["site", "verdict"])
+    for v in [*VERDICTS, NOT_SIGNED]:
+        verdict.add_metric([site, v], 1.0 if shown == v else 0.0)
+    out: list[Metric] = [verdict]
+    if facts.signed is not None or facts.trust is not None:
+        signed = _gauge("readiness_run_signed",
+                        "1: the latest run verifies against the signed evidence log",
+                        ["site"])
+        signed.add_metric([site], 1.0 if facts.trust == "verified"
+                          or facts.trust is None and facts.signed else 0.0)
+        out.append(signed)
+    return out
+
+
+def unproven_families(facts: SiteFacts) -> list[Metric]:
+    """A latest run that is not shown (it differs from its signed records): still say
+    that the site has no verified run, so no alert rule takes silence for ready."""
+    return _trust_families(None, facts) if facts.trust is not None else []
+
+
 def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
     """The latest run's figures, one family per measured quantity."""
     site = facts.site_code
@@ -168,17 +201,7 @@ def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
     duration = _gauge("readiness_last_run_duration_seconds", "how long the latest run took",
                       ["site"])
     duration.add_metric([site], (run.finished_at - run.started_at).total_seconds())
-    verdict = _gauge("readiness_run_verdict", "the latest run's verdict (1 for the one it is)",
-                     ["site", "verdict"])
-    for v in VERDICTS:
-        verdict.add_metric([site, v], 1.0 if run.verdict.value == v else 0.0)
-    out += [last, duration, verdict]
-    if facts.signed is not None:
-        signed = _gauge("readiness_run_signed",
-                        "1: the latest run verifies against the signed evidence log",
-                        ["site"])
-        signed.add_metric([site], 1.0 if facts.signed else 0.0)
-        out.append(signed)
+    out += [last, duration, *_trust_families(run.verdict.value, facts)]
 
     checks = _gauge("readiness_run_checks", "checks of the latest run by status",
                     ["site", "status"])

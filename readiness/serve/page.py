@@ -31,6 +31,7 @@ form{margin:.6rem 0} #msg{margin-left:.6rem} #live{font-size:.85rem;max-height:1
 <h1 id="title">readiness</h1>
 <div class="bar"><span id="verdict"></span><span id="last"></span><span id="next"></span>
 <span id="exam"></span><span id="running"></span></div>
+<p id="trust"></p>
 <form id="runnow"><label>“立即检查”令牌 · run-now token <input type="password" id="token"
  autocomplete="off"></label> <button id="runbtn">立即检查 · Run now</button><span id="msg"></span></form>
 <div id="rooms"></div>
@@ -69,7 +70,10 @@ function draw() {
   const s = state;
   el("title").innerHTML = `${esc(s.site.name)} (${esc(s.site.code)})`;
   el("verdict").innerHTML = s.verdict ? `<span class="verdict ${s.verdict.value === "ready" ? "pass" : "fail"}">` +
-    `${esc(s.verdict.zh)} · ${esc(s.verdict.en)}</span>` : "尚无检查 · no run yet";
+    `${esc(s.verdict.zh)} · ${esc(s.verdict.en)}</span>` : s.problem ? `<span class="verdict fail">未验证 · NOT VERIFIED</span>` : "尚无检查 · no run yet";
+  // a run the signed log does not back: say why in words, and what the store claims
+  el("trust").innerHTML = s.problem ? both(s.problem) : s.trust && s.trust.status !== "verified" ?
+    both(s.trust.why) + (s.stored_verdict ? ` (结果库记为 · the store says: ${both(s.stored_verdict)})` : "") : "";
   el("last").innerHTML = "上次 · last: " + (s.last_run ? local(s.last_run.finished_at) : "-");
   el("next").innerHTML = "下次 · next: " + local(s.next_run);
   el("exam").innerHTML = "距考试 · exam in: " + countdown(s.exam_start);

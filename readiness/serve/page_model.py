@@ -8,6 +8,8 @@ from typing import Any
 
 from ..config.load import Site
 from ..config.profile import Profile
+from ..evidence.run_trust import NOT_SIGNED as NOT_SIGNED_STATUS
+from ..evidence.run_trust import RunTrust
 from ..figures import result_figure
 from ..fixlist import fix_list
 from ..report.model import Cause, requirement_rows, seat_maps
@@ -60,22 +62,37 @@ def _cause(cause: Cause) -> dict[str, Any]:
                                    for a in aspects]} for req, aspects in cause.rules]}
 
 
+NOT_SIGNED = Text("NOT SIGNED", "未签名")
+NOT_VERIFIED = Text("NOT VERIFIED", "未验证")
+
+
 def page_state(run: RunRecord | None, site: Site | None, profile: Profile | None, *,
                exam_start: datetime | None, next_run: datetime | None,
-               signed: bool | None, running: bool, live: list[dict[str, Any]]
-               ) -> dict[str, Any]:
+               running: bool, live: list[dict[str, Any]], signed: bool | None = None,
+               trust: RunTrust | None = None) -> dict[str, Any]:
+    """`trust`: the run's trust (readiness/evidence/run_trust.py); a run that is not
+    verified gets the verdict NOT SIGNED (or NOT VERIFIED), its stored one kept aside
+    as `stored_verdict`, and `trust.why` says why in plain words."""
+    if trust is not None:
+        signed = trust.verified
     state: dict[str, Any] = {
         "site": {"name": site.name if site else (run.site_name if run else ""),
                  "code": site.model.site.code if site else (run.site_code if run else "")},
         "exam_start": _iso(exam_start), "next_run": _iso(next_run), "signed": signed,
         "running": running, "live": live, "status_words": status_words(),
-        "last_run": None, "verdict": None, "rooms": [], "requirements": [], "fixes": []}
+        "last_run": None, "verdict": None, "rooms": [], "requirements": [], "fixes": [],
+        "trust": trust.to_dict() if trust is not None else None, "stored_verdict": None}
     if run is None:
         return state
     state["last_run"] = {"started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
                          "run_id": getattr(run, "run_id", None)}
     state["verdict"] = {"value": run.verdict.value, "en": verdict_word(run.verdict, "en"),
                         "zh": verdict_word(run.verdict, "zh")}
+    if trust is not None and not trust.verified:
+        # what the store says is only a claim until the signed log backs it
+        state["stored_verdict"] = state["verdict"]
+        word = NOT_SIGNED if trust.status == NOT_SIGNED_STATUS else NOT_VERIFIED
+        state["verdict"] = {"value": trust.status, **word.to_dict()}
     for room in seat_maps(run, site):
         state["rooms"].append({"id": room.room_id, "name": room.name, "seats": [
             {"label": c.label, "room": c.room, "address": c.address,

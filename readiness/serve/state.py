@@ -20,8 +20,9 @@ from prometheus_client.registry import CollectorRegistry
 from .. import __version__
 from ..config.load import Site
 from ..config.profile import Profile
+from ..evidence.run_trust import RunTrust
 from ..results import CheckResult, RunRecord, Text, Verdict
-from .metrics import SiteFacts, families, process_families, run_families
+from .metrics import SiteFacts, families, process_families, run_families, unproven_families
 from .page_model import check_event, page_state
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class LiveState:
         self.next_run = next_run
         self._lock = threading.Lock()
         self._run: RunRecord | None = None
-        self._signed: bool | None = None
+        self._trust: RunTrust | None = None
         self._problem: Text | None = None
         self._last_ready: datetime | None = None
         self._run_families: list[Metric] = []
@@ -66,41 +67,54 @@ class LiveState:
 
     # ------------------------------------------------------------------ the store
     def refresh(self) -> None:
-        """Read the latest run again; a stored run that disagrees with its signed record
-        is not shown (the store may have been edited): the problem is."""
-        from ..evidence.recording import signed_runs_check
+        """Read the latest run again and ask readiness/evidence/run_trust.py whether it is
+        believed. A run that differs from its signed record is not shown (the store may
+        have been edited): the problem is. A run that is not signed is shown as NOT
+        SIGNED, never with its stored verdict; the last ready time counts only verified
+        runs."""
+        from ..evidence.run_trust import MISMATCH, check_log, trust_of
         from ..store import ResultsStore
 
-        run = signed = problem = last_ready = None
+        run = trust = problem = last_ready = None
         if self.paths.store.exists():
             store = ResultsStore(self.paths.store)
             latest = store.latest_run(self.code)
-            ready = [s for s in store.list_runs(site_code=self.code)
-                     if s.verdict is Verdict.READY]
-            last_ready = ready[-1].finished_at if ready else None
             if latest is not None:
-                checked, problem = signed_runs_check(store, [latest.run_id], self.paths.log,
-                                                     self.paths.key_dir)
-                if problem is None:
-                    run, signed = latest, checked.get(latest.run_id, False)
-                else:
+                check = check_log(self.paths.log, self.paths.key_dir, self.paths.store)
+                trust = trust_of(check, latest)
+                if trust.status == MISMATCH:
+                    problem = trust.why
                     log.error("the latest stored run does not match the evidence log: %s",
                               problem.en)
-        facts = self._facts(signed, last_ready)
-        fams = run_families(run, facts) if run else []
+                else:
+                    run = latest
+                last_ready = self._last_ready_verified(store, check)
+        facts = self._facts(trust.status if trust else None, last_ready)
+        fams = run_families(run, facts) if run else unproven_families(facts)
         with self._lock:
-            self._run, self._signed, self._problem = run, signed, problem
+            self._run, self._trust, self._problem = run, trust, problem
             self._last_ready, self._run_families = last_ready, fams
 
-    def _facts(self, signed: bool | None, last_ready: datetime | None) -> SiteFacts:
+    def _last_ready_verified(self, store: Any, check: Any) -> datetime | None:
+        from ..evidence.run_trust import trust_of
+
+        ready = [s for s in store.list_runs(site_code=self.code) if s.verdict is Verdict.READY]
+        for summary in reversed(ready):  # newest first: usually the first one answers
+            stored = store.load_run(summary.run_id)
+            if stored is not None and trust_of(check, stored).verified:
+                return summary.finished_at
+        return None
+
+    def _facts(self, trust: str | None, last_ready: datetime | None) -> SiteFacts:
         return SiteFacts(site_code=self.code, version=__version__,
                          exam_start=next_exam(self.site, datetime.now(UTC)),
-                         next_run=self.next_run(), last_ready=last_ready, signed=signed)
+                         next_run=self.next_run(), last_ready=last_ready,
+                         signed=None if trust is None else trust == "verified", trust=trust)
 
     # ------------------------------------------------------------------ the metrics
     def collect(self) -> list[Metric]:
         with self._lock:
-            facts = self._facts(self._signed, self._last_ready)
+            facts = self._facts(self._trust.status if self._trust else None, self._last_ready)
             fams = list(self._run_families)
             runs, running = self._runs_recorded, self._running
         return families(None, facts) + fams + process_families(self.code, runs, running)
@@ -113,11 +127,11 @@ class LiveState:
     # ------------------------------------------------------------------ the page
     def page(self) -> dict[str, Any]:
         with self._lock:
-            run, signed, running, live = self._run, self._signed, self._running, list(self._live)
+            run, trust, running, live = self._run, self._trust, self._running, list(self._live)
             problem = self._problem
         state = page_state(run, self.site, self.profile,
                            exam_start=next_exam(self.site, datetime.now(UTC)),
-                           next_run=self.next_run(), signed=signed, running=running, live=live)
+                           next_run=self.next_run(), trust=trust, running=running, live=live)
         state["problem"] = problem.to_dict() if problem else None
         state["run_now"] = self.run_now
         return state
