@@ -443,7 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_attest)
 
     p = sub.add_parser("history", parents=[common],
-                       help="past runs and the trend of key figures")
+                       help="past runs and the trend of key figures; each run checked "
+                            "against the signed log (NOT SIGNED when it is not in it; exit 1 "
+                            "when the store differs from it or the log is gone)")
     p.add_argument("--since", help="e.g. 7d, 12h or 2026-12-01")
     p.add_argument("--log", default=str(DEFAULT_LOG), help="evidence log (default %(default)s)")
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
@@ -452,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("report", parents=[common],
-                       help="write the proof-of-readiness report (HTML and PDF) of a run")
+                       help="write the proof-of-readiness report (HTML and PDF) of a run; "
+                            "exit 1 (no report) when the store differs from the signed log or "
+                            "the log is gone; a run not in the log says NOT SIGNED on page 1")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", type=int, metavar="ID", help="a run id from `readiness history`")
     which.add_argument("--latest", action="store_true", help="the latest run (the default)")
