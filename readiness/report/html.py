@@ -233,13 +233,14 @@ class _Page:
             (erring, Text("could not be checked", "无法检查")),
             (unproven, Text("required but not proven", "必检但未获证明"))) if ids]
         word = Text(VERDICT_WORDS["en"][run.verdict], VERDICT_WORDS["zh"][run.verdict])
-        value = run.verdict.value
+        value, claim = run.verdict.value, None
         if self.unsigned() is not None:
             # what the store says is only a claim: never a big READY over a NOT SIGNED box
-            value = "not_signed"
-            word = Text(f"{model.NOT_SIGNED.en} (the store says: {word.en}, unproven)",
-                        f"{model.NOT_SIGNED.zh}（结果库记为：{word.zh}，无证明）")
-        return {"value": value, "word": word,
+            value, claim = "not_signed", Text(
+                f"The results store says “{word.en.lower()}”; no signature backs it.",
+                f"结果库记为“{word.zh}”，没有签名为其证明。")
+            word = model.NOT_SIGNED
+        return {"value": value, "word": word, "claim": claim,
                 "reasons": reasons,
                 "counts": [(s, counts[s]) for s in Status if counts.get(s)]}
 
