@@ -197,3 +197,22 @@ def test_an_older_log_with_an_unsigned_head_still_verifies_saying_so(tmp_path: P
     # and with no head at all it is incomplete, as before
     head_path(log).unlink()
     assert _verify(log, keys)[0] == INCOMPLETE
+
+
+def test_a_deleted_log_and_store_references_still_say_the_proof_is_missing(site: dict) -> None:
+    import sqlite3
+
+    site["log"].unlink()
+    with sqlite3.connect(site["store"]) as db:  # the forger also blanks what the store knew
+        db.execute("UPDATE runs SET evidence_ref = NULL")
+        db.execute("DELETE FROM run_evidence")
+        db.execute("DELETE FROM evidence_logs")
+    console, buf = _console()
+    code = report(console, site["store"], site["tmp"] / "out", latest=True,
+                  evidence_log=site["log"], key_dir=site["keys"], lang="en", pdf=False)
+    text = " ".join(buf.getvalue().split())
+    assert code == OK  # a report, flagged on page 1 and here: the key says proof is missing
+    assert "this site has a key" in text and "proof of every run is missing" in text
+    page = next((site["tmp"] / "out").glob("*.html")).read_text()
+    cover = page[:page.index("<section")]
+    assert "NOT SIGNED" in cover and "proof of every run is missing" in cover

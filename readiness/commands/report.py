@@ -114,8 +114,8 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
                 return NOT_VERIFIED
             evidence = {"log": str(log), "trust": trust.to_dict(), "signed": False}
             _warn(console, lang, Text(
-                f"no evidence log at {log}: the report is marked NOT SIGNED on its first page",
-                f"{log} 没有证据日志：报告首页将标注“未签名”"))
+                f"{trust.why.en} The report is marked NOT SIGNED on its first page.",
+                f"{trust.why.zh}报告首页将标注“未签名”。"))
         else:
             try:
                 proof = prove(run, log, Path(key_dir or DEFAULT_KEY_DIR), store_path)

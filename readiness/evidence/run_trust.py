@@ -24,7 +24,7 @@ from ..results import RunRecord, Text
 from . import ledger
 from .chain import KnownHead, VerifyReport, read_head, verify
 from .errors import EvidenceError
-from .keys import fingerprint
+from .keys import PIN_NAME, fingerprint
 from .lines import bounded_lines
 from .record import run_key
 from .signed_run import SignedRun, check_stored_run
@@ -55,6 +55,7 @@ class LogCheck:
 
     log: Path | None
     store: Path | None
+    key_dir: Path | None = None
     key: TrustedKey | None = None
     key_problem: EvidenceError | None = None  # no key at all to check against
     problem: Text | None = None  # the log cannot vouch for any run (does not verify...)
@@ -119,7 +120,7 @@ def check_log(log: Path | None, key_dir: Path, store: Path | None) -> LogCheck:
     (from where the last report left off). Never raises for what is wrong with the log:
     that is the check's `problem`."""
     check = LogCheck(Path(log) if log is not None else None,
-                     Path(store) if store is not None else None)
+                     Path(store) if store is not None else None, Path(key_dir))
     if check.log is None or not check.present:
         return check
     try:
@@ -200,6 +201,15 @@ def trust_of(check: LogCheck, run: RunRecord) -> RunTrust:
                 "backup; until then nothing about this run is proven.",
                 f"证据日志 {log} 不存在，但结果库称{who_zh}已签入该日志（记录 {ref}）：证明已"
                 "丢失。请从备份恢复日志；在此之前该检查的任何内容都没有证明。"))
+        pin = check.key_dir / PIN_NAME if check.key_dir is not None else None
+        if pin is not None and pin.is_file():
+            # the site has a key, so its runs are signed: a missing log is missing proof
+            return RunTrust(NOT_SIGNED, Text(
+                f"there is no evidence log at {log}, although this site has a key ({pin}): "
+                f"if the log was deleted or moved, the proof of every run is missing. {who} "
+                "is not backed by any signature.",
+                f"{log} 没有证据日志，而本考点有密钥（{pin}）：若日志被删除或移走，所有检查的"
+                f"证明都已缺失。{who_zh}没有任何签名证明。"))
         return RunTrust(NOT_SIGNED, Text(
             f"{who} was never signed: there is no evidence log at {log} (the site had no "
             "key when it ran, or signing was off). Nothing on it is proven by a signature.",
