@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..results import RunRecord, Text
 from . import ledger
+from .canonical import sha256_hex
 from .chain import KnownHead, VerifyReport, read_head, verify
 from .errors import EvidenceError
 from .keys import PIN_NAME, fingerprint
@@ -83,8 +84,6 @@ class LogCheck:
 
 
 def _run_records(log: Path) -> dict[str, tuple[str, int]]:
-    from .canonical import sha256_hex
-
     found: dict[str, tuple[str, int]] = {}
     offset = 0
     with log.open("rb") as f:
