@@ -132,6 +132,10 @@ def test_the_live_page_and_metrics_say_not_signed(forged):
     assert f'readiness_run_signed{{site="{CODE}"}} 0.0' in metrics
     # the only ready run is the unsigned one: no ready time
     assert f'readiness_last_ready_timestamp_seconds{{site="{CODE}"}} 0.0' in metrics
+    # nor any per-rule or per-seat pass that a province rule would take for proof
+    for family in ("readiness_requirement_status", "readiness_check_success",
+                   "readiness_seat_success", "readiness_run_checks"):
+        assert f"\n{family}{{" not in metrics, family
 
 
 def test_history_marks_it_not_signed_and_never_ready(forged):

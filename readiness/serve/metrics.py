@@ -162,12 +162,15 @@ def process_families(site: str, runs_recorded: int, running: bool) -> list[Metri
     return [counter, busy]
 
 
+def _believed(facts: SiteFacts) -> bool:
+    return facts.trust is None and facts.signed is not False or facts.trust == "verified"
+
+
 def _trust_families(stored_verdict: str | None, facts: SiteFacts) -> list[Metric]:
     """The verdict and signed gauges. A run not verified against the signed log has the
     verdict "not_signed", whatever the store says: one SQL row must not read as ready."""
     site = facts.site_code
-    believed = facts.trust is None and facts.signed is not False or facts.trust == "verified"
-    shown = stored_verdict if believed else NOT_SIGNED
+    shown = stored_verdict if _believed(facts) else NOT_SIGNED
     verdict = _gauge("readiness_run_verdict",
                      "the latest run's verdict (1 for the one it is; not_signed: the run is "
                      "not verified against the signed evidence log)", ["site", "verdict"])
@@ -202,6 +205,10 @@ def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
                       ["site"])
     duration.add_metric([site], (run.finished_at - run.started_at).total_seconds())
     out += [last, duration, *_trust_families(run.verdict.value, facts)]
+    if not _believed(facts):
+        # Its per-rule and per-seat passes would silence the province's rule alerts as
+        # surely as a forged verdict would: an unsigned run exports no figure at all.
+        return out
 
     checks = _gauge("readiness_run_checks", "checks of the latest run by status",
                     ["site", "status"])
