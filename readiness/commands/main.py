@@ -97,7 +97,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                           f"{err.strerror}[/]")
             continue
         written.append(Path(path).resolve())
-    if written and not args.brief:
+    if written and not args.drill:
         print_whole(console, "", *written)
     if not args.no_store:
         _record(console, record, secrets, args, evidence_dir)
@@ -117,7 +117,8 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
     key = Path(args.dir) / "site.key"
     log_path = Path(args.log) if key.exists() else None
     try:
-        done = record_run(record, secrets, trigger="manual", log_path=log_path,  # type: ignore[arg-type]
+        done = record_run(record, secrets, trigger="drill" if args.drill else "manual",
+                          log_path=log_path,  # type: ignore[arg-type]
                           key_dir=Path(args.dir), store_path=Path(args.store),
                           evidence_dir=evidence_dir)
     except (EvidenceError, OSError, sqlite3.Error, RuntimeError) as err:
@@ -126,8 +127,8 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
             text.get(lang) if text else str(err)) + "[/]")
         return
     # the drill names its folder once; a check names the store and the log
-    files = [] if args.brief else [Path(args.store).resolve()]
-    if done.head and not args.brief:
+    files = [] if args.drill else [Path(args.store).resolve()]
+    if done.head and not args.drill:
         files.append(Path(args.log).resolve())
     saved_lines(console, lang, done.run_id, done.head, Path(args.dir), files)
 
@@ -270,7 +271,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
                 sys.executable, "-m", "readiness", "check", str(room.site_file),
                 "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
                 "--store", str(out / "readiness.sqlite"), "--log", str(out / "evidence.jsonl"),
-                "--dir", str(out / "keys"), "--lang", lang, "--brief"])
+                "--dir", str(out / "keys"), "--lang", lang, "--drill"])
             code = subprocess.call(argv, timeout=args.timeout)
             # the report reads the lab's site file (seat layout, secrets): before it goes
             _drill_report(args, console, out, room.site_file)
@@ -410,8 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "each seat against the exam server (no seat pairs)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="each rule's figure and the passing checks too")
-    # the drill names its folder once instead of each file in it
-    p.add_argument("--brief", action="store_true", help=argparse.SUPPRESS)
+    # run by `readiness drill`: recorded as a drill (its report says so on every page),
+    # and the drill names its folder once instead of each file in it
+    p.add_argument("--drill", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store every run is saved in (default %(default)s)")
     p.add_argument("--no-store", action="store_true", help="do not save this run")
