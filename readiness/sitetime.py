@@ -29,8 +29,8 @@ def local(moment: datetime, tz: tzinfo, seconds: bool = False) -> str:
 
 
 def short(moment: datetime, tz: tzinfo) -> str:
-    """`12-07 07:24` for a column whose heading names the offset."""
-    return f"{_aware(moment).astimezone(tz):%m-%d %H:%M}"
+    """`2026-12-07 07:24` for a column whose heading names the offset."""
+    return f"{_aware(moment).astimezone(tz):%Y-%m-%d %H:%M}"
 
 
 def stamp(moment: datetime, tz: tzinfo) -> str:

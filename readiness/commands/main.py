@@ -25,6 +25,8 @@ RUNS = Path("runs")
 DEFAULT_LOG = RUNS / "evidence.jsonl"
 DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
+TZ_HELP = ("the site file: times are shown in its timezone (default Asia/Shanghai, the "
+           "site file's own default)")
 LAB_SPEC_HELP = ("lab spec (default: the shipped room, config/lab/room.yaml in a checkout; "
                  "readiness example lab-room prints it)")
 
@@ -324,12 +326,35 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return keys_init(Console(highlight=False), Path(args.dir), args.force, args.lang)
 
 
+def _site_tz(args: argparse.Namespace) -> object:
+    """The site's time zone for times people read: from --config's `timezone` (only that
+    key is read: no secrets are needed to tell the time), else the site file's default.
+    A string: what is wrong, for a usage error."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    import yaml
+
+    if not getattr(args, "config", None):
+        return DEFAULT_TZ
+    try:
+        data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        return ZoneInfo(str(data.get("timezone") or "Asia/Shanghai"))
+    except (OSError, yaml.YAMLError, AttributeError) as err:
+        return f"--config {args.config}: cannot read its timezone ({type(err).__name__})"
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"--config {args.config}: timezone is not a name such as Asia/Shanghai"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .evidence import verify_log
 
+    tz = _site_tz(args)
+    if isinstance(tz, str):
+        return usage_error(args.lang, tz, tz)
     return verify_log(Console(highlight=False), Path(args.log),
                       Path(args.pub) if args.pub else None, args.head,
-                      key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store))
+                      key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store),
+                      tz=tz)  # type: ignore[arg-type]
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
@@ -361,8 +386,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         since = parse_since(args.since) if args.since else None
     except ValueError as err:
         return usage_error(args.lang, f"--since: {err}", f"--since：{err}")
+    tz = _site_tz(args)
+    if isinstance(tz, str):
+        return usage_error(args.lang, tz, tz)
     return history(Console(highlight=False), Path(args.store), since, lang=args.lang,
-                   evidence_log=Path(args.log), key_dir=Path(args.dir))
+                   evidence_log=Path(args.log), key_dir=Path(args.dir),
+                   tz=tz)  # type: ignore[arg-type]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -464,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="expected chain head (as printed on the report): also "
                                   "catches records cut off the end")
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
+    p.add_argument("--config", help=TZ_HELP)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("attest", parents=[common],
@@ -486,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store (default %(default)s)")
+    p.add_argument("--config", help=TZ_HELP)
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("report", parents=[common],
