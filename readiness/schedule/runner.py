@@ -114,6 +114,7 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
                         Path(settings.store_path))
         for warning in plan.warnings:
             log.warning("run %s: %s", job_id, warning.en)
+        _tell("planned", len(plan.checks))  # the live page's "n of N"
         _tell("start", job_id)
         run = execute(site, profile, plan, concurrency=settings.concurrency,
                       on_done=lambda result: _tell("check", result))

@@ -27,6 +27,8 @@ from .page_model import check_event, page_state
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, str], None]
+# runs on the page's strip (Uptime Kuma's heartbeat bar): about a countdown's worth
+RECENT_RUNS = 30
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class LiveState:
         self._last_ready: datetime | None = None
         self._run_families: list[Metric] = []
         self._running = False
+        self._planned: int | None = None
         self._live: list[dict[str, Any]] = []
+        self._recent: list[Any] = []   # the last runs' summaries, for the page's strip
+        self._recent_signed: dict[int, bool] = {}
         self._runs_recorded = 0
         self._subscribers: list[Deliver] = []
 
@@ -72,11 +77,17 @@ class LiveState:
         from ..store import ResultsStore
 
         run = signed = problem = last_ready = None
+        recent: list[Any] = []
+        recent_signed: dict[int, bool] = {}
         if self.paths.store.exists():
             store = ResultsStore(self.paths.store)
             latest = store.latest_run(self.code)
-            ready = [s for s in store.list_runs(site_code=self.code)
-                     if s.verdict is Verdict.READY]
+            every = store.list_runs(site_code=self.code)
+            recent = every[-RECENT_RUNS:]
+            # the strip marks each run signed or not, as history does
+            recent_signed, _ = signed_runs_check(store, [r.run_id for r in recent],
+                                                 self.paths.log, self.paths.key_dir)
+            ready = [s for s in every if s.verdict is Verdict.READY]
             last_ready = ready[-1].finished_at if ready else None
             if latest is not None:
                 checked, problem = signed_runs_check(store, [latest.run_id], self.paths.log,
@@ -91,6 +102,7 @@ class LiveState:
         with self._lock:
             self._run, self._signed, self._problem = run, signed, problem
             self._last_ready, self._run_families = last_ready, fams
+            self._recent, self._recent_signed = recent, recent_signed
 
     def _facts(self, signed: bool | None, last_ready: datetime | None) -> SiteFacts:
         return SiteFacts(site_code=self.code, version=__version__,
@@ -114,13 +126,40 @@ class LiveState:
     def page(self) -> dict[str, Any]:
         with self._lock:
             run, signed, running, live = self._run, self._signed, self._running, list(self._live)
-            problem = self._problem
+            problem, planned = self._problem, self._planned
+            recent, recent_signed = list(self._recent), dict(self._recent_signed)
         state = page_state(run, self.site, self.profile,
                            exam_start=next_exam(self.site, datetime.now(UTC)),
-                           next_run=self.next_run(), signed=signed, running=running, live=live)
+                           next_run=self.next_run(), signed=signed, running=running, live=live,
+                           planned=planned, runs=recent, runs_signed=recent_signed)
         state["problem"] = problem.to_dict() if problem else None
         state["run_now"] = self.run_now
         return state
+
+    def report_html(self) -> str | None:
+        """The latest run's proof report, made now from the store and the signed log
+        (HTML; the PDF is `readiness report`'s). None: no run yet."""
+        from ..report import render_html
+        from ..report.proof import NotProven, prove
+        from ..store import ResultsStore
+
+        with self._lock:
+            run = self._run
+        if run is None:
+            return None
+        evidence = attestations = None
+        if self.paths.log is not None and self.paths.log.exists():
+            try:
+                proof = prove(run, self.paths.log, self.paths.key_dir, self.paths.store)
+                evidence, attestations = proof.evidence, proof.attestations
+            except NotProven as err:
+                log.error("the report of the latest run cannot be made: %s", err.text.en)
+                return None
+        return render_html(run, profile=self.profile, site=self.site,
+                           store=ResultsStore(self.paths.store), evidence=evidence,
+                           attestations=attestations,
+                           secrets=list(self.site.secrets.values()),
+                           evidence_dir=self.paths.store.parent)
 
     def healthy(self) -> tuple[bool, Text]:
         with self._lock:
@@ -153,7 +192,10 @@ class LiveState:
 
     def watch(self, event: str, payload: object) -> None:
         """Called by the schedule's worker (readiness.schedule.runner.WATCHERS)."""
-        if event == "start":
+        if event == "planned" and isinstance(payload, int):
+            with self._lock:
+                self._planned = payload
+        elif event == "start":
             with self._lock:
                 self._running, self._live = True, []
         elif event == "check" and isinstance(payload, CheckResult):
@@ -161,12 +203,13 @@ class LiveState:
             with self._lock:
                 self._running = True
                 self._live.append(item)
+                item = {**item, "done": len(self._live), "total": self._planned}
             self._broadcast("check", item)
         elif event == "recorded":
             with self._lock:
                 self._runs_recorded += 1
         elif event == "end":
             with self._lock:
-                self._running = False
+                self._running, self._planned = False, None
             self.refresh()
             self._broadcast("state", self.page())
