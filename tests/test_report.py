@@ -424,6 +424,19 @@ def test_trends_are_inline_svg_with_the_three_runs(made: dict) -> None:
     assert uplink.count("<circle") == 3  # three runs, the current one ringed
     assert 'stroke="#111"' in uplink and "min 100" in uplink
     assert 'fill="#d63a3a"' in uplink  # the 95 Mbit/s run is below the floor
+    # every chart whose rule sets a minimum draws it: the cameras' too (CAM-COUNT's)
+    figures = part.split("</figure>")[:4]
+    assert all("min " in f for f in figures), [f[-300:] for f in figures]
+
+
+def test_a_first_run_draws_no_trend(room: dict, tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "one.sqlite")
+    store.save_run(room["run"], "manual")
+    run = store.latest_run()
+    page = write_report(run, tmp_path / "out", profile=room["profile"], site=room["site"],
+                        store=store, pdf=False).html.read_text(encoding="utf-8")
+    part = page[page.index('id="trends"'):page.index('id="attestations"')]
+    assert "<svg" not in part and "second stored run" in part
 
 
 def test_report_without_store_evidence_or_site_still_says_what_it_lacks(

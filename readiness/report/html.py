@@ -338,7 +338,21 @@ class _Page:
         if key == "seats_answering" and rooms and isinstance(th.get("min_seats"), int):
             return [Threshold(float(th["min_seats"] * rooms), f"min {th['min_seats'] * rooms}",
                               "#d63a3a", True)]
+        # cameras passing: the rule on their number is CAM-COUNT's, per room
+        count = self.profile.requirement("CAM-COUNT") if self.profile else None
+        per_room = count.thresholds.get("min_cameras") if count else None
+        if key == "cameras_passing" and rooms and isinstance(per_room, int):
+            need = per_room * rooms
+            return [Threshold(float(need), f"min {need}", "#d63a3a", True)]
         return []
+
+    def stored_runs(self) -> int:
+        """How many stored runs of this site there are up to this one."""
+        if self.store is None:
+            return 0
+        stamp = self.run.started_at
+        return sum(1 for r in self.store.list_runs(site_code=self.run.site_code)
+                   if r.started_at <= stamp + timedelta(seconds=1))
 
     def trends(self) -> list[dict[str, Any]] | None:
         if self.store is None:
@@ -346,6 +360,8 @@ class _Page:
         stamp = self.run.started_at
         if stamp.tzinfo is None:  # the store reads a naive time as UTC; so do we
             stamp = stamp.replace(tzinfo=UTC)
+        if self.stored_runs() < 2:
+            return []  # a trend needs two runs: one point is not a line
         current_id = getattr(self.run, "run_id", 0)
         charts = []
         for key in ("uplink_mbps", "slowest_seat_mbps", "seats_answering", "cameras_passing"):
