@@ -43,7 +43,7 @@ def vantage_words(run: RunRecord, host: str | None = None) -> Text:
     if not agents:
         return who
     return Text(f"{who.en} and {len(agents)} seat agent(s)",
-                f"{who.zh}及 {len(agents)} 个考位代理")
+                f"{who.zh} 及 {len(agents)} 个考位代理")
 
 
 def run_context(run: RunRecord, site: Site | None, host: str | None = None) -> RunContext:

@@ -99,7 +99,7 @@ def header_lines(run: RunRecord, lang: str, width: int, heading: Heading | None)
     ctx = heading.context if heading else None
     if ctx is not None:
         out += wrap(say(lang, f"Run {local(run.started_at, ctx.tz)} from ",
-                        f"检查时间 {local(run.started_at, ctx.tz)}，检测自")
+                        f"检查时间 {local(run.started_at, ctx.tz)}；测量自")
                     + ctx.vantage.get(lang), width, 2)
         out += wrap(say(lang, "Exam: ", "考试：") + ctx.exam.get(lang), width, 2)
     out += wrap(say(lang, "Verdict: ", "结论：") + VERDICT_WORDS[lang][run.verdict]
