@@ -43,6 +43,7 @@ def _drill_console(lang: str, tmp: Path) -> tuple[list[str], Path, str]:
     own lines, the check's summary and saved lines, its closing lines."""
     from rich.console import Console
 
+    from readiness.commands import main
     from readiness.commands.console import Heading, render_summary
     from readiness.commands.main import drill_checking, drill_closing, drill_opening, saved_lines
     from readiness.run_context import run_context
@@ -54,7 +55,8 @@ def _drill_console(lang: str, tmp: Path) -> tuple[list[str], Path, str]:
     drill_opening(console, lang)
     drill_checking(console, lang)
     render_summary(console, run, lang, [], heading=Heading(run_context(run, _site(tmp),
-                                                                       "proctor")))
+                                                                       "proctor")),
+                   after=main.DRILL_OWN_LINES + main.SAVED_LINES_BRIEF)
     saved_lines(console, lang, 1, head, tmp / "keys", [])
     drill_closing(console, lang, folder, 1)
     return console.export_text(styles=False).splitlines(), folder, head

@@ -141,38 +141,56 @@ def _figure_lines(run: RunRecord, lang: str, width: int) -> list[str]:
     return out
 
 
-# A fix takes at most this many lines with its figure; a longer one shows where and what
-# to do, whole, and leaves the figure to the report and the live page (same numbers).
+# A fix shows its figure when the whole line fits in this many screen lines; a longer
+# one shows where and what to do, whole, and leaves the figure to the report and the live
+# page (same numbers) unless the screen has room for it (`room`).
 FIX_LINES = 2
+FIX_LINES_WITH_ROOM = 3
+# one terminal screen: the summary and what the command prints after it
+SCREEN_LINES = 60
 
 
-def fix_lines(run: RunRecord, lang: str, width: int) -> list[str]:
-    """The numbered fix list, each line wrapped whole (readiness/fixlist.py says it)."""
+def fix_lines(run: RunRecord, lang: str, width: int, room: int | None = None) -> list[str]:
+    """The numbered fix list, each line wrapped whole (readiness/fixlist.py says it).
+    `room`: lines the list may take; spare lines show more figures, worst lines first."""
     words = STATUS_WORDS[lang]
     fixes = fix_list(run)
     if not fixes:
         return []
-    out = [say(lang, "Fix list, worst first (figures in full: the report, same numbers):",
-               "待修复，最严重的在前（完整数据见报告，编号相同）：")]
+    items = []
     for n, fix in enumerate(fixes, 1):
         head = f"{n:>2}. {words[fix.status]} "
         w = fix_words(fix, lang)
-        lines = wrap(fix_sentence(fix, lang, rules=False), width, 4, head)
-        if len(lines) > FIX_LINES and w.do:
-            lines = wrap(w.where + say(lang, ": ", "：") + w.do, width, 4, head)
-        out += lines
+        full = wrap(fix_sentence(fix, lang, rules=False), width, 4, head)
+        short = wrap(w.where + say(lang, ": ", "：") + w.do, width, 4, head) if w.do else full
+        items.append([full if len(full) <= FIX_LINES else short, full])
+    spare = None if room is None else room - 1 - sum(len(shown) for shown, _ in items)
+    for item in items:
+        shown, full = item
+        grows = len(full) - len(shown)
+        if shown is not full and len(full) <= FIX_LINES_WITH_ROOM and (
+                spare is None or grows <= spare):
+            item[0] = full
+            spare = None if spare is None else spare - grows
+    out = [say(lang, "Fix list, worst first (figures in full: the report, same numbers):",
+               "待修复，最严重的在前（完整数据见报告，编号相同）：")]
+    for shown, _ in items:
+        out += shown
     return out
 
 
 def summary_lines(run: RunRecord, lang: str, width: int = 80,
-                  show_passing: bool = False, heading: Heading | None = None) -> list[str]:
+                  show_passing: bool = False, heading: Heading | None = None,
+                  after: int = 0) -> list[str]:
     """The whole summary as plain lines of at most `width` cells: a header, the rules by
     verdict, the numbered fix list (and with -v each rule's figure and the passing
-    checks)."""
+    checks). `after`: lines printed around it on the same screen (the drill's own, the
+    saved run's): the fix list shows as many figures as one screen leaves room for."""
     out = header_lines(run, lang, width, heading)
     out.append("")
     out += _figure_lines(run, lang, width) if show_passing else rule_lines(run, lang, width)
-    fixes = fix_lines(run, lang, width)
+    room = SCREEN_LINES - after - len(out) - 1
+    fixes = fix_lines(run, lang, width, room)
     if fixes:
         out += ["", *fixes]
     if show_passing:
@@ -191,12 +209,13 @@ def _passing(run: RunRecord, lang: str, width: int) -> list[str]:
 
 
 def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Secret],
-                   show_passing: bool = False, heading: Heading | None = None) -> None:
+                   show_passing: bool = False, heading: Heading | None = None,
+                   after: int = 0) -> None:
     """Print the summary; colour only marks the verdict words, the words say it all."""
     styles = {w: STATUS_STYLE[s] for s, w in STATUS_WORDS[lang].items()}
     styles[VERDICT_WORDS[lang][run.verdict]] = VERDICT_STYLE[run.verdict]
     width = max(console.width, 40)
-    for line in summary_lines(run, lang, width, show_passing, heading):
+    for line in summary_lines(run, lang, width, show_passing, heading, after):
         text = RichText(scrub(line, secrets))
         text.highlight_words(list(styles), style="")
         for word, style in styles.items():

@@ -25,6 +25,11 @@ RUNS = Path("runs")
 DEFAULT_LOG = RUNS / "evidence.jsonl"
 DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
+# lines printed around a check's summary: the drill's (opening 2, closing 3), the saved
+# run's (its line and its chain head; with the store and the log for a check of its own)
+DRILL_OWN_LINES = 5
+SAVED_LINES_BRIEF = 2
+SAVED_LINES = 4
 TZ_HELP = ("the site file: times are shown in its timezone (default Asia/Shanghai, the "
            "site file's own default)")
 LAB_SPEC_HELP = ("lab spec (default: the shipped room, config/lab/room.yaml in a checkout; "
@@ -87,7 +92,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done, serial=args.serial)
     heading = Heading(run_context(record, site, socket.gethostname()))
-    render_summary(console, record, lang, secrets, show_passing=args.verbose, heading=heading)
+    # what shares the screen with the summary: the saved run's lines, and the drill's own
+    after = DRILL_OWN_LINES + SAVED_LINES_BRIEF if args.drill else SAVED_LINES + 2
+    after += len(plan.warnings)
+    render_summary(console, record, lang, secrets, show_passing=args.verbose, heading=heading,
+                   after=after)
     written = []
     for path, writer in ((args.json, write_json), (args.junit, write_junit)):
         if not path:
