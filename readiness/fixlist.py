@@ -19,16 +19,42 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from .results import NO_ACTION, SEVERITY, CheckResult, Finding, RunRecord, Status, Text, worst
-from .subject import Kind, Subject, label, name_of
+from .subject import (
+    Kind,
+    Subject,
+    aspect_words,
+    devices_label,
+    label,
+    member_label,
+    name_of,
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One thing to do on a line, and the figure that shows why."""
+
+    do: Text        # what to do ("" when the judge has no action to give)
+    figure: Text    # what is wrong, with its figure
+    who: Text | None = None  # on a line about several devices: which one
 
 
 @dataclass(frozen=True)
 class Fix:
     status: Status
-    where: Text
-    what: Text                       # each finding: what is wrong; what to do
+    where: Text                      # the place: room, seat or device, address, aspect
+    points: tuple[Point, ...]        # what to do, each with its figure
     requirements: tuple[str, ...]    # the line's rule first, then the rules it explains
+    rules: Text                      # the same rules by their names
     check_ids: tuple[str, ...]
+    subjects: tuple[Subject, ...]    # whom the line is about (a tapped seat finds its lines)
+
+    @property
+    def what(self) -> Text:
+        """The line's words after its place, as one sentence: for readers of plain text
+        (JSON); people read them through fix_words()."""
+        words = fix_words(self, "en"), fix_words(self, "zh")
+        return Text(*(_after_where(w, lang) for w, lang in zip(words, ("en", "zh"), strict=True)))
 
 
 def findings(r: CheckResult) -> list[Finding]:
@@ -170,68 +196,105 @@ def _place(subjects: list[Subject], seats: dict[str | None, list[str]]) -> Text:
     return _join(parts, "; ", "；")
 
 
-def _one(subject: Subject, aspect: str | None) -> Text:
-    return Text(label(subject, aspect, "en"), label(subject, aspect, "zh"))
+def _one(subject: Subject, aspects: list[str | None]) -> Text:
+    named = [a for a in dict.fromkeys(aspects) if a]
+    text = Text(label(subject, None, "en"), label(subject, None, "zh"))
+    if not named:
+        return text
+    return Text(f"{text.en} · {', '.join(aspect_words(a, 'en') for a in named)}",
+                f"{text.zh} · {'、'.join(aspect_words(a, 'zh') for a in named)}")
 
 
-def _said(f: Finding, about: Subject | None) -> Text:
-    """One finding: what is wrong; what to do (naming its subject when the line is
-    about another)."""
-    what, action = f.what, f.action
-    text = Text(what.en + (f"; {action.en}" if action.en else ""),
-                what.zh + (f"；{action.zh}" if action.zh else ""))
-    if f.subject is not None and f.subject != about:
-        who = Text(name_of(f.subject, "en"), name_of(f.subject, "zh"))
-        text = Text(f"{who.en}: {text.en}", f"{who.zh}：{text.zh}")
-    return text
+def _figure(f: Finding, about: Subject | None) -> Text:
+    """What a finding found, naming its subject when the line is about another."""
+    if f.subject is not None and about is not None and f.subject != about:
+        return Text(f"{name_of(f.subject, 'en')}: {f.what.en}",
+                    f"{name_of(f.subject, 'zh')}：{f.what.zh}")
+    return f.what
 
 
-def _also(reqs: list[str]) -> Text:
-    if not reqs:
-        return Text("", "")
-    # its own last sentence, so a line cut short for the screen still names the rules
-    return Text(f"; the same cause under {', '.join(reqs)}",
-                f"；{'、'.join(reqs)} 的问题也由此而来")
+def _points(units: list[_Unit], about: Subject | None) -> list[Point]:
+    """A point per distinct action of the units' leading findings (in their order); a
+    figure that differs between the folded subjects is the first one's, saying how many
+    others are alike."""
+    figures: OrderedDict[tuple[str, Text], list[Text]] = OrderedDict()
+    for u in units:
+        for f in findings(u.lead):
+            seen = figures.setdefault((f.code, f.action), [])
+            said = _figure(f, about)
+            if said not in seen:
+                seen.append(said)
+    points = []
+    for (_, action), said in figures.items():
+        first = said[0]
+        if len(said) > 1:
+            first = Text(f"{first.en} (and {len(said) - 1} more alike)",
+                         f"{first.zh}（另有 {len(said) - 1} 处同类）")
+        points.append(Point(action, first))
+    return points
 
 
-def _fix(group: list[_Unit], seats: dict[str | None, list[str]],
-         rank: dict[str, int]) -> Fix:
-    first = group[0]
-    req = first.lead.requirement
-    subjects = list(dict.fromkeys(u.subject for u in group))
-    if len(subjects) > 1:
-        where, about = _place(subjects, seats), None
+def _fix(groups: list[list[_Unit]], seats: dict[str | None, list[str]],
+         rank: dict[str, int], titles: dict[str, Text]) -> Fix:
+    """One line of one group, or of several groups on one machine (its things to do)."""
+    units = [u for g in groups for u in g]
+    subjects = list(dict.fromkeys(u.subject for u in units))
+    about = subjects[0] if len(subjects) == 1 else None
+    if about is None:
+        where = _place(subjects, seats)
+    elif (any(u.cause for u in units) or about != units[0].lead.subject
+          or len({u.lead.aspect for u in units}) > 1):
+        # a machine's root cause, a finding the room's check made about it, or several
+        # sides of it (its things to do say which): the machine
+        where = _one(about, [])
     else:
-        about = subjects[0]
-        own = about == first.lead.subject
-        aspects = {u.lead.aspect for u in group}
-        # a machine's root cause, or one subject's several aspects, names the machine only
-        single = own and len(aspects) == 1 and not any(u.cause for u in group)
-        where = _one(about, first.lead.aspect if single else None)
-    explained = [r for u in group for r in u.explained]
-    also = sorted({r.requirement for r in explained} - {req}, key=lambda q: rank.get(q, 99))
-    said = _join([_said(f, about) for f in findings(first.lead)], "; ", "；")
-    tail = _also(also)
+        where = _one(about, [units[0].lead.aspect])
+    reqs = list(dict.fromkeys(u.lead.requirement for u in units))
+    explained = [r for u in units for r in u.explained]
+    reqs += sorted({r.requirement for r in explained} - set(reqs),
+                   key=lambda q: rank.get(q, 99))
+    if len(groups) > 1 and about is None:
+        # several devices of a room, each with its own things to do
+        points = [Point(p.do, p.figure, Text(member_label(g[0].subject),
+                                             member_label(g[0].subject)))
+                  for g in groups for p in _points(g, g[0].subject)]
+        first = groups[0][0].subject
+        where = Text(devices_label(first.kind, first.room, len(groups), "en"),
+                     devices_label(first.kind, first.room, len(groups), "zh"))
+    else:
+        points = [p for g in groups for p in _points(g, about)]
+    names = [titles.get(q, Text(q, q)) for q in reqs]
     return Fix(
-        status=_worst(group),
-        where=Text(f"{req} · {where.en}", f"{req} · {where.zh}"),
-        what=Text(said.en + tail.en, said.zh + tail.zh),
-        requirements=(req, *also),
-        check_ids=tuple(c for u in group for c in (u.lead.check_id,
-                                                   *(r.check_id for r in u.explained))))
+        status=worst([u.lead.status for u in units]),
+        where=where,
+        points=tuple(dict.fromkeys(points)),
+        requirements=tuple(reqs),
+        rules=_join(names, " · ", "、"),
+        check_ids=tuple(c for u in units for c in (u.lead.check_id,
+                                                   *(r.check_id for r in u.explained))),
+        subjects=tuple(subjects))
 
 
-def _worst(group: list[_Unit]) -> Status:
-    # a root cause leads its machine's findings: none it explains is worse
-    return worst([u.lead.status for u in group])
+def _group_key(u: _Unit) -> tuple[object, ...]:
+    # equal keys: the same things to do about the same findings, whatever the rule or the
+    # figure (a leak seen from 36 seats under two rules is one thing to fix)
+    return u.cause, tuple(dict.fromkeys((f.code, f.action) for f in findings(u.lead)))
+
+
+def _lone_machine(group: list[_Unit]) -> Subject | None:
+    subjects = {u.subject for u in group}
+    one = subjects.pop() if len(subjects) == 1 else None
+    return one if one is not None and one.is_machine and one.kind is not Kind.SEAT else None
 
 
 def fix_list(run: RunRecord) -> list[Fix]:
-    """Every problem of the run as one line each, worst first, then in the profile's
+    """Every problem of the run on one line each, worst first, then in the profile's
     order of rules (the run's order), the lines that fold more subjects first."""
     rank: dict[str, int] = {}
+    titles: dict[str, Text] = {}
     for r in run.results:
         rank.setdefault(r.requirement, len(rank))
+        titles.setdefault(r.requirement, r.title)
     order = {r.check_id: i for i, r in enumerate(run.results)}
     in_room: dict[str | None, set[str]] = {}
     for r in run.results:
@@ -240,8 +303,65 @@ def fix_list(run: RunRecord) -> list[Fix]:
     seats = {room: sorted(names, key=_natural) for room, names in in_room.items()}
     problems = [r for r in run.results if _is_problem(r, run.required)]
     groups: OrderedDict[tuple[object, ...], list[_Unit]] = OrderedDict()
-    for unit in sorted(_units(problems, order), key=lambda u: u.order):
-        groups.setdefault(unit.key, []).append(unit)
+    units = sorted(_units(problems, order), key=lambda u: (-SEVERITY[u.lead.status], u.order))
+    for unit in units:
+        groups.setdefault(_group_key(unit), []).append(unit)
     ranked = sorted(groups.values(), key=lambda g: (
         -SEVERITY[_worst(g)], rank.get(g[0].lead.requirement, 99), -len(g), g[0].order))
-    return [_fix(group, seats, rank) for group in ranked]
+    # one device's several problems of one severity: one line naming each thing to do
+    lines: OrderedDict[object, list[list[_Unit]]] = OrderedDict()
+    for i, group in enumerate(ranked):
+        machine = _lone_machine(group)
+        key: object = (machine, _worst(group)) if machine else i
+        if machine is not None and machine.kind is Kind.CAMERA:
+            # the cameras of a room: one walk round the room, each with what to do
+            key = (machine.kind, machine.room, _worst(group))
+        lines.setdefault(key, []).append(group)
+    return [_fix(gs, seats, rank, titles) for gs in lines.values()]
+
+
+def _worst(group: list[_Unit]) -> Status:
+    # a root cause leads its machine's findings: none it explains is worse
+    return worst([u.lead.status for u in group])
+
+
+# ---------------------------------------------------------------- how a line reads
+
+
+@dataclass(frozen=True)
+class FixWords:
+    """A line of the fix list in one language, in the order people read it: where to go,
+    what to do there, the figure that shows why, the rules it is about."""
+
+    where: str
+    do: str
+    figure: str
+    rules: str
+
+
+def _who(p: Point, text: str, lang: str) -> str:
+    if p.who is None:
+        return text
+    return f"{p.who.get(lang)}{'：' if lang == 'zh' else ': '}{text}"
+
+
+def fix_words(fix: Fix, lang: str) -> FixWords:
+    zh = lang == "zh"
+    sep = "；" if zh else "; "
+    do = sep.join(dict.fromkeys(_who(p, p.do.get(lang), lang) for p in fix.points
+                                if p.do.get(lang)))
+    figure = sep.join(dict.fromkeys(_who(p, p.figure.get(lang), lang) for p in fix.points))
+    return FixWords(fix.where.get(lang), do, figure, fix.rules.get(lang))
+
+
+def _after_where(w: FixWords, lang: str, rules: bool = True) -> str:
+    if lang == "zh":
+        return (f"{w.do}。" if w.do else "") + w.figure + (f"（{w.rules}）" if rules else "")
+    return (f"{w.do} — " if w.do else "") + w.figure + (f" [{w.rules}]" if rules else "")
+
+
+def fix_sentence(fix: Fix, lang: str, rules: bool = True) -> str:
+    """The whole line as one sentence (the console wraps it): where, what to do, the
+    figure, the rules (by name)."""
+    w = fix_words(fix, lang)
+    return w.where + ("：" if lang == "zh" else ": ") + _after_where(w, lang, rules)

@@ -166,3 +166,22 @@ def label(subject: Subject, aspect: str | None, lang: str) -> str:
 def aspect_words(aspect: str, lang: str) -> str:
     en, zh = ASPECTS.get(aspect, (aspect, aspect))
     return zh if lang == "zh" else en
+
+
+# several devices of a kind in one room, said once before each is named by its own name
+_MANY: dict[Kind, tuple[str, str]] = {
+    Kind.CAMERA: ("room {room}: {n} cameras", "考场 {room}：{n} 个摄像头"),
+}
+
+
+def devices_label(kind: Kind, room: str | None, n: int, lang: str) -> str:
+    """"room lab: 4 cameras", the heading of a line naming each by `member_label`."""
+    en, zh = _MANY.get(kind, ("room {room}: {n} × " + kind.value, "考场 {room}：{n} 个 "
+                              + kind.value))
+    return (zh if lang == "zh" else en).format(room=room or "", n=n)
+
+
+def member_label(subject: Subject) -> str:
+    """A device under a `devices_label` heading: its own name and address, "cam-2
+    (198.18.10.202)" (the same in both languages: the site file's name)."""
+    return subject.name + (f" ({subject.address})" if subject.address else "")

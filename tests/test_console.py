@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from readiness.commands.console import _TOKENS, summary_lines
-from readiness.fixlist import fix_list
+from readiness.commands.console import summary_lines
+from readiness.fixlist import fix_list, fix_words
 from readiness.results import RunRecord, Status, worst
 from readiness.serve.importing import run_from_json
 from readiness.subject import Kind
-from readiness.words import STATUS_WORDS
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL = Path(__file__).parent / "fixtures" / "drill_result.json"
@@ -28,37 +27,69 @@ def drill_run() -> RunRecord:
     return run_from_json(json.loads(DRILL.read_text()))
 
 
-def _words(text: str) -> set[str]:
-    """The unbreakable pieces of a finding: words, addresses, URLs (not CJK characters)."""
-    # a cut may drop the punctuation after a word ("Host:" -> "Host"), never a letter
-    return {t.rstrip(",;:.…") for t in _TOKENS.findall(text)
-            if not t.isspace() and len(t.rstrip(",;:.…")) > 1}
+def _site(tmp: Path):
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).parent))
+    from serve_site import make_site
+
+    from readiness.config.load import load_site
+
+    return load_site(make_site(tmp, "LAB-0001"), {"cbec", "eda"})
+
+
+def _drill_console(lang: str, tmp: Path) -> tuple[list[str], Path, str]:
+    """What `readiness drill` prints at 80 columns, made by the functions it calls: its
+    own lines, the check's summary and saved lines, its closing lines."""
+    from rich.console import Console
+
+    from readiness.commands import main
+    from readiness.commands.console import Heading, render_summary
+    from readiness.commands.main import drill_checking, drill_closing, drill_opening, saved_lines
+    from readiness.run_context import run_context
+
+    run = drill_run()
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    folder = tmp / "runs" / "drill-20261207-092427+0800"
+    head = "9f2c" * 16
+    drill_opening(console, lang)
+    drill_checking(console, lang)
+    render_summary(console, run, lang, [], heading=Heading(run_context(run, _site(tmp),
+                                                                       "proctor")),
+                   after=main.DRILL_OWN_LINES + main.SAVED_LINES_BRIEF)
+    saved_lines(console, lang, 1, head, tmp / "keys", [])
+    drill_closing(console, lang, folder, 1)
+    return console.export_text(styles=False).splitlines(), folder, head
+
+
+CLOSING = set("、，。；：！？）」』】》％")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("width", [80, 120])
-def test_drill_summary_fits_and_breaks_no_word(lang: str, width: int) -> None:
-    run = drill_run()
-    lines = summary_lines(run, lang, width)
-    fixes = fix_list(run)
-    rules = len({r.requirement for r in run.results})
-    # a header, one line per rule, at most two lines per fix: a screen, not a page
-    assert len(lines) <= 2 + 1 + rules + 2 + 2 * len(fixes) and len(fixes) <= 25, \
-        "\n".join(lines)
-    assert all(cell_len(line) <= width for line in lines), \
-        [line for line in lines if cell_len(line) > width]
-    # every piece on screen is a whole word of what the run said: none was cut in two
-    said = set()
-    for r in run.results:
-        said |= _words(r.message.get(lang)) | _words(r.label(lang))
-        said |= _words(r.requirement) | _words(r.title.get(lang))
-    for fix in fixes:
-        said |= _words(fix.where.get(lang)) | _words(fix.what.get(lang))
-    said |= set(STATUS_WORDS[lang].values()) | {str(n) for n in range(1, 100)}
-    shown = lines[lines.index(next(x for x in lines if re.match(r" 1\. ", x))):]
-    broken = [t for line in shown for t in _words(line)
-              if t not in said]
-    assert not broken, broken
+def test_drill_console_fits_60_lines_and_cuts_nothing(lang: str, tmp_path: Path) -> None:
+    lines, folder, head = _drill_console(lang, tmp_path)
+    assert len(lines) <= 60, "\n".join(lines)
+    # no line is cut ("…") nor wider than the screen, but for a path standing alone
+    assert not any("…" in line for line in lines), [x for x in lines if "…" in x]
+    assert all(cell_len(x) <= 80 or len(x.split()) == 1 for x in lines), \
+        [x for x in lines if cell_len(x) > 80]
+    # the folder and the chain head: whole, each on a line of its own
+    assert str(folder) in [x.strip() for x in lines]
+    assert head in [x.strip() for x in lines]
+    # Chinese: no line starts with closing punctuation
+    assert not [x for x in lines if x.strip() and x.strip()[0] in CLOSING]
+    # every fix item says where and what to do, whole, in its numbered lines
+    fixes = fix_list(drill_run())
+    starts = [i for i, x in enumerate(lines) if re.match(r"\s?\d+\. ", x)]
+    assert len(starts) == len(fixes)
+    ends = starts[1:] + [next(i for i in range(starts[-1] + 1, len(lines))
+                              if not lines[i].startswith("    "))]
+    for fix, a, b in zip(fixes, starts, ends, strict=True):
+        said = "".join("".join(lines[a:b]).split())
+        words = fix_words(fix, lang)
+        for part in (words.where, words.do):
+            assert "".join(part.split()) in said, (part, lines[a:b])
+        assert said.startswith("".join(f"{fixes.index(fix) + 1}.".split()))
 
 
 def test_each_problem_is_one_item_worst_first() -> None:
@@ -68,36 +99,51 @@ def test_each_problem_is_one_item_worst_first() -> None:
     statuses = [f.status for f in fixes]
     assert statuses == sorted(statuses, key=lambda s: ["fail", "error", "warn", "skip"].index(s))
     # the same finding on 36 seats is one line naming the seats left out, and what to do
-    spec = [line for line in en if line.startswith("SEAT-SPEC")]
-    assert len(spec) == 1 and "36 of 40 seats (all but A09, A13, A21, A32)" in spec[0]
-    assert "disk 274.9 GB, below the minimum 500 GB; fit at least 500 GB of disk" in spec[0]
+    spec = [f for f in fixes if f.requirements[0] == "SEAT-SPEC"]
+    assert len(spec) == 1 and spec[0].where.en == "36 of 40 seats (all but A09, A13, A21, A32)"
+    words = fix_words(spec[0], "en")
+    assert "disk 274.9 GB, below the minimum 500 GB" in words.figure
+    assert words.do.startswith("fit at least 500 GB of disk")
     # a seat without an agent is one line, led by its worst finding under that rule
-    a09 = [f for f in fixes if "A09 (" in f.where.en]
+    a09 = [f for f in fixes if f.where.en.startswith("seat A09 (")]
     assert len(a09) == 1 and a09[0].status is Status.WARN
     assert a09[0].requirements == ("WAN-POLICY", "LAN-SPEED", "SEAT-SPEC")
-    assert a09[0].what.en.startswith("no agent answers; start `readiness agent`")
+    assert fix_words(a09[0], "en").do == "start `readiness agent` on that PC"
     # seats that do not answer at all: one line, the cause first, naming what it explains
-    off = next(f for f in fixes if f.where.en.startswith("LAN-SUBNET · 3 seats (A13, A21, A32)"))
-    assert off.what.en.startswith("nothing answers (10 pings, 3 TCP connects to port 8765, ARP)")
+    off = next(f for f in fixes if f.where.en == "3 seats (A13, A21, A32)")
+    assert fix_words(off, "en").figure == \
+        "nothing answers (10 pings, 3 TCP connects to port 8765, ARP)"
     assert off.requirements == ("LAN-SUBNET", "LAN-SPEED", "LAN-FIXED-IP", "WAN-POLICY",
                                 "SEAT-SPEC")
-    # ... and where the seat on a mistyped subnet really is, with the address to set
-    a21 = [f for f in fixes if f.where.en.endswith("seat A21 (198.18.10.121)")]
-    assert [f.requirements[0] for f in a21] == ["LAN-SUBNET", "LAN-FIXED-IP"]
-    assert all(f.what.en.endswith("; set its address to 198.18.10.121") for f in a21)
+    # ... and where the seat on a mistyped subnet really is, with the address to set: one
+    # line for the two rules that saw it
+    a21 = [f for f in fixes if f.where.en == "seat A21 (198.18.10.121)"]
+    assert [f.requirements for f in a21] == [("LAN-SUBNET", "LAN-FIXED-IP")]
+    assert a21[0].status is Status.FAIL
+    assert fix_words(a21[0], "en").do == "set its address to 198.18.10.121"
     # the room's own count is a line of its own, which says what to do
-    seats = next(f for f in fixes if f.where.en == "LAN-SEATS · room lab")
-    assert seats.what.en == ("only 37 of 40 seats answer; the rule needs 40; fix or replace "
-                             "the seats marked fail under LAN-SUBNET")
+    seats = next(f for f in fixes if f.requirements == ("LAN-SEATS",))
+    assert seats.where.en == "room lab"
+    assert fix_words(seats, "en").do == "fix or replace the seats marked fail under LAN-SUBNET"
     # a seat that drops ping but answers is a warn of its own, not a failed seat
-    a05 = [f for f in fixes if "A05 (" in f.where.en]
+    a05 = [f for f in fixes if f.where.en.startswith("seat A05 (")]
     assert [(f.status, f.requirements[0]) for f in a05] == [(Status.WARN, "LAN-SUBNET")]
     # the conflict at A31's address, seen by its own check and by the room's: one line
-    a31 = next(f for f in fixes if f.where.en == "LAN-FIXED-IP · seat A31 (198.18.10.131)")
+    a31 = next(f for f in fixes if f.where.en == "seat A31 (198.18.10.131)")
     assert set(a31.check_ids) == {"LAN-FIXED-IP/lab/198.18.10.131/arp",
                                   "LAN-FIXED-IP/lab/l2-conflicts"}
-    rogue = next(f for f in fixes if f.where.en == "LAN-FIXED-IP · room lab · DHCP servers")
-    assert "unplug the rogue DHCP server at 198.18.10.250" in rogue.what.en
+    rogue = next(f for f in fixes if f.where.en == "room lab · DHCP servers")
+    assert "unplug the rogue DHCP server at 198.18.10.250" in fix_words(rogue, "en").do
+    # the router's leak, seen from 36 seats under two rules: one line, one thing to do
+    leak = [f for f in fixes if "filter" in fix_words(f, "en").do
+            and f.where.en.startswith("36 of 40 seats")]
+    assert len(leak) == 1 and leak[0].requirements == ("WAN-POLICY", "FILTER-FEATURES")
+    # the router's own failures: one line naming each thing to do there
+    router = [f for f in fixes if f.where.en == "router (198.18.10.1)"]
+    assert len(router) == 1 and len(router[0].points) == 3
+    # a room's failing cameras: one walk round the room, each camera with its fix
+    cams = next(f for f in fixes if f.where.en == "room lab: 4 cameras")
+    assert "cam-5 (198.18.10.205): restart the camera" in fix_words(cams, "en").do
     # a line's verdict is its leading finding's: no FAIL line says a warn's words
     for f in fixes:
         ids = set(f.check_ids)
@@ -106,18 +152,24 @@ def test_each_problem_is_one_item_worst_first() -> None:
     # a seat's download and upload through its 100M link: one line about the seat
     speed = [f for f in fixes if f.requirements[0] == "LAN-SPEED"]
     assert [(f.status, f.where.en) for f in speed] == [
-        (Status.WARN, "LAN-SPEED · seat A07 (198.18.10.107)")]
+        (Status.WARN, "seat A07 (198.18.10.107)")]
     assert set(speed[0].check_ids) == {"LAN-SPEED/lab/A07/download", "LAN-SPEED/lab/A07/upload"}
     # every problem of the run is on exactly one line (nothing failing is dropped)
     listed = [c for f in fixes for c in f.check_ids]
     failing = {r.check_id for r in run.results if r.status in (Status.FAIL, Status.ERROR)}
     assert failing <= set(listed) and len(listed) == len(set(listed))
-    # no rule with a problem is left unnamed on the screen's lines
+    # no rule with a problem is left unnamed on the screen's lines, nor in a line's words
     text = "\n".join(summary_lines(run, "en", 80))
-    fix_part = text[text.index("Fix list"):]
+    named = {q for f in fixes for q in f.requirements}
     for r in run.results:
         if r.status in (Status.FAIL, Status.ERROR, Status.WARN):
-            assert r.requirement in fix_part, r.requirement
+            assert r.requirement in text and r.requirement in named, r.requirement
+    # ... by name, in each language
+    titles = {r.requirement: r.title for r in run.results}
+    for f in fixes:
+        for lang in ("en", "zh"):
+            assert titles[f.requirements[0]].get(lang) in f.rules.get(lang)
+    assert len(en) == len(fixes) <= 17
 
 
 def test_every_problem_of_the_drill_has_findings_that_do_not_name_their_seat() -> None:

@@ -20,6 +20,7 @@ from readiness.fixlist import (
     _subject,
     findings,
     fix_list,
+    fix_words,
 )
 from readiness.judges import lan, layer2
 from readiness.judges.seat import judge_seat_spec
@@ -145,9 +146,17 @@ def _room_run() -> RunRecord:
 
 
 def _line(fixes: list[Fix], where_starts: str) -> Fix:
-    found = [f for f in fixes if f.where.en.startswith(where_starts)]
-    assert len(found) == 1, ([f.where.en for f in fixes], where_starts)
+    """The line of a rule about a place: "SEAT-SPEC · 6 of 8 seats"."""
+    req, where = where_starts.split(" · ", 1)
+    found = [f for f in fixes if f.requirements[0] == req and f.where.en.startswith(where)]
+    assert len(found) == 1, ([(f.requirements[0], f.where.en) for f in fixes], where_starts)
     return found[0]
+
+
+def _said(fix: Fix, lang: str = "en") -> str:
+    """The line's words after its place, as people read them: what to do, the figure."""
+    words = fix_words(fix, lang)
+    return f"{words.figure}; {words.do}" if words.do else words.figure
 
 
 def test_the_real_judges_findings_fold_into_one_line_per_problem() -> None:
@@ -157,13 +166,14 @@ def test_the_real_judges_findings_fold_into_one_line_per_problem() -> None:
                                                key=lambda s: -SEVERITY[s])
     # the same finding on six of eight seats: one line, named by the seats left out
     spec = _line(fixes, "SEAT-SPEC · 6 of 8 seats (all but A07–A08)")
-    assert spec.what.en == ("disk 274.9 GB, below the minimum 500 GB; fit at least 500 GB "
-                            "of disk, or seat the candidate at another PC")
-    assert "硬盘 274.9 GB，低于最低要求 500 GB" in spec.what.zh
+    assert _said(spec) == ("disk 274.9 GB, below the minimum 500 GB; fit at least 500 GB "
+                           "of disk, or seat the candidate at another PC")
+    assert "硬盘 274.9 GB，低于最低要求 500 GB" in _said(spec, "zh")
     # a seat that does not answer: one line, its cause first, naming what it explains
     off = _line(fixes, "LAN-SUBNET · seat A08 (198.18.10.108)")
-    assert off.status is Status.FAIL and off.what.en.startswith("nothing answers (10 pings")
-    assert off.what.en.endswith("; the same cause under LAN-FIXED-IP, SEAT-SPEC")
+    assert off.status is Status.FAIL and _said(off).startswith("nothing answers (10 pings")
+    # (this run's rules are titled by their ids)
+    assert off.rules.en == "LAN-SUBNET · LAN-FIXED-IP · SEAT-SPEC"
     assert off.requirements == ("LAN-SUBNET", "LAN-FIXED-IP", "SEAT-SPEC")
     assert set(off.check_ids) == {r.check_id for r in run.results if r.subject == _seat(8)
                                   and r.status is not Status.PASS}
@@ -171,12 +181,12 @@ def test_the_real_judges_findings_fold_into_one_line_per_problem() -> None:
     a05 = _line(fixes, "LAN-FIXED-IP · seat A05 (198.18.10.105)")
     assert set(a05.check_ids) == {f"LAN-FIXED-IP/{ROOM}/198.18.10.105/arp",
                                   f"LAN-FIXED-IP/{ROOM}/l2-conflicts"}
-    assert a05.what.en.startswith("2 machines answer at its address (02:52:44:59:01:69, "
-                                  "02:52:44:59:02:ce)")
+    assert _said(a05).startswith("2 machines answer at its address (02:52:44:59:01:69, "
+                                 "02:52:44:59:02:ce)")
     # a room-wide finding is one line that says what to do
     dhcp = _line(fixes, "LAN-FIXED-IP · room r1 · DHCP servers")
-    assert "unplug the rogue DHCP server at 198.18.10.250" in dhcp.what.en
-    assert "198.18.10.250" in dhcp.what.zh and "DHCP" in dhcp.what.zh
+    assert "unplug the rogue DHCP server at 198.18.10.250" in fix_words(dhcp, "en").do
+    assert "198.18.10.250" in fix_words(dhcp, "zh").do and "DHCP" in _said(dhcp, "zh")
     assert len(fixes) == 4
     _assert_partition(run, fixes)
 
@@ -194,12 +204,12 @@ def test_a_seat_without_its_agent_is_one_line_of_the_checks_that_needed_it() -> 
     run = RunRecord("Room", "R-1", "cbec", Text("c", "c"), NOW, NOW, Verdict.NOT_READY,
                     [slow, *absent], set())
     fixes = fix_list(run)
-    assert [(f.status, f.where.en) for f in fixes] == [
-        (Status.FAIL, "LAN-SUBNET · seat A09 (198.18.10.109)"),
-        (Status.WARN, "WAN-POLICY · seat A09 (198.18.10.109)")]
-    assert fixes[0].what.en.startswith("lost 6 of 10 pings (60 %); check the cable")
-    assert fixes[1].what.en == ("no agent answers; start `readiness agent` on that PC; the "
-                                "same cause under LAN-SPEED, SEAT-SPEC")
+    assert [(f.status, f.requirements[0], f.where.en) for f in fixes] == [
+        (Status.FAIL, "LAN-SUBNET", "seat A09 (198.18.10.109)"),
+        (Status.WARN, "WAN-POLICY", "seat A09 (198.18.10.109)")]
+    assert _said(fixes[0]).startswith("lost 6 of 10 pings (60 %); check the cable")
+    assert _said(fixes[1]) == "no agent answers; start `readiness agent` on that PC"
+    assert fixes[1].requirements == ("WAN-POLICY", "LAN-SPEED", "SEAT-SPEC")
     _assert_partition(run, fixes)
 
 
@@ -207,8 +217,10 @@ def test_a_seat_without_its_agent_is_one_line_of_the_checks_that_needed_it() -> 
 
 
 def _assert_partition(run: RunRecord, fixes: list[Fix]) -> None:
-    """Every problem is on exactly one line; a line folds only results of one rule with
-    the same findings, and the causes of the machines it explains."""
+    """Every problem is on exactly one line; a line folds only results with the same
+    things to do (findings' codes and actions, whatever the rule or the figure) and the
+    causes of the machines it explains, or the several problems of one device (the
+    cameras of one room), each said on it."""
     by_id = {r.check_id: r for r in run.results}
     listed = [c for f in fixes for c in f.check_ids]
     problems = {r.check_id for r in run.results if _is_problem(r, run.required)}
@@ -219,10 +231,24 @@ def _assert_partition(run: RunRecord, fixes: list[Fix]) -> None:
         results = [by_id[c] for c in fix.check_ids]
         assert fix.status is worst([r.status for r in results])
         assert results[0].requirement == fix.requirements[0]
-        keys = {(r.requirement, tuple(_key(f) for f in findings(r)))
+        assert {r.requirement for r in results} == set(fix.requirements)
+        subjects = {_subject(r) for r in results}
+        device = (all(s.is_machine and s.kind is not Kind.SEAT for s in subjects)
+                  and (len(subjects) == 1 or {(s.kind, s.room) for s in subjects}
+                       == {(Kind.CAMERA, next(iter(subjects)).room)}))
+        keys = {tuple(dict.fromkeys((f.code, f.action) for f in findings(r)))
                 for r in results if not _pure_cause(r)}
         causes = [r for r in results if _pure_cause(r)]
-        # lines of root causes: their machines' causes only; other lines: one finding set
+        # each thing to do on the line is said on it
+        for r in results:
+            if r in causes and r is not results[0]:
+                continue  # a machine's cause: said by the line's lead, or explained by it
+            for f in findings(r):
+                assert any(p.do == f.action for p in fix.points), (fix.where.en, f.code)
+        if device:
+            continue
+        # lines of root causes: their machines' causes only; other lines: one set of
+        # things to do
         assert len(keys) <= 1 and not (keys and causes), fix.where.en
         # each machine on a cause's line is led there by its worst cause, of the line's rule
         leads = {(r.requirement, tuple(_key(f) for f in r.findings)) for r in causes
@@ -272,12 +298,14 @@ def _run(draw: st.DrawFn) -> RunRecord:
 
 @settings(max_examples=300, deadline=None)
 @given(_run())
-def test_any_findings_are_partitioned_and_never_merged_across_rules_or_words(
+def test_any_findings_are_partitioned_and_merged_only_by_what_to_do(
         run: RunRecord) -> None:
     fixes = fix_list(run)
     _assert_partition(run, fixes)
     for fix in fixes:
         assert fix.where.en and fix.where.zh and fix.what.en and fix.what.zh
+        for lang in ("en", "zh"):
+            assert fix_words(fix, lang).figure
 
 
 def test_a_result_stored_before_findings_is_its_own_line_in_its_own_words() -> None:
@@ -286,4 +314,5 @@ def test_a_result_stored_before_findings_is_its_own_line_in_its_own_words() -> N
                        Text(f"seat {s.name} is off", f"考位 {s.name} 未开机"), {}, {}, None,
                        NOW, 0.0, f"old/{s.name}") for s in seats]
     run = RunRecord("s", "S", "cbec", Text("c", "c"), NOW, NOW, Verdict.NOT_READY, old, set())
-    assert [f.what.en for f in fix_list(run)] == ["seat A01 is off", "seat A02 is off"]
+    assert [fix_words(f, "en").figure for f in fix_list(run)] == ["seat A01 is off",
+                                                                    "seat A02 is off"]

@@ -81,7 +81,7 @@ def test_a_check_after_an_edited_sweep_cell_warns_and_goes_on(tmp_path: Path,
     site, store = _site(tmp_path), tmp_path / "runs" / "readiness.sqlite"
     first = _check(netns, site, store)
     assert first.returncode == 1, first.stdout + first.stderr  # a room with nobody in it
-    assert "Saved as run 1" in first.stdout
+    assert "Run 1 saved" in first.stdout
     # one cell edited by hand: the sweep's hosts as a list instead of address -> MACs
     with sqlite3.connect(store) as db:
         edited = db.execute(
@@ -95,7 +95,7 @@ def test_a_check_after_an_edited_sweep_cell_warns_and_goes_on(tmp_path: Path,
     assert "internal error" not in out and second.returncode == 1, out
     assert "previous run 1" in out and "measured.hosts is a list" in out, out
     assert "LAN-SUBNET/r1/l2-sweep" in out and "is skipped" in out
-    assert "Saved as run 2" in second.stdout
+    assert "Run 2 saved" in second.stdout
     # the run after that compares with run 2, which is whole again: no warning
     third = _check(netns, site, store)
     assert third.returncode == 1 and "skipped" not in third.stdout + third.stderr

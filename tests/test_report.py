@@ -297,7 +297,8 @@ def made(room: dict) -> dict:
 
 def test_the_command_writes_the_report_of_the_latest_run(made: dict, room: dict) -> None:
     assert made["code"] == 0, made["console"]
-    assert made["html"].name == "report-GX-2026-017-20261204-160000.html"
+    # the site's time, with its offset: the name says which zone it was written in
+    assert made["html"].name == "report-GX-2026-017-20261204-160000+0800.html"
     assert "报告" in made["console"] and room["recorded"].head in made["console"]
 
 
@@ -329,7 +330,9 @@ def test_every_requirement_with_verdict_citation_measured_and_threshold(
     speed = page[page.index('<strong class="mono">LAN-SPEED</strong>'):]
     speed = speed[:speed.index("</tr>")]
     assert "st-error" in speed and DEAD_SEAT in speed
-    assert "gigabit_class_min_mbps = 500" in speed
+    # thresholds in plain words in both languages, never a config key
+    assert "gigabit class from 500 Mbit/s" in speed and "千兆级：500 Mbit/s 起" in speed
+    assert "gigabit_class_min_mbps" not in speed
     # the slow seat's figure is on its own line of the appendix
     appendix = page[page.index('id="appendix"'):]
     assert re.search(rf'data-requirement="LAN-SPEED" data-status="warn" data-kind="seat" '
@@ -337,7 +340,8 @@ def test_every_requirement_with_verdict_citation_measured_and_threshold(
                      appendix)
     wan = page[page.index('<strong class="mono">WAN-FLOOR</strong>'):]
     wan = wan[:wan.index("</tr>")]
-    assert "<strong>212 Mbit/s</strong>" in wan and "floor_mbps = 100 Mbit/s" in wan
+    assert "<strong>212 Mbit/s</strong>" in wan and "at least 100 Mbit/s each way" in wan
+    assert "floor_mbps" not in wan
 
 
 def test_seat_map_has_one_cell_per_seat_coloured_by_its_worst_result(made: dict) -> None:
@@ -420,6 +424,19 @@ def test_trends_are_inline_svg_with_the_three_runs(made: dict) -> None:
     assert uplink.count("<circle") == 3  # three runs, the current one ringed
     assert 'stroke="#111"' in uplink and "min 100" in uplink
     assert 'fill="#d63a3a"' in uplink  # the 95 Mbit/s run is below the floor
+    # every chart whose rule sets a minimum draws it: the cameras' too (CAM-COUNT's)
+    figures = part.split("</figure>")[:4]
+    assert all("min " in f for f in figures), [f[-300:] for f in figures]
+
+
+def test_a_first_run_draws_no_trend(room: dict, tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "one.sqlite")
+    store.save_run(room["run"], "manual")
+    run = store.latest_run()
+    page = write_report(run, tmp_path / "out", profile=room["profile"], site=room["site"],
+                        store=store, pdf=False).html.read_text(encoding="utf-8")
+    part = page[page.index('id="trends"'):page.index('id="attestations"')]
+    assert "<svg" not in part and "second stored run" in part
 
 
 def test_report_without_store_evidence_or_site_still_says_what_it_lacks(

@@ -169,6 +169,68 @@ def test_the_full_json_is_attached_not_printed(drill_pdf: dict) -> None:
     assert '"attempts"' not in html and "&#34;attempts&#34;" not in html
 
 
+@pytest.fixture(scope="module")
+def recorded_drill_pdf(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The report of the recorded drill (tests/fixtures/drill_result.json), stored and
+    signed as `readiness drill` records it (trigger "drill"), printed by Chromium, each
+    page's text read back: no lab needed."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from serve_site import drill_doc, make_site
+
+    from readiness.evidence.recording import record_run
+    from readiness.serve.importing import run_from_json
+
+    need(find_chromium(), "Chromium")
+    pdftotext = need(shutil.which("pdftotext"), "pdftotext (poppler-utils)")
+    folder = tmp_path_factory.mktemp("recorded-drill")
+    site = make_site(folder, "LAB-0001")
+    done = record_run(run_from_json(drill_doc("LAB-0001")), [], trigger="drill",
+                      log_path=folder / "evidence.jsonl", key_dir=folder / "keys",
+                      store_path=folder / "readiness.sqlite", evidence_dir=None)
+    out = folder / "report"
+    console = Console(width=120, record=True)
+    code = report(console, folder / "readiness.sqlite", out, latest=True,
+                  evidence_log=folder / "evidence.jsonl", key_dir=folder / "keys",
+                  lang="en", pdf=True, report_lang="zh", config=site)
+    assert code == 0, console.export_text()
+    pdf = next(out.glob("*.pdf"))
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
+        ["pdfinfo", str(pdf)], capture_output=True, text=True, timeout=60).stdout).group(1))
+    texts = [subprocess.run([pdftotext, "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"],
+                            capture_output=True, text=True, timeout=60).stdout
+             for n in range(1, pages + 1)]
+    return {"texts": texts, "head": done.head, "run_id": done.run_id}
+
+
+def test_every_page_carries_its_number_the_footer_and_the_drill_mark(
+        recorded_drill_pdf: dict) -> None:
+    texts, head = recorded_drill_pdf["texts"], recorded_drill_pdf["head"]
+    assert 1 < len(texts) <= 20
+    for n, text in enumerate(texts, 1):
+        flat = " ".join(text.split())
+        # page x/N, the site code, the run number and the whole chain head
+        assert f"page {n}/{len(texts)}" in flat, (n, flat[-300:])
+        assert "LAB-0001" in flat and f"#{recorded_drill_pdf['run_id']}" in flat, n
+        assert head in flat.replace(" ", ""), n
+        # a drill says so on every page, in both languages
+        assert "演练" in flat and "DRILL" in flat, n
+
+
+def test_page_1_names_the_exam_the_vantage_the_key_and_the_attestations(
+        recorded_drill_pdf: dict) -> None:
+    first = " ".join(recorded_drill_pdf["texts"][0].split())
+    assert "考试场次" in first and "Exam session" in first and "开考" in first
+    assert "检测位置" in first and "40 个考位代理" in first
+    assert "站点公钥指纹" in first and "sha256:" in first
+    assert "人工确认" in first and "readiness attest" in first
+    # the fix list, whole: no item is cut short
+    assert "…" not in first
+    # the chosen language (zh) leads each fix item: where, then what to do
+    assert re.search(r"1\. 不通过 FAIL 3 个考位（A13, A21, A32）：请开机并接好网线", first)
+
+
 def test_a_script_title_from_the_network_is_text(tmp_path: Path) -> None:
     """A blocked site whose page title is a script, a camera named like one: the report
     shows the words, the browser runs nothing."""

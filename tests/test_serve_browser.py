@@ -188,6 +188,10 @@ def test_the_page_shows_failing_seats_red_and_follows_a_second_run(served, brows
     # while the run goes: the page says so and lists finished checks as they come
     page.wait_for("document.getElementById('running').textContent.includes('running') &&"
                   " document.querySelectorAll('#live div').length > 0")
+    # n of N while it runs: the checks finished, of all the run plans
+    progress = page.wait_for("(t => /\\d+ \\/ \\d+/.test(t) && t)"
+                             "(document.getElementById('running').textContent)")
+    assert f"/ {len(second.results)}" in progress, progress
     assert done.wait(30)
     page.wait_for(f"document.getElementById('last').textContent !== {json.dumps(last_before)}"
                   " && !document.getElementById('running').textContent")
@@ -207,6 +211,66 @@ def test_the_page_fits_a_phone(served, browser, tmp_path):
     # nothing wider than the screen: a technician on a phone scrolls down, never sideways
     assert page.js("document.documentElement.scrollWidth <= window.innerWidth"), \
         page.js("document.documentElement.scrollWidth")
+
+
+def _at(page: Page, width: int, height: int, url: str) -> None:
+    page.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+              deviceScaleFactor=1, mobile=width < 600)
+    page.send("Page.navigate", url=url)
+    page.wait_for("document.querySelectorAll('.seat').length === 40 &&"
+                  " document.querySelectorAll('ol.fixes li.fix').length > 0")
+
+
+def _top(page: Page, selector: str) -> float:
+    return page.js(f"document.querySelector({json.dumps(selector)})"
+                   ".getBoundingClientRect().top + window.scrollY")
+
+
+@pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
+def test_the_fix_list_comes_first_and_a_tapped_seat_shows_its_lines(
+        served, browser, tmp_path, width, height):
+    s, _ = served
+    host, port = s.address
+    page = browser
+    _at(page, width, height, f"http://{host}:{port}/")
+    first_fix, first_seat = _top(page, "ol.fixes li.fix"), _top(page, ".seat")
+    # the verdict, then the numbered fix list within the first screen, before the seats
+    # on a phone (beside them on a wide screen)
+    assert _top(page, "#verdict") < first_fix < height - 40, (first_fix, height)
+    if width < 600:
+        assert first_fix < first_seat
+    else:
+        assert first_seat < height, first_seat
+    numbers = page.js("[...document.querySelectorAll('ol.fixes li.fix .n')]"
+                      ".map(n => n.textContent)")
+    assert numbers[:3] == ["1.", "2.", "3."]
+    # each item says where and what to do, whole, in both languages, as the console does
+    state = json.loads(urllib.request.urlopen(f"http://{host}:{port}/api/state").read())
+    text = page.js("document.querySelector('ol.fixes li.fix').textContent")
+    first = state["fixes"][0]
+    assert first["where"]["zh"] in text and first["do"]["zh"] in text and first["do"]["en"] in text
+    # signed or not, the exam's countdown in the site's time, the latest report, the runs
+    assert "signed" in page.js("document.getElementById('signed').textContent")
+    exam = page.js("document.getElementById('exam').textContent")
+    assert "exam" in exam and state["local"]["now_offset"] in exam and "in " in exam
+    assert page.js("document.getElementById('report').getAttribute('href')") == "report"
+    assert page.js("document.querySelectorAll('#strip a').length") == len(state["runs"]) >= 1
+    # nothing wider than the screen
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
+    if width < 600:
+        page.screenshot(390, "live-phone.png", tmp_path)
+    else:
+        page.screenshot(1366, "live-wide.png", tmp_path)
+    # tapping a seat (a phone has no tooltip) shows its own lines of the fix list
+    page.js("document.querySelector('.seat[data-label=\"A13\"]').click()")
+    info = page.wait_for("document.getElementById('seatinfo').textContent")
+    a13 = [f for f in state["fixes"] if ["lab", "A13"] in f["seats"]]
+    assert a13 and all(f["do"]["en"] in info for f in a13), info
+    assert page.js("document.querySelectorAll('ol.fixes li.hit').length") == len(a13)
+    # the report the link opens is the latest run's, made by the service
+    with urllib.request.urlopen(f"http://{host}:{port}/report") as r:
+        assert r.status == 200 and "LAB" not in r.headers.get("Content-Type", "")
+        assert "SITE-A" in r.read().decode()
 
 
 def test_no_browser_request_leaves_loopback(served, browser):

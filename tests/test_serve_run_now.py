@@ -162,6 +162,11 @@ def test_presses_while_a_run_is_queued_or_running_join_it(serving):
     deadline = time.monotonic() + 10
     while s.service.running() and time.monotonic() < deadline:
         time.sleep(0.05)
+    # the store says who started it: the live page's "run now", not the schedule
+    from readiness.store import ResultsStore
+
+    runs = ResultsStore(Path(s.service.settings.store_path)).list_runs()
+    assert [r.trigger for r in runs] == [schedule.RUN_NOW_TRIGGER]
     status, body = _post(s, _signed())  # once it has ended, a press starts another
     assert (status, body["merged"]) == (202, False)
 

@@ -4,9 +4,11 @@ series read the right measurements."""
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
@@ -225,6 +227,32 @@ def test_history_command(store: ResultsStore) -> None:
     assert commands.history(console, store.path, since=datetime.now(UTC), lang="zh") == 0
     assert "没有检查记录" in out.getvalue()
     assert commands.history(console, store.path.with_name("none.sqlite")) == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_history_fits_80_columns_in_the_sites_time_and_names_each_trigger(
+        store: ResultsStore, lang: str) -> None:
+    for n, trigger in enumerate(("schedule", "run_now", "manual", "drill")):
+        store.save_run(make_run(T0 + timedelta(hours=n), [212.5], {"A01": 941.0},
+                                [Status.PASS, Status.FAIL], {"room 1": 40}), trigger=trigger)
+    out = io.StringIO()
+    console = Console(file=out, width=80, highlight=False, color_system=None)
+    assert commands.history(console, store.path, lang=lang, tz=ZoneInfo("Asia/Shanghai")) == 0
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    text = out.getvalue()
+    # nothing squeezed to an ellipsis or left empty: each run's verdict and signed state
+    assert "…" not in text
+    words = {"en": ("schedule", "run now", "check", "drill"),
+             "zh": ("计划", "立即检查", "手动检查", "演练")}[lang]
+    rows = [line for line in lines if re.match(r"\s*\d+\s+20\d\d-", line)]
+    assert len(rows) == 4
+    verdicts = commands.VERDICT_WORDS[lang].values()
+    for row, word in zip(rows, words, strict=True):
+        assert word in row and any(v in row for v in verdicts), row
+    # the site's time with its offset
+    assert "+08:00" in text and f"{T0:%Y-%m-%d %H:%M}" in text
+    assert "212 Mbit/s" in text and "941 Mbit/s" in text
 
 
 def test_record_run_signs_then_stores_with_a_link_to_the_proof(tmp_path: Path) -> None:

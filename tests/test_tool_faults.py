@@ -228,7 +228,7 @@ def test_a_read_only_runs_folder_is_not_signed_as_recorded(tmp_path: Path) -> No
     first = check(tmp_path, "--only", "LAN-SEATS")
     runs = tmp_path / "runs"
     log, store = runs / "evidence.jsonl", runs / "readiness.sqlite"
-    assert "Signed into" in first.stdout, first.stdout + first.stderr
+    assert "saved and signed; chain head:" in first.stdout, first.stdout + first.stderr
     lines_before = log.read_text().count("\n")
     subprocess.run(["chattr", "+i", str(runs)], check=True)
     try:
@@ -241,7 +241,7 @@ def test_a_read_only_runs_folder_is_not_signed_as_recorded(tmp_path: Path) -> No
     assert second.returncode == first.returncode  # the verdict's code, as before
     assert "not recorded" in said and f"cannot write the results store {store}" in said
     assert "read-only" in said and f"not signed into {log} either" in said
-    assert "Signed into" not in said and "internal error" not in second.stderr
+    assert "saved and signed" not in said and "internal error" not in second.stderr
     assert log.read_text().count("\n") == lines_before  # nothing was signed
     assert len(ResultsStore(store).list_runs()) == 1
     assert json.loads((tmp_path / "r.json").read_text())["site"]["code"] == "LO-1"

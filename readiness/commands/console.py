@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -12,9 +13,12 @@ from rich.text import Text as RichText
 
 from ..checks import Check
 from ..figures import deciding_figure
-from ..fixlist import fix_list
+from ..fixlist import fix_list, fix_sentence, fix_words
+from ..linebreak import tokens, wrap
 from ..redact import Secret, scrub
 from ..results import CheckResult, RunRecord, Status, Verdict, worst
+from ..run_context import RunContext
+from ..sitetime import local
 from ..words import STATUS_WORDS, VERDICT_WORDS, say
 
 STATUS_STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
@@ -67,97 +71,128 @@ class LiveProgress:
         self._refresh()
 
 
-# A fix takes at most this many lines; its full words are in the JSON and the report.
-FIX_LINES = 2
-_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
-# a token is one CJK character (a line may break between any two), a run of other
-# characters (never broken: a word, an address, a URL), or a run of spaces
-_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
-
-
-def wrap(text: str, width: int, indent: int) -> list[str]:
-    """Lines of at most `width` cells; the first starts at column 0, the rest at
-    `indent`; a line breaks only between words or between CJK characters."""
-    lines, line = [], ""
-    for token in _TOKENS.findall(text):
-        if cell_len(line) + cell_len(token) <= width:
-            line += token
-            continue
-        if token.isspace():
-            continue
-        lines.append(line.rstrip())
-        line = " " * indent + token
-        while cell_len(line) > width:  # a single word wider than the screen
-            lines.append(line[:width])
-            line = " " * indent + line[width:]
-    lines.append(line.rstrip())
-    return [ln for ln in lines if ln.strip()]
-
-
-def _fit(head: str, where: str, what: str, width: int, lang: str) -> list[str]:
-    """The fix in at most FIX_LINES lines: the headline and the last sentence (usually
-    what to do) are kept, the middle gives way first."""
-    sep = "：" if lang == "zh" else ": "
-
-    def lines(body: str) -> list[str]:
-        return wrap(head + body, width, len(head))
-
-    full = lines(f"{where}{sep}{what}")
-    if len(full) <= FIX_LINES:
-        return full
-    parts = [p for p in re.split(r"(?<=[.;])\s+|(?<=[。；])", what) if p]
-    tail = f" … {parts[-1]}" if len(parts) > 1 else "…"
-    # the place is never cut: a technician must know where to go; when the headline
-    # and the action do not both fit, the headline (what is wrong) stays
-    for text, end in ((parts[0] if len(parts) > 1 else what, tail), (what, "…")):
-        first = _TOKENS.findall(text)
-        while first:
-            body = f"{where}{sep}" + "".join(first).rstrip(" ,;:，；：") + end
-            if len(lines(body)) <= FIX_LINES:
-                return lines(body)
-            first.pop()
-    return lines(f"{where}…")
-
-
 def _cut(text: str, room: int) -> str:
     out = ""
-    for token in _TOKENS.findall(text):
+    for token in tokens(text):
         if cell_len(out) + cell_len(token) > room:
             break
         out += token
     return out.rstrip(" ,;:，；：")
 
 
-def summary_lines(run: RunRecord, lang: str, width: int = 80,
-                  show_passing: bool = False) -> list[str]:
-    """The whole summary as plain lines of at most `width` cells: a header, one line
-    per requirement, the numbered fix list (and with -v the passing checks)."""
+@dataclass(frozen=True)
+class Heading:
+    """What the header says besides the run itself: the exam it prepares, the machines
+    that measured, the site's time zone (readiness/run_context.py)."""
+
+    context: RunContext
+
+
+def header_lines(run: RunRecord, lang: str, width: int, heading: Heading | None) -> list[str]:
+    words = STATUS_WORDS[lang]
+    counts = " · ".join(f"{sum(r.status is s for r in run.results)} {words[s].lower()}"
+                        for s in Status if any(r.status is s for r in run.results))
+    title = f"{run.site_name} ({run.site_code}) · {run.certificate.get(lang)}"
+    # the certificate by its id when its name would take a second line
+    out = wrap(title if cell_len(title) <= width else
+               f"{run.site_name} ({run.site_code}) · {run.profile_id}", width, 2)
+    ctx = heading.context if heading else None
+    if ctx is not None:
+        out += wrap(say(lang, f"Run {local(run.started_at, ctx.tz)} from ",
+                        f"检查时间 {local(run.started_at, ctx.tz)}；测量自")
+                    + ctx.vantage.get(lang), width, 2)
+        out += wrap(say(lang, "Exam: ", "考试：") + ctx.exam.get(lang), width, 2)
+    out += wrap(say(lang, "Verdict: ", "结论：") + VERDICT_WORDS[lang][run.verdict]
+                + say(lang, f"   checks: {counts}", f"   检查项：{counts}"), width, 2)
+    return out
+
+
+def rule_lines(run: RunRecord, lang: str, width: int) -> list[str]:
+    """Each rule under its verdict, a few lines in all (-v gives each its figure)."""
     words = STATUS_WORDS[lang]
     by_req: dict[str, list[CheckResult]] = OrderedDict()
     for r in run.results:
         by_req.setdefault(r.requirement, []).append(r)
-    counts = " · ".join(f"{sum(r.status is s for r in run.results)} {words[s].lower()}"
-                        for s in Status if any(r.status is s for r in run.results))
-    out = wrap(f"{run.site_name} · {run.certificate.get(lang)} ({run.profile_id})", width, 2)
-    out += wrap(say(lang, "Verdict: ", "结论：") + VERDICT_WORDS[lang][run.verdict]
-                + say(lang, f"   checks: {counts}", f"   检查项：{counts}"), width, 2)
-    out.append("")
+    verdicts = {req: worst([r.status for r in results]) for req, results in by_req.items()}
+    word_w = max(cell_len(w) for w in words.values()) + 2
+    out = []
+    for status in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP):
+        reqs = [req for req, s in verdicts.items() if s is status]
+        if not reqs:
+            continue
+        first = words[status] + " " * (word_w - cell_len(words[status]))
+        out += wrap("  ".join(reqs), width, word_w, first)
+    return out
+
+
+def _figure_lines(run: RunRecord, lang: str, width: int) -> list[str]:
+    words = STATUS_WORDS[lang]
+    by_req: dict[str, list[CheckResult]] = OrderedDict()
+    for r in run.results:
+        by_req.setdefault(r.requirement, []).append(r)
     id_w = max(len(req) for req in by_req) if by_req else 0
     word_w = max(cell_len(w) for w in words.values())
+    out = []
     for req, results in by_req.items():
         status = worst([r.status for r in results])
         word = words[status] + " " * (word_w - cell_len(words[status]))
         figure = deciding_figure(req, results).get(lang)
-        line = f"{req:<{id_w}}  {word}  "
-        out.append(_cut(line + figure, width - 1) + ("…" if cell_len(line + figure) > width
-                                                      else ""))
+        out += wrap(figure, width, id_w + word_w + 4, f"{req:<{id_w}}  {word}  ")
+    return out
+
+
+# A fix shows its figure when the whole line fits in this many screen lines; a longer
+# one shows where and what to do, whole, and leaves the figure to the report and the live
+# page (same numbers) unless the screen has room for it (`room`).
+FIX_LINES = 2
+FIX_LINES_WITH_ROOM = 3
+# one terminal screen: the summary and what the command prints after it
+SCREEN_LINES = 60
+
+
+def fix_lines(run: RunRecord, lang: str, width: int, room: int | None = None) -> list[str]:
+    """The numbered fix list, each line wrapped whole (readiness/fixlist.py says it).
+    `room`: lines the list may take; spare lines show more figures, worst lines first."""
+    words = STATUS_WORDS[lang]
     fixes = fix_list(run)
-    if fixes:
-        out.append("")
-        out.append(say(lang, "Fix list (worst first):", "待修复（最严重的在前）："))
+    if not fixes:
+        return []
+    items = []
     for n, fix in enumerate(fixes, 1):
         head = f"{n:>2}. {words[fix.status]} "
-        out += _fit(head, fix.where.get(lang), fix.what.get(lang), width, lang)
+        w = fix_words(fix, lang)
+        full = wrap(fix_sentence(fix, lang, rules=False), width, 4, head)
+        short = wrap(w.where + say(lang, ": ", "：") + w.do, width, 4, head) if w.do else full
+        items.append([full if len(full) <= FIX_LINES else short, full])
+    spare = None if room is None else room - 1 - sum(len(shown) for shown, _ in items)
+    for item in items:
+        shown, full = item
+        grows = len(full) - len(shown)
+        if shown is not full and len(full) <= FIX_LINES_WITH_ROOM and (
+                spare is None or grows <= spare):
+            item[0] = full
+            spare = None if spare is None else spare - grows
+    out = [say(lang, "Fix list, worst first (figures in full: the report, same numbers):",
+               "待修复，最严重的在前（完整数据见报告，编号相同）：")]
+    for shown, _ in items:
+        out += shown
+    return out
+
+
+def summary_lines(run: RunRecord, lang: str, width: int = 80,
+                  show_passing: bool = False, heading: Heading | None = None,
+                  after: int = 0) -> list[str]:
+    """The whole summary as plain lines of at most `width` cells: a header, the rules by
+    verdict, the numbered fix list (and with -v each rule's figure and the passing
+    checks). `after`: lines printed around it on the same screen (the drill's own, the
+    saved run's): the fix list shows as many figures as one screen leaves room for."""
+    out = header_lines(run, lang, width, heading)
+    out.append("")
+    out += _figure_lines(run, lang, width) if show_passing else rule_lines(run, lang, width)
+    room = SCREEN_LINES - after - len(out) - 1
+    fixes = fix_lines(run, lang, width, room)
+    if fixes:
+        out += ["", *fixes]
     if show_passing:
         out += _passing(run, lang, width)
     return out
@@ -169,18 +204,18 @@ def _passing(run: RunRecord, lang: str, width: int) -> list[str]:
         return []
     out = ["", say(lang, "Passing checks:", "通过的检查项：")]
     for r in passed:
-        text = f"{r.requirement} · {r.label(lang)}: {r.message.get(lang)}"
-        out.append(_cut(text, width - 1) + ("…" if cell_len(text) > width else ""))
+        out += wrap(f"{r.requirement} · {r.label(lang)}: {r.message.get(lang)}", width, 4)
     return out
 
 
 def render_summary(console: Console, run: RunRecord, lang: str, secrets: list[Secret],
-                   show_passing: bool = False) -> None:
+                   show_passing: bool = False, heading: Heading | None = None,
+                   after: int = 0) -> None:
     """Print the summary; colour only marks the verdict words, the words say it all."""
     styles = {w: STATUS_STYLE[s] for s, w in STATUS_WORDS[lang].items()}
     styles[VERDICT_WORDS[lang][run.verdict]] = VERDICT_STYLE[run.verdict]
     width = max(console.width, 40)
-    for line in summary_lines(run, lang, width, show_passing):
+    for line in summary_lines(run, lang, width, show_passing, heading, after):
         text = RichText(scrub(line, secrets))
         text.highlight_words(list(styles), style="")
         for word, style in styles.items():

@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .. import sitetime
 from ..evidence.chain import EvidenceLog, KnownHead, record_hash, verify
 from ..evidence.errors import EvidenceError
 from ..evidence.keys import DEFAULT_KEY_DIR, init_keys, key_id, load_private, same_key
@@ -31,7 +33,8 @@ from ..evidence.record import ATTESTATION_ITEMS, MIN_STAFF, append_attestation
 from ..evidence.run_trust import MISMATCH, VERIFIED, known_heads, trust_runs, unsigned_head
 from ..evidence.trust import KeyMismatch, trusted_key
 from ..results import Status, Text, Verdict
-from .messages import error, say
+from ..sitetime import DEFAULT_TZ
+from .messages import error, print_whole, say
 
 OK, NOT_VERIFIED, USAGE, INCOMPLETE = 0, 1, 2, 3
 VERIFY_EXIT_CODES = """exit codes:
@@ -102,7 +105,7 @@ def _runs_checked(log: Path, count: int) -> list[dict[str, Any]]:
     return runs
 
 
-def _run_line(run: dict[str, Any], lang: str) -> str:
+def _run_line(run: dict[str, Any], lang: str, tz: tzinfo) -> str:
     counts = run.get("counts") if isinstance(run.get("counts"), dict) else {}
     site = run.get("site") if isinstance(run.get("site"), dict) else {}
     try:
@@ -111,7 +114,7 @@ def _run_line(run: dict[str, Any], lang: str) -> str:
         verdict = str(run.get("verdict"))
     figures = " ".join(f"{name} {counts.get(name, 0)}"
                        for name in ("pass", "warn", "fail", "error", "skip"))
-    return (f"    seq {run['seq']}  {run.get('started_at', '?')}  "
+    return (f"    seq {run['seq']}  {_local(str(run.get('started_at', '?')), tz)}  "
             f"{site.get('code', '?')}  {verdict}  {figures}")
 
 
@@ -135,10 +138,18 @@ def _same_fingerprint(given: str, key: Ed25519PublicKey) -> bool:
     return same_key("sha256:" + digest, key_id(key))
 
 
+def _local(stamp: str, tz: tzinfo) -> str:
+    """A record's time (ISO 8601, UTC) as people read it: the site's time and offset."""
+    try:
+        return sitetime.local(datetime.fromisoformat(stamp), tz)
+    except ValueError:
+        return stamp
+
+
 def verify_log(console: Console, log: Path, pub: Path | None = None,
                expected_head: str | None = None, key_dir: Path = DEFAULT_KEY_DIR,
                lang: str = "en", store_path: Path | None = None,
-               fingerprint: str | None = None) -> int:
+               fingerprint: str | None = None, tz: tzinfo = DEFAULT_TZ) -> int:
     """Print OK with the chain head, key fingerprint and every run checked (its signed
     verdict, time and counts), or the first bad record and why.
 
@@ -183,19 +194,17 @@ def verify_log(console: Console, log: Path, pub: Path | None = None,
         console.print(f"[yellow]{say(lang, 'note', '注意')}:[/] {escape(note.get(lang))}")
     if report.ok:
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(report.types.items()))
-        span = (f"{report.first_at} … {report.last_at}" if report.first_at else "")
+        span = (f"{_local(report.first_at, tz)} – {_local(report.last_at, tz)}"
+                if report.first_at else "")
         console.print(say(
             lang,
             f"[bold green]OK[/] {name}: {report.count} record(s) verified"
-            + (f" ({kinds})" if kinds else "") + "\n"
-            f"  chain head: [bold]{report.head}[/]\n"
-            f"  signed by:  {report.key} (key from {escape(trust.source)})"
-            + (f"\n  from {span}" if span else ""),
+            + (f" ({kinds})" if kinds else "") + (f", {span}" if span else ""),
             f"[bold green]验证通过[/] {name}：{report.count} 条记录"
-            + (f"（{kinds}）" if kinds else "") + "\n"
-            f"  链头哈希：[bold]{report.head}[/]\n"
-            f"  签名密钥：{report.key}（公钥来自 {escape(trust.source)}）"
-            + (f"\n  时间：{span}" if span else "")))
+            + (f"（{kinds}）" if kinds else "") + (f"，{span}" if span else "")))
+        print_whole(console, say(lang, "Chain head:", "链头哈希："), report.head)
+        print_whole(console, say(lang, f"Signed by (key from {trust.source}):",
+                                 f"签名密钥（公钥来自 {trust.source}）："), report.key)
         head_words = _head_words(heads, lang)
         if head_words:
             console.print(head_words)
@@ -221,7 +230,7 @@ def verify_log(console: Console, log: Path, pub: Path | None = None,
                                f"  已核对的检查（{len(runs)} 次）：序号、开始时间、考点、"
                                "签名结论、各状态数"))
             for run in runs:
-                console.print(escape(_run_line(run, lang)))
+                console.print(escape(_run_line(run, lang, tz)))
         code = OK
         if report.count == 0:
             console.print(say(lang, "[yellow]INCOMPLETE: the log is empty: it proves "
@@ -355,7 +364,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 def history(console: Console, store_path: Path, since: datetime | None = None,
             site_code: str | None = None, lang: str = "en", evidence_log: Path | None = None,
-            key_dir: Path = DEFAULT_KEY_DIR) -> int:
+            key_dir: Path = DEFAULT_KEY_DIR, tz: tzinfo | None = None) -> int:
     """Past runs, oldest first, with the four trend series next to each. With the
     evidence log, every signed run is checked against its signed records first: a store
     edited after signing is refused (exit 1), naming the run and the first differing
@@ -390,13 +399,37 @@ def history(console: Console, store_path: Path, since: datetime | None = None,
         console.print(say(lang, "[bold red]History refused[/]: ", "[bold red]拒绝显示历史[/]：")
                       + escape(refused.get(lang)))
         return NOT_VERIFIED
-    table = Table(title=say(lang, "Check history", "检查历史"))
-    for head in (("#", "#"), ("Started", "开始时间"), ("Site", "站点"), ("Profile", "证书"),
-                 ("Trigger", "触发"), ("Signed", "签名"), ("Verdict", "结论"),
-                 ("Pass/Warn/Fail/Error", "通过/警告/不通过/错误")):
+    _history_tables(console, runs, trusts, series, lang, tz or DEFAULT_TZ)
+    return OK
+
+
+# what started a run, as the store records it, in people's words
+TRIGGER_WORDS = {"manual": Text("check", "手动检查"), "schedule": Text("schedule", "计划"),
+                 "run_now": Text("run now", "立即检查"), "drill": Text("drill", "演练"),
+                 "import": Text("import", "导入")}
+
+
+def _history_tables(console: Console, runs: list[Any], trusts: dict[int, Any],
+                    series: dict[str, dict[int, float | None]], lang: str, tz: tzinfo) -> None:
+    """The runs in a table that fits 80 columns (site and certificate said once above it
+    when every run shares them), then the figures to follow across runs in a second."""
+    from ..store import TRENDS
+
+    sites = {(r.site_name, r.site_code, r.profile_id) for r in runs}
+    one_site = len(sites) == 1
+    offset = sitetime.offset(runs[-1].started_at, tz)
+    title = say(lang, "Check history", "检查历史")
+    if one_site:
+        name, code, profile = next(iter(sites))
+        title += say(lang, ": ", "：") + f"{name} ({code}) · {profile}"
+    table = Table(title=escape(title), box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    heads = [("#", "#"), (f"Started {offset}", f"开始 {offset}")]
+    if not one_site:
+        heads.append(("Site", "站点"))
+    heads += [("By", "触发"), ("Signed", "签名"), ("Verdict", "结论"),
+              ("P/W/F/E", "通过/警告/不通过/错误")]
+    for head in heads:
         table.add_column(say(lang, *head), no_wrap=True)
-    for spec in TRENDS.values():
-        table.add_column(spec.label.get(lang), justify="right")
     unsigned: list[tuple[int, Text]] = []
     for run in runs:
         trust = trusts.get(run.run_id)
@@ -406,21 +439,35 @@ def history(console: Console, store_path: Path, since: datetime | None = None,
         counts = "/".join(str(run.counts.get(s, 0))
                           for s in (Status.PASS, Status.WARN, Status.FAIL, Status.ERROR))
         style = VERDICT_STYLE[run.verdict]
-        table.add_row(
-            str(run.run_id), run.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-            escape(run.site_name), run.profile_id, escape(run.trigger),
-            say(lang, "yes", "是") if believed else
-            say(lang, "[yellow]NOT SIGNED[/]", "[yellow]未签名[/]"),
-            # an unsigned row's verdict is only what someone typed: never shown as ready
-            f"[{style}]{VERDICT_WORDS['zh' if lang == 'zh' else 'en'][run.verdict]}[/]"
-            if believed else say(lang, f"[yellow]({run.verdict.value}, unproven)[/]",
-                                 f"[yellow]（{run.verdict.value}，无证明）[/]"), counts,
-            *(_fmt(series[key].get(run.run_id), spec.unit) for key, spec in TRENDS.items()))
+        trigger = TRIGGER_WORDS.get(run.trigger)
+        row = [str(run.run_id), sitetime.short(run.started_at, tz)]
+        if not one_site:
+            row.append(escape(run.site_code))
+        row += [trigger.get(lang) if trigger else escape(run.trigger),
+                say(lang, "yes", "是") if believed else
+                say(lang, "[yellow]NO[/]", "[yellow]未签名[/]"),
+                # an unsigned row's verdict is only what someone typed: never shown as ready
+                f"[{style}]{VERDICT_WORDS['zh' if lang == 'zh' else 'en'][run.verdict]}[/]"
+                if believed else say(lang, f"[yellow]({run.verdict.value}, unproven)[/]",
+                                     f"[yellow]（{run.verdict.value}，无证明）[/]"),
+                counts]
+        table.add_row(*row)
     console.print(table)
     for run_id, why in unsigned[-3:]:  # the newest: the same cause repeats on the others
         console.print(say(lang, f"[yellow]#{run_id} not signed[/]: ",
                            f"[yellow]#{run_id} 未签名[/]：") + escape(why.get(lang)))
-    return OK
+    shown = [key for key in TRENDS if any(series[key].get(r.run_id) is not None for r in runs)]
+    if not shown:
+        return
+    trends = Table(title=say(lang, "Figures to follow across runs", "各次检查的关键数据"),
+                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    trends.add_column("#", no_wrap=True)
+    for key in shown:
+        trends.add_column(TRENDS[key].label.get(lang), justify="right")
+    for run in runs:
+        trends.add_row(str(run.run_id), *(_fmt(series[key].get(run.run_id), TRENDS[key].unit)
+                                          for key in shown))
+    console.print(trends)
 
 
 __all__ = ["attest", "history", "keys_init", "parse_items", "parse_since", "verify_log"]

@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -17,13 +17,21 @@ from ..argtypes import positive_int
 from ..config.errors import ConfigError
 from ..interrupts import terminate_as_interrupt
 from ..results import EXIT_BAD_CONFIG, EXIT_CODES
-from .messages import default_lang, print_config_error, say, usage_error
+from ..sitetime import DEFAULT_TZ, stamp
+from .messages import default_lang, print_config_error, print_whole, say, usage_error
 
 LAB_PREFIX = "rdy"
 RUNS = Path("runs")
 DEFAULT_LOG = RUNS / "evidence.jsonl"
 DEFAULT_STORE = RUNS / "readiness.sqlite"
 DEFAULT_KEYS = Path("keys")
+# lines printed around a check's summary: the drill's (opening 2, closing 3), the saved
+# run's (its line and its chain head; with the store and the log for a check of its own)
+DRILL_OWN_LINES = 5
+SAVED_LINES_BRIEF = 2
+SAVED_LINES = 4
+TZ_HELP = ("the site file: times are shown in its timezone (default Asia/Shanghai, the "
+           "site file's own default)")
 LAB_SPEC_HELP = ("lab spec (default: the shipped room, config/lab/room.yaml in a checkout; "
                  "readiness example lab-room prints it)")
 
@@ -51,10 +59,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import socket
+
     from ..check_run import SelectionError, execute, load, plan_run, select
     from ..output.json_writer import write_json
     from ..output.junit_writer import write_junit
-    from .console import LiveProgress, render_summary
+    from ..run_context import run_context
+    from .console import Heading, LiveProgress, render_summary
 
     lang = args.lang
     try:
@@ -68,8 +79,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return usage_error(lang, err.text.en, err.text.zh)
     evidence_dir = None
     if not args.no_store:
-        # snapshots and other evidence files of this run, beside the store
-        evidence_dir = Path(args.store).parent / datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
+        # snapshots and other evidence files of this run, beside the store; named in the
+        # site's time, with its offset
+        evidence_dir = Path(args.store).parent / f"evidence-{stamp(datetime.now(UTC), site.tz)}"
     plan = plan_run(site, profile, selection, evidence_dir,
                     None if args.no_store else Path(args.store), serial=args.serial)
     secrets = list(site.secrets.values())
@@ -79,9 +91,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     with LiveProgress(console, len(plan.checks), lang) as live:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done, serial=args.serial)
-    render_summary(console, record, lang, secrets, show_passing=args.verbose)
-    for path, writer, label in ((args.json, write_json, "JSON"), (args.junit, write_junit,
-                                                                   "JUnit XML")):
+    heading = Heading(run_context(record, site, socket.gethostname()))
+    # what shares the screen with the summary: the saved run's lines, and the drill's own
+    after = DRILL_OWN_LINES + SAVED_LINES_BRIEF if args.drill else SAVED_LINES + 2
+    after += len(plan.warnings)
+    render_summary(console, record, lang, secrets, show_passing=args.verbose, heading=heading,
+                   after=after)
+    written = []
+    for path, writer in ((args.json, write_json), (args.junit, write_junit)):
         if not path:
             continue
         try:
@@ -90,7 +107,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             console.print(f"[bold red]{say(lang, 'cannot write', '无法写入')} {path}: "
                           f"{err.strerror}[/]")
             continue
-        console.print(say(lang, f"{label} results: {path}", f"{label} 结果：{path}"))
+        written.append(Path(path).resolve())
+    if written and not args.drill:
+        print_whole(console, "", *written)
     if not args.no_store:
         _record(console, record, secrets, args, evidence_dir)
     return EXIT_CODES[record.verdict]
@@ -109,7 +128,8 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
     key = Path(args.dir) / "site.key"
     log_path = Path(args.log) if key.exists() else None
     try:
-        done = record_run(record, secrets, trigger="manual", log_path=log_path,  # type: ignore[arg-type]
+        done = record_run(record, secrets, trigger="drill" if args.drill else "manual",
+                          log_path=log_path,  # type: ignore[arg-type]
                           key_dir=Path(args.dir), store_path=Path(args.store),
                           evidence_dir=evidence_dir)
     except (EvidenceError, OSError, sqlite3.Error, RuntimeError) as err:
@@ -117,15 +137,25 @@ def _record(console: Console, record: object, secrets: list, args: argparse.Name
         console.print("[yellow]" + say(lang, "not recorded: ", "未记录：") + (
             text.get(lang) if text else str(err)) + "[/]")
         return
-    console.print(say(lang, f"Saved as run {done.run_id} in {args.store}",
-                       f"已保存为第 {done.run_id} 次检查：{args.store}"))
-    if done.head:
-        console.print(say(lang, f"Signed into {args.log}; chain head {done.head}",
-                           f"已签名写入 {args.log}；链头 {done.head}"))
+    # the drill names its folder once; a check names the store and the log
+    files = [] if args.drill else [Path(args.store).resolve()]
+    if done.head and not args.drill:
+        files.append(Path(args.log).resolve())
+    saved_lines(console, lang, done.run_id, done.head, Path(args.dir), files)
+
+
+def saved_lines(console: Console, lang: str, run_id: int, head: str | None, key_dir: Path,
+                files: list[Path]) -> None:
+    """Where the run went: its number, its chain head and files, each whole on a line."""
+    if head:
+        print_whole(console, say(lang, f"Run {run_id} saved and signed; chain head:",
+                                 f"已保存并签名为第 {run_id} 次检查；链头："), head, *files)
     else:
-        console.print(say(lang, f"Not signed: there is no site key in {args.dir} "
-                                 "(readiness keys init)",
-                           f"未签名：{args.dir} 中没有站点密钥（readiness keys init）"))
+        print_whole(console, say(
+            lang, f"Run {run_id} saved, not signed: there is no site key in {key_dir} "
+                  "(readiness keys init)",
+            f"已保存为第 {run_id} 次检查，未签名：{key_dir} 中没有站点密钥"
+            "（readiness keys init）"), *files)
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -239,20 +269,20 @@ def cmd_drill(args: argparse.Namespace) -> int:
         spec = lab.load_spec(Path(args.spec) if args.spec else None)
     except ConfigError as err:
         return print_config_error(err, lang)
-    out = Path(args.out).resolve() / datetime.now().strftime("drill-%Y%m%d-%H%M%S")
+    # named in the lab site's time zone (config/lab/site.yaml: the default), with its offset
+    out = Path(args.out).resolve() / f"drill-{stamp(datetime.now(UTC), DEFAULT_TZ)}"
     out.mkdir(parents=True, exist_ok=True)
     # the drill signs its run with a key of its own, so its report shows the whole chain
     init_keys(out / "keys")
-    console.print(say(lang, "Building the simulated exam room (network namespaces)...",
-                       "正在搭建模拟考场（网络命名空间）……"))
+    drill_opening(console, lang)
     try:
         with lab.running(spec, args.prefix) as room:
-            console.print(say(lang, "Checking it from the proctor PC:", "从监考机检查："))
+            drill_checking(console, lang)
             argv = room.exec_argv("proctor", [
                 sys.executable, "-m", "readiness", "check", str(room.site_file),
                 "--json", str(out / "result.json"), "--junit", str(out / "result.xml"),
                 "--store", str(out / "readiness.sqlite"), "--log", str(out / "evidence.jsonl"),
-                "--dir", str(out / "keys"), "--lang", lang])
+                "--dir", str(out / "keys"), "--lang", lang, "--drill"])
             code = subprocess.call(argv, timeout=args.timeout)
             # the report reads the lab's site file (seat layout, secrets): before it goes
             _drill_report(args, console, out, room.site_file)
@@ -261,20 +291,42 @@ def cmd_drill(args: argparse.Namespace) -> int:
     except subprocess.TimeoutExpired:
         return usage_error(lang, f"the drill's check did not finish within {args.timeout} s",
                             f"演练检查未在 {args.timeout} 秒内完成")
-    console.print(say(lang, "The simulated room has been removed.", "模拟考场已删除。"))
-    console.print(say(lang, f"Results: {out}/result.json (exit code {code})",
-                       f"结果：{out}/result.json（退出码 {code}）"))
+    drill_closing(console, lang, out, code)
     return code
+
+
+def drill_opening(console: Console, lang: str) -> None:
+    console.print(say(lang, "Building the simulated exam room (network namespaces)",
+                       "正在搭建模拟考场（网络命名空间）"))
+
+
+def drill_checking(console: Console, lang: str) -> None:
+    console.print(say(lang, "Checking it from the proctor PC:", "从监考机检查："))
+
+
+def drill_closing(console: Console, lang: str, out: Path, code: int) -> None:
+    print_whole(console, say(lang, "Report, result.json and evidence are in:",
+                             "报告、result.json 与证据均在："), out)
+    console.print(say(lang, f"The simulated room has been removed; exit code {code}.",
+                       f"模拟考场已删除；退出码 {code}。"))
 
 
 def _drill_report(args: argparse.Namespace, console: Console, out: Path, site_file: Path
                   ) -> None:
+    """The drill's report, in its folder; its lines are said only when it went wrong
+    (the folder is named once at the end)."""
+    import io
+
     if not args.no_report and (out / "readiness.sqlite").exists():
         from .report import report
 
-        report(console, out / "readiness.sqlite", out, latest=True,
-               evidence_log=out / "evidence.jsonl", key_dir=out / "keys", lang=args.lang,
-               pdf=True, report_lang=args.lang, config=site_file)
+        quiet = Console(file=io.StringIO(), width=console.width, highlight=False)
+        code = report(quiet, out / "readiness.sqlite", out, latest=True,
+                      evidence_log=out / "evidence.jsonl", key_dir=out / "keys",
+                      lang=args.lang, pdf=True, report_lang=args.lang, config=site_file)
+        said = quiet.file.getvalue()  # type: ignore[attr-defined]
+        if code != 0 or not list(out.glob("report-*.pdf")):
+            console.print(said, markup=False, end="")
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -283,13 +335,35 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return keys_init(Console(highlight=False), Path(args.dir), args.force, args.lang)
 
 
+def _site_tz(args: argparse.Namespace) -> object:
+    """The site's time zone for times people read: from --config's `timezone` (only that
+    key is read: no secrets are needed to tell the time), else the site file's default.
+    A string: what is wrong, for a usage error."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    import yaml
+
+    if not getattr(args, "config", None):
+        return DEFAULT_TZ
+    try:
+        data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        return ZoneInfo(str(data.get("timezone") or "Asia/Shanghai"))
+    except (OSError, yaml.YAMLError, AttributeError) as err:
+        return f"--config {args.config}: cannot read its timezone ({type(err).__name__})"
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"--config {args.config}: timezone is not a name such as Asia/Shanghai"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from .evidence import verify_log
 
+    tz = _site_tz(args)
+    if isinstance(tz, str):
+        return usage_error(args.lang, tz, tz)
     return verify_log(Console(highlight=False), Path(args.log),
                       Path(args.pub) if args.pub else None, args.head,
                       key_dir=Path(args.dir), lang=args.lang, store_path=Path(args.store),
-                      fingerprint=args.fingerprint)
+                      fingerprint=args.fingerprint, tz=tz)  # type: ignore[arg-type]
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
@@ -321,8 +395,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         since = parse_since(args.since) if args.since else None
     except ValueError as err:
         return usage_error(args.lang, f"--since: {err}", f"--since：{err}")
+    tz = _site_tz(args)
+    if isinstance(tz, str):
+        return usage_error(args.lang, tz, tz)
     return history(Console(highlight=False), Path(args.store), since, lang=args.lang,
-                   evidence_log=Path(args.log), key_dir=Path(args.dir))
+                   evidence_log=Path(args.log), key_dir=Path(args.dir),
+                   tz=tz)  # type: ignore[arg-type]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -369,7 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serial", action="store_true",
                    help="the old schedule, for comparison: one throughput test at a time and "
                         "each seat against the exam server (no seat pairs)")
-    p.add_argument("-v", "--verbose", action="store_true", help="list passing checks too")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="each rule's figure and the passing checks too")
+    # run by `readiness drill`: recorded as a drill (its report says so on every page),
+    # and the drill names its folder once instead of each file in it
+    p.add_argument("--drill", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store every run is saved in (default %(default)s)")
     p.add_argument("--no-store", action="store_true", help="do not save this run")
@@ -427,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="expected chain head (as printed on the report): also "
                                   "catches records cut off the end")
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
+    p.add_argument("--config", help=TZ_HELP)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("attest", parents=[common],
@@ -451,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=str(DEFAULT_KEYS), help="key folder (default %(default)s)")
     p.add_argument("--store", default=str(DEFAULT_STORE),
                    help="results store (default %(default)s)")
+    p.add_argument("--config", help=TZ_HELP)
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("report", parents=[common],

@@ -12,7 +12,7 @@ from ..config.errors import ConfigError
 from ..results import EXIT_BAD_CONFIG, Text
 from ..words import say
 
-__all__ = ["default_lang", "error", "print_config_error", "say", "usage_error"]
+__all__ = ["default_lang", "error", "print_config_error", "print_whole", "say", "usage_error"]
 
 
 def default_lang() -> str:
@@ -45,3 +45,12 @@ def usage_error(lang: str, en: str, zh: str) -> int:
 def error(console: Console, lang: str, text: Text, code: int = EXIT_BAD_CONFIG) -> int:
     console.print(f"[bold red]{say(lang, 'error', '错误')}:[/] {escape(text.get(lang))}")
     return code
+
+
+def print_whole(console: Console, heading: str, *values: object) -> None:
+    """A heading, then each value (a path, a chain head, a key fingerprint) whole on a
+    line of its own: never wrapped inside, so it can be copied from the terminal."""
+    if heading:
+        console.print(heading, soft_wrap=True, markup=False)
+    for value in values:
+        console.print(f"  {value}", soft_wrap=True, markup=False, highlight=False)

@@ -22,7 +22,7 @@ from ..config.profile import Profile, available_profiles, load_profile
 from ..evidence.keys import DEFAULT_KEY_DIR
 from ..report import write_report
 from ..results import Text
-from .messages import error, say
+from .messages import error, print_whole, say
 
 OK, NOT_VERIFIED, USAGE = 0, 1, 2
 
@@ -140,22 +140,19 @@ def report(console: Console, store_path: Path, out_dir: Path, run_id: int | None
         run, Path(out_dir), profile=profile, site=site, store=store, evidence=evidence,
         attestations=attestations, lang_primary="en" if report_lang == "en" else "zh",
         secrets=secrets, evidence_dir=evidence_dir or store_path.parent, pdf=pdf)
-    console.print(say(lang, f"Report of run #{run.run_id}: {escape(str(files.html))}",
-                       f"第 {run.run_id} 次检查的报告：{escape(str(files.html))}"))
-    if files.pdf is not None:
-        console.print(say(lang, f"PDF: {escape(str(files.pdf))}",
-                           f"PDF：{escape(str(files.pdf))}"))
-    elif pdf and files.pdf_problem is not None:
+    print_whole(console, say(lang, f"Report of run #{run.run_id}:",
+                             f"第 {run.run_id} 次检查的报告："),
+                files.html.resolve(), *([files.pdf.resolve()] if files.pdf else []))
+    if files.pdf is None and pdf and files.pdf_problem is not None:
         _warn(console, lang, Text(
             f"no PDF was made ({files.pdf_problem.en}); the HTML page is complete. For the "
             "PDF: apt-get install chromium fonts-noto-cjk",
             f"未生成 PDF（{files.pdf_problem.zh}）；HTML 页面完整。如需 PDF，请安装："
             "apt-get install chromium fonts-noto-cjk"))
     if evidence is not None and evidence.get("head"):
-        console.print(say(lang, f"  chain head: [bold]{evidence['head']}[/]\n"
-                                 f"  site key:   {evidence['fingerprint']}",
-                           f"  链头哈希：[bold]{evidence['head']}[/]\n"
-                           f"  站点公钥：{evidence['fingerprint']}"))
+        print_whole(console, say(lang, "Chain head:", "链头哈希："), evidence["head"])
+        print_whole(console, say(lang, "Site key fingerprint:", "站点公钥指纹："),
+                    evidence["fingerprint"])
     return OK
 
 

@@ -20,6 +20,7 @@ from ..config.profile import Profile
 from ..partial_files import write_complete
 from ..redact import Secret
 from ..results import RunRecord, Text
+from ..sitetime import stamp
 from ..store import ResultsStore
 from .html import SITE_TZ, render_html
 from .pdf import DEFAULT_TIMEOUT_S, find_chromium, print_pdf, screenshot
@@ -33,11 +34,11 @@ class ReportFiles:
 
 
 def report_stem(run: RunRecord, site: Site | None = None) -> str:
-    """`report-SITE01-20240520-0900`: one name per run, so reports of a countdown sit
-    side by side and a rerun of the report replaces its own files only."""
-    local = run.started_at.astimezone(site.tz if site is not None else SITE_TZ)
+    """`report-SITE01-20240520-090000+0800`: one name per run, in the site's time with its
+    offset, so reports of a countdown sit side by side and a rerun of the report replaces
+    its own files only."""
     code = re.sub(r"[^A-Za-z0-9_.-]+", "_", run.site_code).strip("._") or "site"
-    return f"report-{code}-{local:%Y%m%d-%H%M%S}"
+    return f"report-{code}-{stamp(run.started_at, site.tz if site is not None else SITE_TZ)}"
 
 
 def _write_atomic(path: Path, text: str) -> None:

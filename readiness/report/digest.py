@@ -11,29 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..figures import result_figure
-from ..fixlist import fix_list, seat_ranges
-from ..results import CheckResult, RunRecord, Status, Text
+from ..fixlist import FixWords, fix_list, fix_words, seat_ranges
+from ..results import CheckResult, RunRecord, Status
 
 __all__ = ["FixItem", "figure_or_message", "fix_items", "seat_ranges"]
 
-FIGURE_MAX = 90
 
 
 @dataclass(frozen=True)
 class FixItem:
     severity: Status
-    where: Text
-    what: Text
+    words: FixWords   # where, what to do, the figure, the rules: in the report's language
+    codes: tuple[str, ...]
 
 
-def fix_items(run: RunRecord) -> list[FixItem]:
-    """The run's fix list (one line per problem, worst first), as page 1 shows it."""
-    return [FixItem(fix.status, fix.where, fix.what) for fix in fix_list(run)]
+def fix_items(run: RunRecord, lang: str) -> list[FixItem]:
+    """The run's fix list (one line per problem, worst first), as page 1 shows it: whole,
+    in the report's lead language."""
+    return [FixItem(fix.status, fix_words(fix, lang), fix.requirements)
+            for fix in fix_list(run)]
 
 
 def figure_or_message(result: CheckResult, lang: str) -> str:
     """What a line of the appendix shows: the check's own figure when its rule measures
-    one, else its message cut short (the attached JSON holds the rest)."""
+    one, else its message, whole (the cell wraps)."""
     figure = result_figure(result)
-    text = figure.get(lang) if figure is not None else result.message.get(lang)
-    return text if len(text) <= FIGURE_MAX else text[:FIGURE_MAX - 1].rstrip() + "…"
+    return figure.get(lang) if figure is not None else result.message.get(lang)

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
-from .. import __version__
+from .. import __version__, sitetime
 from ..config.load import Site
 from ..config.profile import Profile
 from ..evidence.canonical import to_plain
@@ -37,26 +37,26 @@ from ..evidence.record import MIN_STAFF
 from ..figures import result_figure
 from ..redact import Secret, scrub
 from ..results import SCHEMA_VERSION, SEVERITY, CheckResult, RunRecord, Status, Text
+from ..run_context import run_context
 from ..store import TRENDS, ResultsStore
 from ..subject import Kind, Subject, aspect_words, name_of
 from ..words import HIDDEN, STATUS_WORDS, UNITS, VERDICT_WORDS
 from . import model
 from .charts import Point, Threshold, line_chart
-from .digest import FixItem, figure_or_message, fix_items
+from .digest import figure_or_message, fix_items, seat_ranges
 from .filter_matrix import filter_matrix, how_text, seats_text
-from .style import CSS
+from .style import CSS, page_css
+from .threshold_words import threshold_words
+
+# what `readiness drill` records as a run's trigger: its report says DRILL on every page
+DRILL_TRIGGER = "drill"
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # design notes: exam sites run on Shanghai time
 DEFAULT_LOG = "runs/evidence.jsonl"
 DEFAULT_PUB = "keys/site.pub"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-# Page 1 shows the worst problems; the rest are in the requirement table and appendix.
-FIX_LINES_ON_PAGE_1 = 5
-FIX_TEXT_MAX = 100
 # Trend points on a chart: months of scheduled runs would turn the line into noise.
 MAX_TREND_POINTS = 60
-# A judge's message cut to what a table cell holds; the attached JSON keeps it whole.
-MESSAGE_MAX = 240
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,28 @@ def _duration(span: timedelta) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def _cut(text: Text, limit: int = MESSAGE_MAX) -> Text:
-    def one(s: str) -> str:
-        return s if len(s) <= limit else s[:limit - 1].rstrip() + "…"
-    return Text(one(text.en), one(text.zh))
+def _fold_same(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same words about several seats, said once naming them (40 seats' audits
+    that found the same leak are one item, not 40 pages)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for x in items:
+        r = x["r"]
+        key = (r.requirement, r.status, r.aspect, r.message, tuple(x["requests"]))
+        groups.setdefault(key, []).append(x)
+    out = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) > 1 and all(x["r"].subject.kind is Kind.SEAT for x in same):
+            names = seat_ranges([x["r"].subject.name for x in same])
+            first = {**first, "who": Text(f"{len(same)} seats: {names}",
+                                          f"{len(same)} 个考位：{names}"),
+                     "vantage": Text("each seat's own agent", "各考位自身的代理")}
+        elif len(same) > 1:
+            first = {**first, "who": Text("; ".join(x["who"].en for x in same),
+                                          "；".join(x["who"].zh for x in same)),
+                     "vantage": Text("each from its own vantage", "各自的检测位置")}
+        out.append(first)
+    return out
 
 
 def status_text(status: Status | None) -> Text:
@@ -197,17 +215,13 @@ class _Page:
         return scrub(str(value), self.secrets)
 
     def when(self, moment: datetime) -> str:
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        local = moment.astimezone(self.tz)
-        offset = local.strftime("%z")
-        return f"{local:%Y-%m-%d %H:%M:%S} (UTC{offset[:3]}:{offset[3:]})"
+        return sitetime.local(moment, self.tz, seconds=True)
 
-    def pairs(self, values: dict[str, Any]) -> list[str]:
+    def pairs(self, values: dict[str, Any]) -> list[Text]:
         # cleaned before formatting: a secret inside a nested value would otherwise be
         # JSON-escaped and no longer match the scrub
-        return [f"{k} = {fmt_value(k, v)}" for k, v in to_plain(values, self.secrets).items()
-                if k not in HIDDEN and v is not None and v != [] and v != {}]
+        plain = {k: v for k, v in to_plain(values, self.secrets).items() if k not in HIDDEN}
+        return threshold_words(plain, fmt_value)
 
     # --- the parts --------------------------------------------------------------------
 
@@ -254,7 +268,7 @@ class _Page:
                 else [],
                 "target": r.label(self.lang) if r else None,
                 "figure": self.number(r),
-                "message": _cut(r.message) if r else None,
+                "message": r.message if r else None,
                 "threshold": self.pairs(r.threshold) if r and r.threshold else [],
             })
         return out
@@ -317,13 +331,13 @@ class _Page:
         for tile in model.camera_tiles(self.run, self.site):
             pictures = [s for r in tile.results for s in snaps.get(id(r), [])]
             rules = [{"r": r, "figure": self.number(r),
-                      "message": _cut(r.message) if r.status is not Status.PASS else None}
+                      "message": r.message if r.status is not Status.PASS else None}
                      for r in tile.results]
             tiles.append({"tile": tile, "snaps": pictures, "rules": rules,
                           # the tile sits under its room's plan: the camera's name is enough
                           "who": self.words(Subject(Kind.CAMERA, tile.name))})
         room_level = [{"r": r, "who": Text(r.label("en"), r.label("zh")),
-                       "figure": self.number(r), "message": _cut(r.message)}
+                       "figure": self.number(r), "message": r.message}
                       for r in model.room_camera_results(self.run)]
         return {"tiles": tiles, "room": room_level}
 
@@ -350,7 +364,21 @@ class _Page:
         if key == "seats_answering" and rooms and isinstance(th.get("min_seats"), int):
             return [Threshold(float(th["min_seats"] * rooms), f"min {th['min_seats'] * rooms}",
                               "#d63a3a", True)]
+        # cameras passing: the rule on their number is CAM-COUNT's, per room
+        count = self.profile.requirement("CAM-COUNT") if self.profile else None
+        per_room = count.thresholds.get("min_cameras") if count else None
+        if key == "cameras_passing" and rooms and isinstance(per_room, int):
+            need = per_room * rooms
+            return [Threshold(float(need), f"min {need}", "#d63a3a", True)]
         return []
+
+    def stored_runs(self) -> int:
+        """How many stored runs of this site there are up to this one."""
+        if self.store is None:
+            return 0
+        stamp = self.run.started_at
+        return sum(1 for r in self.store.list_runs(site_code=self.run.site_code)
+                   if r.started_at <= stamp + timedelta(seconds=1))
 
     def trends(self) -> list[dict[str, Any]] | None:
         if self.store is None:
@@ -358,6 +386,8 @@ class _Page:
         stamp = self.run.started_at
         if stamp.tzinfo is None:  # the store reads a naive time as UTC; so do we
             stamp = stamp.replace(tzinfo=UTC)
+        if self.stored_runs() < 2:
+            return []  # a trend needs two runs: one point is not a line
         current_id = getattr(self.run, "run_id", 0)
         charts = []
         for key in ("uplink_mbps", "slowest_seat_mbps", "seats_answering", "cameras_passing"):
@@ -391,8 +421,9 @@ class _Page:
                 for item in leak.items]
             r = leak.result
             out.append({"r": r, "who": Text(r.label("en"), r.label("zh")),
-                        "message": _cut(r.message), "requests": requests})
-        return out
+                        "vantage": Text(r.vantage, r.vantage),
+                        "message": r.message, "requests": requests})
+        return _fold_same(out)
 
     def verbatim(self, value: Any) -> str | None:
         if value is None:
@@ -410,6 +441,21 @@ class _Page:
             out.append({"row": row, "short_of": need if short else None,
                         "at": self.when(row.at) if row.at else None})
         return out
+
+    def attestation_status(self) -> Text:
+        """Page 1's line on what people attested (section 6 lists each item)."""
+        if self.profile is None:
+            return Text("no checklist: the profile could not be loaded",
+                        "无清单：无法加载规则配置")
+        rows = model.attestation_rows(self.profile, self.attestations, self.run)
+        done = sum(1 for row in rows if row.at is not None)
+        if not rows:
+            return Text("nothing to attest under this certificate", "本证书无需人工确认")
+        if not done:
+            return Text(f"none of {len(rows)} items attested yet: readiness attest",
+                        f"{len(rows)} 项均未确认：请运行 readiness attest")
+        return Text(f"{done} of {len(rows)} items attested (section 6)",
+                    f"{len(rows)} 项中已确认 {done} 项（第 6 节）")
 
     def appendix(self) -> list[dict[str, Any]]:
         return [{"n": n, "r": r, "label": r.label(self.lang),
@@ -429,9 +475,10 @@ class _Page:
         unsigned = self.unsigned()
         qr = (qr_svg(f"readiness chain head {ev.head} site key {ev.fingerprint}")
               if ev is not None and ev.head else None)
-        fixes = [FixItem(f.severity, f.where, _cut(f.what, FIX_TEXT_MAX))
-                 for f in fix_items(run)]
-        stem = f"{run.site_code}-{run.started_at:%Y%m%d-%H%M%S}"
+        fixes = fix_items(run, self.lang)
+        stem = f"{run.site_code}-{sitetime.stamp(run.started_at, self.tz)}"
+        context = run_context(run, self.site)
+        drill = getattr(run, "trigger", "") == DRILL_TRIGGER
         return env.get_template("report.html.j2").render(
             run=run, profile=self.profile, site=self.site, zh_first=self.zh_first,
             version=__version__, csp=Markup(CSP), css=Markup(CSS),
@@ -439,7 +486,9 @@ class _Page:
             generated=self.when(self.generated_at), status_text=status_text,
             Status=Status, verdict=self.verdict(), not_signed=model.NOT_SIGNED,
             unsigned=unsigned, ev=ev, qr=qr,
-            fixes=fixes[:FIX_LINES_ON_PAGE_1], fixes_more=max(0, len(fixes) - FIX_LINES_ON_PAGE_1),
+            fixes=fixes, context=context, drill=drill,
+            page_css=Markup(page_css(run, ev.head if ev else None, drill)),
+            attested=self.attestation_status(),
             requirements=self.requirements(), rooms=self.rooms(), cameras=self.cameras(),
             trends=self.trends(), matrix=filter_matrix(run), how_text=how_text,
             seats_text=seats_text, other_filter=self.other_filter_findings(),

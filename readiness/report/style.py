@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import Status
+from ..results import RunRecord, Status
 
 # Solid fills: the seat map must read at a glance on screen and in a colour print;
 # every cell also carries its verdict in words for a black-and-white copy.
@@ -46,7 +46,8 @@ h1 { font-size: 20pt; margin: 0 0 2mm; letter-spacing: .5px; }
 h1 .en, h2 .en, h3 .en { font-weight: normal; }
 h2 { font-size: 14pt; margin: 0 0 4mm; padding-bottom: 1.5mm; border-bottom: 2px solid #1d1d1d; }
 h3 { font-size: 11.5pt; margin: 5mm 0 2mm; }
-.en { color: #555; font-size: .88em; }
+/* the language the reader did not choose: smaller and grey; the chosen one reads plain */
+.lead-zh .en, .lead-en .zh { color: #555; font-size: .88em; }
 .zh + .en, .en + .zh { margin-left: .45em; }
 .block > .en, .block > .zh + .en { display: block; margin-left: 0; }
 p { margin: 1.5mm 0; }
@@ -139,7 +140,11 @@ header.page1 .facts th, header.page1 .facts td { padding: .9mm 2mm; font-size: 9
 .verdict { margin: 3mm 0 2mm; padding: 2.5mm 4mm; }
 ol.fixes { margin: 1mm 0; padding-left: 6mm; font-size: 9pt; }
 ol.fixes li { margin: .8mm 0; break-inside: avoid; }
-ol.fixes .what { font-size: 8.5pt; }
+ol.fixes .do { font-weight: bold; }
+ol.fixes .figure { font-size: 8.5pt; }
+ol.fixes .rules { font-size: 8pt; color: #555; }
+.drill-mark { border: 2px solid #8250df; color: #8250df; font-weight: bold; padding: 1mm 3mm;
+  display: inline-block; letter-spacing: 1px; margin-bottom: 2mm; }
 .proof-box.signed { display: grid; grid-template-columns: 1fr 30mm; gap: 3mm; align-items: start;
   padding: 2mm 3mm; margin-top: 2mm; }
 .proof-box .facts th { width: 24%; }
@@ -173,7 +178,7 @@ ol.leaklines li { margin: .8mm 0; }
 .snaps figcaption { font-size: 8pt; }
 /* the appendix: one line per check */
 .appendix { table-layout: fixed; }
-.appendix td { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.appendix td { overflow-wrap: anywhere; }
 .appendix td, .appendix th { font-size: 7.2pt; padding: .4mm 1mm; }
 .appendix .badge { font-size: 6.8pt; padding: 0 1mm; }
 .reqs td { font-size: 8.5pt; }
@@ -206,3 +211,31 @@ figure.camera ul.rules li { margin: .6mm 0; }
 figure.camera .leak { font-size: 7.5pt; padding: 1.5mm 2mm; }
 figure.camera .nopic { border: 1px dashed #c9ced6; padding: 6mm 2mm; text-align: center; }
 """ + _status_rules()
+
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal of `text`: nothing in a site code can end it or the style."""
+    out = []
+    for ch in text:
+        if ch.isalnum() or ch in " .-_#/:·" or ord(ch) > 0x7f:
+            out.append(ch)
+        else:
+            out.append(f"\\{ord(ch):x} ")
+    return '"' + "".join(out) + '"'
+
+
+def page_css(run: RunRecord, head: str | None, drill: bool) -> str:
+    """Every printed page's margins: page x/N, the site code, the run number and the chain
+    head at the foot (the paper is bound to its proof), and a drill's mark at the head."""
+    run_id = getattr(run, "run_id", None)
+    foot = " · ".join(part for part in (
+        run.site_code, f"run 检查编号 #{run_id}" if run_id else "",
+        f"chain head 链头 {head}" if head else "not signed 未签名") if part)
+    mark = ("@top-right { content: " + _css_string("演练 DRILL — not a real check 非正式检查")
+            + "; color: #8250df; font-weight: bold; font-size: 9pt; }") if drill else ""
+    return ("@page { margin-bottom: 16mm; "
+            "@bottom-left { content: " + _css_string(foot) + "; font-family: monospace; "
+            "font-size: 6.5pt; color: #444; } "
+            "@bottom-right { content: \"page \" counter(page) \"/\" counter(pages) "
+            "\" 页\"; font-size: 8pt; color: #444; } " + mark + " }")

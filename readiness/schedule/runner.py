@@ -40,6 +40,8 @@ from .ledger import Ledger
 log = logging.getLogger(__name__)
 
 TRIGGER = "schedule"
+# a run someone asked for on the live page: the same job, recorded as theirs
+RUN_NOW_TRIGGER = "run_now"
 
 # `readiness serve` shows a run check by check on its live page: callbacks of this
 # process only (never pickled into the job store), called as (event, payload) with
@@ -92,9 +94,11 @@ def _scope(settings: Settings, site: Site) -> tuple[list[str] | None, list[str] 
 # ---------------------------------------------------------------------------- one run
 
 
-def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: str) -> None:
+def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: str,
+            trigger: str = TRIGGER) -> None:
     """The job APScheduler runs. Raises nothing: every outcome ends in the ledger and
-    the log, and a run that could not be made or recorded is announced."""
+    the log, and a run that could not be made or recorded is announced. `trigger`: what
+    the store records as having started it (the schedule, or "run now")."""
     ledger = Ledger(Path(settings.jobs_path))
     if not ledger.claim(job_id, site_code, planned_at):
         log.info("run %s already happened; not running it again", job_id)
@@ -110,6 +114,7 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
                         Path(settings.store_path))
         for warning in plan.warnings:
             log.warning("run %s: %s", job_id, warning.en)
+        _tell("planned", len(plan.checks))  # the live page's "n of N"
         _tell("start", job_id)
         run = execute(site, profile, plan, concurrency=settings.concurrency,
                       on_done=lambda result: _tell("check", result))
@@ -129,19 +134,19 @@ def run_job(settings: Settings, job_id: str, planned_at: datetime, site_code: st
                                          f"检查程序出错：{type(err).__name__}"))
         return
     try:
-        _record(settings, ledger, job_id, site, run)
+        _record(settings, ledger, job_id, site, run, trigger)
     finally:
         _tell("end", job_id)
 
 
 def _record(settings: Settings, ledger: Ledger, job_id: str, site: Site,
-            run: RunRecord) -> None:
+            run: RunRecord, trigger: str = TRIGGER) -> None:
     from ..evidence.record import run_key
     from ..evidence.recording import record_run
 
     ledger.recording(job_id, run.started_at, run_key(run))
     try:
-        recorded = record_run(run, site.secrets.values(), trigger=TRIGGER,
+        recorded = record_run(run, site.secrets.values(), trigger=trigger,
                               log_path=Path(settings.log_path), key_dir=Path(settings.key_dir),
                               store_path=Path(settings.store_path),
                               evidence_dir=Path(settings.evidence_dir) if settings.evidence_dir

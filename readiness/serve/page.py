@@ -1,57 +1,87 @@
 # ruff: noqa: E501  (the page's own HTML and script, kept whole and readable)
 """The live page: one HTML file with its own style and script (no asset from the
 internet: exam rooms are filtered, and the page must work on the LAN alone). It draws
-/api/state and follows /events (Server-Sent Events) without reloading."""
+/api/state and follows /events (Server-Sent Events) without reloading.
+
+What people need first comes first: the verdict, then the numbered fix list (the same
+words as the console and the report, readiness/fixlist.py), then the seat plan; on a
+wide screen the fix list and the seat plan stand side by side. Times are the site's, as
+the service formats them (never the browser's zone). A tapped seat shows its own lines
+of the fix list (a phone has no tooltip)."""
 
 PAGE = r"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>readiness</title>
 <style>
-body{font-family:"Noto Sans CJK SC","Noto Sans",sans-serif;margin:1rem;color:#222}
-h1{font-size:1.3rem;margin:0 0 .5rem} h2{font-size:1.1rem;margin:1rem 0 .4rem}
-.bar>span{display:inline-block;margin:0 1.2rem .2rem 0} .verdict{font-weight:bold;padding:.1rem .5rem;border-radius:3px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(5.5rem,1fr));gap:.3rem}
-.seat{border:1px solid #999;border-radius:4px;padding:.3rem;text-align:center;font-size:.85rem}
+*{box-sizing:border-box}
+body{font-family:"Noto Sans CJK SC","Noto Sans",sans-serif;margin:.6rem;color:#222;font-size:15px}
+h1{font-size:1.15rem;margin:0 0 .3rem} h2{font-size:1.05rem;margin:.8rem 0 .3rem}
+.top{display:flex;flex-wrap:wrap;gap:.2rem .9rem;align-items:baseline;font-size:.9rem}
+.verdict{font-weight:bold;font-size:1.05rem;padding:.1rem .5rem;border-radius:3px}
+.strip{display:flex;gap:2px;margin:.35rem 0 .1rem;flex-wrap:wrap}
+.strip a{display:block;width:9px;height:18px;border-radius:2px}
+.strip a.ready{background:#2f9e44}.strip a.not_ready{background:#e53935}.strip a.unverified{background:#f0a020}
+.strip a.unsigned{opacity:.45} .strip a.latest{outline:2px solid #222;outline-offset:1px}
+.progress{font-weight:bold}
+.layout{display:block}
+@media (min-width:1000px){.layout{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1.2rem}}
+ol.fixes{margin:.2rem 0;padding-left:0;list-style:none}
+ol.fixes li{border-left:5px solid #999;padding:.25rem .5rem;margin:.3rem 0;background:#fafafa}
+ol.fixes li.s-fail{border-color:#e53935}ol.fixes li.s-error{border-color:#8250df}ol.fixes li.s-warn{border-color:#f0a020}
+.badge{padding:0 .3rem;border-radius:3px;font-size:.8rem;margin-right:.3rem}
+ol.fixes li.hit{background:#fff3c4}
+.fix .n{font-weight:bold;margin-right:.3rem}.fix .where{font-weight:bold}.fix .do{font-weight:bold}
+.fix .figure{font-size:.85rem;color:#333;overflow-wrap:anywhere}.fix .rules{font-size:.78rem;color:#666}
+.sec{font-size:.85rem;color:#666} .sec .do,.sec .where{font-weight:normal}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(4.6rem,1fr));gap:.3rem}
+.seat{border:1px solid #999;border-radius:4px;padding:.3rem;text-align:center;font-size:.85rem;cursor:pointer}
 .seat b,.seat span,.seat small{display:block} .seat small{font-size:.7rem;overflow-wrap:anywhere}
+.seat.picked{outline:3px solid #1d4ed8;outline-offset:1px}
 .pass{background:#c8e6c9}.warn{background:#ffe082}.fail{background:#e53935;color:#fff}
 .error{background:#ef9a9a}.skip{background:#e0e0e0}.none{background:#fff}
 /* nothing about the seat proved either way; some of its checks could not be made */
 .seat.v-none{background:repeating-linear-gradient(135deg,#e3e6ea 0 6px,#f7f8fa 6px 12px);border:1px dashed #555}
 .seat.v-partly{background-image:repeating-linear-gradient(135deg,rgba(0,0,0,.3) 0 3px,transparent 3px 7px);background-size:100% 5px;background-position:bottom;background-repeat:no-repeat}
+#seatinfo{border:1px solid #1d4ed8;border-radius:4px;padding:.4rem .6rem;margin:.4rem 0;font-size:.9rem}
+#seatinfo:empty{display:none}
 .causes{font-size:.85rem;margin:.4rem 0 0;padding-left:1.2rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem;table-layout:fixed}
 td,th{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-/* fixed columns: a long URL in a finding wraps instead of widening the page past a phone's screen */
-table{table-layout:fixed} #reqs th:nth-child(1){width:28%} #reqs th:nth-child(2){width:5.5rem}
-#fixes th:nth-child(1){width:7rem} #fixes th:nth-child(2){width:25%}
+#reqs th:nth-child(1){width:30%} #reqs th:nth-child(2){width:5.5rem}
 form{margin:.6rem 0} #msg{margin-left:.6rem} #live{font-size:.85rem;max-height:10rem;overflow:auto}
+a{color:#1d4ed8}
 </style></head>
 <body>
 <h1 id="title">readiness</h1>
-<div class="bar"><span id="verdict"></span><span id="last"></span><span id="next"></span>
-<span id="exam"></span><span id="running"></span></div>
-<p id="trust"></p>
+<div class="top"><span id="verdict"></span><span id="signed"></span><span id="running"></span></div>
+<div class="top"><span id="exam"></span><span id="last"></span><span id="next"></span><a id="report" href="report"></a></div>
+<div class="strip" id="strip" aria-label="最近检查 · last runs"></div>
+<div class="layout">
+<div><h2>待修复 · Fix list</h2><ol class="fixes" id="fixes"></ol></div>
+<div><h2>考位图 · Seat plan</h2><div id="seatinfo"></div><div id="rooms"></div></div>
+</div>
+<h2>要求 · Requirements</h2><table id="reqs"></table>
+<h2>本次进度 · This run</h2><div id="live"></div>
 <form id="runnow"><label>“立即检查”令牌 · run-now token <input type="password" id="token"
  autocomplete="off"></label> <button id="runbtn">立即检查 · Run now</button><span id="msg"></span></form>
-<div id="rooms"></div>
-<h2>要求 · Requirements</h2><table id="reqs"></table>
-<h2>待修复 · Fix list</h2><table id="fixes"></table>
-<h2>本次进度 · This run</h2><div id="live"></div>
 <script>
 "use strict";
-let state = null, seatRun = {};
+let state = null, seatRun = {}, picked = null;
 const SEV = {fail:4, error:3, warn:2, pass:1, skip:0};
 const el = id => document.getElementById(id);
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
-const both = t => t ? esc(t.zh) + " · " + esc(t.en) : "";
+const both = t => t ? (t.zh === t.en ? esc(t.zh) : esc(t.zh) + " · " + esc(t.en)) : "";
 const word = s => s && state ? both(state.status_words[s]) : "-";
-const local = iso => iso ? new Date(iso).toLocaleString() : "-";
 function countdown(iso) {
-  if (!iso) return "-";
   let s = Math.max(0, (new Date(iso) - Date.now()) / 1000);
   const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
   return `${d}天 ${h}时 ${m}分 · ${d}d ${h}h ${m}m`;
+}
+function examHtml(s) {
+  if (!s.exam_start) return both(s.exam.why);
+  const name = s.exam.name ? esc(s.exam.name) + " " : "";
+  return `考试 · exam ${name}${esc(s.local.exam_start)} · 还有 · in ${countdown(s.exam_start)}`;
 }
 function seatHtml(room, seat) {
   const fig = seat.figure_mbps == null ? "" : `${Math.round(seat.figure_mbps)} Mbit/s`;
@@ -59,43 +89,94 @@ function seatHtml(room, seat) {
   const note = seat.answers === false ? "无应答 · no answer" : seat.verified === "none" ? "未验证 · not verified" : "";
   return `<div class="seat ${seat.status || "none"} v-${seat.verified || "none"}" id="seat-${esc(room)}-${esc(seat.label)}"` +
     ` data-room="${esc(room)}" data-label="${esc(seat.label)}" data-status="${esc(seat.status || "none")}"` +
-    ` data-verified="${esc(seat.verified || "none")}" title="${esc(seat.address)} ${why}"><b>${esc(seat.label)}</b>` +
+    ` data-address="${esc(seat.address)}" data-verified="${esc(seat.verified || "none")}" title="${esc(seat.address)} ${why}"><b>${esc(seat.label)}</b>` +
     `<span class="fig">${fig}</span><small class="note">${note}</small><small class="why">${why}</small></div>`;
 }
 function causeHtml(c) {
   const rules = c.rules.map(r => esc(r.requirement) + (r.aspects.length ? ` (${r.aspects.map(both).join(", ")})` : "")).join("; ");
   return `<li data-kind="${esc(c.kind)}" data-name="${esc(c.name)}"><span class="${esc(c.status)}">${word(c.status)}</span> ${both(c.who)}: ${rules}</li>`;
 }
+// a fix item as the console and the report say it: where and what to do, then the figure
+function fixHtml(f) {
+  const lang = l => `<span class="${l}" lang="${l === "zh" ? "zh-CN" : "en"}">`;
+  const one = l => `${lang(l)}<span class="where">${esc(f.where[l])}</span>${l === "zh" ? "：" : ": "}` +
+    `<span class="do">${esc(f.do[l])}</span></span>`;
+  return `<li class="fix s-${esc(f.status)}" id="fix-${f.n}" data-n="${f.n}" data-status="${esc(f.status)}" data-seats="${esc(JSON.stringify(f.seats))}">` +
+    `<span class="n">${f.n}.</span><span class="badge ${esc(f.status)}">${word(f.status)}</span> ${one("zh")}` +
+    `<div class="sec">${one("en")}</div>` +
+    `<div class="figure">${esc(f.figure.zh)}${f.figure.zh === f.figure.en ? "" : " · " + esc(f.figure.en)}</div>` +
+    `<div class="rules">${f.requirements.map(esc).join(" · ")} — ${both(f.rules)}</div></li>`;
+}
+function trustHtml(s) {
+  // a stored run the signed log contradicts is not shown: only why
+  if (s.problem) return `<span class="verdict fail" id="trust" data-status="mismatch">未验证 · NOT VERIFIED</span> ${both(s.problem)}`;
+  if (s.trust && s.trust.status) {
+    const ok = s.trust.status === "verified";
+    return `<span class="verdict ${ok ? "pass" : "fail"}" id="trust" data-status="${esc(s.trust.status)}">` +
+      (ok ? "已签名 · signed" : s.trust.status === "mismatch" ? "与签名不符 · does not match its signature" : "未签名 · NOT signed") +
+      `</span>${s.trust.why ? " " + both(s.trust.why) : ""}` +
+      (s.stored_verdict ? ` (结果库记为 · the store says: ${both(s.stored_verdict)})` : "");
+  }
+  if (s.signed == null) return "";
+  return s.signed ? '<span class="verdict pass">已签名 · signed</span>' : '<span class="verdict fail">未签名 · NOT signed</span>';
+}
+function progressHtml(s) {
+  if (!s.running) return "";
+  const p = s.progress || {};
+  const n = p.total ? `${p.done} / ${p.total}` : `${p.done || 0}`;
+  return `<span class="progress">检查中 · running ${n}</span>`;
+}
+function stripHtml(s) {
+  return s.runs.map((r, i) => `<a class="${esc(r.verdict)}${r.signed === false ? " unsigned" : ""}${i === s.runs.length - 1 ? " latest" : ""}"` +
+    ` data-run="${r.run_id}" title="#${r.run_id} ${esc(r.at)} ${both(r.verdict_words)}${r.signed === false ? " · 未签名 NOT signed" : ""}"></a>`).join("");
+}
+function showSeat(room, label) {
+  picked = [room, label];
+  document.querySelectorAll(".seat.picked").forEach(n => n.classList.remove("picked"));
+  const node = document.querySelector(`.seat[data-room="${CSS.escape(room)}"][data-label="${CSS.escape(label)}"]`);
+  if (node) node.classList.add("picked");
+  const lines = state.fixes.filter(f => f.seats.some(([r, n]) => r === room && n === label));
+  document.querySelectorAll("ol.fixes li").forEach(li => li.classList.toggle("hit", lines.some(f => String(f.n) === li.dataset.n)));
+  el("seatinfo").innerHTML = `<b>${esc(label)}</b> ${esc(node ? node.dataset.address : "")}: ` +
+    (lines.length ? lines.map(f => `<div><a href="#fix-${f.n}">${f.n}.</a> ${word(f.status)} ${esc(f.do.zh)} · ${esc(f.do.en)}` +
+      `<div class="figure">${esc(f.figure.zh)}</div></div>`).join("") : "无待修复 · nothing to fix");
+}
 function draw() {
   const s = state;
   el("title").innerHTML = `${esc(s.site.name)} (${esc(s.site.code)})`;
   el("verdict").innerHTML = s.verdict ? `<span class="verdict ${s.verdict.value === "ready" ? "pass" : "fail"}">` +
     `${esc(s.verdict.zh)} · ${esc(s.verdict.en)}</span>` : s.problem ? `<span class="verdict fail">未验证 · NOT VERIFIED</span>` : "尚无检查 · no run yet";
-  // a run the signed log does not back: say why in words, and what the store claims
-  el("trust").innerHTML = s.problem ? both(s.problem) : s.trust && s.trust.status !== "verified" ?
-    both(s.trust.why) + (s.stored_verdict ? ` (结果库记为 · the store says: ${both(s.stored_verdict)})` : "") : "";
-  el("last").innerHTML = "上次 · last: " + (s.last_run ? local(s.last_run.finished_at) : "-");
-  el("next").innerHTML = "下次 · next: " + local(s.next_run);
-  el("exam").innerHTML = "距考试 · exam in: " + countdown(s.exam_start);
-  el("running").innerHTML = s.running ? "<b>检查中 · running</b>" : "";
+  el("signed").innerHTML = trustHtml(s);
+  el("last").innerHTML = "上次 · last: " + (s.last_run ? esc(s.last_run.local) : "-");
+  el("next").innerHTML = "下次 · next: " + (s.next_run ? esc(s.local.next_run) : both(s.next_why));
+  el("exam").innerHTML = examHtml(s);
+  el("report").textContent = s.report ? "报告 · report" : "";
+  el("running").innerHTML = progressHtml(s);
+  el("strip").innerHTML = stripHtml(s);
   el("rooms").innerHTML = s.rooms.map(r => `<h2>${esc(r.name || r.id)} (${esc(r.id)})</h2>` +
     `<div class="grid" data-room="${esc(r.id)}">${r.seats.map(x => seatHtml(x.room || r.id, x)).join("")}</div>` +
     (r.causes && r.causes.length ? `<ul class="causes" data-room="${esc(r.id)}">${r.causes.map(causeHtml).join("")}</ul>` : "")).join("");
   el("reqs").innerHTML = "<tr><th>要求 · rule</th><th>结论 · verdict</th><th>说明 · finding</th></tr>" +
     s.requirements.map(q => `<tr id="req-${esc(q.id)}"><td>${esc(q.id)} ${both(q.title)}</td>` +
     `<td class="${q.status || "none"}">${word(q.status)}</td><td>${both(q.message)}</td></tr>`).join("");
-  el("fixes").innerHTML = "<tr><th>要求 · rule</th><th>位置 · where</th><th>怎么做 · what to do</th></tr>" +
-    (s.fixes.length ? s.fixes.map(f => `<tr><td class="${esc(f.status)}">` +
-    `${esc(f.requirement)}</td><td>${both(f.where)}</td><td>${both(f.message)}</td></tr>`).join("")
-    : "<tr><td colspan=3>无 · nothing to fix</td></tr>");
+  el("fixes").innerHTML = s.fixes.length ? s.fixes.map(fixHtml).join("") : "<li>无 · nothing to fix</li>";
   el("live").innerHTML = s.live.map(liveLine).join("");
+  if (!s.running) el("msg").innerHTML = "";  // "run started" ends with the run
+  el("seatinfo").innerHTML = "";
+  if (picked) showSeat(picked[0], picked[1]);
 }
 function liveLine(c) { return `<div class="${esc(c.status)}">${esc(c.requirement)} · ${both(c.label)}: ${word(c.status)}${c.figure ? " · " + both(c.figure) : ""}</div>`; }
 async function refresh() { state = await (await fetch("api/state")).json(); seatRun = {}; draw(); }
+el("rooms").addEventListener("click", ev => {
+  const node = ev.target.closest(".seat");
+  if (node && state) showSeat(node.dataset.room, node.dataset.label);
+});
 function onCheck(c) {
   if (!state) return;
   if (!state.running) { state.running = true; state.live = []; seatRun = {}; el("live").innerHTML = ""; }
-  el("running").innerHTML = "<b>检查中 · running</b>";
+  state.live.push(c);
+  state.progress = {done: c.done || state.live.length, total: c.total};
+  el("running").innerHTML = progressHtml(state);
   el("live").insertAdjacentHTML("afterbegin", liveLine(c));
   if (c.seat) {
     // this run's worst verdict per seat (its subject: room and name) and the rules giving
@@ -200,7 +281,7 @@ el("runnow").addEventListener("submit", async ev => {
 const events = new EventSource("events");
 events.addEventListener("check", e => onCheck(JSON.parse(e.data)));
 events.addEventListener("state", e => { state = JSON.parse(e.data); seatRun = {}; draw(); });
-setInterval(() => { if (state) el("exam").innerHTML = "距考试 · exam in: " + countdown(state.exam_start); }, 30000);
+setInterval(() => { if (state) el("exam").innerHTML = examHtml(state); }, 30000);
 refresh();
 </script></body></html>
 """

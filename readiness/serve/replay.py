@@ -21,6 +21,7 @@ def replay(run: RunRecord, *, store: str, log: str, key_dir: str, job_id: str,
     now = datetime.now(UTC)
     took = run.finished_at - run.started_at
     run = dataclasses.replace(run, started_at=now - took, finished_at=now)
+    schedule._tell("planned", len(run.results))
     schedule._tell("start", job_id)
     try:
         for result in run.results:

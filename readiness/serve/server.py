@@ -335,6 +335,15 @@ class ServeHTTP:
             return (200 if ok else 503), _json({"ok": ok, "message": text.to_dict()}), JSON
         if path == "/api/state":
             return 200, _json(await loop.run_in_executor(None, state.page)), JSON
+        if path == "/report":
+            page = await loop.run_in_executor(None, state.report_html)
+            if page is None:
+                return 404, _message(Text(
+                    "no report: no run yet, or the latest run does not match its signed "
+                    "record (readiness verify says why)",
+                    "没有报告：尚无检查，或最近一次检查与其签名记录不符"
+                    "（readiness verify 可说明原因）")), JSON
+            return 200, page.encode(), "text/html; charset=utf-8"
         return 404, _message(Text(f"no page {path[:100]}: try / or /metrics",
                                   f"没有页面 {path[:100]}：请访问 / 或 /metrics")), JSON
 

@@ -62,7 +62,7 @@ def _run_now(service: schedule.Service, lock: threading.Lock) -> tuple[bool, Tex
         service.scheduler.add_job(
             schedule.run_job, "date", run_date=now, id=job_id, name=f"{service.code} run now",
             kwargs={"settings": service.settings, "job_id": job_id, "planned_at": now,
-                    "site_code": service.code},
+                    "site_code": service.code, "trigger": schedule.RUN_NOW_TRIGGER},
             misfire_grace_time=3600, max_instances=1)
     return False, Text("run started: the page follows it check by check",
                        "检查已开始：页面会逐项显示结果")

@@ -28,6 +28,8 @@ from .page_model import check_event, page_state
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, str], None]
+# runs on the page's strip (Uptime Kuma's heartbeat bar): about a countdown's worth
+RECENT_RUNS = 30
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ class LiveState:
         self._last_ready: datetime | None = None
         self._run_families: list[Metric] = []
         self._running = False
+        self._planned: int | None = None
         self._live: list[dict[str, Any]] = []
+        self._recent: list[Any] = []   # the last runs' summaries, for the page's strip
+        self._recent_signed: dict[int, bool] = {}
         self._runs_recorded = 0
         self._subscribers: list[Deliver] = []
 
@@ -76,9 +81,12 @@ class LiveState:
         from ..store import ResultsStore
 
         run = trust = problem = last_ready = None
+        recent: list[Any] = []
+        recent_signed: dict[int, bool] = {}
         if self.paths.store.exists():
             store = ResultsStore(self.paths.store)
             latest = store.latest_run(self.code)
+            recent = store.list_runs(site_code=self.code)[-RECENT_RUNS:]
             if latest is not None:
                 check = check_log(self.paths.log, self.paths.key_dir, self.paths.store)
                 trust = trust_of(check, latest)
@@ -89,11 +97,15 @@ class LiveState:
                 else:
                     run = latest
                 last_ready = self._last_ready_verified(store, check)
+                # the strip marks each run as history does: verified or not
+                recent_signed = {r.run_id: trust_of(check, stored).verified for r in recent
+                                 if (stored := store.load_run(r.run_id)) is not None}
         facts = self._facts(trust.status if trust else None, last_ready)
         fams = run_families(run, facts) if run else unproven_families(facts)
         with self._lock:
             self._run, self._trust, self._problem = run, trust, problem
             self._last_ready, self._run_families = last_ready, fams
+            self._recent, self._recent_signed = recent, recent_signed
 
     def _last_ready_verified(self, store: Any, check: Any) -> datetime | None:
         from ..evidence.run_trust import trust_of
@@ -128,13 +140,40 @@ class LiveState:
     def page(self) -> dict[str, Any]:
         with self._lock:
             run, trust, running, live = self._run, self._trust, self._running, list(self._live)
-            problem = self._problem
+            problem, planned = self._problem, self._planned
+            recent, recent_signed = list(self._recent), dict(self._recent_signed)
         state = page_state(run, self.site, self.profile,
                            exam_start=next_exam(self.site, datetime.now(UTC)),
-                           next_run=self.next_run(), trust=trust, running=running, live=live)
+                           next_run=self.next_run(), trust=trust, running=running, live=live,
+                           planned=planned, runs=recent, runs_signed=recent_signed)
         state["problem"] = problem.to_dict() if problem else None
         state["run_now"] = self.run_now
         return state
+
+    def report_html(self) -> str | None:
+        """The latest run's proof report, made now from the store and the signed log
+        (HTML; the PDF is `readiness report`'s). None: no run yet."""
+        from ..report import render_html
+        from ..report.proof import NotProven, prove
+        from ..store import ResultsStore
+
+        with self._lock:
+            run = self._run
+        if run is None:
+            return None
+        evidence = attestations = None
+        if self.paths.log is not None and self.paths.log.exists():
+            try:
+                proof = prove(run, self.paths.log, self.paths.key_dir, self.paths.store)
+                evidence, attestations = proof.evidence, proof.attestations
+            except NotProven as err:
+                log.error("the report of the latest run cannot be made: %s", err.text.en)
+                return None
+        return render_html(run, profile=self.profile, site=self.site,
+                           store=ResultsStore(self.paths.store), evidence=evidence,
+                           attestations=attestations,
+                           secrets=list(self.site.secrets.values()),
+                           evidence_dir=self.paths.store.parent)
 
     def healthy(self) -> tuple[bool, Text]:
         with self._lock:
@@ -167,7 +206,10 @@ class LiveState:
 
     def watch(self, event: str, payload: object) -> None:
         """Called by the schedule's worker (readiness.schedule.runner.WATCHERS)."""
-        if event == "start":
+        if event == "planned" and isinstance(payload, int):
+            with self._lock:
+                self._planned = payload
+        elif event == "start":
             with self._lock:
                 self._running, self._live = True, []
         elif event == "check" and isinstance(payload, CheckResult):
@@ -175,12 +217,13 @@ class LiveState:
             with self._lock:
                 self._running = True
                 self._live.append(item)
+                item = {**item, "done": len(self._live), "total": self._planned}
             self._broadcast("check", item)
         elif event == "recorded":
             with self._lock:
                 self._runs_recorded += 1
         elif event == "end":
             with self._lock:
-                self._running = False
+                self._running, self._planned = False, None
             self.refresh()
             self._broadcast("state", self.page())
