@@ -27,7 +27,10 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
         pytest.skip("missing: " + "; ".join(what for what, _ in missing))
     out = tmp_path_factory.mktemp("drill")
     proc = subprocess.run(
-        [sys.executable, "-m", "readiness", "drill", "--out", str(out), "--lang", "en"],
+        # a prefix of its own: another drill on the machine never shares its namespaces,
+        # and the suite's leftover check (rdyt*) covers it
+        [sys.executable, "-m", "readiness", "drill", "--out", str(out), "--lang", "en",
+         "--prefix", f"rdyt{os.getpid()}d"],
         capture_output=True, text=True, timeout=900, cwd=REPO,
         env={**os.environ, "COLUMNS": "200"})
     found = sorted(out.glob("drill-*/result.json"))

@@ -46,7 +46,8 @@ def _drill_dir(tmp: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("the drill builds network namespaces: run as root")
     out = tmp / "runs"
-    subprocess.run(["readiness", "drill", "--out", str(out), "--no-report"], check=False,
+    subprocess.run(["readiness", "drill", "--out", str(out), "--no-report",
+                    "--prefix", f"rdyt{os.getpid()}r"], check=False,
                    timeout=900, capture_output=True)
     found = sorted(out.glob("drill-*"))
     assert found, "the drill made no run folder"

@@ -32,6 +32,7 @@ from ..evidence.lines import bounded_lines
 from ..evidence.record import ATTESTATION_ITEMS, MIN_STAFF, append_attestation
 from ..evidence.run_trust import MISMATCH, VERIFIED, known_heads, trust_runs, unsigned_head
 from ..evidence.trust import KeyMismatch, trusted_key
+from ..linebreak import wrap
 from ..results import Status, Text, Verdict
 from ..sitetime import DEFAULT_TZ
 from .messages import error, print_whole, say
@@ -422,12 +423,16 @@ def _history_tables(console: Console, runs: list[Any], trusts: dict[int, Any],
     if one_site:
         name, code, profile = next(iter(sites))
         title += say(lang, ": ", "：") + f"{name} ({code}) · {profile}"
-    table = Table(title=escape(title), box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    # the counts' header in full would squeeze the other columns at 80: a legend instead
+    table = Table(title=escape(title), box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+                  caption=say(lang, "P/W/F/E: checks passed / warned / failed / in error",
+                              "过/警/败/错：通过 / 警告 / 不通过 / 错误的检查数"),
+                  caption_justify="left")
     heads = [("#", "#"), (f"Started {offset}", f"开始 {offset}")]
     if not one_site:
         heads.append(("Site", "站点"))
     heads += [("By", "触发"), ("Signed", "签名"), ("Verdict", "结论"),
-              ("P/W/F/E", "通过/警告/不通过/错误")]
+              ("P/W/F/E", "过/警/败/错")]
     for head in heads:
         table.add_column(say(lang, *head), no_wrap=True)
     unsigned: list[tuple[int, Text]] = []
@@ -448,14 +453,20 @@ def _history_tables(console: Console, runs: list[Any], trusts: dict[int, Any],
                 say(lang, "[yellow]NO[/]", "[yellow]未签名[/]"),
                 # an unsigned row's verdict is only what someone typed: never shown as ready
                 f"[{style}]{VERDICT_WORDS['zh' if lang == 'zh' else 'en'][run.verdict]}[/]"
-                if believed else say(lang, f"[yellow]({run.verdict.value}, unproven)[/]",
-                                     f"[yellow]（{run.verdict.value}，无证明）[/]"),
+                if believed else say(lang, f"[yellow]{VERDICT_WORDS['en'][run.verdict]}, "
+                                           "unproven[/]",
+                                     f"[yellow]{VERDICT_WORDS['zh'][run.verdict]}（无证明）[/]"),
                 counts]
         table.add_row(*row)
     console.print(table)
-    for run_id, why in unsigned[-3:]:  # the newest: the same cause repeats on the others
-        console.print(say(lang, f"[yellow]#{run_id} not signed[/]: ",
-                           f"[yellow]#{run_id} 未签名[/]：") + escape(why.get(lang)))
+    if unsigned:  # the newest one's cause; the others almost always share it
+        run_id, why = unsigned[-1]
+        others = len(unsigned) - 1
+        note = (say(lang, f"#{run_id} not signed: ", f"#{run_id} 未签名：") + why.get(lang)
+                + (say(lang, f" (and {others} earlier run(s) not signed)",
+                       f"（另有 {others} 次较早的检查未签名）") if others else ""))
+        for line in wrap(note, console.width, indent=2):  # zh breaks between characters
+            console.print(line, style="yellow", markup=False, highlight=False)
     shown = [key for key in TRENDS if any(series[key].get(r.run_id) is not None for r in runs)]
     if not shown:
         return

@@ -42,6 +42,8 @@ body {
 }
 @media print { body { background: #fff; } .page { padding: 0; max-width: none; } }
 section { break-before: page; padding-top: 2mm; }
+/* a section of one sentence (no trends yet) is not worth a page of its own */
+section.brief { break-before: auto; padding-top: 6mm; }
 h1 { font-size: 20pt; margin: 0 0 2mm; letter-spacing: .5px; }
 h1 .en, h2 .en, h3 .en { font-weight: normal; }
 h2 { font-size: 14pt; margin: 0 0 4mm; padding-bottom: 1.5mm; border-bottom: 2px solid #1d1d1d; }
