@@ -10,9 +10,9 @@ import pytest
 import yaml
 from serve_site import drill_doc
 
-from readiness.serve.deploy_files import METRIC_NAMES, SITE_LABELS, dashboard, files
+from readiness.serve.deploy_files import SITE_LABELS, dashboard, files
 from readiness.serve.importing import run_from_json
-from readiness.serve.metrics import SiteFacts, families
+from readiness.serve.metrics import METRIC_NAMES, SiteFacts, families
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -47,9 +47,11 @@ def test_every_legend_names_labels_its_metric_has():
 
 @pytest.mark.skipif(not shutil.which("promtool"), reason="promtool (Debian prometheus) missing")
 def test_promtool_accepts_rules_and_configs(tmp_path):
-    for name in ("readiness.rules.yml", "province.yml", "site-agent.yml"):
-        (tmp_path / name).write_text(files()[name])
-    rules = subprocess.run(["promtool", "check", "rules", str(tmp_path / "readiness.rules.yml")],
+    for name, text in files().items():
+        (tmp_path / name).write_text(text)
+    shutil.copy(DEPLOY / "expected-sites.rules.yml", tmp_path)
+    rules = subprocess.run(["promtool", "check", "rules", str(tmp_path / "readiness.rules.yml"),
+                            str(tmp_path / "expected-sites.rules.yml")],
                            capture_output=True, text=True, timeout=60)
     assert rules.returncode == 0, rules.stdout + rules.stderr
     config = subprocess.run(["promtool", "check", "config", str(tmp_path / "province.yml")],

@@ -6,87 +6,76 @@ the provincial Prometheus with its alerting rules, and the Grafana dashboard.
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .metrics import METRIC_NAMES
+from .alert_rules import Timing, alert_rules, m
+from .expected_sites import ExpectedSite, Session, expected_rules
 
 SITE_LABELS = ("province", "city", "site")
 BY_SITE = "province, city, site"
 
 
-def m(name: str) -> str:
-    """A metric name, checked against the exporter's own list."""
-    if name not in METRIC_NAMES:
-        raise KeyError(f"{name} is not a metric readiness serve exports")
-    return name
-
-
 def site_agent_config(*, serve_target: str = "127.0.0.1:9477",
-                      province_url: str = "https://prometheus.province.example/api/v1/write",
+                      province_url: str = "https://prometheus.province.example:9090/api/v1/write",
                       province: str = "PROVINCE", city: str = "CITY", site: str = "SITE-CODE",
-                      scrape_interval: str = "60s") -> dict[str, Any]:
+                      scrape_interval: str = "60s",
+                      password_file: str | None = "/etc/readiness/remote-write.password",
+                      ca_file: str | None = "/etc/readiness/province-ca.crt",
+                      ) -> dict[str, Any]:
+    """The site's Prometheus in agent mode. The series keep the site code serve exports
+    only when it is this agent's own: a site file whose code disagrees with the agent's
+    `site` label sends nothing but `up`, and the province raises SiteNeverReported/Down
+    rather than showing one site's figures under another's name. `instance` is the
+    site code: every site scrapes 127.0.0.1:9477, which named no one."""
+    write: dict[str, Any] = {"url": province_url}
+    if password_file:
+        write["basic_auth"] = {"username": site, "password_file": password_file}
+    if ca_file:
+        write["tls_config"] = {"ca_file": ca_file}
     return {
         "global": {"scrape_interval": scrape_interval,
                    "external_labels": {"province": province, "city": city, "site": site}},
-        "scrape_configs": [{"job_name": "readiness", "metrics_path": "/metrics",
-                            "static_configs": [{"targets": [serve_target]}]}],
-        "remote_write": [{"url": province_url}],
+        "scrape_configs": [{
+            "job_name": "readiness", "metrics_path": "/metrics",
+            "static_configs": [{"targets": [serve_target]}],
+            "relabel_configs": [{"target_label": "instance", "replacement": site}],
+            "metric_relabel_configs": [{"source_labels": ["site"], "regex": _literal(site),
+                                        "action": "keep"}]}],
+        "remote_write": [write],
     }
 
 
-def province_config(*, rules_file: str = "readiness.rules.yml",
-                    alertmanager: str | None = "127.0.0.1:9093") -> dict[str, Any]:
-    config: dict[str, Any] = {"global": {"evaluation_interval": "60s"},
-                              "rule_files": [rules_file]}
+def _literal(text: str) -> str:
+    """A relabel regex matching exactly `text` (RE2, anchored by Prometheus)."""
+    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
+
+
+def province_config(*, rules_files: tuple[str, ...] = ("expected-sites.rules.yml",
+                                                        "readiness.rules.yml"),
+                    alertmanager: str | None = "127.0.0.1:9093",
+                    evaluation_interval: str = "60s") -> dict[str, Any]:
+    config: dict[str, Any] = {"global": {"evaluation_interval": evaluation_interval},
+                              "rule_files": list(rules_files)}
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [
             {"targets": [alertmanager]}]}]}
     return config
 
 
-def _until_exam() -> str:
-    return f"({m('readiness_exam_start_timestamp_seconds')} - time())"
-
-
-def alert_rules() -> dict[str, Any]:
-    exam_soon = f"{_until_exam()} > 0 and {_until_exam()} < 86400"
-    exam_3d = f"{_until_exam()} > 0 and {_until_exam()} < 3 * 86400"
-    return {"groups": [{"name": "readiness", "rules": [
-        {"alert": "ReadinessRequiredRuleFailingBeforeExam",
-         "expr": f'max by ({BY_SITE}, requirement) ('
-                 f'{m("readiness_requirement_status")}{{required="true",status="fail"}}) == 1 '
-                 f"and on ({BY_SITE}) ({exam_soon})",
-         "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {
-             "summary": "{{ $labels.site }}: {{ $labels.requirement }} fails, exam within 24 h",
-             "description": "考点 {{ $labels.site }}（{{ $labels.city }}）的必需要求 "
-                            "{{ $labels.requirement }} 未通过，距考试不足 24 小时。"
-                            " Site {{ $labels.site }} fails the required rule "
-                            "{{ $labels.requirement }} less than 24 h before its exam."}},
-        {"alert": "ReadinessSiteSilent",
-         "expr": f"count by ({BY_SITE}) (last_over_time({m('readiness_build_info')}[1d])) "
-                 f"unless count by ({BY_SITE}) "
-                 f"(present_over_time({m('readiness_build_info')}[2h]))",
-         "labels": {"severity": "warning"},
-         "annotations": {
-             "summary": "{{ $labels.site }} has not reported for 2 h",
-             "description": "考点 {{ $labels.site }} 已 2 小时未上报：请检查考务机上的 "
-                            "readiness serve 和 Prometheus 代理。 Site {{ $labels.site }} "
-                            "has sent nothing for 2 h: check readiness serve and the "
-                            "Prometheus agent on its proctor PC."}},
-        {"alert": "ReadinessNeverPassedBeforeExam",
-         "expr": f"({exam_3d}) and on ({BY_SITE}) "
-                 f"({m('readiness_last_ready_timestamp_seconds')} == 0)",
-         "for": "5m", "labels": {"severity": "warning"},
-         "annotations": {
-             "summary": "{{ $labels.site }}: exam within 3 days, never ready",
-             "description": "考点 {{ $labels.site }} 3 天内考试，但从未通过全部检查。 "
-                            "Site {{ $labels.site }} has its exam within 3 days and no run "
-                            "has ever been ready."}},
-    ]}]}
+def province_web_config(users: dict[str, str] | None = None, *,
+                        cert_file: str = "/etc/prometheus/province.crt",
+                        key_file: str = "/etc/prometheus/province.key") -> dict[str, Any]:
+    """`--web.config.file` of the provincial Prometheus: TLS, and one user per site (its
+    code) with the bcrypt hash of its password, so a write needs a site's password.
+    Grafana and the province's staff log in the same way (one user of their own)."""
+    users = users or {"SITE-CODE": "$2y$10$REPLACE.WITH.htpasswd.-nbBC.10.OUTPUT"}
+    return {"tls_server_config": {"cert_file": cert_file, "key_file": key_file},
+            "basic_auth_users": users}
 
 
 def _panel(pid: int, title: str, kind: str, exprs: list[tuple[str, str]], x: int, y: int,
@@ -175,20 +164,55 @@ def _yaml(data: dict[str, Any], header: str) -> str:
 HEADER = "# GENERATED by deploy/generate.py from readiness/serve/deploy_files.py: edit there.\n"
 
 
-def files() -> dict[str, str]:
+AGENT_HEAD = """\
+# The site's Prometheus in agent mode, on the proctor PC beside readiness serve:
+#   Prometheus 2 (Debian 12's 2.42):  prometheus --enable-feature=agent \\
+#   Prometheus 3:                     prometheus --agent \\
+#     --config.file=site-agent.yml --storage.agent.path=/var/lib/prometheus/agent \\
+#     --web.listen-address=127.0.0.1:9090
+# Fill in province, city, site (the site file's site.code, also the write user and the
+# instance), the province's URL, its CA certificate and this site's write password
+# (one line, mode 600): docs/runbook.md "Remote write: TLS and passwords".
+"""
+
+PROVINCE_HEAD = """\
+# The provincial Prometheus that receives every site's remote_write, over TLS with one
+# password per site (province-web.yml), and alerts through Alertmanager:
+#   prometheus --config.file=province.yml --web.config.file=province-web.yml \\
+#     --web.enable-remote-write-receiver --storage.tsdb.path=/var/lib/prometheus/province
+#   (the same flags on Prometheus 3)
+# expected-sites.rules.yml is the province's list of sites and exam sessions, made from
+# the site files it receives:  python3 deploy/generate.py expected-sites SITE.yaml...
+"""
+
+WEB_HEAD = """\
+# --web.config.file of the provincial Prometheus: TLS, and a user per site (its code)
+# with the bcrypt hash of its password:  htpasswd -nbBC 10 SITE-CODE 'PASSWORD'
+# (the part after the colon). Certificates: docs/runbook.md "Remote write".
+"""
+
+
+# the sites of deploy/readiness.rules.test.yml: promtool's clock starts at 0 (1970), so
+# their exams are hours after it; (code, hours to the exam)
+RULES_TEST_SITES = (("GX-DEAD", 48), ("GX-NEVER", 240), ("GX-UNSIGNED", 72),
+                    ("GX-STALE", 72), ("GX-FAILING", 12), ("GX-HEALTHY", 72))
+
+
+def rules_test_sites() -> list[ExpectedSite]:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return [ExpectedSite("GX", "Nanning", code, (Session(
+        "exam", epoch + timedelta(hours=h), epoch + timedelta(hours=h + 2)),))
+        for code, h in RULES_TEST_SITES]
+
+
+def files(timing: Timing | None = None) -> dict[str, str]:
     return {
-        "site-agent.yml": _yaml(site_agent_config(), HEADER + (
-            "# The site's Prometheus in agent mode, on the proctor PC beside readiness serve:\n"
-            "#   prometheus --enable-feature=agent --config.file=site-agent.yml \\\n"
-            "#     --storage.agent.path=/var/lib/prometheus/agent "
-            "--web.listen-address=127.0.0.1:9090\n"
-            "# Fill in province, city, site (the site file's site.code) and the province's "
-            "URL.\n")),
-        "province.yml": _yaml(province_config(), HEADER + (
-            "# The provincial Prometheus that receives every site's remote_write:\n"
-            "#   prometheus --config.file=province.yml --web.enable-remote-write-receiver \\\n"
-            "#     --storage.tsdb.path=/var/lib/prometheus/province\n")),
-        "readiness.rules.yml": _yaml(alert_rules(), HEADER),
+        "site-agent.yml": _yaml(site_agent_config(), HEADER + AGENT_HEAD),
+        "province.yml": _yaml(province_config(), HEADER + PROVINCE_HEAD),
+        "province-web.yml": _yaml(province_web_config(), HEADER + WEB_HEAD),
+        "readiness.rules.yml": _yaml(alert_rules(timing), HEADER),
+        "expected-sites.test.rules.yml": _yaml(expected_rules(rules_test_sites()), HEADER + (
+            "# The expected sites of readiness.rules.test.yml (promtool test rules).\n")),
         "grafana-dashboard.json": json.dumps(dashboard(), ensure_ascii=False, indent=2) + "\n",
     }
 
