@@ -11,6 +11,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,36 @@ def test_tampered_store_is_not_served(serving):
         _get(s, "/healthz")
     assert err.value.code == 503
     assert b"readiness_seat_success" not in _get(s, "/metrics").read()
+
+
+def test_exam_start_and_next_run_follow_a_site_file_edit_without_restart(serving):
+    """The schedule re-plans when the site file changes; /metrics and the page must show
+    the new exam too (state.py used to keep the site it was started with)."""
+    import yaml
+
+    s, folder = serving
+
+    def exported(name: str) -> float | None:
+        text = _get(s, "/metrics").read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    return sample.value
+        return None
+
+    before_exam = exported("readiness_exam_start_timestamp_seconds")
+    before_run = exported("readiness_next_run_timestamp_seconds")
+    path = folder / "site.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    moved = datetime.fromisoformat(data["exam_sessions"][0]["start"]) + timedelta(days=30)
+    data["exam_sessions"][0]["start"] = moved.isoformat()
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    s.service.reload()  # what the service's file watch calls when the file changes
+    after_exam = exported("readiness_exam_start_timestamp_seconds")
+    assert before_exam is not None and after_exam == before_exam + 30 * 86400
+    assert after_exam == moved.replace(tzinfo=UTC).timestamp()
+    # the countdown starts again from T-7d of the moved exam
+    assert exported("readiness_next_run_timestamp_seconds") > before_run + 20 * 86400
+    state = json.loads(_get(s, "/api/state").read())
+    assert datetime.fromisoformat(state["exam_start"]) == moved.replace(tzinfo=UTC)
