@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .alert_rules import Timing, alert_rules, m
+from .alertmanager_config import alertmanager_config
 from .expected_sites import ExpectedSite, Session, expected_rules
 
 SITE_LABELS = ("province", "city", "site")
@@ -205,6 +206,14 @@ def rules_test_sites() -> list[ExpectedSite]:
         for code, h in RULES_TEST_SITES]
 
 
+AM_HEAD = """\
+# The province's Alertmanager (Debian: prometheus-alertmanager, 0.25):
+#   prometheus-alertmanager --config.file=alertmanager.yml --storage.path=/var/lib/alertmanager
+# Routes by province/city/site (edit the receivers in readiness/serve/alertmanager_config.py
+# or here); robots through the relay, e-mail direct: docs/runbook.md "Alert delivery".
+"""
+
+
 def files(timing: Timing | None = None) -> dict[str, str]:
     return {
         "site-agent.yml": _yaml(site_agent_config(), HEADER + AGENT_HEAD),
@@ -213,6 +222,7 @@ def files(timing: Timing | None = None) -> dict[str, str]:
         "readiness.rules.yml": _yaml(alert_rules(timing), HEADER),
         "expected-sites.test.rules.yml": _yaml(expected_rules(rules_test_sites()), HEADER + (
             "# The expected sites of readiness.rules.test.yml (promtool test rules).\n")),
+        "alertmanager.yml": _yaml(alertmanager_config(), HEADER + AM_HEAD),
         "grafana-dashboard.json": json.dumps(dashboard(), ensure_ascii=False, indent=2) + "\n",
     }
 
