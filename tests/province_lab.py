@@ -59,7 +59,7 @@ class Hooks:
     """A webhook receiver on loopback: every Alertmanager POST, in arrival order."""
 
     def __init__(self) -> None:
-        self.posts: list[tuple[float, dict[str, Any]]] = []
+        self.posts: list[tuple[float, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         hooks = self
 
@@ -67,9 +67,14 @@ class Hooks:
             def do_POST(self) -> None:  # noqa: N802  (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with hooks._lock:
-                    hooks.posts.append((time.monotonic(), json.loads(body)))
+                    hooks.posts.append((time.monotonic(), self.path, json.loads(body)))
+                # what a robot answers when it took the message
+                answer = b'{"errcode": 0, "errmsg": "ok"}'
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *_: Any) -> None:
                 pass
@@ -85,8 +90,13 @@ class Hooks:
     def alerts(self, since: float = 0.0) -> list[tuple[float, str, dict[str, Any]]]:
         """(arrival, the post's status for this alert, the alert) for each alert posted."""
         with self._lock:
-            return [(at, a["status"], a) for at, post in self.posts if at >= since
-                    for a in post["alerts"]]
+            return [(at, a["status"], a) for at, _, post in self.posts if at >= since
+                    for a in post.get("alerts", [])]
+
+    def robot_posts(self, since: float = 0.0) -> list[tuple[float, str, dict[str, Any]]]:
+        """(arrival, path with query, body) of each post in a robot's format."""
+        with self._lock:
+            return [p for p in self.posts if p[0] >= since and "msgtype" in p[2]]
 
     def close(self) -> None:
         self.server.shutdown()

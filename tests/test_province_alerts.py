@@ -8,6 +8,7 @@ credentials is refused."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import ssl
@@ -133,8 +134,23 @@ def _run(tmp_path: Path, procs: Procs, hooks: Hooks) -> None:
     _dump(prov / "province.yml", province_config(
         rules_files=(str(prov / "expected.yml"), str(prov / "rules.yml")),
         alertmanager=f"127.0.0.1:{am_port}", evaluation_interval="1s"))
+    # the city's bureau reads a DingTalk robot, through the relay (`readiness relay`)
+    relay_port = free_port()
+    (prov / "relay.secrets.yaml").write_text(
+        f"liuzhou_robot: {hooks.url}/robot/send?access_token=t0ken\n"
+        "liuzhou_sign: SEC-test-signing-secret\n")
+    os.chmod(prov / "relay.secrets.yaml", 0o600)
+    _dump(prov / "relay.yaml", {"secrets_file": "relay.secrets.yaml", "receivers": {
+        "city-Liuzhou": {"webhooks": [{"kind": "dingtalk", "format": "markdown",
+                                       "url": "secret:liuzhou_robot",
+                                       "sign_secret": "secret:liuzhou_sign"}]}}})
+    procs.start([sys.executable, "-m", "readiness", "relay", str(prov / "relay.yaml"),
+                 "--listen", f"127.0.0.1:{relay_port}"], prov / "relay.log", cwd=REPO)
     _dump(prov / "alertmanager.yml", alertmanager_config(
-        Receiver("province-duty", webhook_url=hooks.url),
+        Receiver("province-duty", webhook_url=hooks.url, routes=(
+            Receiver("city-Liuzhou", ('city="Liuzhou"',),
+                     webhook_url=f"http://127.0.0.1:{relay_port}/alertmanager/city-Liuzhou"),
+        )),
         Pacing(group_wait="1s", group_interval="1s", repeat_interval="1h"), smtp=False))
     procs.start(["prometheus-alertmanager", "--config.file", str(prov / "alertmanager.yml"),
                  "--storage.path", str(prov / "am-data"), "--cluster.listen-address=",
@@ -216,6 +232,16 @@ def _run(tmp_path: Path, procs: Procs, hooks: Hooks) -> None:
     assert took < DOWN_S + 45, f"the alert took {took:.1f} s"
     print(f"ReadinessSiteDown reached the webhook {took:.1f} s after the kill "
           f"(rule: down after {DOWN_S} s)")
+
+    # the same alert reached Liuzhou's DingTalk robot, in its format, signed
+    robot = wait_for("the alert at the city's DingTalk robot", lambda: [
+        (path, body) for _, path, body in hooks.robot_posts(killed)
+        if "ReadinessSiteDown" in body["markdown"]["text"]], 30)
+    path, body = robot[0]
+    assert path.startswith("/hook/robot/send?access_token=t0ken&timestamp=") and "&sign=" in path
+    assert body["msgtype"] == "markdown" and "SITE-B" in body["markdown"]["text"]
+    assert "runbook.md#site-down" in body["markdown"]["text"]
+    assert "SEC-test" not in json.dumps(body)
 
     # SITE-B back: the alert resolves
     back = time.monotonic()

@@ -59,3 +59,26 @@ def test_promtool_accepts_rules_and_configs(tmp_path):
     assert config.returncode == 0, config.stdout + config.stderr
     agent = yaml.safe_load(files()["site-agent.yml"])
     assert set(agent["global"]["external_labels"]) == {"province", "city", "site"}
+
+
+@pytest.mark.skipif(not shutil.which("amtool"), reason="amtool (prometheus-alertmanager) missing")
+def test_alertmanager_config_routes_a_site_to_province_city_and_school(tmp_path):
+    """Alertmanager sends an alert matching a child route to the child only: the
+    province's duty desk must still hear every alert (amtool evaluates the real tree)."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(files()["alertmanager.yml"])
+    check = subprocess.run(["amtool", "check-config", str(path)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    def routes(*labels: str) -> str:
+        out = subprocess.run(["amtool", "config", "routes", "test", "--config.file",
+                              str(path), *labels], capture_output=True, text=True, timeout=60)
+        return out.stdout.strip()
+
+    assert routes("province=GX", "city=Nanning", "site=GX-2026-017",
+                  "alertname=ReadinessSiteDown") == (
+        "province-duty,city-Nanning,site-GX-2026-017")
+    assert routes("province=GX", "city=Nanning", "site=GX-2026-999") == (
+        "province-duty,city-Nanning")
+    assert routes("province=GX", "city=Liuzhou", "site=GX-2026-500") == "province-duty"

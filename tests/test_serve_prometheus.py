@@ -64,7 +64,7 @@ def province(tmp_path: Path):
             _sh("ip", "-n", ns, "link", "set", "lo", "up")
         (tmp_path / "prov").mkdir()
         (tmp_path / "prov" / "province.yml").write_text(yaml.safe_dump(province_config(
-            rules_file=str(tmp_path / "prov" / "rules.yml"), alertmanager=None)))
+            rules_files=(str(tmp_path / "prov" / "rules.yml"),), alertmanager=None)))
         from readiness.serve.deploy_files import files
         (tmp_path / "prov" / "rules.yml").write_text(files()["readiness.rules.yml"])
         procs.append(subprocess.Popen(
@@ -99,7 +99,9 @@ def province(tmp_path: Path):
             agent = site_agent_config(serve_target="127.0.0.1:9477",
                                       province_url=f"http://{prov_addr}:9090/api/v1/write",
                                       province="GD", city="Guangzhou", site=code,
-                                      scrape_interval="2s")
+                                      scrape_interval="2s",
+                                      # TLS and passwords: tests/test_province_alerts.py
+                                      password_file=None, ca_file=None)
             (folder / "agent.yml").write_text(yaml.safe_dump(agent))
             procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", ns, "prometheus", "--enable-feature=agent",

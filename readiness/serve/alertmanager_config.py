@@ -46,13 +46,16 @@ class Pacing:
     repeat_interval: str = "4h"  # a dead site is said again every 4 h until it is back
 
 
-def _route(r: Receiver, pacing: Pacing) -> dict[str, Any]:
+def _route(r: Receiver) -> dict[str, Any]:
     route: dict[str, Any] = {"receiver": r.name}
     if r.matchers:
         route["matchers"] = list(r.matchers)
         route["continue"] = True
     if r.routes:
-        route["routes"] = [_route(child, pacing) for child in r.routes]
+        # an alert that matches a child route goes to the child only: the first child,
+        # matching everything and continuing, keeps this receiver told as well
+        route["routes"] = [{"receiver": r.name, "continue": True},
+                           *(_route(child) for child in r.routes)]
     return route
 
 
@@ -76,7 +79,7 @@ def alertmanager_config(root: Receiver = EXAMPLE, pacing: Pacing | None = None, 
             "smtp_auth_username": "readiness-alerts@province.example",
             "smtp_auth_password_file": "/etc/alertmanager/smtp.password",
             "smtp_require_tls": True}
-    route = _route(root, pacing)
+    route = _route(root)
     route.update({"group_by": ["province", "city", "site", "alertname"],
                   "group_wait": pacing.group_wait, "group_interval": pacing.group_interval,
                   "repeat_interval": pacing.repeat_interval})
