@@ -24,9 +24,26 @@ def test_deploy_files_are_what_the_generator_writes():
 
 
 def test_every_panel_queries_an_exported_metric():
+    """...or the province's own list (readiness:*, from the rules) or a site's `up`."""
+    province = ("readiness:", "up{")
     for panel in dashboard()["panels"]:
         for target in panel["targets"]:
-            assert any(name in target["expr"] for name in METRIC_NAMES), panel["title"]
+            assert any(name in target["expr"] for name in (*METRIC_NAMES, *province)), \
+                panel["title"]
+
+
+def test_site_table_lists_expected_sites_with_words_not_numbers():
+    table = dashboard()["panels"][0]
+    assert all(t["format"] == "table" and t["instant"] for t in table["targets"])
+    assert table["targets"][0]["expr"].startswith("readiness:exam_in_seconds")
+    by_column = {o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+                 for o in table["fieldConfig"]["overrides"]}
+    up = next(v for k, v in by_column.items() if "up" in k)
+    assert up["mappings"][0]["options"]["0"]["color"] == "red"
+    exam = next(v for k, v in by_column.items() if "time to exam" in k)
+    assert exam["unit"] == "s" and exam["thresholds"]["steps"][1]["value"] == 1800
+    for variable in dashboard()["templating"]["list"][1:]:
+        assert variable["refresh"] == 2 and "readiness:expected_site" in variable["query"]
 
 
 def test_every_legend_names_labels_its_metric_has():

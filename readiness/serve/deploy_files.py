@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from .alert_rules import Timing, alert_rules, m
+from .alert_rules import Timing, alert_rules
 from .alertmanager_config import alertmanager_config
+from .dashboard import dashboard
 from .expected_sites import ExpectedSite, Session, expected_rules
 
 SITE_LABELS = ("province", "city", "site")
@@ -77,85 +78,6 @@ def province_web_config(users: dict[str, str] | None = None, *,
     users = users or {"SITE-CODE": "$2y$10$REPLACE.WITH.htpasswd.-nbBC.10.OUTPUT"}
     return {"tls_server_config": {"cert_file": cert_file, "key_file": key_file},
             "basic_auth_users": users}
-
-
-def _panel(pid: int, title: str, kind: str, exprs: list[tuple[str, str]], x: int, y: int,
-           w: int = 12, h: int = 8, unit: str | None = None) -> dict[str, Any]:
-    panel: dict[str, Any] = {
-        "id": pid, "title": title, "type": kind,
-        "datasource": {"type": "prometheus", "uid": "${datasource}"},
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "targets": [{"refId": chr(65 + i), "expr": expr, "legendFormat": legend,
-                     "instant": kind in ("table", "stat", "state-timeline", "bargauge")}
-                    for i, (expr, legend) in enumerate(exprs)]}
-    if unit:
-        panel["fieldConfig"] = {"defaults": {"unit": unit}, "overrides": []}
-    return panel
-
-
-def dashboard() -> dict[str, Any]:
-    sel = 'province=~"$province", site=~"$site"'
-    panels = [
-        _panel(1, "考点 × 结论 · Sites × verdict", "table",
-               [(f'{m("readiness_run_verdict")}{{{sel}}} == 1', "{{site}} {{verdict}}")], 0, 0),
-        _panel(2, "下次考试 · Next exams", "table",
-               [(f'{m("readiness_exam_start_timestamp_seconds")}{{{sel}}} * 1000',
-                 "{{site}}")], 12, 0, unit="dateTimeAsIso"),
-        _panel(3, "要求 · Requirements", "table",
-               [(f'{m("readiness_requirement_status")}{{{sel}}} == 1',
-                 "{{site}} {{requirement}} {{status}}")], 0, 8),
-        _panel(4, "考场 · Rooms: seats answering / required", "bargauge",
-               [(f'{m("readiness_seats_answering")}{{{sel}}}', "{{site}} {{room}} answering"),
-                (f'{m("readiness_seats_required")}{{{sel}}}', "{{site}} {{room}} required")],
-               12, 8),
-        _panel(5, "考位 · Failing seats", "table",
-               [(f'{m("readiness_seat_success")}{{{sel}}} == 0', "{{site}} {{room}} {{name}}")],
-               0, 16),
-        _panel(6, "考位吞吐 · Seat throughput", "bargauge",
-               [(f'{m("readiness_lan_throughput_bytes_per_second")}{{{sel}}}',
-                 "{{site}} {{name}} {{direction}} ({{peer}})")], 12, 16, unit="Bps"),
-        _panel(7, "外网 · Uplink trend and floor", "timeseries",
-               [(f'{m("readiness_uplink_bytes_per_second")}{{{sel}}}',
-                 "{{site}} {{room}} {{direction}}"),
-                (f'{m("readiness_uplink_floor_bytes_per_second")}{{{sel}}}',
-                 "{{site}} {{room}} floor")], 0, 24, unit="Bps"),
-        _panel(8, "摄像头 · Cameras: frame height", "bargauge",
-               [(f'{m("readiness_camera_frame_height_pixels")}{{{sel}}}',
-                 "{{site}} {{name}}")], 12, 24),
-        _panel(9, "UPS 续航 · UPS runtime", "stat",
-               [(f'{m("readiness_ups_runtime_remaining_seconds")}{{{sel}}}',
-                 "{{site}} {{name}}")], 0, 32, unit="s"),
-        _panel(10, "上次检查 · Last run", "table",
-               [(f'{m("readiness_last_run_timestamp_seconds")}{{{sel}}} * 1000', "{{site}}")],
-               12, 32, unit="dateTimeAsIso"),
-    ]
-    variables = [
-        {"name": "datasource", "type": "datasource", "query": "prometheus"},
-        {"name": "province", "type": "query", "datasource": {"type": "prometheus",
-                                                             "uid": "${datasource}"},
-         "query": f"label_values({m('readiness_build_info')}, province)",
-         "includeAll": True, "multi": True, "current": {"text": "All", "value": "$__all"}},
-        {"name": "site", "type": "query", "datasource": {"type": "prometheus",
-                                                         "uid": "${datasource}"},
-         "query": f'label_values({m("readiness_build_info")}{{province=~"$province"}}, site)',
-         "includeAll": True, "multi": True, "current": {"text": "All", "value": "$__all"}},
-    ]
-    return {"uid": "readiness-province", "title": "readiness: 考点就绪 · exam site readiness",
-            "schemaVersion": 39, "version": 1, "refresh": "1m", "time": {"from": "now-7d",
-                                                                          "to": "now"},
-            "templating": {"list": variables}, "panels": panels, "tags": ["readiness"]}
-
-
-def panel_queries(board: dict[str, Any], **variables: str) -> list[tuple[str, str]]:
-    """(panel title, PromQL) with the dashboard variables filled in, to run for real."""
-    out = []
-    for panel in board["panels"]:
-        for target in panel["targets"]:
-            expr = target["expr"]
-            for name, value in variables.items():
-                expr = expr.replace(f"${name}", value)
-            out.append((panel["title"], expr))
-    return out
 
 
 def _yaml(data: dict[str, Any], header: str) -> str:
