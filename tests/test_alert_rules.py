@@ -115,3 +115,19 @@ def test_the_shipped_expected_sites_file_is_the_example_site_s():
     sites = read_sites([REPO / "config" / "site.example.yaml"])
     shipped = yaml.safe_load((DEPLOY / "expected-sites.rules.yml").read_text(encoding="utf-8"))
     assert shipped == expected_rules(sites)
+
+
+def test_every_runbook_url_names_a_section_of_the_runbook():
+    """docs/runbook.md has a heading for each alert's runbook_url anchor (GitHub's
+    anchors: lower case, spaces to hyphens)."""
+    import re
+
+    text = (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    alerts = [r for r in alert_rules()["groups"][0]["rules"] if "alert" in r]
+    assert len(alerts) == 5
+    for rule in alerts:
+        anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        assert anchor in anchors, (rule["alert"], anchor)
+        assert f"`{rule['alert']}`" in text
