@@ -46,9 +46,10 @@ class ExpectedSite:
 def read_site(path: Path) -> ExpectedSite:
     """One site file's place and sessions; ConfigError names the file and the field."""
     model = load_site_model(path)
-    missing = [f"site.{name}" for name in ("province", "city")
-               if getattr(model.site, name) is None]
-    if missing:
+    province, city = model.site.province, model.site.city
+    missing = [f"site.{name}" for name, value in (("province", province), ("city", city))
+               if value is None]
+    if missing or province is None or city is None:
         raise ConfigError([ConfigIssue(str(path), None, field, (
             "is missing: the province groups and routes alerts by it; add it under "
             "`site:` (e.g. province: GX, city: Nanning) and send the file again"))
@@ -59,9 +60,7 @@ def read_site(path: Path) -> ExpectedSite:
         start = s.start if s.start.tzinfo else s.start.replace(tzinfo=tz)
         sessions.append(Session(s.name or f"session-{index + 1}", start,
                                 start + timedelta(minutes=s.duration_min)))
-    assert model.site.province is not None and model.site.city is not None
-    return ExpectedSite(model.site.province, model.site.city, model.site.code,
-                        tuple(sessions))
+    return ExpectedSite(province, city, model.site.code, tuple(sessions))
 
 
 def read_sites(paths: Iterable[Path]) -> list[ExpectedSite]:
