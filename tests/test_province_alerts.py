@@ -38,6 +38,8 @@ from readiness.serve.expected_sites import expected_rules, read_sites
 
 pytestmark = pytest.mark.lab
 SITES = {"SITE-A": "Nanning", "SITE-B": "Liuzhou"}
+# an agent whose `site` label is not the code SITE-A's serve exports (it scrapes SITE-A)
+MISLABELLED = "SITE-C"
 # the real rule says "down after 5 min"; here 15 s, evaluated every second
 DOWN_S = 15
 TOOLS = ("prometheus", "prometheus-alertmanager", "openssl", "htpasswd")
@@ -109,6 +111,7 @@ def _run(tmp_path: Path, procs: Procs, hooks: Hooks) -> None:
     ca, cert, key = make_certificates(prov / "tls")
     passwords = {code: f"pw-{code}-{os.getpid()}" for code in SITES}
     passwords["grafana"] = f"pw-grafana-{os.getpid()}"
+    passwords[MISLABELLED] = f"pw-c-{os.getpid()}"
     _dump(prov / "web.yml", province_web_config(
         {user: bcrypt_hash(user, pw) for user, pw in passwords.items()},
         cert_file=str(cert), key_file=str(key)))
@@ -162,12 +165,14 @@ def _run(tmp_path: Path, procs: Procs, hooks: Hooks) -> None:
                  "--web.listen-address", f"127.0.0.1:{prov_port}"], prov / "prometheus.log")
 
     # one agent per site, writing over TLS with the site's own password
-    for code, city in SITES.items():
+    for code, city in [*SITES.items(), (MISLABELLED, "Nanning")]:
         folder = tmp_path / code
+        folder.mkdir(exist_ok=True)
+        target = serve_ports.get(code, serve_ports["SITE-A"])
         (folder / "write.password").write_text(passwords[code] + "\n")
         os.chmod(folder / "write.password", 0o600)
         agent = site_agent_config(
-            serve_target=f"127.0.0.1:{serve_ports[code]}",
+            serve_target=f"127.0.0.1:{target}",
             province_url=f"https://127.0.0.1:{prov_port}/api/v1/write",
             province="GX", city=city, site=code, scrape_interval="1s",
             password_file=str(folder / "write.password"), ca_file=str(ca))
@@ -192,6 +197,14 @@ def _run(tmp_path: Path, procs: Procs, hooks: Hooks) -> None:
         (r["metric"]["site"], r["metric"]["instance"], r["value"][1])
         for r in province.query('up{job="readiness"}')} >= every_up, 60)
     assert up
+    # the mislabelled agent reaches SITE-A's serve (up 1) but passes none of its series on:
+    # SITE-A's figures never show under another site's name or instance
+    wait_for("the mislabelled agent's up", lambda: province.query(
+        f'up{{site="{MISLABELLED}"}} == 1'), 60)
+    assert not province.query(f'{{instance="{MISLABELLED}", __name__=~"readiness_.*"}}')
+    assert not province.query(f'{{site="{MISLABELLED}", __name__=~"readiness_.*"}}')
+    assert {r["metric"]["instance"] for r in province.query(
+        'readiness_build_info{site="SITE-A"}')} == {"SITE-A"}
 
     # nobody may write without a site's password, or with a wrong one, or without TLS
     assert province.write_status({}) == 401
