@@ -93,9 +93,9 @@ AGENT_HEAD = """\
 #   Prometheus 3:                     prometheus --agent \\
 #     --config.file=site-agent.yml --storage.agent.path=/var/lib/prometheus/agent \\
 #     --web.listen-address=127.0.0.1:9090
-# Fill in province, city, site (the site file's site.code, also the write user and the
-# instance), the province's URL, its CA certificate and this site's write password
-# (one line, mode 600): docs/runbook.md "Remote write: TLS and passwords".
+# Replace PROVINCE, CITY and every SITE-CODE (the site file's site.code: the site label,
+# the instance, the series kept, the write user), the province's URL, its CA certificate
+# and this site's write password (one line, mode 600): docs/runbook.md "Remote write".
 """
 
 PROVINCE_HEAD = """\
