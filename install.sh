@@ -33,8 +33,10 @@ LAB_PACKAGES=(
 )
 # Test and benchmark peers only: snmpget, nmap, arp-scan, ffprobe (the tools our probes
 # are compared with), poppler-utils (the PDF report's tests), prometheus + promtool (the
-# metrics and alert-rule tests).
-DEV_PACKAGES=(snmp nmap arp-scan ffmpeg poppler-utils prometheus)
+# metrics and alert-rule tests), prometheus-alertmanager (the province's alert delivery
+# test) and apache2-utils (htpasswd: the bcrypt hashes of the province's write passwords).
+DEV_PACKAGES=(snmp nmap arp-scan ffmpeg poppler-utils prometheus prometheus-alertmanager
+              apache2-utils)
 
 PACKAGES=("${SITE_PACKAGES[@]}" "${LAB_PACKAGES[@]}")
 if [ "$DEV" = 1 ]; then

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,22 @@ def test_metrics_of_the_drill_name_its_failing_seats_and_figures():
             assert "2026-" not in value, (name, key, value)
 
 
+def test_first_fix_is_the_fix_lists_first_line_in_both_languages():
+    """What a provincial alert quotes (readiness.rules.yml's first_fix annotation)."""
+    from readiness.fixlist import fix_list
+
+    run = run_from_json(drill_doc("LAB-0001"))
+    first = fix_list(run)[0]
+    infos = [s for f in families(run, SiteFacts("LAB-0001", "1.0")) for s in f.samples
+             if s.name == "readiness_first_fix_info"]
+    assert len(infos) == 1 and infos[0].value == 1
+    labels = infos[0].labels
+    assert labels["site"] == "LAB-0001" and labels["requirement"] == first.requirements[0]
+    assert labels["status"] == first.status.value
+    assert labels["en"].startswith(first.where.en) and first.what.en[:40] in labels["en"]
+    assert labels["zh"].startswith(first.where.zh) and len(labels["zh"]) <= 240
+
+
 def _addresses(value: str) -> list[str]:
     found = re.findall(r"\d{1,3}(?:\.\d{1,3}){3}", value)
     for token in re.split(r"[\s,()\[\]/=]+", value):
@@ -92,6 +109,8 @@ def _check_labels(samples, run):
     words = {r.label(lang) for r in run.results for lang in ("en", "zh")}
     for name, labels in samples:
         for key, value in labels:
+            if name == "readiness_first_fix_info" and key in ("en", "zh"):
+                continue  # the one series that carries words: test_first_fix_is_...
             assert value, (name, key)  # room="" (or any empty label) says nothing
             assert not _addresses(value), (name, key, value)
             assert len(value.split()) <= 2 and "·" not in value, (name, key, value)
@@ -297,3 +316,36 @@ def test_tampered_store_is_not_served(serving):
         _get(s, "/healthz")
     assert err.value.code == 503
     assert b"readiness_seat_success" not in _get(s, "/metrics").read()
+
+
+def test_exam_start_and_next_run_follow_a_site_file_edit_without_restart(serving):
+    """The schedule re-plans when the site file changes; /metrics and the page must show
+    the new exam too (state.py used to keep the site it was started with)."""
+    import yaml
+
+    s, folder = serving
+
+    def exported(name: str) -> float | None:
+        text = _get(s, "/metrics").read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    return sample.value
+        return None
+
+    before_exam = exported("readiness_exam_start_timestamp_seconds")
+    before_run = exported("readiness_next_run_timestamp_seconds")
+    path = folder / "site.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    moved = datetime.fromisoformat(data["exam_sessions"][0]["start"]) + timedelta(days=30)
+    data["exam_sessions"][0]["start"] = moved.isoformat()
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    s.service.reload()  # what the service's file watch calls when the file changes
+    after_exam = exported("readiness_exam_start_timestamp_seconds")
+    assert before_exam is not None and after_exam == before_exam + 30 * 86400
+    assert after_exam == moved.replace(tzinfo=UTC).timestamp()
+    # the countdown starts again from T-7d of the moved exam
+    assert exported("readiness_next_run_timestamp_seconds") > before_run + 20 * 86400
+    state = json.loads(_get(s, "/api/state").read())
+    assert datetime.fromisoformat(state["exam_start"]) == moved.replace(tzinfo=UTC)

@@ -18,12 +18,10 @@ import pytest
 import yaml
 from serve_site import REPO, make_site, store_drill
 
-from readiness.serve.deploy_files import (
-    dashboard,
-    panel_queries,
-    province_config,
-    site_agent_config,
-)
+from readiness.serve.alert_rules import alert_rules
+from readiness.serve.dashboard import dashboard, panel_queries
+from readiness.serve.deploy_files import province_config, site_agent_config
+from readiness.serve.expected_sites import expected_rules, read_sites
 
 pytestmark = pytest.mark.lab
 PREFIX = f"rdyt{os.getpid()}"
@@ -62,17 +60,6 @@ def province(tmp_path: Path):
         for ns in names:
             _sh("ip", "netns", "add", ns)
             _sh("ip", "-n", ns, "link", "set", "lo", "up")
-        (tmp_path / "prov").mkdir()
-        (tmp_path / "prov" / "province.yml").write_text(yaml.safe_dump(province_config(
-            rules_file=str(tmp_path / "prov" / "rules.yml"), alertmanager=None)))
-        from readiness.serve.deploy_files import files
-        (tmp_path / "prov" / "rules.yml").write_text(files()["readiness.rules.yml"])
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", prov, "prometheus", "--config.file",
-             str(tmp_path / "prov" / "province.yml"), "--web.enable-remote-write-receiver",
-             "--storage.tsdb.path", str(tmp_path / "prov" / "data"),
-             "--web.listen-address", "0.0.0.0:9090"],
-            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prov" / "log", "w")))
         for i, (code, (site_addr, prov_addr)) in enumerate(SITES.items()):
             ns, folder = f"{PREFIX}{i}", tmp_path / code
             a, b = f"{PREFIX}s{i}"[:15], f"{PREFIX}q{i}"[:15]
@@ -83,6 +70,10 @@ def province(tmp_path: Path):
             _sh("ip", "-n", ns, "link", "set", a, "up")
             _sh("ip", "-n", prov, "link", "set", b, "up")
             site = make_site(folder, code)
+            data = yaml.safe_load(site.read_text(encoding="utf-8"))
+            data["site"].update({"province": "GD", "city": "Guangzhou"})
+            site.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                            encoding="utf-8")
             # site A: the drill as recorded (failing seats); site B: its seats fixed
             store_drill(folder, code, fix_seats=(code == "SITE-B"))
             # the code under test, not whichever `readiness` is installed on PATH (an
@@ -99,13 +90,31 @@ def province(tmp_path: Path):
             agent = site_agent_config(serve_target="127.0.0.1:9477",
                                       province_url=f"http://{prov_addr}:9090/api/v1/write",
                                       province="GD", city="Guangzhou", site=code,
-                                      scrape_interval="2s")
+                                      scrape_interval="2s",
+                                      # TLS and passwords: tests/test_province_alerts.py
+                                      password_file=None, ca_file=None)
             (folder / "agent.yml").write_text(yaml.safe_dump(agent))
             procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", ns, "prometheus", "--enable-feature=agent",
                  "--config.file", str(folder / "agent.yml"), "--storage.agent.path",
                  str(folder / "agent-data"), "--web.listen-address", "127.0.0.1:9090"],
                 stdout=subprocess.DEVNULL, stderr=open(folder / "agent.log", "w")))
+        # the province: its expected-sites list from the site files it received, the
+        # rules evaluated every 2 s (the panels read the list's readiness:* series)
+        (tmp_path / "prov").mkdir()
+        (tmp_path / "prov" / "expected.yml").write_text(yaml.safe_dump(expected_rules(
+            read_sites([tmp_path / code / "site.yaml" for code in SITES]), interval="2s")))
+        (tmp_path / "prov" / "rules.yml").write_text(yaml.safe_dump(
+            alert_rules(interval="2s"), allow_unicode=True))
+        (tmp_path / "prov" / "province.yml").write_text(yaml.safe_dump(province_config(
+            rules_files=(str(tmp_path / "prov" / "expected.yml"),
+                         str(tmp_path / "prov" / "rules.yml")), alertmanager=None)))
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", prov, "prometheus", "--config.file",
+             str(tmp_path / "prov" / "province.yml"), "--web.enable-remote-write-receiver",
+             "--storage.tsdb.path", str(tmp_path / "prov" / "data"),
+             "--web.listen-address", "0.0.0.0:9090"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prov" / "log", "w")))
         yield prov, serving
     finally:
         for p in procs:

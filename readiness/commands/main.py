@@ -469,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .agent import add_agent_parser
     from .example import add_example_parser
+    from .relay import add_relay_parser
     from .schedule import add_schedule_parser
     from .serve import add_serve_parser
     from .throughput_server import add_throughput_server_parser
@@ -477,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_parser(sub, [common])
     add_serve_parser(sub, [common])
     add_throughput_server_parser(sub, [common])
+    add_relay_parser(sub, [common])
     add_example_parser(sub, [common])
 
     p = sub.add_parser("keys", parents=[common],

@@ -391,6 +391,19 @@ def _shared_run_now_token(resolved: dict[str, Secret], src: YamlSource) -> list[
                         f"考位电脑上没有的独立令牌：用 {MAKE_TOKEN} 生成，写入密钥文件")]
 
 
+def load_site_model(path: str | Path) -> SiteFile:
+    """The site file's shape only, without its secrets: what a province reads from the
+    site files it receives (it never holds their secrets files). Raises ConfigError."""
+    path = Path(path)
+    src = load_yaml(path, path.name)
+    if not isinstance(src.data, dict):
+        raise ConfigError([ConfigIssue(src.file, 1, "", "the site file must be a YAML mapping")])
+    try:
+        return SiteFile.model_validate(src.data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_issues(exc, src)) from None
+
+
 def load_site(path: str | Path, known_profiles: set[str] | None = None) -> Site:
     path = Path(path)
     src = load_yaml(path, path.name)

@@ -78,6 +78,10 @@ def _not_a_number(value: Any) -> Any:
 class SiteInfo(Strict):
     name: str = Field(min_length=1)
     code: str = Field(min_length=1)
+    # where the site is: the province's monitoring groups and routes alerts by them
+    # (readiness province expected-sites reads them; optional for a site on its own)
+    province: str | None = Field(default=None, min_length=1)
+    city: str | None = Field(default=None, min_length=1)
 
 
 class ExamSession(Strict):

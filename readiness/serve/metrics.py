@@ -5,7 +5,9 @@ metadata, `_total` only for counters. A series about something is named by the r
 subject as the site file spells it: `site`, `room` (absent for a site-wide subject, never
 empty), `kind`, `name`; beside those only small fixed sets (requirement, aspect, status,
 verdict, direction, peer). Never an address (a re-addressed seat stays the same series), a
-label sentence, a run id, a hash or a time.
+label sentence, a run id, a hash or a time. One exception, on purpose: the fix list's first
+line (`readiness_first_fix_info`, one series per site) in both languages, because a
+provincial alert can only carry words that arrive as a label.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ METRIC_NAMES = (
     "readiness_next_run_timestamp_seconds", "readiness_exam_start_timestamp_seconds",
     "readiness_run_verdict", "readiness_run_signed", "readiness_run_checks",
     "readiness_requirement_status", "readiness_check_success", "readiness_seat_success",
-    "readiness_service_runs_total", "readiness_run_in_progress",
+    "readiness_service_runs_total", "readiness_run_in_progress", "readiness_first_fix_info",
     *FIGURE_HELP,
 )
 
@@ -228,7 +230,32 @@ def run_families(run: RunRecord, facts: SiteFacts) -> list[Metric]:
         for s in STATUSES:
             req.add_metric([site, rid, required, s], 1.0 if status.value == s else 0.0)
     out.append(req)
-    return out + _subject_families(run, site)
+    return out + _first_fix(run, site) + _subject_families(run, site)
+
+
+FIX_WORDS_MAX = 240  # an alert is read on a phone; the page and report have the rest
+
+
+def _words(where: str, what: str) -> str:
+    text = f"{where}: {what}" if where else what
+    return text if len(text) <= FIX_WORDS_MAX else text[:FIX_WORDS_MAX - 1] + "…"
+
+
+def _first_fix(run: RunRecord, site: str) -> list[Metric]:
+    """The fix list's first line: what the province's alert tells the site to do first."""
+    from ..fixlist import fix_list
+
+    fixes = fix_list(run)
+    if not fixes:
+        return []
+    fix = fixes[0]
+    info = InfoMetricFamily("readiness_first_fix", "the first line of the latest run's fix "
+                            "list, in English and Chinese", labels=["site"])
+    info.add_metric([site], {"requirement": fix.requirements[0] if fix.requirements else "",
+                             "status": fix.status.value,
+                             "en": _words(fix.where.en, fix.what.en),
+                             "zh": _words(fix.where.zh, fix.what.zh)})
+    return [info]
 
 
 def _subject_families(run: RunRecord, site: str) -> list[Metric]:

@@ -78,7 +78,8 @@ def start(settings: schedule.Settings, listen: tuple[str, int], *,
     gate = RunNowGate(site.secret("serve.run_now_token"), service.code)
     state = LiveState(site, profile, Paths(Path(settings.store_path), Path(settings.log_path),
                                            Path(settings.key_dir)),
-                      next_run=lambda: _next_run(service), run_now=gate.page_info())
+                      next_run=lambda: _next_run(service), run_now=gate.page_info(),
+                      current_site=lambda: service.site)
     schedule.WATCHERS.append(state.watch)
     lock = threading.Lock()
     http = ServeHTTP(listen, state, gate, lambda: _run_now(service, lock),

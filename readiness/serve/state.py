@@ -47,8 +47,12 @@ def next_exam(site: Site, now: datetime) -> datetime | None:
 class LiveState:
     def __init__(self, site: Site, profile: Profile, paths: Paths,
                  next_run: Callable[[], datetime | None] = lambda: None,
-                 run_now: dict[str, Any] | None = None):
-        self.site, self.profile, self.paths = site, profile, paths
+                 run_now: dict[str, Any] | None = None,
+                 current_site: Callable[[], Site] | None = None):
+        self._site, self.profile, self.paths = site, profile, paths
+        # the schedule reloads the site file when it changes: read the site it holds
+        # now, so the exam start and the page follow an edit without a restart
+        self._current_site = current_site
         # what the page needs to sign "run now" (nothing secret)
         self.run_now = run_now or {"enabled": False}
         self.next_run = next_run
@@ -65,6 +69,10 @@ class LiveState:
         self._recent_signed: dict[int, bool] = {}
         self._runs_recorded = 0
         self._subscribers: list[Deliver] = []
+
+    @property
+    def site(self) -> Site:
+        return self._current_site() if self._current_site else self._site
 
     @property
     def code(self) -> str:
