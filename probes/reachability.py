@@ -240,6 +240,14 @@ class _Seen:
         self.ping = stats
 
 
+def _margin(deadline_s: float) -> float:
+    """Time kept back from the deadline, twice: once before the probe's own backstop,
+    once more for its measurements. On a busy computer a timer fires late by a loop's
+    lag; a tenth of the deadline (up to a second) keeps the result ahead of the
+    runner's hard stop."""
+    return min(1.0, 0.1 * deadline_s)
+
+
 def _ping_interval(p: _Params) -> float:
     """Spread the echoes over the sample window: ten echoes 0.1 s apart can all fall
     into one up or one down phase of a link that flaps every few seconds."""
@@ -249,8 +257,8 @@ def _ping_interval(p: _Params) -> float:
 
 
 async def _probe(p: _Params, deadline_s: float, seen_box: list[_Seen]) -> ProbeOutcome:
-    # Leave the runner a little slack: finishing at exactly its deadline is a race.
-    margin_s = min(0.25, 0.1 * deadline_s)
+    # Leave the runner slack: finishing at exactly its deadline is a race.
+    margin_s = _margin(deadline_s)
     budget_s = deadline_s - 2 * margin_s
     if budget_s < MIN_REPLY_TIMEOUT_S:
         return _error(f"deadline of {deadline_s:g} s is too short to ping {p.address}",
@@ -337,9 +345,10 @@ def _outcome(p: _Params, seen: _Seen, pinged: PingStats | IcmpUnavailable,
 
 
 def _replies(stats: PingStats) -> str:
-    """One character per echo sent, in order: "1" answered in time, "0" not."""
+    """One character per echo asked for, in order: "1" answered in time, "0" not (also
+    when the kernel refused to send it: a link that is down refuses)."""
     answered = set(stats.answered_seqs)
-    return "".join("1" if seq in answered else "0" for seq in range(1, stats.sent + 1))
+    return "".join("1" if seq in answered else "0" for seq in range(1, stats.count + 1))
 
 
 def _latency_from(m: dict[str, Any], tcp: dict[str, Any] | None) -> str | None:
@@ -408,7 +417,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         p = _Params.parse(params)
     except (TypeError, ValueError) as exc:
         return _error(f"bad reachability parameters: {exc}", f"连通性检测参数错误：{exc}")
-    margin_s = min(0.25, 0.1 * deadline_s)
+    margin_s = _margin(deadline_s)
     seen_box: list[_Seen] = []
     start = time.monotonic()
     try:

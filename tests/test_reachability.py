@@ -620,7 +620,7 @@ def _under_load(lab: Lab, params: dict[str, Any], deadline_s: float
     """The probe run as the runner runs it (its deadline a hard stop), beside a hog."""
     async def go() -> tuple[ProbeOutcome | None, float]:
         stop = asyncio.Event()
-        hog = asyncio.ensure_future(_hog_the_loop(stop, busy_s=0.4, free_s=0.05))
+        hog = asyncio.ensure_future(_hog_the_loop(stop, busy_s=0.2, free_s=0.05))
         started = time.monotonic()
         task = asyncio.ensure_future(_checked(params, deadline_s))
         done, _ = await asyncio.wait({task}, timeout=deadline_s)
@@ -667,3 +667,51 @@ def _bound_listener(address: str) -> socket.socket:
     sock.bind((address, 0))
     sock.listen(8)
     return sock
+
+
+# ---------------------------------------------------------------- an unstable link
+
+
+@contextlib.contextmanager
+def _flapping(ns: str, down_s: float, up_s: float) -> Iterator[None]:
+    """The host's cable going down and up again and again, as a loose plug or a failing
+    switch port does: its veth toggled for real, from a thread, until the block ends."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            _ip("-n", ns, "link", "set", "eth0", "down")
+            stop.wait(down_s)
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            stop.wait(up_s)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        _ip("-n", ns, "link", "set", "eth0", "up")
+        time.sleep(0.2)
+
+
+@pytest.mark.lab
+def test_lab_flapping_link_is_named_unstable_never_drops_ping(lab: Lab) -> None:
+    server = in_netns(lab.b, lambda: _bound_listener(lab.host_ip))
+    port = server.getsockname()[1]
+    try:
+        with _flapping(lab.b, down_s=1.5, up_s=1.0):
+            out, elapsed = lab.probe(reach(lab.host_ip, subnet="198.18.0.0/24",
+                                           fallback_port=port, sample_window_s=4.0),
+                                     deadline_s=12.0)
+    finally:
+        server.close()
+    m = out.measured
+    assert out.status in (Status.WARN, Status.FAIL), out.message.en
+    assert "unstable link" in out.message.en, m
+    assert "时断时通" in out.message.zh
+    assert "drops ping" not in out.message.en
+    assert "00" in m["replies"] and "1" in m["replies"], m["replies"]
+    assert m["sample_window_s"] >= 3.9 and elapsed < 12.0
+    assert [f.code for f in out.findings] == ["lan.unstable_link"]

@@ -12,8 +12,10 @@ _WEB = {"connect_timeout_s": 3.0, "read_timeout_s": 5.0, "verify_tls": True}
 _SNMP = {"timeout_s": 2.0, "retries": 1}
 
 KNOBS: dict[str, dict[str, Any]] = {
-    # one echo may take a second before it counts as lost; one TCP port two to accept
-    "reachability": {"reply_timeout_s": 1.0, "port_timeout_s": 2.0},
+    # one echo may take a second before it counts as lost; one TCP port two to accept;
+    # the echoes spread over four seconds, so a link going down and up every few seconds
+    # shows in their pattern
+    "reachability": {"reply_timeout_s": 1.0, "port_timeout_s": 2.0, "sample_window_s": 4.0},
     # as fast as the link takes; a /20 at most (a room is a /24)
     "l2_sweep": {"pace_pps": 0.0, "max_hosts": 4096},
     # a router's own page usually has a self-made certificate: reaching the page is what
