@@ -222,7 +222,7 @@ def test_a_stream_that_stops_with_its_session_open_fails_saying_after_how_long()
     out = _picture(STOPPED)
     assert out.status == Status.FAIL
     assert "the stream stopped after 1.7 s: no frame for 3.02 s while its RTSP session " \
-        "stayed open" in out.message.en
+        "stayed open (18 frames in the 3.7-s window, where 25 fps gives 92)" in out.message.en
     assert "1.7 秒后停止" in out.message.zh
     assert [f.code for f in out.findings] == ["camera.stalled"]
 
@@ -232,10 +232,9 @@ def test_a_stream_that_ends_is_said_to_end() -> None:
     assert out.status == Status.FAIL and "the stream ended after 1.7 s" in out.message.en
 
 
-def test_a_camera_dropping_frames_fails_as_stuttering_a_loaded_decoder_does_not() -> None:
-    out = _picture(STUTTERS)
-    assert out.status == Status.FAIL
-    assert "delivers 7.5 fps of the 25 fps it declares (30 frames in 4 s)" in out.message.en
+def test_fewer_frames_than_declared_without_a_stop_is_load_not_a_fault() -> None:
+    # the lab's cameras encode on the machine that decodes them: under load both lag
+    assert _picture(STUTTERS).status == Status.PASS
     assert _picture(HEALTHY_WINDOW).status == Status.PASS
     assert _picture(LOADED_DECODER).status == Status.PASS
 

@@ -44,14 +44,13 @@ WAITED_S = 1.0
 # A gap in which the decoder was runnable less than this share of the time: it slept in
 # a read, waiting for the camera.
 IDLE_SHARE = 0.5
-# A frame rate by the stream's timestamps under this share of the rate it declares: the
-# camera delivers in fits and starts.
-MIN_DELIVERED = 0.5
 
 
 def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
-    """A stream that stopped delivering (or delivers far fewer frames than its rate)
-    over the measuring window, said with after how long."""
+    """A stream that stopped delivering over the measuring window, said with after how
+    long and with its frame count against its rate. A camera that only sends fewer frames
+    than it declares is not failed on that alone: in the lab, and on any machine that
+    both encodes and decodes, that is this computer's load."""
     fps = m.get("fps")
     gap_limit = max(STALL_GAP_S, 3.0 / fps) if fps else 2 * STALL_GAP_S
     gap = m.get("longest_gap_s")
@@ -63,30 +62,26 @@ def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
     idle = runnable is None or runnable < IDLE_SHARE * (gap or 0.0)
     if gap is not None and gap >= gap_limit and idle:
         after = m.get("gap_from_s", 0.0)
+        # the frame count against the rate over the window: how much of it had a picture
+        rate = m.get("declared_fps") or fps
+        frames, window = m.get("measured_frames"), m.get("window_s")
+        count_en = count_zh = ""
+        if rate and frames is not None and window:
+            count_en = (f" ({frames} frames in the {window:g}-s window, where {rate:g} fps "
+                        f"gives {rate * window:.0f})")
+            count_zh = (f"（{window:g} 秒窗口内 {frames} 帧，按 {rate:g} fps 应有 "
+                        f"{rate * window:.0f} 帧）")
         if not m.get("read_failed") or (m.get("failed_read_s") or 0.0) >= WAITED_S:
             what = Text(f"the stream stopped after {after:g} s: no frame for {gap:g} s while "
-                        "its RTSP session stayed open",
+                        f"its RTSP session stayed open{count_en}",
                         f"视频流在 {after:g} 秒后停止：{gap:g} 秒内无任何画面，"
-                        "而 RTSP 会话仍保持打开")
+                        f"而 RTSP 会话仍保持打开{count_zh}")
         else:
-            what = Text(f"the stream ended after {after:g} s (no frame for {gap:g} s)",
-                        f"视频流在 {after:g} 秒后中断（{gap:g} 秒内无画面）")
+            what = Text(f"the stream ended after {after:g} s (no frame for {gap:g} s)"
+                        f"{count_en}",
+                        f"视频流在 {after:g} 秒后中断（{gap:g} 秒内无画面）{count_zh}")
         return (Text(f"{what.en}; {restart.en}", f"{what.zh}；{restart.zh}"),
                 Finding("camera.stalled", what, restart))
-    # the rate from the stream's own timestamps against the rate it declares: a loaded
-    # decoder reads fewer frames in the window but their timestamps stay a frame apart,
-    # a camera that drops frames leaves gaps in them
-    declared = m.get("declared_fps")
-    if fps and declared and fps < MIN_DELIVERED * declared:
-        frames, window = m.get("measured_frames"), m.get("window_s")
-        over = f" ({frames} frames in {window:g} s)" if frames and window else ""
-        over_zh = f"（{window:g} 秒内 {frames} 帧）" if frames and window else ""
-        what = Text(f"the camera delivers {fps:g} fps of the {declared:g} fps it declares"
-                    f"{over}: the stream stutters",
-                    f"摄像头实际帧率 {fps:g} fps，低于其声明的 {declared:g} fps{over_zh}："
-                    "视频流时断时续")
-        return (Text(f"{what.en}; {restart.en}", f"{what.zh}；{restart.zh}"),
-                Finding("camera.stutters", what, restart))
     return None
 
 
