@@ -70,6 +70,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hogs", type=int, default=os.cpu_count() or 2,
                     help="spinning processes during the loaded run (default: one per CPU)")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="copy both runs' result.json into this folder")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("the drill builds network namespaces: run as root", file=sys.stderr)
@@ -83,6 +85,10 @@ def main() -> int:
             for hog in hogs:
                 hog.send_signal(signal.SIGKILL)
                 hog.wait()
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for name, doc in (("idle", idle), ("loaded", loaded)):
+                (args.keep / f"{name}.json").write_text(json.dumps(doc), encoding="utf-8")
     diff = differences(idle, loaded)
     print(f"drill idle:   {idle_wall:6.1f} s, {len(idle['results'])} checks, "
           f"{len(errors(idle))} error")
