@@ -28,6 +28,18 @@ Measurements (judged in readiness/judges/cameras.py):
                  texture; a lens covered by any cloth, dark or light, has next to none
   motion         largest change of any block of a 64x36 grid of block means against the
                  first measured frame (a frozen picture stays under the judge's floor)
+  window_s       how long the measuring lasted, a last read that waited for a frame
+                 included; measured_frames is set against it and the frame rate
+  longest_gap_s  the longest time without a frame from the open to the window's end;
+                 gap_from_s when it began (seconds into the stream by its own
+                 timestamps, else since the open: when a stream stopped),
+                 gap_runnable_s how much of it the decoder's threads waited for a
+                 CPU (a gap the decoder spent runnable is this computer's load,
+                 one it spent asleep in a read is the camera sending nothing)
+  declared_fps   the frame rate the stream declares (CAP_PROP_FPS): the rate measured
+                 from its timestamps is set against it (a camera dropping frames)
+  failed_read_s  how long the read that failed waited (about read_timeout_s: the
+                 session stayed open and sent nothing; short: the stream ended)
 """
 
 from __future__ import annotations
@@ -123,15 +135,76 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
     return out
 
 
+def _runnable_s() -> float | None:
+    """Seconds this process's threads have spent runnable but waiting for a CPU
+    (/proc/self/task/*/schedstat, its second field): how much a busy machine held the
+    decoder back. None where the kernel does not say."""
+    total = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/schedstat", encoding="ascii") as f:
+                total += int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
+class _Gaps:
+    """The longest time without a frame since the stream opened, when it began, and
+    how much of it the decoder spent waiting for a CPU rather than for the camera."""
+
+    def __init__(self, start: float) -> None:
+        self.start = self.last = start
+        self.last_runnable = _runnable_s()
+        self.longest = 0.0
+        self.longest_from = 0.0
+        self.longest_runnable: float | None = None
+        # stream time (the frames' own timestamps, ms): a decoder running behind reads
+        # frames buffered before a stop late, the timestamps still say when they were made
+        self.first_pts: float | None = None
+        self.last_pts: float | None = None
+        self.longest_from_pts: float | None = None
+
+    def until(self, now: float) -> None:
+        gap = now - self.last
+        if gap > self.longest:
+            runnable = _runnable_s()
+            self.longest, self.longest_from = gap, self.last - self.start
+            self.longest_from_pts = None if self.first_pts is None or self.last_pts is None \
+                or self.last_pts < self.first_pts else (self.last_pts - self.first_pts) / 1000
+            self.longest_runnable = None if runnable is None or self.last_runnable is None \
+                else runnable - self.last_runnable
+
+    def frame(self, now: float, pts_ms: float) -> None:
+        self.until(now)
+        self.last = now
+        self.last_runnable = _runnable_s()
+        if self.first_pts is None:
+            self.first_pts = pts_ms
+        self.last_pts = pts_ms
+
+    def report(self, out: dict[str, Any]) -> None:
+        out["longest_gap_s"] = round(self.longest, 2)
+        # when the gap began: by the stream's clock where its timestamps advance
+        since = self.longest_from_pts if self.longest_from_pts else self.longest_from
+        out["gap_from_s"] = round(since, 2)
+        if self.longest_runnable is not None:
+            out["gap_runnable_s"] = round(self.longest_runnable, 2)
+
+
 def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any) -> None:
     last = None
-    warm_end = time.monotonic() + float(p["warmup_s"])
+    gaps = _Gaps(time.monotonic())
+    warm_end = gaps.start + float(p["warmup_s"])
     # warm-up: frames buffered during the open come out in a burst; let them go by
     while time.monotonic() < warm_end:
+        asked = time.monotonic()
         ok, frame = cap.read()
         if not ok:
             out["read_failed"] = True
-            return
+            out["failed_read_s"] = round(time.monotonic() - asked, 2)
+            break
+        gaps.frame(time.monotonic(), float(cap.get(cv2.CAP_PROP_POS_MSEC)))
         out["frames"] += 1
         last = frame
     stamps: list[float] = []
@@ -141,14 +214,21 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
     darks: list[float] = []
     details: list[float] = []
     grids: list[Any] = []
-    measure_end = time.monotonic() + float(p["measure_s"])
-    while time.monotonic() < measure_end:
+    measure_start = time.monotonic()
+    measure_end = measure_start + float(p["measure_s"])
+    while not out.get("read_failed") and time.monotonic() < measure_end:
+        asked = time.monotonic()
         ok, frame = cap.read()
+        now = time.monotonic()
         if not ok:
             out["read_failed"] = True
+            # a read that waited (nearly) its whole timeout: the session is there and
+            # sends nothing; a quick failure is a stream that ended
+            out["failed_read_s"] = round(now - asked, 2)
             break
-        arrivals.append(time.monotonic())
         stamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
+        gaps.frame(now, stamps[-1])
+        arrivals.append(now)
         out["frames"] += 1
         last = frame
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -158,9 +238,17 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
         darks.append(float((small < DARK_LUMA).mean()))
         details.append(float(cv2.Laplacian(small, cv2.CV_64F).var()))
         grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32))
+    ended = time.monotonic()
+    gaps.until(ended)
+    gaps.report(out)
+    # the whole window, a blocked last read included
+    out["window_s"] = round(ended - measure_start, 2)
     if last is not None:
         out["height"], out["width"] = int(last.shape[0]), int(last.shape[1])
     out["measured_frames"] = len(arrivals)
+    declared = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if 0 < declared <= 1000:
+        out["declared_fps"] = round(declared, 2)
     fps, source = _rate(stamps, arrivals)
     if fps is not None:
         out["fps"], out["fps_source"] = round(fps, 2), source

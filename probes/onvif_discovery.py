@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import select
+import selectors
 import socket
 import time
 import uuid
@@ -167,7 +167,11 @@ def discover(subnet: str, window_s: float) -> list[dict[str, Any]]:
                 resend.pop(0)
                 sock.sendto(probe, (GROUP, PORT))
             wait = min(end, resend[0] if resend else end) - now
-            ready, _, _ = select.select([sock], [], [], max(0.0, wait))
+            # a selector, not select(): a busy coordinator may hold sockets numbered past
+            # 1024, which select() refuses ("filedescriptor out of range")
+            with selectors.DefaultSelector() as sel:
+                sel.register(sock, selectors.EVENT_READ)
+                ready = sel.select(max(0.0, wait))
             if not ready:
                 continue
             try:

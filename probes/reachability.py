@@ -18,6 +18,9 @@ ERROR naming it):
                   back, up to TCP_ATTEMPTS connects to it give loss and latency instead,
                   each timed by the kernel's handshake round trip where it can be
                   (probes/engines/tcp_connect.py; `tcp.timed_by` says which)
+  sample_window_s the echoes are spread over this many seconds (at least interval_s
+                  apart): a link that goes down and up every few seconds shows as a
+                  pattern of answers and losses, not as all-up or all-down by chance
 
 A host's firewall may drop ping (Windows does by default) while the host works: ARP and
 TCP show it is there, and the judge words ICMP silence as a firewall setting, not a
@@ -26,12 +29,17 @@ latency_from ("icmp", "tcp" or None).
 
 measured: sent, received, loss_pct, rtt_{min,avg,max}_ms, ports {port: open|refused|
 timeout|unreachable|error}, interval_s, icmp_socket, and for the judge: address (as
-resolved), count (requested), no_route (the kernel had no route), port_timeout_s.
+resolved), count (requested), no_route (the kernel had no route), port_timeout_s;
+with a sample window: replies ("1" answered, "0" lost, one per echo in order) and
+sample_window_s; cut_short_s when the deadline came before the probe was done.
 Status PASS means "measured"; ERROR means pings could not be sent (no ICMP rights:
 the port states are still measured) or nothing could be measured at all.
 
 The probe keeps its own deadline: pings and port connects run concurrently and their
-timeouts are cut from `deadline_s`, so the runner's hard stop is only a backstop.
+timeouts are cut from `deadline_s`, so the runner's hard stop is only a backstop. On a
+busy computer that still runs late, the probe's own backstop returns what was seen
+until then (the echoes sent, the TCP connects made), never an error for a host that
+simply did not answer.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from readiness.checkkind import TARGET, CheckKind, Param, knobs, optional, param
@@ -56,6 +64,8 @@ MIN_REPLY_TIMEOUT_S = 0.2
 TCP_ATTEMPTS = 3
 TCP_CONNECT_TIMEOUT_S = 1.0
 ARP_WINDOW_S = 1.0
+# kept back from the pings for ARP and the first TCP connects when ping stays silent
+SILENT_RESERVE_S = ARP_WINDOW_S + 0.5
 
 PORT_OPEN = tcp_connect.OPEN
 PORT_REFUSED = tcp_connect.REFUSED
@@ -74,6 +84,7 @@ class _Params:
     port_timeout_s: float
     subnet: str | None = None
     fallback_port: int | None = None
+    sample_window_s: float | None = None
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> _Params:
@@ -102,7 +113,12 @@ class _Params:
             params, "fallback_port", int)
         if fallback is not None and not 1 <= fallback <= 0xFFFF:
             raise ValueError(f"'fallback_port' must be 1..65535, not {fallback}")
+        window = None if params.get("sample_window_s") is None else param(
+            params, "sample_window_s", float)
+        if window is not None and not 0 < window <= 60:
+            raise ValueError(f"'sample_window_s' must be 0..60 s, not {window:g}")
         return cls(
+            sample_window_s=window,
             address=address,
             count=count,
             interval_s=interval_s,
@@ -136,13 +152,19 @@ async def _connect(address: str, port: int, timeout_s: float) -> str:
     return (await tcp_connect.connect(address, port, timeout_s)).state
 
 
-async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any]:
+async def _tcp_series(address: str, port: int, budget_s: float,
+                      seen: dict[str, Any] | None = None) -> dict[str, Any]:
     """Loss and connect time to `port`, the way ping would give them: a SYN answered by
-    SYN/ACK or by a reset is an answer (the host is there), silence is a loss."""
+    SYN/ACK or by a reset is an answer (the host is there), silence is a loss.
+
+    `seen` is filled attempt by attempt, so that a caller whose deadline cuts the series
+    short keeps the attempts made until then."""
     start = time.monotonic()
     rtts: list[float] = []
     states: list[str] = []
     timed_by: set[str] = set()
+    series = seen if seen is not None else {}
+    series.update(_series_figures(port, states, rtts, timed_by))
     for _ in range(TCP_ATTEMPTS):
         left = budget_s - (time.monotonic() - start)
         if left < MIN_REPLY_TIMEOUT_S:
@@ -152,7 +174,13 @@ async def _tcp_series(address: str, port: int, budget_s: float) -> dict[str, Any
         if tried.rtt_ms is not None:
             rtts.append(tried.rtt_ms)
             timed_by.add(tried.timed_by)
+        series.update(_series_figures(port, states, rtts, timed_by))
         await asyncio.sleep(0.05)
+    return series
+
+
+def _series_figures(port: int, states: list[str], rtts: list[float],
+                    timed_by: set[str]) -> dict[str, Any]:
     sent = len(states)
     return {
         "port": port, "sent": sent, "answered": len(rtts),
@@ -193,48 +221,134 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-async def _probe(p: _Params, deadline_s: float) -> ProbeOutcome:
-    # Leave the runner a little slack: finishing at exactly its deadline is a race.
-    margin_s = min(0.25, 0.1 * deadline_s)
+@dataclass
+class _Seen:
+    """What the probe has measured so far. When the deadline comes first (a busy
+    computer runs late), this is what it returns: a silent host stays a silent host and
+    is never turned into an error by the clock."""
+
+    address: str
+    interval_s: float
+    port_timeout_s: float
+    ping: PingStats | None = None
+    ping_done: bool = False
+    ports: dict[str, str] = field(default_factory=dict)
+    arp: dict[str, Any] | None = None
+    tcp: dict[str, Any] | None = None
+
+    def watch_ping(self, stats: PingStats) -> None:
+        self.ping = stats
+
+
+def _margin(deadline_s: float) -> float:
+    """Time kept back from the deadline, twice: once before the probe's own backstop,
+    once more for its measurements. On a busy computer a timer fires late by a loop's
+    lag; a tenth of the deadline (up to a second) keeps the result ahead of the
+    runner's hard stop."""
+    return min(1.0, 0.1 * deadline_s)
+
+
+def _ping_interval(p: _Params) -> float:
+    """Spread the echoes over the sample window: ten echoes 0.1 s apart can all fall
+    into one up or one down phase of a link that flaps every few seconds."""
+    if p.sample_window_s is None or p.count < 2:
+        return p.interval_s
+    return max(p.interval_s, p.sample_window_s / (p.count - 1))
+
+
+async def _probe(p: _Params, deadline_s: float, seen_box: list[_Seen]) -> ProbeOutcome:
+    # Leave the runner slack: finishing at exactly its deadline is a race.
+    margin_s = _margin(deadline_s)
     budget_s = deadline_s - 2 * margin_s
     if budget_s < MIN_REPLY_TIMEOUT_S:
         return _error(f"deadline of {deadline_s:g} s is too short to ping {p.address}",
                       f"{deadline_s:g} 秒的时限太短，无法 ping {p.address}")
+    start = time.monotonic()
     try:
         address = await asyncio.wait_for(resolve_ipv4(p.address), budget_s)
     except (OSError, TimeoutError) as exc:
         return _error(
             f"cannot resolve {p.address} ({exc}): check the address in the site file",
             f"无法解析 {p.address}（{exc}）：请检查站点配置中的地址")
-    interval_s, reply_timeout_s = _plan_pings(p.count, p.interval_s, p.reply_timeout_s,
-                                              budget_s)
-    port_timeout_s = min(p.port_timeout_s, budget_s)
+    # a silent host is then asked by ARP and TCP: keep time for that
+    reserve_s = SILENT_RESERVE_S if (p.subnet or p.fallback_port) else 0.0
+    ping_budget_s = budget_s - (time.monotonic() - start)
+    if ping_budget_s - reserve_s >= MIN_REPLY_TIMEOUT_S:
+        ping_budget_s -= reserve_s
+    interval_s, reply_timeout_s = _plan_pings(p.count, _ping_interval(p), p.reply_timeout_s,
+                                              ping_budget_s)
+    port_timeout_s = min(p.port_timeout_s, ping_budget_s)
+    seen = _Seen(address, interval_s, port_timeout_s,
+                 ports={str(port): PORT_TIMEOUT for port in p.ports})
+    seen_box.append(seen)
 
-    start = time.monotonic()
-    ping_task = asyncio.ensure_future(ping(address, p.count, interval_s, reply_timeout_s))
+    ping_task = asyncio.ensure_future(ping(address, p.count, interval_s, reply_timeout_s,
+                                           watch=seen.watch_ping))
     try:
         port_states = await asyncio.gather(
             *(_connect(address, port, port_timeout_s) for port in p.ports))
+        seen.ports = dict(zip((str(port) for port in p.ports), port_states, strict=True))
         pinged = await _settle(ping_task)
-        arp: dict[str, Any] = {"asked": False, "why": "the host answered ping"}
-        tcp = None
+        seen.ping_done = True
+        if isinstance(pinged, IcmpUnavailable):
+            seen.ping = None
+        seen.arp = {"asked": False, "why": "the host answered ping"}
         if isinstance(pinged, IcmpUnavailable) or pinged.received == 0:
             # Only a silent host is asked by ARP and TCP: a whole room checked at once
             # would otherwise run one raw-socket listener per seat for nothing.
-            left = budget_s - (time.monotonic() - start)
-            arp, tcp = await asyncio.gather(
-                _arp(address, p.subnet, left),
-                _tcp_series(address, p.fallback_port, left) if p.fallback_port
-                else _nothing())
-        outcome = _measured(p, address, pinged, ports=dict(
-            zip((str(port) for port in p.ports), port_states, strict=True)),
-            interval_s=interval_s, port_timeout_s=port_timeout_s)
-        outcome.measured.update(arp=arp, tcp=tcp, latency_from=_latency_from(
-            outcome.measured, tcp))
-        return outcome
+            await _ask_silent_host(p, seen, budget_s - (time.monotonic() - start))
+        return _outcome(p, seen, pinged)
     finally:
         # On the backstop timeout the ping must not outlive the probe.
         ping_task.cancel()
+
+
+async def _ask_silent_host(p: _Params, seen: _Seen, left_s: float) -> None:
+    """ARP and TCP for a host that did not answer ping, inside `left_s`; what is not
+    asked in time says so, and the attempts made until then count."""
+    seen.arp = {"asked": False, "why": f"only {max(left_s, 0):.1f} s left of the deadline"}
+    if p.fallback_port:
+        seen.tcp = {}
+    # the calls below keep their own time; this only stops a computer too busy to
+    # keep it, with a little room to write the result
+    slack_s = min(0.3, max(left_s, 0) / 10)
+
+    async def arp() -> None:
+        seen.arp = await _arp(seen.address, p.subnet, left_s - slack_s)
+
+    async def tcp() -> None:
+        if p.fallback_port:
+            await _tcp_series(seen.address, p.fallback_port, left_s - slack_s, seen.tcp)
+
+    try:
+        async with asyncio.timeout(max(left_s - slack_s, 0.0)):
+            await asyncio.gather(arp(), tcp())
+    except TimeoutError:
+        pass
+    if seen.tcp == {}:
+        seen.tcp = None
+
+
+def _outcome(p: _Params, seen: _Seen, pinged: PingStats | IcmpUnavailable,
+             cut_short_s: float | None = None) -> ProbeOutcome:
+    tcp = seen.tcp or None
+    outcome = _measured(p, seen.address, pinged, ports=seen.ports,
+                        interval_s=seen.interval_s, port_timeout_s=seen.port_timeout_s)
+    outcome.measured.update(arp=seen.arp or {"asked": False, "why": "no time was left"},
+                            tcp=tcp, latency_from=_latency_from(outcome.measured, tcp))
+    if p.sample_window_s is not None and not isinstance(pinged, IcmpUnavailable):
+        outcome.measured.update(replies=_replies(pinged),
+                                sample_window_s=round(seen.interval_s * (p.count - 1), 2))
+    if cut_short_s is not None:
+        outcome.measured["cut_short_s"] = round(cut_short_s, 2)
+    return outcome
+
+
+def _replies(stats: PingStats) -> str:
+    """One character per echo asked for, in order: "1" answered in time, "0" not (also
+    when the kernel refused to send it: a link that is down refuses)."""
+    answered = set(stats.answered_seqs)
+    return "".join("1" if seq in answered else "0" for seq in range(1, stats.count + 1))
 
 
 def _latency_from(m: dict[str, Any], tcp: dict[str, Any] | None) -> str | None:
@@ -287,17 +401,38 @@ def _measured(p: _Params, address: str, result: PingStats | IcmpUnavailable,
         + (f"；端口 {states}" if ports else "")), measured)
 
 
+def _cut_short(seen: _Seen) -> PingStats:
+    """The pings of a run the deadline cut short, counted over the echoes actually sent:
+    an echo never sent is not a lost one."""
+    assert seen.ping is not None
+    stats = seen.ping
+    if not seen.ping_done:
+        # echoes still waiting for an answer when time ran out are lost
+        stats = replace(stats, count=max(stats.sent, 1))
+    return stats
+
+
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         p = _Params.parse(params)
     except (TypeError, ValueError) as exc:
         return _error(f"bad reachability parameters: {exc}", f"连通性检测参数错误：{exc}")
-    margin_s = min(0.25, 0.1 * deadline_s)
+    margin_s = _margin(deadline_s)
+    seen_box: list[_Seen] = []
+    start = time.monotonic()
     try:
         # Backstop only: every wait inside is already cut to fit the budget.
         async with asyncio.timeout(deadline_s - margin_s):
-            return await _probe(p, deadline_s)
+            return await _probe(p, deadline_s, seen_box)
     except TimeoutError:
+        ran_s = time.monotonic() - start
+        if seen_box and seen_box[0].ping is not None:
+            seen = seen_box[0]
+            stats = _cut_short(seen)
+            outcome = _outcome(p, seen, stats, cut_short_s=ran_s)
+            if stats.count != p.count:
+                outcome.measured["count"] = stats.count
+            return outcome
         return _error(f"checking {p.address} did not finish within {deadline_s:g} s",
                       f"检查 {p.address} 未能在 {deadline_s:g} 秒内完成")
 
@@ -306,5 +441,5 @@ KIND = CheckKind(
     probe="reachability", run=run,
     params=(Param("address", TARGET), *knobs("count", "interval_s", "ports",
                                             "reply_timeout_s", "port_timeout_s"),
-            *optional("subnet", "fallback_port")),
+            *optional("subnet", "fallback_port", "sample_window_s")),
     judges=("lan.reachability", "lan.spare"))

@@ -27,6 +27,7 @@ from typing import Any
 from readiness.checkkind import COORDINATOR, SEAT, TARGET, CheckKind, Param, knobs, param
 from readiness.results import ProbeOutcome, Status, Text
 
+from .engines import path_mtu
 from .engines.iperf3_client import (
     Iperf3Busy,
     Iperf3ConnectError,
@@ -40,6 +41,11 @@ from .engines.iperf3_proto import MAX_STREAMS
 
 # The first words of the message when nothing listens on the port
 NO_SERVER_PREFIX = "cannot reach the iperf3 server"
+# A test that failed or carried less than this after its connection was made looks like
+# an MTU black hole (the handshake passes, full-size segments vanish): the path's packet
+# size is then tried with DF echoes, within this much time kept back from the deadline.
+STALLED_MBPS = 10.0
+DF_RESERVE_S = 1.3
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,39 @@ def _path(p: _Params) -> tuple[str, str]:
 
 
 def deadline_for(duration_s: int, omit_s: int, connect_timeout_s: float) -> float:
-    """What one test needs: the test itself, the connect, the results exchange, and the
-    half-second margins `run` keeps on both ends."""
-    return needed_s(duration_s, omit_s, connect_timeout_s) + 1.0
+    """What one test needs: the test itself, the connect, the results exchange, the
+    half-second margins `run` keeps on both ends, and the time for DF echoes after a test
+    that stalled."""
+    return needed_s(duration_s, omit_s, connect_timeout_s) + 1.0 + DF_RESERVE_S
+
+
+async def _path_size(host: str) -> dict[str, Any] | None:
+    """The path's packet size when it is an MTU black hole (DF echoes), else None; None
+    too when this computer may not send ICMP or the host does not answer echoes at all."""
+    try:
+        async with asyncio.timeout(DF_RESERVE_S - 0.2):
+            size = await path_mtu.probe(host)
+    except (path_mtu.IcmpUnavailable, OSError, TimeoutError, ValueError):
+        return None
+    if not size.black_hole:
+        return None
+    return {"largest_ok": size.largest_ok, "smallest_lost": size.smallest_lost,
+            "by": "DF echoes"}
+
+
+async def _with_path_size(host: str, outcome: ProbeOutcome) -> ProbeOutcome:
+    """`outcome` with the path's packet size added when the test stalled or failed on an
+    open connection and small echoes pass while large ones do not."""
+    m = outcome.measured
+    failed = outcome.status == Status.ERROR and not m.get("no_server") \
+        and not m.get("busy")
+    stalled = isinstance(m.get("throughput_mbps"), int | float) \
+        and m["throughput_mbps"] < STALLED_MBPS
+    if failed or stalled:
+        size = await _path_size(host)
+        if size:
+            m["path_mtu"] = size
+    return outcome
 
 
 def measurement(p: _Params, result: Iperf3Result) -> ProbeOutcome:
@@ -119,6 +155,7 @@ def _failure(p: _Params, exc: Iperf3Error) -> ProbeOutcome:
     where = f"{p.host}:{p.port}"
     measured = {"server": where, "direction": "reverse" if p.reverse else "forward"}
     if isinstance(exc, Iperf3Busy):
+        measured["busy"] = True
         return _error(
             f"the iperf3 server at {where} is busy with another test; tests on one path "
             "must not overlap. Run the check again when the other test is over",
@@ -162,23 +199,33 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
         p = _Params.parse(params)
     except (TypeError, ValueError) as exc:
         return _error(f"bad throughput parameters: {exc}", f"吞吐量检测参数错误：{exc}")
-    times = _times(p, deadline_s)
+    # time kept back for DF echoes after a stalled test, when the deadline has it
+    test_deadline_s = deadline_s - DF_RESERVE_S
+    times = _times(p, test_deadline_s)
     if isinstance(times, ProbeOutcome):
-        return times
+        test_deadline_s = deadline_s
+        times = _times(p, deadline_s)
+        if isinstance(times, ProbeOutcome):
+            return times
     margin_s, budget_s, connect_s = times
     try:
         # Backstop only: the client already bounds every wait by budget_s.
-        async with asyncio.timeout(deadline_s - margin_s):
+        async with asyncio.timeout(test_deadline_s - margin_s):
             result = await run_test(p.host, p.port, p.duration_s, p.parallel, p.reverse,
                                     p.omit_s, connect_timeout_s=connect_s,
                                     deadline_s=budget_s)
+        outcome = measurement(p, result)
     except Iperf3Error as exc:
-        return _failure(p, exc)
+        outcome = _failure(p, exc)
     except TimeoutError:
-        return _error(f"the throughput test with {p.host}:{p.port} did not finish within "
-                      f"{deadline_s:g} s",
-                      f"与 {p.host}:{p.port} 的吞吐量测试未能在 {deadline_s:g} 秒内完成")
-    return measurement(p, result)
+        outcome = _error(f"the throughput test with {p.host}:{p.port} did not finish within "
+                         f"{deadline_s:g} s",
+                         f"与 {p.host}:{p.port} 的吞吐量测试未能在 {deadline_s:g} 秒内完成",
+                         {"server": f"{p.host}:{p.port}",
+                          "direction": "reverse" if p.reverse else "forward"})
+    if test_deadline_s < deadline_s:
+        outcome = await _with_path_size(p.host, outcome)
+    return outcome
 
 
 # -- both directions at once, against a partner that starts its server as we call -----------

@@ -785,9 +785,11 @@ async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
               if not a.is_sinkhole(x) and x not in plain[:1]] if t.is_name else []
     v4 = [x for x in direct if ":" not in x][:MAX_ADDRESSES]
     # IPv6: the seat's own AAAA answer first, then the control's; each is a way out
-    # that a router filtering IPv4 only leaves open
-    v6 = [x for x in dict.fromkeys([*seat_v6, *(x for x in direct if ":" in x)])
-          if target_guard.allows(x)][:MAX_ADDRESSES] if a.has_ipv6 else []
+    # that a router filtering IPv4 only leaves open. Like every address learned from an
+    # allowed resolver for an allowed name, the seat's own answer needs no allow-list
+    # entry: it is what the candidate's browser would connect to (Happy Eyeballs).
+    v6 = list(dict.fromkeys([*seat_v6, *(x for x in direct if ":" in x)]))[:MAX_ADDRESSES] \
+        if a.has_ipv6 else []
     jobs = [_request(a, t, x, "direct_ip") for x in v4]
     jobs += [_request(a, t, x, "ipv6") for x in v6]
     # subdomains: is the rule a wildcard?

@@ -76,6 +76,10 @@ class Check:
     # the links an exclusive check loads (nic_link(address), uplink_link(room)); none
     # declared: it may share no link with anything (the old single exclusive class)
     links: frozenset[str] = frozenset()
+    # links a latency measurement needs quiet: it waits while an exclusive check loads
+    # one of them (a ping across a saturated link measures the queue) and they wait for
+    # it; two such checks never wait for each other, and `serial` does not widen them
+    quiet_links: frozenset[str] = frozenset()
     # probe argument name -> the site's secret path (e.g. "password" ->
     # "rooms[0].cameras[1].password"); resolved by the runner at call time
     secrets: dict[str, str] = field(default_factory=dict)

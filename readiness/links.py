@@ -23,10 +23,16 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> bool:
 
 class _Claim:
     """One check's wish for its links (an object of its own: two checks may want the
-    same links, and each must be told apart in the queue)."""
+    same links, and each must be told apart in the queue). A quiet claim (a latency
+    measurement) conflicts only with loading claims, never with another quiet one."""
 
-    def __init__(self, links: frozenset[str]) -> None:
+    def __init__(self, links: frozenset[str], quiet: bool = False) -> None:
         self.links = links
+        self.quiet = quiet
+
+
+def _clash(a: _Claim, b: _Claim) -> bool:
+    return not (a.quiet and b.quiet) and _conflict(a.links, b.links)
 
 
 class LinkBoard:
@@ -40,18 +46,18 @@ class LinkBoard:
         return frozenset({EVERY_LINK}) if self.serial or not links else links
 
     def _may_start(self, claim: _Claim) -> bool:
-        if any(_conflict(claim.links, busy.links) for busy in self._busy):
+        if any(_clash(claim, busy) for busy in self._busy):
             return False
         for queued in self._queue:
             if queued is claim:
                 return True
-            if _conflict(claim.links, queued.links):
+            if _clash(claim, queued):
                 return False
         return True
 
     @asynccontextmanager
-    async def hold(self, links: frozenset[str]) -> AsyncIterator[None]:
-        claim = _Claim(self.links_of(links))
+    async def hold(self, links: frozenset[str], quiet: bool = False) -> AsyncIterator[None]:
+        claim = _Claim(links if quiet else self.links_of(links), quiet)
         async with self._changed:
             self._queue.append(claim)
             try:

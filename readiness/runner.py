@@ -186,6 +186,9 @@ class Runner:
         if check.exclusive:
             async with board.hold(check.links):
                 result = await self._measure(check, gate)
+        elif check.quiet_links:
+            async with board.hold(check.quiet_links, quiet=True):
+                result = await self._measure(check, gate)
         else:
             result = await self._measure(check, gate)
         self.on_done(result)

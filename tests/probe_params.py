@@ -26,9 +26,10 @@ def speed(**given: Any) -> dict[str, Any]:
 
 
 def reach(address: str, **given: Any) -> dict[str, Any]:
-    """reachability params as LAN-SUBNET plans them."""
+    """reachability params as LAN-SUBNET plans them, but the echoes sent as one burst:
+    tests of loss and timing stay short; the sample window's own tests give it."""
     return {"address": address, "count": 10, "interval_s": 0.1, "ports": [],
-            **knobs("reachability"), **given}
+            **knobs("reachability"), "sample_window_s": None, **given}
 
 
 def internet(urls: list[str], **given: Any) -> dict[str, Any]:

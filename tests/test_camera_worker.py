@@ -25,7 +25,8 @@ class _FakeCv2:
     read; an open with the patient analysis reads pictures."""
 
     CAP_FFMPEG = CAP_PROP_OPEN_TIMEOUT_MSEC = CAP_PROP_READ_TIMEOUT_MSEC = 0
-    CAP_PROP_POS_MSEC = COLOR_BGR2GRAY = INTER_AREA = CV_64F = IMWRITE_JPEG_QUALITY = 0
+    CAP_PROP_POS_MSEC = CAP_PROP_FPS = COLOR_BGR2GRAY = INTER_AREA = CV_64F = 0
+    IMWRITE_JPEG_QUALITY = 0
 
     def __init__(self, patient_opens: bool = True, patient_reads: bool = True) -> None:
         self.analyses: list[str] = []

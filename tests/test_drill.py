@@ -138,3 +138,17 @@ def test_the_digest_camera_passes_with_its_password_kept_secret(drill: tuple) ->
         assert result(doc, f"{rule}/lab/cam-1")["status"] == "pass"
     # the user name and password never appear in a stream address of the results
     assert "rtsp://admin" not in json.dumps(doc)
+
+
+def test_a_seat_holding_its_address_as_a_dhcp_lease_warns_with_its_lifetime(
+        drill: tuple) -> None:
+    _, doc = drill
+    # config/lab/room.yaml: A03's address has a day's lifetime, as a DHCP client sets it
+    a03 = result(doc, "LAN-FIXED-IP/A03/agent")
+    assert a03["status"] == "warn", a03
+    assert "as a DHCP lease (23 h" in a03["message"] and "next boot" in a03["message"]
+    assert 0 < a03["measured"]["lease_left_s"] <= 86400
+    # every other seat with an agent holds a fixed address: no word
+    assert result(doc, "LAN-FIXED-IP/A01/agent")["status"] == "pass"
+    # the seat works: nothing else about it changes
+    assert seat_result(doc, "A03")["status"] == "pass"

@@ -199,3 +199,45 @@ def test_the_count_repeats_each_unchecked_cameras_diagnosis() -> None:
         in got.message.en
     assert "cam-2：摄像头拒绝了用户 'admin'：用户名或密码错误" in got.message.zh
     assert got.measured["not_checked"] == {"cam-2": "auth"}
+
+
+# a 25 fps camera over a 4-s window: healthy, stopped with its session open, ended,
+# and delivering in fits and starts
+HEALTHY_WINDOW = {**HD_LIVE, "fps": 25.0, "measured_frames": 99, "window_s": 4.0,
+                  "longest_gap_s": 0.08, "gap_from_s": 2.1, "gap_runnable_s": 0.0}
+STOPPED = {**HEALTHY_WINDOW, "measured_frames": 18, "window_s": 3.7, "read_failed": True,
+           "failed_read_s": 3.0, "longest_gap_s": 3.02, "gap_from_s": 1.7,
+           "gap_runnable_s": 0.01}
+# a decoder held back by a busy machine: as long a gap, but spent waiting for a CPU
+STARVED = {**HEALTHY_WINDOW, "longest_gap_s": 1.5, "gap_runnable_s": 1.4}
+ENDED = {**STOPPED, "failed_read_s": 0.01, "longest_gap_s": 1.2}
+STUTTERS = {**HEALTHY_WINDOW, "fps": 7.5, "declared_fps": 25.0, "measured_frames": 30,
+            "longest_gap_s": 0.6}
+# a loaded decoding computer: few frames read, but a frame apart by their timestamps
+LOADED_DECODER = {**HEALTHY_WINDOW, "declared_fps": 25.0, "measured_frames": 14,
+                  "window_s": 4.2}
+
+
+def test_a_stream_that_stops_with_its_session_open_fails_saying_after_how_long() -> None:
+    out = _picture(STOPPED)
+    assert out.status == Status.FAIL
+    assert "the stream stopped after 1.7 s: no frame for 3.02 s while its RTSP session " \
+        "stayed open (18 frames in the 3.7-s window, where 25 fps gives 92)" in out.message.en
+    assert "1.7 秒后停止" in out.message.zh
+    assert [f.code for f in out.findings] == ["camera.stalled"]
+
+
+def test_a_stream_that_ends_is_said_to_end() -> None:
+    out = _picture(ENDED)
+    assert out.status == Status.FAIL and "the stream ended after 1.7 s" in out.message.en
+
+
+def test_fewer_frames_than_declared_without_a_stop_is_load_not_a_fault() -> None:
+    # the lab's cameras encode on the machine that decodes them: under load both lag
+    assert _picture(STUTTERS).status == Status.PASS
+    assert _picture(HEALTHY_WINDOW).status == Status.PASS
+    assert _picture(LOADED_DECODER).status == Status.PASS
+
+
+def test_a_gap_the_decoder_spent_waiting_for_a_cpu_is_not_a_stall() -> None:
+    assert _picture(STARVED).status == Status.PASS

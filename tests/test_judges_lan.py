@@ -228,7 +228,8 @@ def test_planned_checks_name_probes_and_judges_and_carry_no_code(tmp_path: Path)
     server = reach["LAN-SUBNET/r1/198.18.10.10/reach"]
     assert server.params == {"address": "198.18.10.10", "count": 10, "interval_s": 0.1,
                              "ports": [80], "subnet": "198.18.10.0/24", "fallback_port": 8765,
-                             "reply_timeout_s": 1.0, "port_timeout_s": 2.0}
+                             "reply_timeout_s": 1.0, "port_timeout_s": 2.0,
+                             "sample_window_s": 4.0}
     assert server.judge == "lan.reachability"
     assert server.judge_params["thresholds"].fail_loss_pct == 20
     assert server.threshold == {"warn_loss_pct": 0, "fail_loss_pct": 20, "warn_rtt_ms": 5}

@@ -4,6 +4,8 @@ them, so a slow or half-duplex NIC cannot be made for real here."""
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
 from readiness.agent import self_report as sr
@@ -155,3 +157,73 @@ def test_spec_passes_on_an_agent_that_did_not_answer() -> None:
     judged = judge_seat_spec(absent, {"address": ADDRESS, "label": "A07", "port": 8765,
                                       "thresholds": thresholds_of(req, SeatSpecThresholds)})
     assert judged is absent
+
+
+# ---------------------------------------------------------------- a seat on a DHCP lease
+
+
+def _leased(left_s: int | None) -> dict[str, Any]:
+    report = _nic_report(1000, 2, dynamic=True)
+    if left_s is not None:
+        for nic in report["nics"]:
+            for entry in nic["ipv4"]:
+                if entry["address"] == ADDRESS:
+                    entry["lease_left_s"] = left_s
+    return report
+
+
+def test_a_seat_on_a_dhcp_lease_warns_with_its_lifetime_where_fixed_addresses_are_planned(
+) -> None:
+    outcome = _judge(_leased(86_280), {"warn_dhcp_lease": True})
+    assert outcome.status == Status.WARN, outcome.message.en
+    assert "holds its planned address 198.18.10.107 as a DHCP lease (23 h 58 min left)" \
+        in outcome.message.en
+    assert "next boot" in outcome.message.en
+    assert "租约（剩余 23 小时 58 分钟）" in outcome.message.zh
+    assert [f.code for f in outcome.findings] == ["seat.dhcp_lease"]
+    assert outcome.measured["lease_left_s"] == 86_280
+    # a fixed address passes; without the rule (LAN-SPEED reads the same report) no word
+    assert _judge(_nic_report(1000, 2, dynamic=False), {"warn_dhcp_lease": True}).status \
+        == Status.PASS
+    assert _judge(_leased(86_280), LAN_SPEED).status == Status.PASS
+
+
+def test_the_lease_lifetime_comes_from_ip_addr_and_only_for_leased_addresses() -> None:
+    text = ('[{"ifname": "eth0", "addr_info": ['
+            '{"family": "inet", "local": "198.18.10.103", "dynamic": true, '
+            '"valid_life_time": 86280, "preferred_life_time": 86280}, '
+            '{"family": "inet", "local": "198.18.10.203", "valid_life_time": 4294967295}, '
+            '{"family": "inet6", "local": "2001:db8:10::103", "dynamic": true, '
+            '"valid_life_time": 600}]}]')
+    assert sr.parse_lease_lifetimes(text) == {"198.18.10.103": 86280}
+    assert sr.parse_ip_addr_json(text)["198.18.10.103"] == sr.DHCP
+
+
+def test_both_profiles_ask_every_seat_about_its_lease_when_the_room_plans_fixed_addresses(
+        tmp_path: Path) -> None:
+    from readiness.config.load import load_site
+    from readiness.config.profile import available_profiles
+    from readiness.planning import PlanContext, build_plan
+
+    site_text = textwrap.dedent("""\
+        site: {name: Test school, code: T-1}
+        profile: eda
+        rooms:
+          - id: r1
+            subnet: 198.18.10.0/24
+            router: {address: 198.18.10.1}
+            exam_servers:
+              primary: {address: 198.18.10.10}
+            proctor: {address: 198.18.10.2}
+            seats:
+              A01-A02: 198.18.10.101-102
+        """)
+    for dhcp, expected in (("", {"A01", "A02"}), ("    dhcp_server: 198.18.10.1\n", set())):
+        path = tmp_path / "site.yaml"
+        path.write_text(site_text + dhcp)
+        site = load_site(path, set(available_profiles()))
+        for profile in ("eda", "cbec"):
+            plan = build_plan(PlanContext(site, load_profile(profile)), None, {"LAN-FIXED-IP"})
+            seats = {c.subject.name for c in plan.checks
+                     if c.judge_params.get("warn_dhcp_lease")}
+            assert seats == expected, (profile, dhcp, seats)

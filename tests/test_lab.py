@@ -251,6 +251,7 @@ def test_shipped_room_has_every_fault_on() -> None:
         "public_resolver_open",
         "slow_uplink",
         "no_agent",
+        "dhcp_lease",
         "rogue_dhcp",
         "camera",
     }

@@ -602,3 +602,116 @@ def test_lab_ping_blocked_but_port_open_warns(lab: Lab) -> None:
     assert out.status == Status.WARN, out.message.en
     assert "drops ping" in out.message.en and "ICMP" in out.message.zh
     assert out.measured["ports"] == {str(port): "open"}
+
+
+# ---------------------------------------------------------------- a busy coordinator
+
+
+async def _hog_the_loop(stop: asyncio.Event, busy_s: float, free_s: float) -> None:
+    """Hold the event loop the way a loaded proctor PC does: whole stretches of time in
+    which no timer fires and no packet is read (real blocking, not a mocked clock)."""
+    while not stop.is_set():
+        time.sleep(busy_s)
+        await asyncio.sleep(free_s)
+
+
+def _under_load(lab: Lab, params: dict[str, Any], deadline_s: float
+                ) -> tuple[ProbeOutcome | None, float]:
+    """The probe run as the runner runs it (its deadline a hard stop), beside a hog."""
+    async def go() -> tuple[ProbeOutcome | None, float]:
+        stop = asyncio.Event()
+        hog = asyncio.ensure_future(_hog_the_loop(stop, busy_s=0.2, free_s=0.05))
+        started = time.monotonic()
+        task = asyncio.ensure_future(_checked(params, deadline_s))
+        done, _ = await asyncio.wait({task}, timeout=deadline_s)
+        elapsed = time.monotonic() - started
+        stop.set()
+        await hog
+        if not done:
+            task.cancel()
+            return None, elapsed
+        return task.result(), elapsed
+
+    return in_netns(lab.a, lambda: asyncio.run(go()))
+
+
+@pytest.mark.lab
+def test_lab_absent_host_under_load_fails_before_the_deadline_never_errors(lab: Lab) -> None:
+    with _silent_port() as port:
+        params = reach(lab.absent_ip, subnet="198.18.0.0/24", fallback_port=port,
+                       sample_window_s=2.0)
+        out, elapsed = _under_load(lab, params, deadline_s=5.0)
+    assert out is not None, f"the runner's deadline came first ({elapsed:.1f} s)"
+    assert out.status == Status.FAIL, out.message.en
+    assert out.measured["received"] == 0 and lab.absent_ip in out.message.en
+
+
+@pytest.mark.lab
+def test_lab_seat_dropping_ping_under_load_warns_before_the_deadline(lab: Lab) -> None:
+    server = in_netns(lab.b, lambda: _bound_listener(lab.host_ip))
+    port = server.getsockname()[1]
+    try:
+        with _sysctl(lab.b, "net.ipv4.icmp_echo_ignore_all", "1"):
+            out, elapsed = _under_load(lab, reach(
+                lab.host_ip, subnet="198.18.0.0/24", fallback_port=port,
+                sample_window_s=2.0), deadline_s=5.0)
+    finally:
+        server.close()
+    assert out is not None, f"the runner's deadline came first ({elapsed:.1f} s)"
+    assert out.status == Status.WARN, out.message.en
+    assert "drops ping" in out.message.en
+
+
+def _bound_listener(address: str) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((address, 0))
+    sock.listen(8)
+    return sock
+
+
+# ---------------------------------------------------------------- an unstable link
+
+
+@contextlib.contextmanager
+def _flapping(ns: str, down_s: float, up_s: float) -> Iterator[None]:
+    """The host's cable going down and up again and again, as a loose plug or a failing
+    switch port does: its veth toggled for real, from a thread, until the block ends."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            _ip("-n", ns, "link", "set", "eth0", "down")
+            stop.wait(down_s)
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            stop.wait(up_s)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        _ip("-n", ns, "link", "set", "eth0", "up")
+        time.sleep(0.2)
+
+
+@pytest.mark.lab
+def test_lab_flapping_link_is_named_unstable_never_drops_ping(lab: Lab) -> None:
+    server = in_netns(lab.b, lambda: _bound_listener(lab.host_ip))
+    port = server.getsockname()[1]
+    try:
+        with _flapping(lab.b, down_s=1.5, up_s=1.0):
+            out, elapsed = lab.probe(reach(lab.host_ip, subnet="198.18.0.0/24",
+                                           fallback_port=port, sample_window_s=4.0),
+                                     deadline_s=12.0)
+    finally:
+        server.close()
+    m = out.measured
+    assert out.status in (Status.WARN, Status.FAIL), out.message.en
+    assert "unstable link" in out.message.en, m
+    assert "时断时通" in out.message.zh
+    assert "drops ping" not in out.message.en
+    assert "00" in m["replies"] and "1" in m["replies"], m["replies"]
+    assert m["sample_window_s"] >= 3.9 and elapsed < 12.0
+    assert [f.code for f in out.findings] == ["lan.unstable_link"]

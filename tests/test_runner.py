@@ -285,3 +285,23 @@ def test_serial_and_undeclared_links_run_one_at_a_time() -> None:
     # a check that names no link may share none with anything (the old exclusive class)
     spans, _ = _run_on_links([_link_check("old", set()), *pairs[:2]])
     assert not _overlap(spans, "old", "pair0") and not _overlap(spans, "old", "pair1")
+
+
+def _quiet_check(name: str, links: set[str]) -> Check:
+    """A latency measurement (a host's pings) that needs its cable quiet."""
+    check = _link_check(name, links)
+    return replace(check, exclusive=False, links=frozenset(), quiet_links=frozenset(links))
+
+
+def test_pings_wait_for_the_cable_they_cross_never_for_each_other_even_serial() -> None:
+    for serial in (False, True):
+        pings = [_quiet_check(f"ping{i}", {f"nic:s{i}"}) for i in range(4)]
+        pair = _link_check("pair", {"nic:s0", "nic:s1"})
+        other = _link_check("other", {"nic:s8", "nic:s9"})
+        spans, wall_s = _run_on_links([*pings, pair, other], serial=serial)
+        # a throughput test never fills a cable while a ping crosses it ...
+        assert not _overlap(spans, "ping0", "pair") and not _overlap(spans, "ping1", "pair")
+        # ... the pings of a room run side by side, serial or not
+        assert _overlap(spans, "ping0", "ping3") and _overlap(spans, "ping1", "ping2")
+        if not serial:
+            assert _overlap(spans, "ping0", "other")

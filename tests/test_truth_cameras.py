@@ -52,6 +52,8 @@ CAMERAS = {
     "grey": Camera(fps=15, pattern="grey"),
     "dim_room": Camera(fps=15, pattern="dark"),
     "digest": Camera(fps=15, auth="digest", audio=True),
+    # good frames for a moment, then nothing while the RTSP session stays open
+    "stalls": Camera(fps=25, stall_after_s=2.5),
 }
 
 
@@ -106,6 +108,8 @@ def test_frame_rate_is_the_streams_own_while_the_machine_is_loaded(
     assert outcome.measured["fps_source"] == "pts"
     assert abs(outcome.measured["fps"] - 25.0) <= 25.0 * 0.05, outcome.measured
     assert outcome.measured["measured_frames"] >= 10
+    # the rate it declares, which a camera dropping frames would fall short of
+    assert abs(outcome.measured["declared_fps"] - 25.0) <= 1.0, outcome.measured
 
 
 def test_a_lens_under_any_cloth_fails_and_a_dim_room_passes(cameras: dict[str, str]) -> None:
@@ -216,6 +220,39 @@ def test_cam_count_repeats_the_cameras_own_diagnosis(
     assert "用户名或密码错误" in count.message.zh
     assert "a-wrong-password" not in json.dumps([r.to_dict() for r in results],
                                                 ensure_ascii=False)
+
+
+def test_a_camera_that_stops_sending_fails_saying_after_how_long(
+        cameras: dict[str, str]) -> None:
+    outcome = asyncio.run(_picture(_params(cameras["stalls"], measure_s=4.0),
+                                   deadline_s=20.0))
+    m = outcome.measured
+    assert outcome.status == Status.FAIL, (outcome.message.en, m)
+    assert "the stream stopped after" in outcome.message.en, outcome.message.en
+    assert "RTSP session stayed open" in outcome.message.en and "会话" in outcome.message.zh
+    assert [f.code for f in outcome.findings] == ["camera.stalled"]
+    # it did send a picture first: the stop is what fails it, not a missing stream
+    assert m["frames"] > 0 and 1.0 <= m["gap_from_s"] <= 4.0, m
+    assert m["longest_gap_s"] >= 1.0 and m["gap_runnable_s"] < m["longest_gap_s"] / 2, m
+
+
+def test_cam_count_does_not_count_a_stalled_camera(
+        cameras: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_PW", "unused")
+    path = tmp_path / "site.yaml"
+    path.write_text(SITE.replace("{ok}", cameras["ball25"])
+                    .replace("{digest}", cameras["stalls"]), encoding="utf-8")
+    site = load_site(path)
+    profile = load_profile("eda")
+    plan = build_plan(PlanContext(site, profile), only={"CAM-COUNT", "CAM-RES"})
+    results = asyncio.run(Runner(profile, registry(), secret=site.secret).run(plan.checks))
+    by_id = {r.check_id: r for r in results}
+    res = by_id["CAM-RES/r1/cam-2"]
+    assert res.status == Status.FAIL and "stopped after" in res.message.en, res.message.en
+    assert by_id["CAM-RES/r1/cam-1"].status == Status.PASS
+    count = by_id["CAM-COUNT/r1"]
+    assert count.measured["working_cameras"] == 1, count.message.en
+    assert count.measured["configured_cameras"] == 2
 
 
 def _workers() -> list[int]:

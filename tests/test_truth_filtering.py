@@ -20,7 +20,7 @@ import pytest
 from probes import url_filter
 from readiness.judges import filtering as judges
 from readiness.judges.filter_evidence import features
-from readiness.results import NOT_PROOF, ProbeOutcome, Status, Text
+from readiness.results import NOT_PROOF, CheckResult, ProbeOutcome, Status, Text
 from readiness.subject import Kind, Subject
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,9 +109,16 @@ def _lab_unavailable() -> str | None:
 RUN = """
 import asyncio, json, sys
 from probes import url_filter
+from probes.engines import target_guard
+from readiness.agent.allow import AllowList
 params = json.loads(sys.argv[1])
 if sys.argv[2] == "control":
     print(json.dumps(asyncio.run(url_filter.learn_control(params["names"], params["resolvers"]))))
+elif sys.argv[2] == "agent":
+    # as the seat agent runs it: only what the agent's site file names may be contacted
+    with target_guard.enforced(AllowList.of(json.loads(sys.argv[3])).allows):
+        o = asyncio.run(url_filter.run(params, 30))
+    print(json.dumps({"status": o.status.value, "measured": o.measured}))
 else:
     o = asyncio.run(url_filter.run(params, 30))
     print(json.dumps({"status": o.status.value, "measured": o.measured}))
@@ -126,10 +133,11 @@ AUDIT = {
 }
 
 
-def _in_ns(lab: Any, role: str, params: dict[str, Any], what: str) -> Any:
+def _in_ns(lab: Any, role: str, params: dict[str, Any], what: str,
+           *more: str) -> Any:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(lab.exec_argv(role, [sys.executable, "-c", RUN, json.dumps(params),
-                                               what]),
+                                               what, *more]),
                           capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -250,6 +258,29 @@ def test_an_ipv6_leak_through_an_ipv4_only_router_is_named_and_its_title_is_text
 
 
 @pytest.mark.lab
+def test_the_seats_own_aaaa_answer_is_tried_by_its_agent_as_a_browser_would() -> None:
+    """The room's DNS sinkholes a blocked name's A record and hands out its real AAAA, the
+    router forwards IPv6 unfiltered: run by the seat's agent, whose site file lists the
+    blocked sample by name only, the audit tries that AAAA address and names the leak."""
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="v6-agent", seats=1, cameras=[], ipv4_only_router_with_ipv6=True)
+    params = probe_params.audit(**{**AUDIT, "blocked_urls": ["http://games.example/"]})
+    # what the agent's site file names: the room, the exam and blocked samples by name
+    allow = ["198.18.10.0/24", "http://exam.example/", "http://games.example/"]
+    with running(spec, f"rdyt{os.getpid()}a") as lab:
+        out = _judged(_in_ns(lab, "seat-A01", params, "agent", json.dumps(allow))["measured"])
+    v6 = [a for a in out.measured["attempts"] if a["technique"] == "ipv6"]
+    assert v6 and v6[0]["address"] == "2001:db8:51::20", out.measured["attempts"]
+    assert out.status == Status.FAIL
+    assert "games.example answers over IPv6 at 2001:db8:51::20" in out.message.en
+    assert "not tried" not in " ".join(a["result"] for a in v6)
+
+
+@pytest.mark.lab
 def test_a_seat_without_agent_has_no_leaks_in_a_check_of_the_room(tmp_path: Path) -> None:
     """`readiness check` of a small room whose A02 has no agent: the proctor may go out,
     so an audit from its address would show leaks; none may be put on A02."""
@@ -288,3 +319,62 @@ def test_a_seat_without_agent_has_no_leaks_in_a_check_of_the_room(tmp_path: Path
     a01 = [r for r in rows if r["requirement"] == "WAN-POLICY" and r["subject"]["name"] == "A01"]
     assert a01 and a01[0]["status"] == "fail", a01
     assert "games.example" in a01[0]["message"]
+
+
+# -- resolution is not reach (issue 19) -----------------------------------------------------
+
+DOH = _att("doh", leak=True, request="DNS A games.example @https://198.51.100.53/dns-query (DoH)",
+           result="198.51.100.20")
+OPEN_RESOLVER = _att("resolver", leak=True, request="DNS A games.example @198.51.100.53 (UDP)",
+                     result="198.51.100.20")
+# the answered address, tried with the name: reset at the ClientHello, so no content
+STOPPED_THERE = _att("direct_ip", "tls_reset", address="198.51.100.20",
+                     request="GET https://198.51.100.20/ SNI: games.example")
+
+
+def test_an_answer_from_a_doh_endpoint_or_open_resolver_is_a_dns_bypass_not_a_site_leak(
+) -> None:
+    out = _judged({"attempts": [DOH, OPEN_RESOLVER, STOPPED_THERE], "vantage_is_seat": True,
+                   "exam": [], "blocked": [], "bypass_resolvers": ["198.51.100.53"],
+                   "audit": "url_filter"})
+    assert out.status == Status.WARN, out.message.en
+    assert "must be blocked got through" not in out.message.en
+    assert "no blocked site loads" in out.message.en
+    assert "DNS filtering is bypassed: DoH endpoint: DNS A games.example @https://" \
+        in out.message.en
+    assert "open resolver: DNS A games.example @198.51.100.53" in out.message.en
+    assert [f.code for f in out.findings] == ["filter.dns_bypass"]
+    # FILTER-FEATURES names it as DNS filtering bypassed, never as A versus AAAA
+    result = CheckResult("WAN-POLICY", Text("t", "t"), Subject(Kind.SEAT, "A01", "lab"),
+                         "agent A01", out.status, out.message, out.measured, {}, None,
+                         datetime.now(UTC), 1.0, "WAN-POLICY/lab/A01")
+    dns = judges.feature([result], {"room_id": "lab", "feature": "dns", "reach_id": "x"})
+    assert dns.status == Status.FAIL
+    assert "DNS filtering is bypassed: DoH endpoint" in dns.message.en, dns.message.en
+    assert "AAAA" not in dns.message.en + dns.message.zh
+
+
+def test_the_site_leaks_when_it_then_loads_from_the_answered_address() -> None:
+    loads = _att("direct_ip", leak=True, address="198.51.100.20",
+                 request="GET http://198.51.100.20/ Host: games.example", result="200")
+    out = _judged({"attempts": [DOH, loads], "vantage_is_seat": True, "exam": [],
+                   "blocked": []})
+    assert out.status == Status.FAIL
+    assert "1 request(s) that must be blocked got through: GET http://198.51.100.20/" \
+        in out.message.en
+
+
+def test_a_aaaa_answer_in_a_room_without_ipv6_never_asks_to_filter_both_a_and_aaaa() -> None:
+    a = _att("dns", "dns_nxdomain", request="DNS A games.example @198.18.10.1 (UDP)")
+    aaaa = _att("dns", request="DNS AAAA games.example @198.18.10.1 (UDP)",
+                answered=["2001:db8:51::20"])
+    for v6, said in ((False, False), (True, True)):
+        out = _judged({"attempts": [a, aaaa], "vantage_is_seat": True, "exam": [],
+                       "blocked": [], "ipv6_route": v6, "audit": "url_filter"})
+        result = CheckResult("WAN-POLICY", Text("t", "t"), Subject(Kind.SEAT, "A01", "lab"),
+                             "agent A01", out.status, out.message, out.measured, {}, None,
+                             datetime.now(UTC), 1.0, "WAN-POLICY/lab/A01")
+        dns = judges.feature([result], {"room_id": "lab", "feature": "dns", "reach_id": "x"})
+        assert dns.status == Status.FAIL
+        words = dns.message.en + " ".join(f.action.en for f in dns.findings)
+        assert ("A and AAAA" in words) is said, (v6, words)

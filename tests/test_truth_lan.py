@@ -192,3 +192,35 @@ def test_no_backup_server_warns_where_recommended() -> None:
     assert warn.status == Status.WARN and "exam_servers.backup" in warn.message.en
     ok = lan.spare_missing([], {"thresholds": ServerSpareThresholds(backup_recommended=False)})
     assert ok.status == Status.PASS
+
+
+# ---------------------------------------------------------------- an unstable link
+
+
+def _windowed(replies: str) -> ProbeOutcome:
+    received = replies.count("1")
+    out = _reach(received)
+    out.measured.update(replies=replies, sample_window_s=4.0)
+    return out
+
+
+def test_losses_in_runs_over_the_window_name_an_unstable_link() -> None:
+    out = lan.judge_reachability(_windowed("1110001111"), {"thresholds": TH})
+    assert out.status == Status.WARN
+    assert "unstable link" in out.message.en and "1110001111" in out.message.en
+    assert "3 of 10 pings were lost" in out.message.en and "时断时通" in out.message.zh
+    assert [f.code for f in out.findings] == ["lan.unstable_link"]
+
+
+def test_scattered_drops_are_loss_not_an_unstable_link() -> None:
+    out = lan.judge_reachability(_windowed("1011101111"), {"thresholds": TH})
+    assert out.status == Status.WARN
+    assert "lost 2 of 10 pings" in out.message.en and "unstable" not in out.message.en
+
+
+def test_no_echo_at_all_with_the_agent_answering_is_still_drops_ping() -> None:
+    out = _reach(0, arp=[A05_MAC], tcp=_tcp(3))
+    out.measured.update(replies="0" * 10, sample_window_s=4.0)
+    judged = lan.judge_reachability(out, {"thresholds": TH})
+    assert judged.status == Status.WARN and "drops ping" in judged.message.en
+    assert "unstable" not in judged.message.en

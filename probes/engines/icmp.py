@@ -22,6 +22,7 @@ import random
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ICMP_ECHO_REPLY = 0
@@ -36,6 +37,9 @@ _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _SOL_RAW = getattr(socket, "SOL_RAW", 255)
 _ICMP_FILTER = 1
 _TIMESPEC = struct.Struct("@ll")
+# DF set, and the kernel's cached path MTU ignored: each size is tried on the wire
+_IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+_IP_PMTUDISC_PROBE = getattr(socket, "IP_PMTUDISC_PROBE", 3)
 
 # Raw sockets carry whatever identifier we write, so concurrent pings in this process
 # must not share one; a random start keeps two processes from lining up.
@@ -110,6 +114,9 @@ class PingStats:
     late: int = 0
     errnos: list[int] = field(default_factory=list)
     socket_kind: str = ""  # "dgram" (unprivileged) or "raw"
+    # which echoes were answered in time, by sequence number (1..count): the pattern of
+    # losses tells a link that went down and up from scattered drops
+    answered_seqs: list[int] = field(default_factory=list)
 
     @property
     def received(self) -> int:
@@ -185,6 +192,7 @@ class EchoMatcher:
             self.stats.late += 1
             return None
         self._answered.add(msg.seq)
+        self.stats.answered_seqs.append(msg.seq)
         rtt_ms = rtt_s * 1000.0
         self.stats.rtts_ms.append(rtt_ms)
         return rtt_ms
@@ -258,10 +266,17 @@ class _Reader:
 
 
 async def ping(address: str, count: int = 4, interval_s: float = 1.0, timeout_s: float = 1.0,
-               *, payload_size: int = DEFAULT_PAYLOAD_SIZE) -> PingStats:
+               *, payload_size: int = DEFAULT_PAYLOAD_SIZE,
+               watch: Callable[[PingStats], None] | None = None,
+               dont_fragment: bool = False) -> PingStats:
     """Send `count` echo requests `interval_s` apart; each reply counts if it arrives
     within `timeout_s` of its request. Returns as soon as every echo is answered, at
     the latest `timeout_s` after the last request.
+
+    `watch` is handed the stats as they fill: a caller whose own deadline cuts the run
+    short still has what was seen until then. `dont_fragment` sets DF on every echo (and
+    never lets this computer fragment it): a path that drops packets of this size, without
+    saying so, drops the echo.
 
     Raises IcmpUnavailable if this process may not send ICMP, ValueError for bad
     arguments, socket.gaierror if a host name does not resolve.
@@ -276,6 +291,8 @@ async def ping(address: str, count: int = 4, interval_s: float = 1.0, timeout_s:
     target = await resolve_ipv4(address)
     sock, kind = open_icmp_socket()
     stats = PingStats(address=target, count=count, socket_kind=kind)
+    if watch is not None:
+        watch(stats)
     reading = False
     try:
         sock.setblocking(False)
@@ -283,6 +300,8 @@ async def ping(address: str, count: int = 4, interval_s: float = 1.0, timeout_s:
             sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         except OSError:
             pass  # fall back to user-space receive times
+        if dont_fragment:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_PROBE)
         if kind == "raw":
             # Kernel-side filter: pass only echo replies to this socket, so echo
             # requests seen on loopback and other ICMP never wake the loop.

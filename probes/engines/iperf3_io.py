@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-import select
+import selectors
 import socket
 import struct
 import sys
@@ -119,9 +119,16 @@ def read_json(sock: socket.socket, deadline: float, cancel: threading.Event | No
     return decode_json_body(recv_exact(sock, length, deadline, cancel))
 
 
+def _ready(sock: socket.socket, events: int, timeout_s: float) -> bool:
+    # a selector, not select(): a busy process may hold sockets numbered past 1024,
+    # which select() refuses; on Windows the selector counts a failed connect as writable
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, events)
+        return bool(sel.select(max(0.0, timeout_s)))
+
+
 def readable(sock: socket.socket, timeout_s: float) -> bool:
-    ready, _, _ = select.select([sock], [], [], max(0.0, timeout_s))
-    return bool(ready)
+    return _ready(sock, selectors.EVENT_READ, timeout_s)
 
 
 def connect_tcp(host: str, port: int, timeout_s: float, deadline: float,
@@ -143,9 +150,7 @@ def connect_tcp(host: str, port: int, timeout_s: float, deadline: float,
             left = _remaining(until, cancel)
             if left <= 0:
                 raise TimeoutError(f"no answer within {timeout_s:g} s")
-            # Windows reports a failed connect in the exception set, not as writable.
-            _, writable, failed = select.select([], [sock], [sock], min(left, POLL_S))
-            if writable or failed:
+            if _ready(sock, selectors.EVENT_WRITE, min(left, POLL_S)):
                 err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
                     raise OSError(err, os.strerror(err))

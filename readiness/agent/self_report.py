@@ -71,6 +71,8 @@ class RawFacts:
     addressing_source: str = UNKNOWN
     gateway: str | None = None
     dns_servers: list[str] = field(default_factory=list)
+    # IPv4 address -> seconds its DHCP lease has left (addresses with a lifetime only)
+    lease_left_s: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure parsing
@@ -135,6 +137,27 @@ def parse_ip_addr_json(text: str) -> dict[str, str]:
                 continue
             result[info["local"]] = DHCP if info.get("dynamic") else STATIC
     return result
+
+
+def parse_lease_lifetimes(text: str) -> dict[str, int]:
+    """IPv4 address -> seconds left of its lifetime, from `ip -j addr`, for addresses
+    that have one (a DHCP lease; "forever" addresses are left out)."""
+    result: dict[str, int] = {}
+    for link in json.loads(text):
+        for info in link.get("addr_info", []):
+            left = info.get("valid_life_time")
+            if (info.get("family") == "inet" and info.get("local") and info.get("dynamic")
+                    and isinstance(left, int) and 0 <= left < 0xFFFFFFFF):
+                result[info["local"]] = left
+    return result
+
+
+def _linux_lease_lifetimes() -> dict[str, int]:
+    text = _command(["ip", "-j", "addr"]) if sys.platform.startswith("linux") else None
+    try:
+        return parse_lease_lifetimes(text) if text else {}
+    except (ValueError, AttributeError):
+        return {}
 
 
 _LEASE_ADDRESS = re.compile(r"^\s*(?:fixed-address\s+([0-9.]+)\s*;|ADDRESS=([0-9.]+)\s*$)",
@@ -208,14 +231,17 @@ def _prefixlen(netmask: str | None) -> int | None:
 
 
 def build_nics(if_addrs: dict[str, list[IfAddr]], if_stats: dict[str, IfStat],
-               addressing: dict[str, str]) -> list[dict[str, Any]]:
+               addressing: dict[str, str],
+               lease_left_s: dict[str, int] | None = None) -> list[dict[str, Any]]:
     nics = []
     for name in sorted(set(if_addrs) | set(if_stats)):
         addrs = if_addrs.get(name, [])
         stats = if_stats.get(name)
         mac = next((a.address.lower() for a in addrs if a.family == "link"), None)
         v4 = [{"address": a.address, "prefixlen": _prefixlen(a.netmask),
-               "addressing": addressing.get(a.address, UNKNOWN)}
+               "addressing": addressing.get(a.address, UNKNOWN),
+               **({"lease_left_s": (lease_left_s or {})[a.address]}
+                  if a.address in (lease_left_s or {}) else {})}
               for a in addrs if a.family == "inet"]
         nics.append({
             "name": name,
@@ -252,7 +278,7 @@ def build_report(raw: RawFacts, *, version: str = __version__,
         "disks": disks,
         "partitions": partitions,
         "disk_total_gb": round(disk_total / 1e9, 1),
-        "nics": build_nics(raw.if_addrs, raw.if_stats, raw.addressing),
+        "nics": build_nics(raw.if_addrs, raw.if_stats, raw.addressing, raw.lease_left_s),
         "addressing_source": raw.addressing_source,
         "default_gateway": raw.gateway,
         "dns_servers": raw.dns_servers,
@@ -417,6 +443,7 @@ def gather() -> RawFacts:
         addressing_source=source,
         gateway=gateway,
         dns_servers=dns,
+        lease_left_s=_linux_lease_lifetimes(),
     )
 
 

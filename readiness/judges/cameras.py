@@ -36,6 +36,53 @@ DARK_MEAN = 64.0
 FROZEN_MOTION = 30.0
 
 _UNMEASURED = (Status.ERROR, Status.SKIP)
+# A stall: no frame for this long, or for three frame intervals of a slow camera.
+STALL_GAP_S = 1.0
+# A read that failed after waiting this long waited out its timeout: the session was
+# open and sent nothing (a stream that ends fails its read at once).
+WAITED_S = 1.0
+# A gap in which the decoder was runnable less than this share of the time: it slept in
+# a read, waiting for the camera.
+IDLE_SHARE = 0.5
+
+
+def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
+    """A stream that stopped delivering over the measuring window, said with after how
+    long and with its frame count against its rate. A camera that only sends fewer frames
+    than it declares is not failed on that alone: in the lab, and on any machine that
+    both encodes and decodes, that is this computer's load."""
+    fps = m.get("fps")
+    gap_limit = max(STALL_GAP_S, 3.0 / fps) if fps else 2 * STALL_GAP_S
+    gap = m.get("longest_gap_s")
+    restart = Text("restart the camera; if it happens again, check its power supply, "
+                   "its encoder load (bitrate, resolution) and its cable",
+                   "请重启摄像头；如再次出现，请检查其供电、编码负载（码率、分辨率）和网线")
+    runnable = m.get("gap_runnable_s")
+    # a gap the decoder spent waiting for a CPU is this computer's load, not the camera
+    idle = runnable is None or runnable < IDLE_SHARE * (gap or 0.0)
+    if gap is not None and gap >= gap_limit and idle:
+        after = m.get("gap_from_s", 0.0)
+        # the frame count against the rate over the window: how much of it had a picture
+        rate = m.get("declared_fps") or fps
+        frames, window = m.get("measured_frames"), m.get("window_s")
+        count_en = count_zh = ""
+        if rate and frames is not None and window:
+            count_en = (f" ({frames} frames in the {window:g}-s window, where {rate:g} fps "
+                        f"gives {rate * window:.0f})")
+            count_zh = (f"（{window:g} 秒窗口内 {frames} 帧，按 {rate:g} fps 应有 "
+                        f"{rate * window:.0f} 帧）")
+        if not m.get("read_failed") or (m.get("failed_read_s") or 0.0) >= WAITED_S:
+            what = Text(f"the stream stopped after {after:g} s: no frame for {gap:g} s while "
+                        f"its RTSP session stayed open{count_en}",
+                        f"视频流在 {after:g} 秒后停止：{gap:g} 秒内无任何画面，"
+                        f"而 RTSP 会话仍保持打开{count_zh}")
+        else:
+            what = Text(f"the stream ended after {after:g} s (no frame for {gap:g} s)"
+                        f"{count_en}",
+                        f"视频流在 {after:g} 秒后中断（{gap:g} 秒内无画面）{count_zh}")
+        return (Text(f"{what.en}; {restart.en}", f"{what.zh}；{restart.zh}"),
+                Finding("camera.stalled", what, restart))
+    return None
 
 
 def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
@@ -59,7 +106,11 @@ def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
                     Text("use the main stream URL (this looks like the sub-stream)",
                          "请使用主码流地址（这可能是子码流）"))))
     measure_s = params["measure_s"]
-    if "detail" in m and m["detail"] < DETAIL_MIN and m["luma_std"] < FLAT_STD:
+    stall = _stall(m)
+    if stall:
+        # too few frames after it to judge the picture's content
+        problems.append(stall)
+    elif "detail" in m and m["detail"] < DETAIL_MIN and m["luma_std"] < FLAT_STD:
         if m["luma_mean"] < DARK_MEAN:
             what = Text(f"the picture is black and without any detail (detail {m['detail']:g}, "
                         f"{m['dark_share']:.0%} dark pixels)",
@@ -97,7 +148,7 @@ def picture(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         return ProbeOutcome(Status.FAIL, Text(f"{where}: " + "; ".join(t.en for t, _ in problems),
                                               f"{where}：" + "；".join(t.zh for t, _ in problems)),
                             m, outcome.evidence, findings=[f for _, f in problems])
-    if "motion" not in m:
+    if "motion" not in m:  # (a stall has failed above)
         what = Text(f"decoded {w}×{h}, but too few frames came to tell whether the picture is "
                     "live", f"解码画面 {w}×{h}，但帧数太少，无法判断画面是否实时")
         return ProbeOutcome(Status.WARN, Text(f"{where}: {what.en}", f"{where}：{what.zh}"), m,

@@ -250,10 +250,29 @@ def _leak_words(leaks: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return en, zh
 
 
+DNS_BYPASS = ("resolver", "doh")
+
+
+def dns_bypass_words(bypass: list[dict[str, Any]]) -> tuple[str, str]:
+    """Each resolver or DoH endpoint that answered a blocked name, named as what it is:
+    a bypass of DNS filtering, not (yet) a way to the site."""
+    en, zh = [], []
+    for att in bypass:
+        kind_en, kind_zh = (("DoH endpoint", "DoH 服务") if att.get("technique") == "doh"
+                            else ("open resolver", "开放的 DNS 服务器"))
+        line = f"{att['request']} -> {att['result']}"
+        en.append(f"{kind_en}: {line}")
+        zh.append(f"{kind_zh}：{line}")
+    return _shorten(en), _shorten(zh)
+
+
 def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text, list[Finding]]:
     attempts = [a for a in m.get("attempts", []) if isinstance(a, dict)]
-    leaks = sorted((a for a in attempts if a.get("leak")),
-                   key=lambda a: a.get("technique") in ("resolver", "doh"))
+    # a site leaks only when its content is reached; a resolver or DoH endpoint that
+    # answers for a blocked name bypasses DNS filtering (FILTER-FEATURES dns), and the
+    # site leaks only if it then loads from that address (a direct_ip attempt says so)
+    leaks = [a for a in attempts if a.get("leak") and a.get("technique") not in DNS_BYPASS]
+    bypass = [a for a in attempts if a.get("leak") and a.get("technique") in DNS_BYPASS]
     exam_bad = [e for e in m.get("exam", []) if not e.get("ok")]
     parts: list[tuple[str, Text]] = []
     if leaks:
@@ -270,11 +289,14 @@ def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text, list[Finding]]:
         if v6_only:
             fix = Text("make the router filter IPv6 as well, or turn IPv6 off on the exam LAN",
                        "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
-        elif leaks:
+        elif leaks and bypass:
             fix = Text("fix the router's filter (block by address as well as by name, and "
                        "close port 53 and DoH to outside resolvers)",
                        "请修正路由器过滤策略（除域名外也按地址拦截，"
                        "并封锁外部 DNS 的 53 端口和 DoH）")
+        elif leaks:
+            fix = Text("fix the router's filter (block by address as well as by name)",
+                       "请修正路由器过滤策略（除域名外也按地址拦截）")
         else:
             fix = NO_ACTION
         exam_fix = Text("let the exam site through the router's filter and check that it is "
@@ -319,6 +341,18 @@ def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text, list[Finding]]:
             Text("filter_audit.bypass_resolvers", "filter_audit.bypass_resolvers"),
             Text("list some under filter_audit.bypass_resolvers",
                  "请在 filter_audit.bypass_resolvers 中列出")))
+    if bypass:
+        en, zh = dns_bypass_words(bypass)
+        action = Text("close port 53 and DoH to outside resolvers at the router "
+                      "(FILTER-FEATURES dns)",
+                      "请在路由器上封锁外部 DNS 的 53 端口和 DoH（见 FILTER-FEATURES 的 DNS 过滤）")
+        what = Text(f"no blocked site loads, but DNS filtering is bypassed: {en}",
+                    f"被拦截网站均无法打开，但 DNS 过滤可被绕过：{zh}")
+        reached = base_en.replace("none got through", "none reached a blocked site")
+        reached_zh = base_zh.replace("均未成功", "均未打开被拦截网站")
+        return Status.WARN, Text(f"{reached}; {what.en}; {action.en}",
+                                 f"{reached_zh}；{what.zh}；{action.zh}"), [
+            Finding("filter.dns_bypass", what, action)]
     if missing:
         return Status.WARN, Text(
             base_en + "; partly verified: "
@@ -501,15 +535,8 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
                           "LAN", "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
             return found(Status.FAIL, "filter.ipv6_leak", what, action, measured)
         shown = _shorten(lines)
-        if name == "dns" and any(a.get("answered") for r in used
-                                 for a in r.measured.get("attempts", [])
-                                 if a.get("technique") == "dns"):
-            what = Text(f"{name_en} does not hold: a blocked name is filtered for one record "
-                        f"type and answered for the other (a DNS leak): {shown}",
-                        f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
-                        f"（DNS 泄漏）：{shown}")
-            action = Text("filter both A and AAAA", "请同时过滤 A 与 AAAA")
-            return found(Status.FAIL, "filter.dns_leak", what, action, measured)
+        if name == "dns":
+            return _dns_fails(used, name_en, name_zh, shown, measured)
         what = Text(f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}")
         return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
             "filter.feature_fails", what,
@@ -546,6 +573,44 @@ def _technique(used: list[CheckResult], name: str, name_en: str, name_zh: str,
     return ProbeOutcome(Status.WARN, what, {**measured, NOT_PROOF: True}, findings=[Finding(
         "filter.feature_not_shown", what, Text(*NOT_SEEN_ACTION.get(name, (
             "run the check again", "请重新检查"))))])
+
+
+def _dns_fails(used: list[CheckResult], name_en: str, name_zh: str, shown: str,
+               measured: dict[str, Any]) -> ProbeOutcome:
+    """DNS filtering that does not hold, said by how: a resolver or DoH endpoint that
+    answers blocked names (a bypass), or the room's own DNS answering one record type of
+    a blocked name. A and AAAA are named only where the seat has an IPv6 path: in a room
+    without IPv6 a AAAA answer is no way out, and the advice would mislead."""
+    attempts = [a for r in used for a in r.measured.get("attempts", [])]
+    bypass = [a for a in attempts if a.get("technique") in DNS_BYPASS and a.get("leak")]
+    if bypass:
+        en, zh = dns_bypass_words(bypass)
+        what = Text(f"{name_en} is bypassed: {en}", f"{name_zh}可被绕过：{zh}")
+        action = Text("block DNS to outside resolvers (UDP and TCP 53, 853) and the DoH "
+                      "endpoints at the router",
+                      "请在路由器上封锁外部 DNS（UDP 与 TCP 53、853 端口）及 DoH 服务")
+        return found(Status.FAIL, "filter.dns_bypass", what, action, measured)
+    half = [a for a in attempts if a.get("technique") == "dns" and a.get("answered")]
+    v6_room = any(r.measured.get("ipv6_route") for r in used)
+    if half and v6_room:
+        what = Text(f"{name_en} does not hold: a blocked name is filtered for one record "
+                    f"type and answered for the other (a DNS leak): {shown}",
+                    f"{name_zh}未生效：被拦截域名只过滤了一种记录类型，另一种仍返回真实地址"
+                    f"（DNS 泄漏）：{shown}")
+        action = Text("filter both A and AAAA", "请同时过滤 A 与 AAAA")
+        return found(Status.FAIL, "filter.dns_leak", what, action, measured)
+    if half:
+        what = Text(f"{name_en} does not hold: the room's DNS gives the real address of a "
+                    f"blocked name: {shown}",
+                    f"{name_zh}未生效：考场 DNS 返回被拦截域名的真实地址：{shown}")
+        action = Text("make the router's DNS answer blocked names with no real address",
+                      "请让路由器的 DNS 对被拦截域名不返回真实地址")
+        return found(Status.FAIL, "filter.dns_leak", what, action, measured)
+    what = Text(f"{name_en} does not hold: {shown}", f"{name_zh}未生效：{shown}")
+    return ProbeOutcome(Status.FAIL, what, measured, findings=[Finding(
+        "filter.feature_fails", what,
+        Text(f"set up the router's {name_en} so that these requests are stopped",
+             f"请配置路由器的{name_zh}，使这些请求被拦截"))])
 
 
 def _leak_lines(leaking: list[CheckResult], most: int = 10) -> list[str]:

@@ -204,6 +204,8 @@ def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> Issue | None
     loss = 100.0 * lost / count
     if loss > th.fail_loss_pct or loss > th.warn_loss_pct:
         status = Status.FAIL if loss > th.fail_loss_pct else Status.WARN
+        if what == "ping" and _link_went_down(m.get("replies")):
+            return _unstable_link(m, status, lost, count)
         found = Text(f"lost {lost} of {count} {what}s ({loss:.0f} %)",
                      f"{count} 个 {what_zh} 丢失 {lost} 个（{loss:.0f}%）")
         action = Text("check the cable, the switch port and the network card",
@@ -222,6 +224,32 @@ def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> Issue | None
             (Finding("lan.slow", Text(f"answers slowly: {slow.en}", f"响应慢：{slow.zh}"),
                      action),))
     return None
+
+
+# Replies lost in a row: more than a dropped packet, the link itself was gone for a while.
+_DOWN_RUN = 2
+
+
+def _link_went_down(replies: str | None) -> bool:
+    """Did the echoes, spread over the sample window, stop and come back (or start or
+    stop) in runs, as a link going down and up makes them, rather than scattered drops?"""
+    if not replies or "1" not in replies:
+        return False
+    return "0" * _DOWN_RUN in replies
+
+
+def _unstable_link(m: dict[str, Any], status: Status, lost: int, count: int) -> Issue:
+    address, window = m["address"], m.get("sample_window_s") or 0
+    found = Text(f"unstable link: over {window:g} s, {lost} of {count} pings were lost in "
+                 f"runs ({m['replies']}, 1 answered, 0 lost): the link goes down and up",
+                 f"链路不稳定：{window:g} 秒内 {count} 个 ping 中有 {lost} 个连续丢失"
+                 f"（{m['replies']}，1 为应答、0 为丢失）：链路时断时通")
+    action = Text("reseat or replace the cable, then check the switch port (its link light "
+                  "going off and on) and the PC's network card",
+                  "请重新插紧或更换网线，再检查交换机端口（指示灯时灭时亮）和电脑网卡")
+    return Issue(status, Text(f"{address} {found.en}: {action.en}",
+                              f"{address} {found.zh}：{action.zh}"),
+                 (Finding("lan.unstable_link", found, action),))
 
 
 def _ms(value: float) -> str:

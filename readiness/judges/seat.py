@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config.profile import SeatSpecThresholds
 from ..results import Finding, ProbeOutcome, Status, Text, worst
-from ..vocabulary import STATIC, UNKNOWN
+from ..vocabulary import DHCP, STATIC, UNKNOWN
 from . import Issue, findings_of
 
 
@@ -45,6 +45,34 @@ def _speed_text(nic: dict[str, Any]) -> tuple[str, str]:
     duplex_en = f"{duplex} duplex" if duplex != UNKNOWN else "duplex unknown"
     duplex_zh = {"full": "全双工", "half": "半双工"}.get(duplex, "双工未知")
     return f"{speed_en}, {duplex_en}", f"{speed_zh}，{duplex_zh}"
+
+
+def _duration(seconds: int) -> tuple[str, str]:
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h", f"{days} 天 {hours} 小时"
+    if hours:
+        return f"{hours} h {minutes} min", f"{hours} 小时 {minutes} 分钟"
+    return f"{minutes} min", f"{minutes} 分钟"
+
+
+def _dhcp_lease(label: str, address: str, left_s: int | None) -> Issue:
+    """A seat that holds its planned address as a DHCP lease, where the site plans fixed
+    addresses: it works today, but the address can change at the next boot."""
+    left_en, left_zh = _duration(left_s) if left_s is not None else ("", "")
+    lease = Text(f"a DHCP lease ({left_en} left)" if left_s is not None else "a DHCP lease",
+                 f"DHCP 租约（剩余 {left_zh}）" if left_s is not None else "DHCP 租约")
+    what = Text(f"holds its planned address {address} as {lease.en}: it can change at the "
+                "next boot and break the seat plan",
+                f"以{lease.zh}持有规划地址 {address}：下次开机可能改变，打乱座位安排")
+    action = Text(f"set {address} as a fixed address on the PC (or reserve it for this PC "
+                  "in the DHCP server and plan the room with it)",
+                  f"请在电脑上把 {address} 设为固定地址（或在 DHCP 服务器中为该电脑保留此地址，"
+                  "并在站点文件中写明）")
+    return Issue(Status.WARN, Text(f"{label} {what.en}; {action.en}",
+                                   f"{label} {what.zh}；{action.zh}"),
+                 (Finding("seat.dhcp_lease", what, action),))
 
 
 def report_verdict(report: dict[str, Any], address: str, label: str,
@@ -143,6 +171,12 @@ def report_verdict(report: dict[str, Any], address: str, label: str,
                 f"{label} takes {address} from DHCP; it must be a fixed address",
                 f"{label} 的地址 {address} 由 DHCP 分配；应为固定地址"),
                 (Finding("seat.address_from_dhcp", what, action),)))
+    lease_left_s = next((a.get("lease_left_s") for a in nic.get("ipv4", [])
+                         if a.get("address") == address), None)
+    if lease_left_s is not None:
+        measured["lease_left_s"] = lease_left_s
+    if params.get("warn_dhcp_lease") and measured["addressing"] == DHCP:
+        issues.append(_dhcp_lease(label, address, lease_left_s))
     if issues:
         status = worst([i.status for i in issues])
         return ProbeOutcome(status, Text("; ".join(i.text.en for i in issues),

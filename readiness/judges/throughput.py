@@ -94,6 +94,25 @@ def _path_words(measured: dict[str, Any], here_en: str, here_zh: str) -> tuple[s
     return f"from {here_en} to {host}", f"{here_zh}→{host_zh}"
 
 
+def mtu_black_hole(m: dict[str, Any], path_en: str, path_zh: str) -> tuple[Text, Finding] | None:
+    """The words for a path that drops large packets (probes/throughput.py's DF echoes
+    after a stalled test), or None when the probe found no such thing."""
+    size = m.get("path_mtu")
+    if not isinstance(size, dict) or not size.get("largest_ok"):
+        return None
+    ok, lost = size["largest_ok"], size["smallest_lost"]
+    what = Text(f"an MTU black hole {path_en}: packets of up to {ok} bytes get through, of "
+                f"{lost} bytes and more they are dropped without a word (DF echoes)",
+                f"{path_zh} 存在 MTU 黑洞：不超过 {ok} 字节的数据包可以通过，"
+                f"{lost} 字节及以上的被静默丢弃（DF 回显探测）")
+    action = Text(f"find the hop with the smaller MTU on this path (a switch port, a VLAN or "
+                  f"tunnel set below 1500) and set it to 1500, or set the PCs' MTU to {ok}",
+                  f"请找出该路径上 MTU 较小的一跳（交换机端口、VLAN 或隧道低于 1500）并改为 1500，"
+                  f"或把电脑的 MTU 设为 {ok}")
+    return Text(f"{what.en}: {action.en}", f"{what.zh}：{action.zh}"), Finding(
+        "throughput.mtu_black_hole", what, action, root_cause=True)
+
+
 def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     """One seat, one direction: measured by the seat's agent, or (`stand_in`, no agent)
     from the coordinator against the seat's own throughput server."""
@@ -110,6 +129,13 @@ def judge_seat(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
                  "throughput server: ") if stand_in else ""
     prefix_zh = f"{label} 无代理；改由协调机对其吞吐量测试服务器测量：" if stand_in else ""
     mbps = m.get("throughput_mbps")
+    hole = mtu_black_hole(m, *_path_words(m, here_en, here_zh))
+    if hole:
+        # small packets pass, full-size ones vanish: the size is the cause, whatever the
+        # figure or the test's failure says
+        text, finding = hole
+        return ProbeOutcome(Status.FAIL, Text(prefix_en + text.en, prefix_zh + text.zh),
+                            measured, list(outcome.evidence), findings=[finding])
     if outcome.status in (Status.ERROR, Status.SKIP) or not isinstance(mbps, int | float):
         if stand_in and m.get("no_server"):
             start = Text("start `readiness agent` or `readiness throughput-server` on that PC",

@@ -30,6 +30,7 @@ class Camera:
     pattern: str = "ball"
     audio: bool = False
     auth: str = "none"  # "digest": the password comes from `running(password=...)`
+    stall_after_s: float | None = None  # the video stops this long into each stream
 
 
 def gi_available() -> bool:
@@ -54,7 +55,8 @@ def _argv(name: str, port: int, cam: Camera) -> list[str]:
     return [SYSTEM_PYTHON, str(CAMERA), "--label", name, "--address", "127.0.0.1",
             "--port", str(port), "--path", "/stream", "--width", str(cam.width),
             "--height", str(cam.height), "--fps", str(cam.fps), "--pattern", cam.pattern,
-            "--auth", cam.auth, "--audio" if cam.audio else "--no-audio"]
+            "--auth", cam.auth, "--audio" if cam.audio else "--no-audio",
+            *(["--stall-after", str(cam.stall_after_s)] if cam.stall_after_s else [])]
 
 
 def _wait_listening(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:

@@ -10,6 +10,10 @@ white and grey (a lens covered by a light cloth: bright but without detail), dar
 dimly lit room: mostly dark pixels, yet a moving object with edges), smpte (colour bars:
 with a live source the picture never changes, i.e. a frozen camera).
 
+--stall-after S stops the video S seconds into each stream while the RTSP session stays
+open and answered: a camera whose encoder hung (the stream opens, good frames come for
+a moment, then nothing).
+
 --auth digest puts the stream behind RTSP Digest authentication (GStreamer's RTSPAuth)
 for the user --user; the password comes from the environment variable
 READINESS_CAMERA_PASSWORD, never from the command line (a process list shows that).
@@ -44,11 +48,16 @@ SOURCES = {
 }
 
 
+# the valve that stops the picture of a stalling camera (--stall-after)
+STALL_VALVE = "stall"
+
+
 def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) -> str:
     video = (
         f"videotestsrc is-live=true {SOURCES[pattern]} "
         f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
         f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=2048 "
+        f"! valve name={STALL_VALVE} drop=false "
         "! rtph264pay name=pay0 pt=96 config-interval=1"
     )
     sound = (
@@ -76,6 +85,23 @@ def _require_digest(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTS
     factory.add_role_from_structure(role)
 
 
+def _stall_later(factory: GstRtspServer.RTSPMediaFactory, after_s: float) -> None:
+    """Each time the stream is set up, stop its video `after_s` seconds later while the
+    RTSP session stays open: the camera's encoder hung, its network still answers."""
+
+    def configured(_factory: object, media: GstRtspServer.RTSPMedia) -> None:
+        valve = media.get_element().get_by_name(STALL_VALVE)
+
+        def stall() -> bool:
+            log.info("stalling the video after %.1f s", after_s)
+            valve.set_property("drop", True)
+            return False
+
+        GLib.timeout_add(int(after_s * 1000), stall)
+
+    factory.connect("media-configure", configured)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", required=True)
@@ -89,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth", choices=("none", "digest"), default="none")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--label", default="", help="the lab namespace (to find us in ps)")
+    parser.add_argument("--stall-after", type=float, default=None, metavar="S",
+                        help="stop sending video S seconds into each stream, session kept")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -99,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     line = launch_line(args.width, args.height, args.fps, args.audio, args.pattern)
     factory.set_launch(line)
-    factory.set_shared(True)  # several viewers share one encoder
+    if args.stall_after is not None:
+        # each viewer gets its own stream, so each sees the stall at the same point
+        _stall_later(factory, args.stall_after)
+    else:
+        factory.set_shared(True)  # several viewers share one encoder
     if args.auth == "digest":
         password = os.environ.get(PASSWORD_ENV)
         if not password:

@@ -101,6 +101,16 @@ class DropsPing(_Strict):
     seat: SeatId
 
 
+class DhcpLease(_Strict):
+    """The seat holds its planned address as a DHCP lease (the address has a lifetime,
+    as a DHCP client sets it) in a room that plans fixed addresses: it works today, and
+    may come up elsewhere after the next boot."""
+
+    kind: Literal["dhcp_lease"]
+    seat: SeatId
+    lease_s: int = Field(86400, ge=60, le=30 * 86400)
+
+
 class BlockedSiteOpenByIp(_Strict):
     kind: Literal["blocked_site_open_by_ip"]
     site: Literal["games.example", "video.example"]
@@ -150,6 +160,7 @@ Fault = Annotated[
     | WrongSubnet
     | DuplicateAddress
     | DropsPing
+    | DhcpLease
     | BlockedSiteOpenByIp
     | PublicResolverOpen
     | SlowUplink
@@ -214,6 +225,11 @@ class LabSpec(_Strict):
 
     def agent_on(self, seat: str) -> bool:
         return self.agents and seat not in {f.seat for f in self.faults_of(NoAgent)}
+
+    def lease_s(self, seat: str) -> int | None:
+        """The lifetime of the seat's address when it holds it as a DHCP lease."""
+        leases = [f.lease_s for f in self.faults_of(DhcpLease) if f.seat == seat]
+        return leases[-1] if leases else None
 
     def seat_rate_mbit(self, seat: str) -> int:
         rates = [f.rate_mbit for f in self.faults_of(SeatLinkRate) if f.seat == seat]
@@ -370,6 +386,7 @@ _FAULT_KINDS = {
         WrongSubnet,
         DuplicateAddress,
         DropsPing,
+        DhcpLease,
         BlockedSiteOpenByIp,
         PublicResolverOpen,
         SlowUplink,

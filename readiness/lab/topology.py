@@ -107,6 +107,8 @@ class LanHost:
     link_mbit: int | None  # tbf on both ends of the veth; None leaves the link unshaped
     # with prefix length, "2001:db8:10::107/64", default route via the router's LAN6
     address6: str | None = None
+    # the IPv4 address is a DHCP lease of this many seconds (iproute2 shows it "dynamic")
+    lease_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def plan(spec: LabSpec, prefix: str) -> Topology:
                 spec.seat_rate_mbit(seat),
                 # a seat typed into the wrong subnet has no gateway for IPv6 either
                 f"{seat_address6(seat)}/{LAN6_PREFIXLEN}" if v6 and gateway else None,
+                spec.lease_s(seat),
             )
         )
     for cam in cams:

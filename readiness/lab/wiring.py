@@ -83,9 +83,11 @@ def _internet_script(topo: Topology) -> str:
 
 
 def _host_script(host: t.LanHost) -> str:
+    # a lease: the lifetime a DHCP client gives the address it was offered
+    lease = f" valid_lft {host.lease_s} preferred_lft {host.lease_s}" if host.lease_s else ""
     lines = [
         "link set lo up",
-        f"addr add {host.address} dev {t.HOST_NIC}",
+        f"addr add {host.address} dev {t.HOST_NIC}{lease}",
         f"link set {t.HOST_NIC} up",
     ]
     if host.gateway:

@@ -86,6 +86,14 @@ def plan_fixed_ip_agents(ctx: PlanContext, req: Requirement, room: Room) -> list
         checks.append(_self_report_check(ctx, "LAN-FIXED-IP", "proctor", "proctor",
                                          subjects.proctor(room), {"addressing": "static"},
                                          "seat.self_report", rule, when_absent="warn"))
+    if room.dhcp_server is None:
+        # the site plans fixed addresses (it names no DHCP server of its own): a seat
+        # holding its planned address as a lease works today, but the address can change
+        # at the next boot and break the seat plan (a warn under both profiles)
+        checks.extend(_self_report_check(
+            ctx, "LAN-FIXED-IP", s.label, "seat", subjects.seat(room, s.label, s.address),
+            {"addressing": "static"}, "seat.self_report", {"warn_dhcp_lease": True})
+            for s in ctx.site.seats[room.id])
     return checks
 
 

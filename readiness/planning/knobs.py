@@ -12,8 +12,10 @@ _WEB = {"connect_timeout_s": 3.0, "read_timeout_s": 5.0, "verify_tls": True}
 _SNMP = {"timeout_s": 2.0, "retries": 1}
 
 KNOBS: dict[str, dict[str, Any]] = {
-    # one echo may take a second before it counts as lost; one TCP port two to accept
-    "reachability": {"reply_timeout_s": 1.0, "port_timeout_s": 2.0},
+    # one echo may take a second before it counts as lost; one TCP port two to accept;
+    # the echoes spread over four seconds, so a link going down and up every few seconds
+    # shows in their pattern
+    "reachability": {"reply_timeout_s": 1.0, "port_timeout_s": 2.0, "sample_window_s": 4.0},
     # as fast as the link takes; a /20 at most (a room is a /24)
     "l2_sweep": {"pace_pps": 0.0, "max_hosts": 4096},
     # a router's own page usually has a self-made certificate: reaching the page is what
@@ -30,8 +32,9 @@ KNOBS: dict[str, dict[str, Any]] = {
                       "tolerance_pct": 2.5, "ramp_s": 0.5, "latency_samples": 5},
     "throughput": {"parallel": 1, "connect_timeout_s": 2.0},
     # a camera: open, a second of warm-up (frames buffered during the open arrive in a
-    # burst), two seconds measured; the RTSP DESCRIBE on its own
-    "camera_picture": {"warmup_s": 1.0, "measure_s": 2.0, "open_timeout_s": 5.0,
+    # burst), four seconds measured (long enough to see a stream that stops after a good
+    # start: its frame count is set against its frame rate); the RTSP DESCRIBE on its own
+    "camera_picture": {"warmup_s": 1.0, "measure_s": 4.0, "open_timeout_s": 5.0,
                        "read_timeout_s": 3.0, "describe_timeout_s": 5.0},
     "camera_audio": {"timeout_s": 5.0},
     # WS-Discovery: a camera answers within the spec's APP_MAX_DELAY (500 ms); two seconds

@@ -48,7 +48,9 @@ def plan_server_spare(ctx: PlanContext, req: Requirement, room: Room) -> list[Ch
                 **knobs("reachability"),
                 "fallback_port": ctx.site.model.agent.port},
         threshold={"answers": True, "ports": ports},
-        deadline_s=PING_COUNT * PING_INTERVAL_S + 3.0 + 2.0 * len(ports) + TCP_FALLBACK_S,
+        deadline_s=max(PING_COUNT * PING_INTERVAL_S,
+                       float(knobs("reachability")["sample_window_s"]))
+        + 3.0 + 2.0 * len(ports) + TCP_FALLBACK_S,
         judge="lan.spare",
         judge_params={},
     )]
