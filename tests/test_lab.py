@@ -412,6 +412,7 @@ def test_the_secrets_file_is_private_and_complete(healthy: Lab) -> None:
         "snmp_v3_priv_key",
         "agent_token",
         "camera_password",  # the Digest camera's (config/lab/room.yaml cam-1)
+        "recorder_password",  # the recorder's ONVIF user (config/lab/room.yaml recorder)
     }
 
 

@@ -258,6 +258,15 @@ class CamAudioThresholds(_Thresholds):
 
 class CamStoreThresholds(_Thresholds):
     record_whole_exam: bool
+    # a recording whose latest data is older than this is not being recorded now
+    max_data_age_s: int = Field(ge=1)
+    # the recording must hold the camera's sound too
+    audio_required: bool
+    # what one camera's recording takes, for the free-space sum (a recorder records the
+    # main stream at the bitrate set on the camera)
+    camera_bitrate_mbps: Positive
+    # the exam's length when the site file names no exam session
+    exam_duration_min: int = Field(ge=1)
 
 
 class UpsRuntimeThresholds(_Thresholds):
