@@ -22,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 # the library logs every SOAP fault at warning level; the probe reports them itself
@@ -32,6 +34,35 @@ logging.getLogger("onvif").setLevel(logging.ERROR)
 logging.getLogger("zeep").setLevel(logging.ERROR)
 
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+# the services a session reads: their WSDLs are parsed once per process
+SERVICES_USED = ("devicemgmt", "search", "replay", "recording")
+_parsed = threading.Lock()
+_parsed_done: list[bool] = []
+
+
+def parse_wsdls_once() -> None:
+    """Parse the ONVIF WSDLs into the library's document cache, once per process, in the
+    calling thread (run it in a worker thread). Why: parsing them takes ~0.4 s of CPU;
+    done inside the run's event loop by several checks at once it starves every other
+    probe, and a check cancelled at its deadline while the library sets a service up
+    would leave that service's HTTP session unclosed. With the documents cached, setting
+    a service up never waits, so a cancellation only meets calls of registered services,
+    which closing the session closes. Uses the library's document cache (onvif.client,
+    pinned below version 5)."""
+    with _parsed:
+        if _parsed_done:
+            return
+        from onvif import client
+        from onvif.definition import SERVICES
+
+        folder = Path(client._WSDL_PATH)
+
+        async def load() -> None:
+            for name in SERVICES_USED:
+                await client._cached_document(str(folder / SERVICES[name]["wsdl"]))
+
+        asyncio.run(load())
+        _parsed_done.append(True)
 
 
 class RecorderError(Exception):
@@ -137,6 +168,7 @@ class Recorder:
     async def __aenter__(self) -> Recorder:
         from onvif import ONVIFCamera
 
+        await asyncio.to_thread(parse_wsdls_once)
         # no_cache: the library's WSDL cache is a sqlite file in the user's home
         self._camera = ONVIFCamera(self.host, self.port, self._user, self._password,
                                    no_cache=True)
