@@ -32,6 +32,8 @@ from readiness import __version__
 from readiness.results import ProbeOutcome, Status, Text
 from readiness.vocabulary import DHCP, STATIC, UNKNOWN
 
+from . import inventory
+
 # psutil.NicDuplex values, so parsing needs no psutil
 _DUPLEX = {2: "full", 1: "half", 0: UNKNOWN}
 # Whole-disk names that are not disks a PC was bought with.
@@ -71,6 +73,8 @@ class RawFacts:
     addressing_source: str = UNKNOWN
     gateway: str | None = None
     dns_servers: list[str] = field(default_factory=list)
+    # software, display, disks' type, USB storage (readiness/agent/inventory.py)
+    inventory: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure parsing
@@ -256,6 +260,7 @@ def build_report(raw: RawFacts, *, version: str = __version__,
         "addressing_source": raw.addressing_source,
         "default_gateway": raw.gateway,
         "dns_servers": raw.dns_servers,
+        "inventory": raw.inventory,
     }
 
 
@@ -417,6 +422,7 @@ def gather() -> RawFacts:
         addressing_source=source,
         gateway=gateway,
         dns_servers=dns,
+        inventory=inventory.gather(),
     )
 
 

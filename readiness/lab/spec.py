@@ -78,8 +78,10 @@ class RecorderSpec(_Strict):
 
     capacity_gb: int = Field(4000, ge=1)
     free_gb: int = Field(2000, ge=0)
-    # seconds of each camera's stream recorded at start and served as its replay
-    clip_s: float = Field(5.0, ge=2.0, le=30.0)
+    # seconds of each camera's stream recorded at start and served as its replay: long
+    # enough for a decoder that opens slowly on a busy machine (open, a second try,
+    # warm-up and measuring take up to ~9 s)
+    clip_s: float = Field(10.0, ge=2.0, le=30.0)
 
 
 class SeatLinkRate(_Strict):
