@@ -15,7 +15,7 @@ could not be read, with the reason in `unread`:
   processes [names]                           running now
   services  [{name, display, running}]
   usb_storage {disabled (True/False), how}
-  unread    {field: why it could not be read}
+  unread    {field: {en, zh}: why it could not be read}
 
 Windows: one PowerShell 5.1 script (Windows 8.1 and later: Python 3.11, which the agent
 needs, does not run on Windows 7) reading the registry (the Uninstall keys of both
@@ -75,6 +75,11 @@ _CHINESE_LCIDS = {2052: "zh-CN", 1028: "zh-TW", 3076: "zh-HK", 4100: "zh-SG"}
 _USBSTOR_DISABLED = 4  # the driver's Start value "disabled"
 
 
+def _why(en: str, zh: str) -> dict[str, str]:
+    """Why a part could not be read, in both languages (staff read it in the report)."""
+    return {"en": en, "zh": zh}
+
+
 def _rows(value: Any) -> list[dict[str, Any]]:
     """ConvertTo-Json writes a one-element array as the element itself."""
     if value is None:
@@ -107,7 +112,7 @@ def _bits(text: str | None) -> int | None:
 
 def parse_windows_inventory(text: str) -> dict[str, Any]:
     data = json.loads(text) if text.strip() else {}
-    unread: dict[str, str] = {}
+    unread: dict[str, dict[str, str]] = {}
     os_row = next(iter(_rows(data.get("os"))), {})
     cv = next(iter(_rows(data.get("current_version"))), {})
     build = int(os_row["BuildNumber"]) if str(os_row.get("BuildNumber", "")).isdigit() else None
@@ -124,7 +129,8 @@ def parse_windows_inventory(text: str) -> dict[str, Any]:
         "bitness": _bits(os_row.get("OSArchitecture")), "language": language,
     } if os_row else None
     if os_info is None:
-        unread["os"] = "Win32_OperatingSystem did not answer"
+        unread["os"] = _why("Win32_OperatingSystem did not answer",
+                           "Win32_OperatingSystem 无应答")
     disks = []
     for row in _rows(data.get("physical_disks")):
         media = str(row.get("MediaType") or "")
@@ -133,20 +139,22 @@ def parse_windows_inventory(text: str) -> dict[str, Any]:
         disks.append({"name": row.get("FriendlyName"), "ssd": ssd,
                       "size_gb": round(size / 1e9, 1) if isinstance(size, int | float) else None})
     if not disks:
-        unread["disks"] = "Get-PhysicalDisk listed no disk"
+        unread["disks"] = _why("Get-PhysicalDisk listed no disk", "Get-PhysicalDisk 未列出硬盘")
     displays = [{"width": int(r["CurrentHorizontalResolution"]),
                  "height": int(r["CurrentVerticalResolution"])}
                 for r in _rows(data.get("video"))
                 if isinstance(r.get("CurrentHorizontalResolution"), int)
                 and isinstance(r.get("CurrentVerticalResolution"), int)]
     if not displays:
-        unread["displays"] = "Win32_VideoController reports no current resolution"
+        unread["displays"] = _why("Win32_VideoController reports no current resolution",
+                                 "Win32_VideoController 未报告当前分辨率")
     programs = [{"name": str(r["DisplayName"]).strip(),
                  "version": str(r.get("DisplayVersion") or "").strip() or None,
                  "publisher": r.get("Publisher")}
                 for r in _rows(data.get("programs")) if r.get("DisplayName")]
     if "programs" not in data:
-        unread["programs"] = "the Uninstall keys could not be read"
+        unread["programs"] = _why("the Uninstall keys could not be read",
+                                 "无法读取注册表 Uninstall 键")
     services = [{"name": r.get("Name"), "display": r.get("DisplayName"),
                  "running": str(r.get("Status")) in ("Running", "4")}
                 for r in _rows(data.get("services"))]
@@ -161,7 +169,8 @@ def parse_windows_inventory(text: str) -> dict[str, Any]:
                                          "no removable-storage policy"}
     else:
         usb = None
-        unread["usb_storage"] = "the USBSTOR service key could not be read"
+        unread["usb_storage"] = _why("the USBSTOR service key could not be read",
+                                    "无法读取 USBSTOR 服务键")
     return {
         "source": "windows (CIM, registry)",
         "os": os_info, "disks": disks or None, "displays": displays or None,
@@ -236,7 +245,7 @@ def _command(argv: list[str]) -> str | None:
 
 
 def _linux() -> dict[str, Any]:
-    unread: dict[str, str] = {}
+    unread: dict[str, dict[str, str]] = {}
     release = parse_os_release(_read(Path("/etc/os-release")) or "")
     bits = 64 if platform.machine() in ("x86_64", "aarch64", "ppc64le", "s390x") else 32
     os_info = {"family": "linux", "name": release.get("PRETTY_NAME"),
@@ -251,16 +260,18 @@ def _linux() -> dict[str, Any]:
             disks.append({"name": dev.name, "size_gb": round(int(size) * 512 / 1e9, 1),
                           "ssd": None if rot is None else rot.strip() == "0"})
     if not disks:
-        unread["disks"] = "/sys/block lists no disk"
+        unread["disks"] = _why("/sys/block lists no disk", "/sys/block 未列出硬盘")
     connectors = {p.name: (_read(p / "status") or "", _read(p / "modes") or "")
                   for p in Path("/sys/class/drm").glob("card*-*")}
     displays = parse_drm_modes(connectors)
     if not displays:
-        unread["displays"] = ("no connected display in /sys/class/drm (a machine without a "
-                              "monitor or graphics driver)")
+        unread["displays"] = _why(
+            "no connected display in /sys/class/drm (a machine without a monitor or graphics "
+            "driver)", "/sys/class/drm 中没有已连接的显示器（无显示器或显卡驱动）")
     dpkg = _command(["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Status}\n"])
     if dpkg is None:
-        unread["programs"] = "dpkg-query did not answer (not a Debian-family system)"
+        unread["programs"] = _why("dpkg-query did not answer (not a Debian-family system)",
+                                 "dpkg-query 无应答（非 Debian 系系统）")
     services_text = _command(["systemctl", "list-units", "--type=service", "--all",
                               "--no-legend", "--plain", "--no-pager"])
     services = None
@@ -269,7 +280,8 @@ def _linux() -> dict[str, Any]:
                      "running": cols[3] == "running"}
                     for line in services_text.splitlines() if len(cols := line.split()) >= 4]
     else:
-        unread["services"] = "systemctl did not answer (no systemd here)"
+        unread["services"] = _why("systemctl did not answer (no systemd here)",
+                                 "systemctl 无应答（本机没有 systemd）")
     modprobe = [t for p in sorted(Path("/etc/modprobe.d").glob("*.conf"))
                 if (t := _read(p)) is not None]
     return {
@@ -290,13 +302,17 @@ def gather() -> dict[str, Any]:
         text = _command(["powershell", "-NoProfile", "-NonInteractive", "-Command",
                          WINDOWS_INVENTORY])
         if text is None:
-            return {"source": "windows", "unread": {
-                "all": "PowerShell did not answer within "
-                       f"{_COMMAND_TIMEOUT_S:g} s (is it blocked by policy?)"}}
+            return {"source": "windows", "unread": {"all": _why(
+                f"PowerShell did not answer within {_COMMAND_TIMEOUT_S:g} s (is it blocked "
+                "by policy?)",
+                f"PowerShell 在 {_COMMAND_TIMEOUT_S:g} 秒内无应答（是否被策略禁止？）")}}
         try:
             return parse_windows_inventory(text)
         except (ValueError, TypeError, KeyError) as exc:
-            return {"source": "windows", "unread": {"all": f"PowerShell's answer: {exc}"}}
+            return {"source": "windows", "unread": {"all": _why(
+                f"PowerShell's answer cannot be read: {exc}",
+                f"无法解析 PowerShell 的输出：{exc}")}}
     if sys.platform.startswith("linux"):
         return _linux()
-    return {"source": sys.platform, "unread": {"all": f"{sys.platform} is not read"}}
+    return {"source": sys.platform, "unread": {"all": _why(
+        f"{sys.platform} is not read", f"不读取 {sys.platform} 系统")}}

@@ -246,9 +246,11 @@ def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str,
                 Text(f"seat the candidate at a PC with an i{need} or better",
                      f"请安排考生使用 i{need} 或更高 CPU 的电脑")),)))
     inv = outcome.measured.get("inventory") or {}
-    items = [Item(code, verdict, Text(f"{value:g}" if isinstance(value, int | float) else
-                                      str(value), f"{value:g}" if isinstance(value, int | float)
-                                      else str(value)), rule)
+    items = [Item(code, verdict, Text(shown := f"{value:g}" if isinstance(value, int | float)
+                                      else str(value), shown), rule,
+                  Text(f"{shown} names no Intel Core class to compare",
+                       f"{shown} 未标明英特尔酷睿级别，无法比较")
+                  if verdict == seat_items.NOT_VERIFIED else None)
              for code, verdict, value, rule in _hardware_verdicts(m, th, issues)]
     role_items = (seat_items.proctor_items(inv, th) if role == "proctor"
                   else seat_items.hardware_items(inv, m, th) + seat_items.software_items(inv, th))

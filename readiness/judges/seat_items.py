@@ -76,7 +76,9 @@ def _unread(inv: dict[str, Any], key: str) -> Text:
     if not inv:
         return Text("the agent sent no inventory (an older readiness on that PC)",
                     "代理未发送软件清单（该电脑上的 readiness 版本较旧）")
-    return Text(str(why or f"{key} was not read"), f"未能读取：{why or key}")
+    if isinstance(why, dict) and why.get("en"):
+        return Text(str(why["en"]), str(why.get("zh") or why["en"]))
+    return Text(f"{key} was not read", f"未能读取 {key}")
 
 
 def _not_verified(item: str, rule: Text, why: Text) -> Item:
