@@ -253,7 +253,13 @@ def test_shipped_room_has_every_fault_on() -> None:
         "no_agent",
         "rogue_dhcp",
         "camera",
+        "camera_not_recorded",
+        "recorder_disk_full",
     }
+    # the recorder records every camera but cam-4, on a full disk
+    assert [c.name for c in spec.recorded_cameras()] == ["cam-1", "cam-2", "cam-3", "cam-5",
+                                                         "cam-6"]
+    assert spec.recorder_free_gb() == 0
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
     assert (cams["cam-2"].width, cams["cam-2"].height) == (1280, 720)

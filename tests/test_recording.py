@@ -226,3 +226,21 @@ def test_the_disk_page_wants_http_digest(recorder: int) -> None:
     with pytest.raises(RecorderError) as wrong:
         read_isapi_storage("127.0.0.1", recorder, "admin", "nope", 3.0)
     assert wrong.value.kind == "auth"
+
+
+def test_the_lab_spec_refuses_recorder_faults_without_a_recorder() -> None:
+    from pydantic import ValidationError
+
+    from readiness.lab.spec import LabSpec, RecorderSpec
+
+    with pytest.raises(ValidationError, match="the room has no recorder"):
+        LabSpec(seats=1, cameras=[{"name": "cam-1"}],
+                faults=[{"kind": "recorder_disk_full"}])
+    with pytest.raises(ValidationError, match="cam-9 is not in the cameras list"):
+        LabSpec(seats=1, cameras=[{"name": "cam-1"}], recorder=RecorderSpec(),
+                faults=[{"kind": "camera_not_recorded", "camera": "cam-9"}])
+    spec = LabSpec(seats=1, cameras=[{"name": "cam-1"}, {"name": "cam-2"}],
+                   recorder=RecorderSpec(free_gb=500),
+                   faults=[{"kind": "camera_not_recorded", "camera": "cam-2"}])
+    assert [c.name for c in spec.recorded_cameras()] == ["cam-1"]
+    assert spec.recorder_free_gb() == 500
