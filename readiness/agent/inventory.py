@@ -32,6 +32,9 @@ import platform
 import re
 import subprocess
 import sys
+import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -194,12 +197,21 @@ def parse_os_release(text: str) -> dict[str, str]:
     return out
 
 
+# Debian sections that hold no program a person starts (libraries, fonts, language
+# modules, documentation): left out, so a seat's report stays small
+_NOT_PROGRAMS = re.compile(r"^(?:[a-z-]+/)?(libs|libdevel|oldlibs|devel|doc|fonts|kernel|"
+                           r"debug|perl|python|ruby|javascript|localization|introspection|"
+                           r"interpreters|httpd|admin)$")
+
+
 def parse_dpkg(text: str) -> list[dict[str, Any]]:
-    """`dpkg-query -W -f '${Package}\\t${Version}\\t${Status}\\n'`: installed packages."""
+    """`dpkg-query -W -f '${Package}\\t${Version}\\t${Status}\\t${Section}\\n'`: the
+    installed packages outside the library and language sections."""
     out = []
     for line in text.splitlines():
         cols = line.split("\t")
-        if len(cols) >= 3 and cols[2].endswith(" installed"):
+        if len(cols) >= 3 and cols[2].endswith(" installed") and not (
+                len(cols) >= 4 and _NOT_PROGRAMS.match(cols[3])):
             out.append({"name": cols[0], "version": cols[1], "publisher": None})
     return out
 
@@ -268,12 +280,15 @@ def _linux() -> dict[str, Any]:
         unread["displays"] = _why(
             "no connected display in /sys/class/drm (a machine without a monitor or graphics "
             "driver)", "/sys/class/drm 中没有已连接的显示器（无显示器或显卡驱动）")
-    dpkg = _command(["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Status}\n"])
+    dpkg = _command(["dpkg-query", "-W", "-f",
+                     "${Package}\t${Version}\t${Status}\t${Section}\n"])
     if dpkg is None:
         unread["programs"] = _why("dpkg-query did not answer (not a Debian-family system)",
                                  "dpkg-query 无应答（非 Debian 系系统）")
+    # systemd's own test for "booted with systemd"; without it systemctl only fails
     services_text = _command(["systemctl", "list-units", "--type=service", "--all",
-                              "--no-legend", "--plain", "--no-pager"])
+                              "--no-legend", "--plain", "--no-pager"]) \
+        if Path("/run/systemd/system").is_dir() else None
     services = None
     if services_text is not None:
         services = [{"name": cols[0].removesuffix(".service"), "display": " ".join(cols[4:]),
@@ -316,3 +331,28 @@ def gather() -> dict[str, Any]:
         return _linux()
     return {"source": sys.platform, "unread": {"all": _why(
         f"{sys.platform} is not read", f"不读取 {sys.platform} 系统")}}
+
+
+# What a seat runs changes over minutes, not seconds, while 40 agents reading their
+# machine at the same instant (the run asks every agent at once) load a room's PCs and
+# the network for nothing: an inventory younger than this is served as it is.
+MAX_AGE_S = 120.0
+_lock = threading.Lock()
+_cached: list[tuple[float, dict[str, Any]]] = []
+
+
+def current(max_age_s: float = MAX_AGE_S) -> dict[str, Any]:
+    """This machine's inventory, read again when the last one is older than max_age_s;
+    `collected_at` says when it was read. Blocking: run it in a worker thread."""
+    with _lock:
+        if _cached and time.monotonic() - _cached[0][0] < max_age_s:
+            return _cached[0][1]
+        inventory = {**gather(), "collected_at": datetime.now(UTC).isoformat()}
+        _cached[:] = [(time.monotonic(), inventory)]
+        return inventory
+
+
+def read_in_background() -> None:
+    """Read the inventory now, off the caller's thread (the agent, as it starts), so the
+    first request finds it ready."""
+    threading.Thread(target=current, name="inventory", daemon=True).start()

@@ -422,7 +422,7 @@ def gather() -> RawFacts:
         addressing_source=source,
         gateway=gateway,
         dns_servers=dns,
-        inventory=inventory.gather(),
+        inventory=inventory.current(),
     )
 
 
