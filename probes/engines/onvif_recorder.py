@@ -24,6 +24,7 @@ import contextlib
 import logging
 import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,10 @@ STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 SERVICES_USED = ("devicemgmt", "search", "replay", "recording")
 _parsed = threading.Lock()
 _parsed_done: list[bool] = []
+# A thread of its own: the run's default executor (a handful of threads) also resolves
+# names for SNMP and HTTP and reads the self-report; six checks waiting there for one
+# parse left the UPS's SNMP request queued past its timeout.
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onvif-wsdl")
 
 
 def parse_wsdls_once() -> None:
@@ -166,9 +171,11 @@ class Recorder:
         self._camera: Any = None
 
     async def __aenter__(self) -> Recorder:
+        # first, in a worker thread: importing the library (zeep, aiohttp, lxml) and
+        # parsing its WSDLs takes a second of CPU that must not stall the run's loop
+        await asyncio.get_running_loop().run_in_executor(_PARSER, parse_wsdls_once)
         from onvif import ONVIFCamera
 
-        await asyncio.to_thread(parse_wsdls_once)
         # no_cache: the library's WSDL cache is a sqlite file in the user's home
         self._camera = ONVIFCamera(self.host, self.port, self._user, self._password,
                                    no_cache=True)

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from ..config.profile import Requirement
     from .context import PlanContext
 
-# a Windows seat's inventory is one PowerShell run (CIM, the registry, processes,
-# services): a few seconds on a slow PC; Linux reads it in half a second
-SELF_REPORT_TIMEOUT_S = 12.0
+# the seat's inventory (a PowerShell run on Windows) is read as the agent starts and
+# kept (readiness/agent/inventory.py), so a self-report answers within this
+SELF_REPORT_TIMEOUT_S = 4.0
 SELF_REPORT = "self_report"
 
 
