@@ -123,15 +123,16 @@ async def run_camera_recording(params: dict[str, Any], deadline_s: float,
     return outcome
 
 
-# Replays from one recorder, one at a time: recorders serve few playback sessions at
+# Replays from one recorder, two at a time: recorders serve a few playback sessions at
 # once, and a replay is decoded like a live camera, which the room's CAM-RES checks are
 # doing at the same time on the same coordinator.
-_replaying: dict[tuple[int, str], asyncio.Lock] = {}
+REPLAYS_AT_ONCE = 2
+_replaying: dict[tuple[int, str], asyncio.Semaphore] = {}
 
 
-def _replay_lock(recorder: str) -> asyncio.Lock:
+def _replay_lock(recorder: str) -> asyncio.Semaphore:
     key = (id(asyncio.get_running_loop()), recorder)
-    return _replaying.setdefault(key, asyncio.Lock())
+    return _replaying.setdefault(key, asyncio.Semaphore(REPLAYS_AT_ONCE))
 
 
 async def _replay(uri: str, params: dict[str, Any], secrets: dict[str, Secret] | None,
@@ -166,8 +167,8 @@ async def _replay_now(uri: str, params: dict[str, Any], secrets: dict[str, Secre
     return out
 
 
-# the replays a room's recorder may have to serve one after another (a room of 8 cameras
-# at most on one recorder before a check waits past its budget)
+# the replays a room's recorder may have to serve in turn (a room of 8 cameras at most on
+# one recorder before a check waits past its budget)
 REPLAYS_IN_TURN = 8
 # what one replay takes in the lab, well inside picture_budget's worst case
 REPLAY_TYPICAL_S = 6.0
@@ -176,7 +177,8 @@ REPLAY_TYPICAL_S = 6.0
 def recording_budget(p: dict[str, Any]) -> float:
     # connect + search + replay URI, the replays before this one, this one's DESCRIBE
     # and its decode
-    return (3 * float(p["timeout_s"]) + (REPLAYS_IN_TURN - 1) * REPLAY_TYPICAL_S
+    waits = -(-REPLAYS_IN_TURN // REPLAYS_AT_ONCE) - 1  # turns before this one's
+    return (3 * float(p["timeout_s"]) + waits * REPLAY_TYPICAL_S
             + float(p["describe_timeout_s"]) + picture_budget(p))
 
 
