@@ -123,10 +123,10 @@ async def run_camera_recording(params: dict[str, Any], deadline_s: float,
     return outcome
 
 
-# Replays from one recorder, two at a time: recorders serve a few playback sessions at
+# Replays from one recorder, one at a time: recorders serve few playback sessions at
 # once, and a replay is decoded like a live camera, which the room's CAM-RES checks are
 # doing at the same time on the same coordinator.
-REPLAYS_AT_ONCE = 2
+REPLAYS_AT_ONCE = 1
 _replaying: dict[tuple[int, str], asyncio.Semaphore] = {}
 
 
