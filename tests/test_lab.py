@@ -551,8 +551,8 @@ def test_the_full_drill_room_is_quick_to_build_and_remove(lab_host: None) -> Non
         lab = up(load_spec(), prefix)
         up_s = time.monotonic() - started
         present = status(prefix).namespaces
-        # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server
-        assert len(present) == 3 + 3 + 39 + 6 + 1
+        # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server, the recorder
+        assert len(present) == 3 + 3 + 39 + 6 + 1 + 1
         assert lab.ns("seat-A13") not in present
         assert "rate 100Mbit" in qdisc(lab, "seat-A07", "eth0")
         assert up_s < 30, f"up took {up_s:.1f} s"
