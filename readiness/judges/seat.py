@@ -10,7 +10,10 @@ judge_params (both judges): address (the host's configured address, also how its
 is recognised), label, port (the agent's, for messages).
   seat.self_report  fail_below_mbps, warn_below_mbps (optional), warn_half_duplex,
                     require_static (false)
-  seat.spec         thresholds (SeatSpecThresholds)
+  seat.spec         thresholds (SeatSpecThresholds), role ("seat", or "proctor": the
+                    electronic classroom and the software items), seed (the profile's
+                    seed file, for each item's citation); every item is judged by
+                    readiness/judges/seat_items.py and listed in measured["items"]
 """
 
 from __future__ import annotations
