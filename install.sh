@@ -25,11 +25,12 @@ fi
 SITE_PACKAGES=(iproute2 ethtool iputils-ping iperf3 chromium fonts-noto-cjk)
 # The simulated exam room of `readiness drill` (lab/prereq.py checks the same list):
 # nftables, dnsmasq, snmpd, sysctl; python3-gi + gst-rtsp-server + x264 (plugins-ugly)
-# for the lab's RTSP cameras.
+# for the lab's RTSP cameras, h264parse (plugins-bad) for its recorder's replay.
 LAB_PACKAGES=(
     nftables dnsmasq-base snmpd procps
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+    gstreamer1.0-plugins-bad
 )
 # Test and benchmark peers only: snmpget, nmap, arp-scan, ffprobe (the tools our probes
 # are compared with), poppler-utils (the PDF report's tests), prometheus + promtool (the

@@ -24,6 +24,8 @@ class Kind(StrEnum):
     SWITCH_PORT = "switch_port"
     CAMERA = "camera"
     UPS = "ups"
+    # the room's video recorder (NVR)
+    RECORDER = "recorder"
     UPLINK = "uplink"
     FILTER_TARGET = "filter_target"
     COORDINATOR = "coordinator"
@@ -35,7 +37,8 @@ class Kind(StrEnum):
 
 # the kinds a technician walks up to: one machine, one place to fix it
 MACHINES = frozenset({Kind.SEAT, Kind.PROCTOR, Kind.EXAM_SERVER, Kind.BACKUP_SERVER,
-                      Kind.ROUTER, Kind.SWITCH, Kind.SWITCH_PORT, Kind.CAMERA, Kind.UPS})
+                      Kind.ROUTER, Kind.SWITCH, Kind.SWITCH_PORT, Kind.CAMERA, Kind.UPS,
+                      Kind.RECORDER})
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ _KIND_WORDS: dict[Kind, tuple[str, str]] = {
     Kind.SWITCH_PORT: ("switch port {name}", "交换机端口 {name}"),
     Kind.CAMERA: ("camera {name}", "摄像头 {name}"),
     Kind.UPS: ("UPS {name}", "不间断电源 {name}"),
+    Kind.RECORDER: ("recorder of room {room}", "考场 {room} 录像机"),
     Kind.UPLINK: ("uplink of room {room}", "考场 {room} 出口"),
     Kind.FILTER_TARGET: ("blocked site {name}", "应拦截网站 {name}"),
     Kind.COORDINATOR: ("the coordinator", "检测机"),
@@ -123,6 +127,8 @@ ASPECTS: dict[str, tuple[str, str]] = {
     "ports": ("switch ports", "交换机端口"),
     "seat_ports": ("seats' switch ports", "各考位的交换机端口"),
     "spare": ("spare exam server", "备用考试服务器"),
+    "storage": ("recording storage", "录像存储"),
+    "recording": ("recording on the recorder", "录像机上的录像"),
     # the router's filtering features (FILTER-FEATURES)
     "ip": ("IP filtering", "IP 过滤"),
     "dns": ("DNS filtering", "DNS 过滤"),

@@ -496,7 +496,7 @@ def test_alerts_section_of_the_example_is_valid(tmp_path: Path) -> None:
     (tmp_path / "site.yaml").write_text(text, encoding="utf-8")
     names = ["router_snmp_community", "switch_auth_key", "switch_priv_key",
              "ups_snmp_community", "camera_password", "agent_token", "run_now_token",
-             "smtp_password", "dingtalk_sign"]
+             "smtp_password", "dingtalk_sign", "recorder_password"]
     urls = {"dingtalk_webhook": "https://oapi.dingtalk.com/robot/send?access_token=abc",
             "wecom_webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc",
             "feishu_webhook": "https://open.feishu.cn/open-apis/bot/v2/hook/abc"}

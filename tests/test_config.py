@@ -192,7 +192,8 @@ def test_missing_required_fields(tmp_path: Path) -> None:
 def test_example_site_is_valid(tmp_path: Path) -> None:
     shutil.copy(REPO / "config" / "site.example.yaml", tmp_path / "site.yaml")
     names = ["router_snmp_community", "switch_auth_key", "switch_priv_key",
-             "ups_snmp_community", "camera_password", "agent_token", "run_now_token"]
+             "ups_snmp_community", "camera_password", "agent_token", "run_now_token",
+             "recorder_password"]
     secrets = tmp_path / "site.secrets.yaml"
     tokens = {"agent_token": AGENT_TOKEN, "run_now_token": AGENT_TOKEN[::-1]}
     secrets.write_text("".join(f"{n}: {tokens.get(n, f'value-of-{n}')}\n" for n in names))
@@ -205,7 +206,8 @@ def test_example_site_is_valid(tmp_path: Path) -> None:
 def test_lab_site_is_valid(tmp_path: Path) -> None:
     data = yaml.safe_load((REPO / "config" / "lab" / "site.yaml").read_text())
     secrets = tmp_path / "secrets.yaml"
-    secrets.write_text(f"snmp_community: c\nagent_token: {AGENT_TOKEN}\ncamera_password: p\n")
+    secrets.write_text(f"snmp_community: c\nagent_token: {AGENT_TOKEN}\ncamera_password: p\n"
+                       "recorder_password: r\n")
     os.chmod(secrets, 0o600)
     data["secrets_file"] = str(secrets)
     path = tmp_path / "site.yaml"

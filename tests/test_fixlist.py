@@ -5,11 +5,13 @@ of the run's problems (hypothesis)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from readiness.agent.inventory import parse_windows_inventory
 from readiness.agent.remote import absent_outcome
 from readiness.config.profile import LanSubnetThresholds, SeatSpecThresholds, load_profile
 from readiness.fixlist import (
@@ -68,9 +70,14 @@ def _result(req: str, check_id: str, subject: Subject, outcome: ProbeOutcome,
                        aspect=aspect, findings=list(outcome.findings))
 
 
+# a Windows 10 seat's software inventory that meets the certificate (tests/fixtures)
+INVENTORY = parse_windows_inventory(
+    (Path(__file__).parent / "fixtures" / "windows10_seat_inventory.json").read_text("utf-8"))
+
+
 def _report(disk_gb: float, address: str) -> dict[str, Any]:
     """A seat agent's self-report (readiness/agent/self_report.py build_report's shape)."""
-    return {"hostname": "seat", "os": {"name": "Windows 10 Education"},
+    return {"hostname": "seat", "os": {"name": "Windows 10 Education"}, "inventory": INVENTORY,
             "cpu": {"model": "Intel(R) Core(TM) i5-8500 CPU @ 3.00GHz", "logical_cores": 6},
             "ram_gib": 15.6, "disk_total_gb": disk_gb,
             "nics": [{"name": "Ethernet", "mac": "00:1a:2b:3c:4d:5e", "speed_mbps": 1000,

@@ -162,7 +162,8 @@ def _lab_site(tmp_path: Path, profile: str = "cbec", token: bool = True):  # typ
     secrets = tmp_path / "secrets.yaml"
     secrets.write_text(("agent_token: rz2k2Bsy8bQShPnWPs2rLaXEEqVXKcpmzJcX8QbIh3A\n" if token
                         else "")
-                       + "snmp_community: c0mmunity\ncamera_password: c4mera-pass\n")
+                       + "snmp_community: c0mmunity\ncamera_password: c4mera-pass\n"
+                       "recorder_password: rec0rder-pass\n")
     os.chmod(secrets, 0o600)
     text = (REPO / "config" / "lab" / "site.yaml").read_text()
     text = text.replace("/run/readiness-lab/rdy/secrets.yaml", str(secrets))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness.agent import self_report as sr
+from readiness.agent.inventory import parse_windows_inventory
 from readiness.config.profile import SeatSpecThresholds, load_profile
 from readiness.judges.registry import outcome_judges
 from readiness.judges.seat import judge_seat_spec, judge_self_report
@@ -117,21 +118,37 @@ def _spec(report: dict[str, Any], profile: str) -> ProbeOutcome:
                                                "port": 8765, "thresholds": th})
 
 
+# what WINDOWS_INVENTORY prints on a Windows 10 seat that meets both certificates
+WINDOWS10 = parse_windows_inventory(
+    (Path(__file__).parent / "fixtures" / "windows10_seat_inventory.json").read_text("utf-8"))
+
+
+def _windows10(**report: Any) -> dict[str, Any]:
+    return {**_nic_report(1000, 2, False, **report), "inventory": WINDOWS10}
+
+
 def test_an_i5_with_8_gb_meets_eda_and_only_the_cbec_minimum() -> None:
-    outcome = _spec(_nic_report(1000, 2, False, ram_gib=8), "eda")
+    outcome = _spec(_windows10(ram_gib=8), "eda")
     assert outcome.status == Status.PASS, outcome.message.en
-    assert outcome.message.en.startswith("A07: ")
-    assert "browser and Office versions are not read" in outcome.message.en
+    assert outcome.message.en.startswith("A07: all ")
     # 8 GB of RAM shows as 7.7 GiB usable: under cbec's recommended PC (8 GB), a warning
-    cbec = _spec(_nic_report(1000, 2, False, ram_gib=8), "cbec")
+    cbec = _spec(_windows10(ram_gib=8), "cbec")
     assert cbec.status == Status.WARN
     assert "RAM 7.7 GB is below the recommended 8 GB" in cbec.message.en
-    assert _spec(_nic_report(1000, 2, False, ram_gib=16), "cbec").status == Status.PASS
+    assert _spec(_windows10(ram_gib=16), "cbec").status == Status.PASS
+
+
+def test_an_agent_without_an_inventory_says_which_items_are_not_verified() -> None:
+    outcome = _spec(_nic_report(1000, 2, False, ram_gib=8), "eda")
+    assert outcome.status == Status.WARN
+    assert ("os, chrome, office, fscapture, usb, restore not verified: the agent sent no "
+            "inventory") in outcome.message.en
+    verdicts = {i["item"]: i["verdict"] for i in outcome.measured["items"]}
+    assert verdicts["ram"] == "pass" and verdicts["chrome"] == "not_verified"
 
 
 def test_below_the_minimum_pc_fails_naming_each_part() -> None:
-    small = _nic_report(1000, 2, False, cpu="Intel(R) Core(TM) i3-7100 CPU @ 3.90GHz",
-                        ram_gib=2, disk_gb=250)
+    small = _windows10(cpu="Intel(R) Core(TM) i3-7100 CPU @ 3.90GHz", ram_gib=2, disk_gb=250)
     eda = _spec(small, "eda")
     assert eda.status == Status.FAIL
     for words in ("RAM 1.7 GB is below the minimum 4 GB", "disk 250 GB is below the minimum",
@@ -143,7 +160,7 @@ def test_below_the_minimum_pc_fails_naming_each_part() -> None:
 
 
 def test_a_cpu_without_a_tier_warns_to_check_by_hand() -> None:
-    amd = _nic_report(1000, 2, False, cpu="AMD Ryzen 5 3600")
+    amd = _windows10(cpu="AMD Ryzen 5 3600")
     outcome = _spec(amd, "eda")
     assert outcome.status == Status.WARN
     assert "cannot be compared with i5: check it by hand" in outcome.message.en

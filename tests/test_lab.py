@@ -254,7 +254,13 @@ def test_shipped_room_has_every_fault_on() -> None:
         "dhcp_lease",
         "rogue_dhcp",
         "camera",
+        "camera_not_recorded",
+        "recorder_disk_full",
     }
+    # the recorder records every camera but cam-4, on a full disk
+    assert [c.name for c in spec.recorded_cameras()] == ["cam-1", "cam-2", "cam-3", "cam-5",
+                                                         "cam-6"]
+    assert spec.recorder_free_gb() == 0
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
     assert (cams["cam-2"].width, cams["cam-2"].height) == (1280, 720)
@@ -413,6 +419,7 @@ def test_the_secrets_file_is_private_and_complete(healthy: Lab) -> None:
         "snmp_v3_priv_key",
         "agent_token",
         "camera_password",  # the Digest camera's (config/lab/room.yaml cam-1)
+        "recorder_password",  # the recorder's ONVIF user (config/lab/room.yaml recorder)
     }
 
 
@@ -545,8 +552,8 @@ def test_the_full_drill_room_is_quick_to_build_and_remove(lab_host: None) -> Non
         lab = up(load_spec(), prefix)
         up_s = time.monotonic() - started
         present = status(prefix).namespaces
-        # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server
-        assert len(present) == 3 + 3 + 39 + 6 + 1
+        # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server, the recorder
+        assert len(present) == 3 + 3 + 39 + 6 + 1 + 1
         assert lab.ns("seat-A13") not in present
         assert "rate 100Mbit" in qdisc(lab, "seat-A07", "eth0")
         assert up_s < 30, f"up took {up_s:.1f} s"

@@ -32,6 +32,8 @@ from readiness import __version__
 from readiness.results import ProbeOutcome, Status, Text
 from readiness.vocabulary import DHCP, STATIC, UNKNOWN
 
+from . import inventory
+
 # psutil.NicDuplex values, so parsing needs no psutil
 _DUPLEX = {2: "full", 1: "half", 0: UNKNOWN}
 # Whole-disk names that are not disks a PC was bought with.
@@ -73,6 +75,8 @@ class RawFacts:
     dns_servers: list[str] = field(default_factory=list)
     # IPv4 address -> seconds its DHCP lease has left (addresses with a lifetime only)
     lease_left_s: dict[str, int] = field(default_factory=dict)
+    # software, display, disks' type, USB storage (readiness/agent/inventory.py)
+    inventory: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure parsing
@@ -282,6 +286,7 @@ def build_report(raw: RawFacts, *, version: str = __version__,
         "addressing_source": raw.addressing_source,
         "default_gateway": raw.gateway,
         "dns_servers": raw.dns_servers,
+        "inventory": raw.inventory,
     }
 
 
@@ -444,6 +449,7 @@ def gather() -> RawFacts:
         gateway=gateway,
         dns_servers=dns,
         lease_left_s=_linux_lease_lifetimes(),
+        inventory=inventory.current(),
     )
 
 

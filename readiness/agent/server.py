@@ -521,8 +521,11 @@ def serve(bind: str, port: int, token: Secret, allow: AllowList, *,
                          limits=limits)
 
     async def main() -> None:
+        from .inventory import read_in_background
+
         loop = asyncio.get_running_loop()
         _bounded_executor(loop, server.limits.workers)
+        read_in_background()  # the seat's software, read once before the first run asks
         stop = asyncio.Event()
         if sys.platform != "win32":
             for sig in (signal.SIGTERM, signal.SIGINT):

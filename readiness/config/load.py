@@ -288,6 +288,8 @@ def _secret_fields(data: dict[str, Any]) -> list[tuple[PathKey, str]]:
         for ci, cam in enumerate(cameras if isinstance(cameras, list) else []):
             if isinstance(_get(cam, "password"), str):
                 found.append((base + ("cameras", ci, "password"), cam["password"]))
+        if isinstance(_get(room, "recorder", "password"), str):
+            found.append((base + ("recorder", "password"), room["recorder"]["password"]))
     # a webhook's address carries the robot's token: it is a secret like a password
     hooks = _get(data, "alerts", "webhooks")
     for hi, hook in enumerate(hooks if isinstance(hooks, list) else []):

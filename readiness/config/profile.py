@@ -258,6 +258,15 @@ class CamAudioThresholds(_Thresholds):
 
 class CamStoreThresholds(_Thresholds):
     record_whole_exam: bool
+    # a recording whose latest data is older than this is not being recorded now
+    max_data_age_s: int = Field(ge=1)
+    # the recording must hold the camera's sound too
+    audio_required: bool
+    # what one camera's recording takes, for the free-space sum (a recorder records the
+    # main stream at the bitrate set on the camera)
+    camera_bitrate_mbps: Positive
+    # the exam's length when the site file names no exam session
+    exam_duration_min: int = Field(ge=1)
 
 
 class UpsRuntimeThresholds(_Thresholds):
@@ -280,6 +289,23 @@ class SeatSpecRecommended(_Thresholds):
     min_nic_mbps: int | None = Field(None, ge=10)
 
 
+class SoftwareMatch(_Thresholds):
+    """A program as a seat shows it: in its installed programs (a case-insensitive part
+    of the name), its running processes or its services (exact names, any case)."""
+
+    name: str = Field(min_length=1)
+    programs: list[str] = []
+    processes: list[str] = []
+    services: list[str] = []
+
+
+class ItemCitation(_Thresholds):
+    """Where the seed says one item of the PC's specification (the requirement's seed)."""
+
+    article: str = Field(min_length=1)
+    original: str = Field(min_length=1)
+
+
 class SeatSpecThresholds(_Thresholds):
     min_cpu: Cpu
     min_ram_gb: int = Field(ge=1)
@@ -295,6 +321,26 @@ class SeatSpecThresholds(_Thresholds):
     usb_disabled: bool = False
     restore_card_off: bool = False
     no_messaging_software: bool = False
+    # the operating system: Windows, from this release up to that one ("7", "10"),
+    # 64-bit, Chinese; None: no rule on that part
+    os_family: Literal["windows"] | None = None
+    min_windows: Literal["7", "8", "8.1", "10", "11"] | None = None
+    max_windows: Literal["7", "8", "8.1", "10", "11"] | None = None
+    os_bitness: Literal[32, 64] | None = None
+    os_language: Literal["zh"] | None = None
+    # Office's apps that must be installed (Word, Excel, PowerPoint)
+    office_apps: list[Literal["Word", "Excel", "PowerPoint"]] = []
+    min_winrar: float | None = None
+    fscapture: bool = False
+    # the Sogou input methods that must be installed
+    input_methods: list[Literal["sogou_pinyin", "sogou_wubi"]] = []
+    # what a seat must not have (messaging), must not run (restore), and what the
+    # proctor PC must run (the electronic classroom)
+    messaging: list[SoftwareMatch] = []
+    restore_software: list[SoftwareMatch] = []
+    classroom_software: list[SoftwareMatch] = []
+    # item -> where the seed says it
+    item_citations: dict[str, ItemCitation] = {}
     recommended: SeatSpecRecommended = SeatSpecRecommended()
 
 

@@ -165,6 +165,9 @@ class Camera(Strict):
     # RTSP Basic authentication sends the password to anyone on the LAN who listens;
     # readiness answers only Digest unless the site says this camera can do no better
     allow_basic_auth: bool = False
+    # the camera's recording token on the room's recorder, when the recorder's recording
+    # names neither the camera's address nor its name (CAM-STORE)
+    recording: str | None = Field(None, min_length=1)
 
     @field_validator("url")
     @classmethod
@@ -177,6 +180,24 @@ class Camera(Strict):
                 "in 'password' as ${ENV_VAR} or secret:NAME"
             )
         return value
+
+
+class Recorder(Strict):
+    """The room's recorder (NVR), or a camera that records on its own storage: ONVIF
+    Profile G (Search, Replay, Recording services) at http://address:port."""
+
+    address: str
+    port: Port = 80
+    username: str | None = None
+    password: str | None = None
+    # where the disks' free space is read: "isapi" (/ISAPI/ContentMgmt/Storage, the
+    # recorders of Hikvision and its OEMs), "none" (ONVIF has no free-space query: the
+    # storage is then not verified)
+    storage_api: Literal["isapi", "none"] = "isapi"
+    # answer an RTSP Basic challenge on the replay (the password in clear on the LAN)
+    allow_basic_auth: bool = False
+
+    _check_address = field_validator("address")(classmethod(lambda cls, v: _ipv4(v)))
 
 
 class WanEndpoint(Strict):
@@ -264,6 +285,7 @@ class Room(Strict):
     # label or range ("A01-A40") -> address or range ("192.168.10.101-140") or SeatSpec
     seats: dict[str, str | SeatSpec]
     cameras: list[Camera] = []
+    recorder: Recorder | None = None
     exam_urls: list[str] = []
     blocked_samples: list[str] = []
     wan_endpoints: list[WanEndpoint] = []

@@ -10,7 +10,10 @@ judge_params (both judges): address (the host's configured address, also how its
 is recognised), label, port (the agent's, for messages).
   seat.self_report  fail_below_mbps, warn_below_mbps (optional), warn_half_duplex,
                     require_static (false)
-  seat.spec         thresholds (SeatSpecThresholds)
+  seat.spec         thresholds (SeatSpecThresholds), role ("seat", or "proctor": the
+                    electronic classroom and the software items), seed (the profile's
+                    seed file, for each item's citation); every item is judged by
+                    readiness/judges/seat_items.py and listed in measured["items"]
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 from ..config.profile import SeatSpecThresholds
 from ..results import Finding, ProbeOutcome, Status, Text, worst
 from ..vocabulary import DHCP, STATIC, UNKNOWN
-from . import Issue, findings_of
+from . import Issue, findings_of, seat_items
+from .seat_items import Item
 
 
 def find_nic(report: dict[str, Any], address: str) -> dict[str, Any] | None:
@@ -222,7 +226,8 @@ def _cpu_tier(model: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str) -> ProbeOutcome:
+def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str,
+                 role: str = "seat", seed: str | None = None) -> ProbeOutcome:
     """The seat's inventory (as report_verdict measured it) against the certificate's
     minimum and recommended PC."""
     m = outcome.measured
@@ -277,21 +282,82 @@ def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str) -> P
                 "seat.cpu_slow", what,
                 Text(f"seat the candidate at a PC with an i{need} or better",
                      f"请安排考生使用 i{need} 或更高 CPU 的电脑")),)))
-    # said on every seat, passing or not: a reminder, not a finding
-    notes_en = [i.text.en for i in issues] + [
-        "browser and Office versions are not read by this version: check by hand"]
-    notes_zh = [i.text.zh for i in issues] + ["本版本不读取浏览器和 Office 版本：请人工确认"]
+    inv = outcome.measured.get("inventory") or {}
+    items = [Item(code, verdict, Text(shown := f"{value:g}" if isinstance(value, int | float)
+                                      else str(value), shown), rule,
+                  Text(f"{shown} names no Intel Core class to compare",
+                       f"{shown} 未标明英特尔酷睿级别，无法比较")
+                  if verdict == seat_items.NOT_VERIFIED else None)
+             for code, verdict, value, rule in _hardware_verdicts(m, th, issues)]
+    role_items = (seat_items.proctor_items(inv, th) if role == "proctor"
+                  else seat_items.hardware_items(inv, m, th) + seat_items.software_items(inv, th))
+    items += role_items
+    if not inv and role_items:
+        # an agent from before the inventory: one line, not one per item
+        listed = ", ".join(i.item for i in role_items)
+        what = Text(f"{listed} not verified: the agent sent no inventory",
+                    f"{listed} 未验证：代理未发送软件清单")
+        action = Text("update readiness on that PC", "请更新该电脑上的 readiness")
+        issues.append(Issue(Status.WARN, Text(f"{what.en} ({action.en})",
+                                              f"{what.zh}（{action.zh}）"),
+                            (Finding("seat.inventory_missing", what, action),)))
+        role_items = []
+    for item in role_items:
+        if item.verdict == "pass":
+            continue
+        text = (Text(f"{item.item} not verified ({item.why.en if item.why else ''})",
+                     f"{item.item} 未验证（{item.why.zh if item.why else ''}）")
+                if item.verdict == seat_items.NOT_VERIFIED else
+                Text(f"{item.item} {item.found.en}, rule: {item.rule.en}",
+                     f"{item.item} {item.found.zh}，要求：{item.rule.zh}"))
+        issues.append(Issue(item.status, text, (seat_items.finding(item),)))
+    m = dict(m)
+    m.pop("inventory", None)
+    m["items"] = [seat_items.as_dict(i, th, seed) for i in items]
     status = worst([Status.PASS, *(i.status for i in issues)])
-    return ProbeOutcome(status, Text(f"{label}: " + "; ".join(notes_en),
-                                     f"{label}：" + "；".join(notes_zh)), m, outcome.evidence,
-                        findings=findings_of(issues))
+    if issues:
+        message = Text(f"{label}: " + "; ".join(i.text.en for i in issues),
+                       f"{label}：" + "；".join(i.text.zh for i in issues))
+    else:
+        message = Text(f"{label}: all {len(items)} items meet the rule",
+                       f"{label}：全部 {len(items)} 项符合要求")
+    return ProbeOutcome(status, message, m, outcome.evidence, findings=findings_of(issues))
+
+
+def _hardware_verdicts(m: dict[str, Any], th: SeatSpecThresholds,
+                       issues: list[Issue]) -> list[tuple[str, str, Any, Text]]:
+    """The CPU, RAM and disk items, from the issues compare() found."""
+    codes = {f.code for i in issues for f in i.findings}
+    rec = th.recommended
+
+    def verdict(part: str) -> str:
+        if f"seat.{part}_small" in codes or (part == "cpu" and "seat.cpu_slow" in codes):
+            return "fail"
+        if part == "cpu" and "seat.cpu_unknown" in codes:
+            return seat_items.NOT_VERIFIED
+        return "warn" if f"seat.{part}_below_recommended" in codes else "pass"
+
+    rows = [("cpu", verdict("cpu"), m.get("cpu") or "unknown",
+             Text(f"Intel Core {th.min_cpu} or better", f"英特尔酷睿 {th.min_cpu} 或以上")),
+            ("ram", verdict("ram"), m.get("ram_gib"),
+             Text(f"RAM {th.min_ram_gb} GB" + (f" (recommended {rec.min_ram_gb})"
+                                               if rec.min_ram_gb else ""),
+                  f"内存 {th.min_ram_gb} GB" + (f"（推荐 {rec.min_ram_gb}）"
+                                               if rec.min_ram_gb else ""))),
+            ("disk", verdict("disk"), m.get("disk_gb"),
+             Text(f"disk {th.min_disk_gb} GB", f"硬盘 {th.min_disk_gb} GB"))]
+    return [r for r in rows if r[2] is not None]
 
 
 def judge_seat_spec(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     """SEAT-SPEC: the self-report read as above (no NIC or addressing rule), then the
     inventory against the certificate's PC."""
     reported = judge_self_report(outcome, params)
-    return spec_verdict(reported, params["thresholds"], str(params["label"]))
+    if reported.status not in (Status.ERROR, Status.SKIP) and "ram_gib" in reported.measured:
+        # the inventory the items are judged on (report_verdict keeps only its figures)
+        reported.measured["inventory"] = outcome.measured.get("inventory") or {}
+    return spec_verdict(reported, params["thresholds"], str(params["label"]),
+                        str(params.get("role") or "seat"), params.get("seed"))
 
 
 OUTCOME_JUDGES = {

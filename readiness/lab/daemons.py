@@ -191,3 +191,31 @@ def wsd_responder(name: str, ns: str, address: str, camera_name: str) -> Service
     # bound to the wildcard (multicast is addressed to the group), which listening()
     # accepts for the camera's own address
     return ServiceDef(name, ns, argv, [Listen("udp", address, WSD_PORT)])
+
+
+def recorder_onvif(name: str, ns: str, address: str, port: int, rtsp_port: int,
+                   config: Path, password: str) -> ServiceDef:
+    """The recorder's ONVIF side (standard library only): Search, Replay, Recording and
+    its disk page. The password is in the environment, never on argv."""
+    env = dict(os.environ)
+    env["READINESS_RECORDER_PASSWORD"] = password
+    argv = [sys.executable, str(PACKAGE_DIR / "onvif_recorder.py"), "--label", ns,
+            "--address", address, "--port", str(port), "--rtsp-port", str(rtsp_port),
+            "--config", str(config)]
+    return ServiceDef(name, ns, argv, [Listen("tcp", address, port)], env)
+
+
+def recorder_replay(name: str, ns: str, address: str, port: int, clip_dir: Path,
+                    clip_s: float, records: list[str], password: str,
+                    camera_password: str) -> ServiceDef:
+    """The recorder's replay (GStreamer, Debian's interpreter): it records each camera's
+    stream at start, then serves it at /replay/<token>."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
+    env["READINESS_RECORDER_PASSWORD"] = password
+    env["READINESS_CAMERA_PASSWORD"] = camera_password
+    argv = [SYSTEM_PYTHON, str(PACKAGE_DIR / "rtsp_replay.py"), "--label", ns,
+            "--address", address, "--port", str(port), "--clip-dir", str(clip_dir),
+            "--clip-s", f"{clip_s:g}"]
+    for record in records:
+        argv += ["--record", record]
+    return ServiceDef(name, ns, argv, [Listen("tcp", address, port)], env)

@@ -213,6 +213,7 @@ def _build(spec: LabSpec, prefix: str) -> Lab:
         *lan.exam_server(topo, folder),
         *lan.ups(topo, folder, secrets),
         *lan.cameras(topo, secrets),
+        *lan.recorder(topo, folder, secrets),
         *lan.rogue_dhcp(topo, folder),
         *lan.agents(topo, site_file),
     ]

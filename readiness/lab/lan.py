@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from . import daemons
@@ -146,3 +147,36 @@ def seat_firewalls(topo: Topology) -> None:
                          DROP_PING_NFT, f"making {fault.seat} drop ping"))
     if jobs:
         run_all(jobs)
+
+
+def recording_token(camera_name: str) -> str:
+    return f"rec-{camera_name}"
+
+
+def recorder(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[ServiceDef]:
+    """The room's recorder (NVR): its ONVIF side and the replay of what it recorded."""
+    spec = topo.spec.recorder
+    if spec is None:
+        return []
+    ns = topo.ns("nvr")
+    recorded = topo.spec.recorded_cameras()
+    config = folder / "conf" / "nvr-recordings.json"
+    config.write_text(json.dumps({
+        "recordings": [{"token": recording_token(c.name), "camera": c.name,
+                        "source": f"rtsp://{t.camera_address(c)}:{t.RTSP_PORT}{t.RTSP_PATH}",
+                        "audio": c.audio} for c in recorded],
+        "storage": {"capacity_mb": spec.capacity_gb * 1000,
+                    "free_mb": topo.spec.recorder_free_gb() * 1000},
+    }, indent=2) + "\n")
+    records = [
+        f"{recording_token(c.name)}=rtsp://{t.camera_address(c)}:{t.RTSP_PORT}{t.RTSP_PATH}"
+        + (",audio" if c.audio else "") + (",auth" if c.auth == "digest" else "")
+        for c in recorded]
+    password = secrets["recorder_password"]
+    return [
+        daemons.recorder_onvif("nvr-onvif", ns, t.RECORDER, t.RECORDER_ONVIF_PORT,
+                               t.RTSP_PORT, config, password),
+        daemons.recorder_replay("nvr-replay", ns, t.RECORDER, t.RTSP_PORT,
+                                folder / "run" / "nvr-clips", spec.clip_s, records, password,
+                                secrets["camera_password"]),
+    ]

@@ -29,6 +29,13 @@ ELEMENTS = {
     "rtph264pay": "gstreamer1.0-plugins-good",
     "mulawenc": "gstreamer1.0-plugins-good",
     "rtppcmupay": "gstreamer1.0-plugins-good",
+    # the recorder: records the cameras' streams as they are and replays them
+    "rtspsrc": "gstreamer1.0-plugins-good",
+    "rtph264depay": "gstreamer1.0-plugins-good",
+    "rtppcmudepay": "gstreamer1.0-plugins-good",
+    "h264parse": "gstreamer1.0-plugins-bad",
+    "matroskamux": "gstreamer1.0-plugins-good",
+    "matroskademux": "gstreamer1.0-plugins-good",
 }
 
 _GI_CHECK = f"""

@@ -71,6 +71,19 @@ class CameraSpec(_Strict):
         return int(CAMERA_NAME.match(self.name).group(1))  # type: ignore[union-attr]
 
 
+class RecorderSpec(_Strict):
+    """The room's recorder (NVR) at 198.18.10.5: ONVIF Profile G on port 80, the replay
+    of what it recorded on RTSP 554, its disk on ISAPI /ISAPI/ContentMgmt/Storage. It
+    records every camera but those of `camera_not_recorded` faults."""
+
+    capacity_gb: int = Field(4000, ge=1)
+    free_gb: int = Field(2000, ge=0)
+    # seconds of each camera's stream recorded at start and served as its replay: long
+    # enough for a decoder that opens slowly on a busy machine (open, a second try,
+    # warm-up and measuring take up to ~9 s)
+    clip_s: float = Field(10.0, ge=2.0, le=30.0)
+
+
 class SeatLinkRate(_Strict):
     kind: Literal["seat_link_rate"]
     seat: SeatId
@@ -154,6 +167,19 @@ class CameraFault(_Strict):
     pattern: Pattern | None = None
 
 
+class CameraNotRecorded(_Strict):
+    """The recorder has no recording of this camera (its channel was never added)."""
+
+    kind: Literal["camera_not_recorded"]
+    camera: CameraName
+
+
+class RecorderDiskFull(_Strict):
+    """The recorder's disk is full: it reports 0 MB free and its jobs say so."""
+
+    kind: Literal["recorder_disk_full"]
+
+
 Fault = Annotated[
     SeatLinkRate
     | AbsentSeat
@@ -166,7 +192,9 @@ Fault = Annotated[
     | SlowUplink
     | NoAgent
     | RogueDhcp
-    | CameraFault,
+    | CameraFault
+    | CameraNotRecorded
+    | RecorderDiskFull,
     Field(discriminator="kind"),
 ]
 
@@ -189,6 +217,7 @@ class LabSpec(_Strict):
     uplink_mbit: Mbit = 1000
     ups: UpsSpec = UpsSpec()
     cameras: list[CameraSpec] = Field(default_factory=list)
+    recorder: RecorderSpec | None = None
     # run `readiness agent` on every seat and on the exam server (no_agent faults aside)
     agents: bool = True
     # words the router's transparent HTTP filter blocks in URLs to allowed sites, with a
@@ -248,6 +277,17 @@ class LabSpec(_Strict):
     def rogue_dhcp(self) -> RogueDhcp | None:
         rogue = self.faults_of(RogueDhcp)
         return rogue[0] if rogue else None
+
+    def recorded_cameras(self) -> list[CameraSpec]:
+        """The cameras the recorder records (none without a recorder)."""
+        if self.recorder is None:
+            return []
+        left_out = {f.camera for f in self.faults_of(CameraNotRecorded)}
+        return [c for c in self.effective_cameras() if c.name not in left_out]
+
+    def recorder_free_gb(self) -> int:
+        assert self.recorder is not None
+        return 0 if self.faults_of(RecorderDiskFull) else self.recorder.free_gb
 
     def effective_cameras(self) -> list[CameraSpec]:
         """The camera list with every `camera` fault applied on top."""
@@ -315,13 +355,16 @@ def _meaning_problems(spec: LabSpec) -> list[tuple[PathKey, str]]:
                 problems.append((at + ("address",), "must be outside the room's 198.18.10.0/24"))
         if isinstance(fault, RogueDhcp):
             problems += [(at + (k,), m) for k, m in _rogue_dhcp_problems(spec, fault, i)]
-        if isinstance(fault, CameraFault) and fault.camera not in names:
+        if isinstance(fault, CameraNotRecorded | RecorderDiskFull) and spec.recorder is None:
+            problems.append((at + ("kind",), "the room has no recorder: add a recorder: section"))
+        if isinstance(fault, CameraFault | CameraNotRecorded) and fault.camera not in names:
             problems.append((at + ("camera",), f"{fault.camera} is not in the cameras list"))
     return problems
 
 
 # Addresses the room's own machines hold (router, proctor, switch, UPS, exam server).
-_ROOM_FIXED = ("198.18.10.1", "198.18.10.2", "198.18.10.3", "198.18.10.4", "198.18.10.10")
+_ROOM_FIXED = ("198.18.10.1", "198.18.10.2", "198.18.10.3", "198.18.10.4", "198.18.10.5",
+               "198.18.10.10")
 
 
 def _rogue_dhcp_problems(spec: LabSpec, fault: RogueDhcp, index: int) -> list[tuple[str, str]]:
@@ -393,5 +436,7 @@ _FAULT_KINDS = {
         NoAgent,
         RogueDhcp,
         CameraFault,
+        CameraNotRecorded,
+        RecorderDiskFull,
     )
 }

@@ -29,6 +29,7 @@ SECRET_KEYS = (
     "snmp_v3_priv_key",
     "agent_token",
     "camera_password",
+    "recorder_password",
 )
 
 
@@ -100,6 +101,7 @@ def new_secrets() -> dict[str, str]:
         "snmp_v3_priv_key": _alnum(24),
         "agent_token": secrets.token_urlsafe(32),
         "camera_password": _alnum(16),
+        "recorder_password": _alnum(16),
     }
 
 

@@ -18,6 +18,8 @@ ROUTER_LAN = "198.18.10.1"
 PROCTOR = "198.18.10.2"
 SWITCH = "198.18.10.3"
 UPS = "198.18.10.4"
+RECORDER = "198.18.10.5"
+RECORDER_ONVIF_PORT = 80
 SERVER = "198.18.10.10"
 LAN_NET = "198.18.10.0/24"
 SEAT_FIRST, SEAT_LAST = "198.18.10.101", "198.18.10.140"
@@ -182,6 +184,8 @@ def plan(spec: LabSpec, prefix: str) -> Topology:
                 None,
             )
         )
+    if spec.recorder is not None:
+        hosts.append(LanHost("nvr", "p-nvr", f"{RECORDER}/24", ROUTER_LAN, _mac(5), None))
     rogue = spec.rogue_dhcp()
     if rogue is not None:
         # Cabled to the exam switch like any PC; no gateway, since it plays the gateway.

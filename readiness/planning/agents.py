@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ..config.profile import Requirement
     from .context import PlanContext
 
+# the seat's inventory (a PowerShell run on Windows) is read as the agent starts and
+# kept (readiness/agent/inventory.py), so a self-report answers within this
 SELF_REPORT_TIMEOUT_S = 4.0
 SELF_REPORT = "self_report"
 
@@ -101,10 +103,19 @@ def plan_seat_spec(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     th = thresholds_of(req, SeatSpecThresholds)
     threshold = {"min_cpu": th.min_cpu, "min_ram_gb": th.min_ram_gb,
                  "min_disk_gb": th.min_disk_gb}
-    return [_self_report_check(ctx, "SEAT-SPEC", s.label, "seat",
-                               subjects.seat(room, s.label, s.address), threshold,
-                               "seat.spec", {"thresholds": th})
-            for s in ctx.site.seats[room.id]]
+    seed = req.citation.seed if req.citation else None
+    checks = [_self_report_check(ctx, "SEAT-SPEC", s.label, "seat",
+                                 subjects.seat(room, s.label, s.address), threshold,
+                                 "seat.spec", {"thresholds": th, "role": "seat", "seed": seed})
+              for s in ctx.site.seats[room.id]]
+    if th.classroom_software:
+        # the proctor PC's own items (the electronic classroom): its agent, or this
+        # machine's own inventory when the proctor PC is the coordinator
+        checks.append(_self_report_check(
+            ctx, "SEAT-SPEC", "proctor", "proctor", subjects.proctor(room),
+            {"classroom_software": [c.name for c in th.classroom_software]}, "seat.spec",
+            {"thresholds": th, "role": "proctor", "seed": seed}, when_absent="warn"))
+    return checks
 
 
 # the requirements this module plans checks for (readiness/planning/__init__.py finds it)

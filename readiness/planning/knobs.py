@@ -37,6 +37,12 @@ KNOBS: dict[str, dict[str, Any]] = {
     "camera_picture": {"warmup_s": 1.0, "measure_s": 4.0, "open_timeout_s": 5.0,
                        "read_timeout_s": 3.0, "describe_timeout_s": 5.0},
     "camera_audio": {"timeout_s": 5.0},
+    # a recorder: each ONVIF call within timeout_s; its replay decoded like a camera, but
+    # briefly: a decoded picture proves the recording plays (CAM-RES judges the picture)
+    "camera_recording": {"timeout_s": 5.0, "warmup_s": 0.5, "measure_s": 1.0,
+                         "open_timeout_s": 5.0, "read_timeout_s": 3.0,
+                         "describe_timeout_s": 5.0},
+    "recorder_storage": {"timeout_s": 5.0},
     # WS-Discovery: a camera answers within the spec's APP_MAX_DELAY (500 ms); two seconds
     # leave room for a slow one and for the probe sent again
     "onvif_discovery": {"window_s": 2.0},

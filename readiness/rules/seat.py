@@ -17,6 +17,11 @@ def _seat_spec(r: CheckResult) -> Text | None:
         parts.append((f"RAM {fmt(ram)} GiB", f"内存 {fmt(ram)} GiB"))
     if isinstance(cores, int):
         parts.append((f"{cores} cores", f"{cores} 核"))
+    items = m.get("items")
+    if isinstance(items, list) and items:
+        bad = sum(1 for i in items if isinstance(i, dict) and i.get("verdict") != "pass")
+        parts.append((f"{len(items) - bad}/{len(items)} items meet the rule",
+                      f"{len(items) - bad}/{len(items)} 项符合"))
     if not parts:
         return None
     return Text(" · ".join(p[0] for p in parts), " · ".join(p[1] for p in parts))
