@@ -223,6 +223,8 @@ def targets(draw: st.DrawFn) -> str:
 @example(target="http://exam.example.com@evil.example/")
 @example(target="http://[2001:db8::5]evil.example/")
 @example(target="evil.example/.exam.example.com")
+@example(target="h.ttp://198.51.100.7")  # urllib3 reads the host "h.ttp"
+@example(target="http://198.51.100.7:80:80")
 def test_whatever_is_allowed_reaches_only_the_site(allow: AllowList, target: str) -> None:
     if allow.allows(target):
         for host in hosts_reached(target):

@@ -32,6 +32,9 @@ from readiness.config.site import SiteFile
 
 # characters no legitimate target holds and that parsers disagree about
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+# a URL scheme every parser reads as one: RFC 3986 allows "." in it, urllib3 does not
+# (it reads "h.ttp://198.51.100.7" as the host "h.ttp"), so a dot makes it ambiguous
+_PLAIN_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*://")
 # a last label a resolver (inet_aton) would take for a number: 127.1, 0x7f000001, 017
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
@@ -49,10 +52,13 @@ def _host_of(value: str) -> str:
     if _AMBIGUOUS.search(value):
         return ""
     if "://" in value:
+        if not _PLAIN_SCHEME.match(value):
+            return ""
         try:
             parts = urlsplit(value)
             host = parts.hostname or ""
-        except ValueError:  # e.g. a malformed IPv6 literal
+            parts.port  # noqa: B018 - raises for "host:80:80", which parsers split apart
+        except ValueError:  # e.g. a malformed IPv6 literal, a port that is no number
             return ""
         # user info ("http://exam.example@other/") is where parsers disagree
         return "" if "@" in parts.netloc else host
