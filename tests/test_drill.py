@@ -152,3 +152,36 @@ def test_a_seat_holding_its_address_as_a_dhcp_lease_warns_with_its_lifetime(
     assert result(doc, "LAN-FIXED-IP/A01/agent")["status"] == "pass"
     # the seat works: nothing else about it changes
     assert seat_result(doc, "A03")["status"] == "pass"
+
+
+def test_the_rooms_recorder_is_checked_camera_by_camera(drill: tuple) -> None:
+    _, doc = drill
+    # config/lab/room.yaml: the recorder records every camera but cam-4, and its disk is full
+    stored = {r["subject"]["name"]: r for r in doc["results"] if r["requirement"] == "CAM-STORE"
+              and r["subject"]["kind"] == "camera"}
+    missing = stored.pop("cam-4")
+    assert missing["status"] == "fail" and "recording.missing" in [
+        f["code"] for f in missing["findings"]], missing
+    cam1 = stored["cam-1"]
+    assert cam1["status"] == "pass", cam1
+    assert cam1["measured"]["data_age_s"] < 60 and cam1["measured"]["replay"]["frames"] > 0
+    assert cam1["evidence"], "the replayed frame is kept as evidence"
+    [recorder] = [r for r in doc["results"] if r["requirement"] == "CAM-STORE"
+                  and r["subject"]["kind"] == "recorder"]
+    assert recorder["status"] == "fail" and recorder["measured"]["free_gb"] == 0, recorder
+
+
+def test_seat_spec_lists_every_item_of_the_seed_with_its_verdict(drill: tuple) -> None:
+    _, doc = drill
+    items = {i["item"]: i for i in result(doc, "SEAT-SPEC/A01/agent")["measured"]["items"]}
+    # the cbec seed's PC items, each judged or said why not (tests/test_seat_spec_lab.py
+    # holds the whole list; here: the drill carries them to its result)
+    assert set(items) == {"cpu", "ram", "disk", "ssd", "nic", "display", "os", "chrome",
+                          "firefox", "input", "office", "winrar", "messaging", "usb",
+                          "restore"}, sorted(items)
+    for item in items.values():
+        assert item["verdict"] in ("pass", "warn", "fail", "not_verified"), item
+        if item["verdict"] == "not_verified":
+            assert item["why"]["en"] and item["why"]["zh"], item
+    # a Linux lab seat is not the Windows 7-10 PC the certificate asks for
+    assert items["os"]["verdict"] == "fail"
