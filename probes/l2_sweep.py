@@ -311,6 +311,7 @@ def parse_offer(frame: bytes, xid: int, now_s: float) -> DhcpOffer | None:
 def open_l2_socket(iface: str) -> Any:
     """A scapy layer-2 socket on `iface`; Layer2Unavailable names what is missing."""
     try:
+        import scapy.arch  # noqa: F401 - sets conf.L2socket; scapy.config alone leaves None
         from scapy.config import conf
         from scapy.error import Scapy_Exception
     except ImportError as exc:  # pragma: no cover - scapy is a dependency

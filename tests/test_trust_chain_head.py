@@ -153,7 +153,7 @@ def test_verify_prints_each_runs_signed_verdict_time_and_counts(site: dict) -> N
     assert code == OK
     assert "runs checked (3)" in text
     assert "seq 0 2026-12-01 20:00 +08:00 SITE-H not ready pass 2 warn 0 fail 2" in text
-    assert "seq 10 2026-12-03T12:00:00+00:00 SITE-H ready pass 4 warn 0 fail 0" in text
+    assert "seq 10 2026-12-03 20:00 +08:00 SITE-H ready pass 4 warn 0 fail 0" in text
     assert "head: signed by the site key" in text and "(seq 14)" in text
 
 
