@@ -24,7 +24,7 @@ TECHNIQUES = {
     "keyword": ("keyword", "path", "path_variant"),
     "ipv6": ("ipv6",),
 }
-NOTICE = ("http_block_page", "http_redirect")
+NOTICE = ("http_block_page", "http_redirect", "tls_block_page")
 
 
 @dataclass
@@ -108,5 +108,7 @@ def ipv6_leak_text(att: dict[str, Any]) -> tuple[str, str]:
     """An IPv6 leak named as one: the router filters IPv4 only."""
     host = str(att.get("target", "")).split("//")[-1].split("/")[0] or "this site"
     address = att.get("address") or "?"
-    return (f"the router filters IPv4 only; {host} answers over IPv6 at {address}",
-            f"路由器只过滤 IPv4；{host} 可通过 IPv6 地址 {address} 访问")
+    scheme = str(att.get("scheme") or "").upper()
+    over_en, over_zh = (f" over {scheme}", f"（{scheme}）") if scheme else ("", "")
+    return (f"the router filters IPv4 only; {host} answers over IPv6 at {address}{over_en}",
+            f"路由器只过滤 IPv4；{host} 可通过 IPv6 地址 {address} 访问{over_zh}")

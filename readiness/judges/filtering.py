@@ -240,6 +240,9 @@ def _leak_words(leaks: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     en, zh = [], []
     for att in leaks:
         line = f"{att['request']} -> {att['result']}"
+        if att.get("scheme") and att.get("address"):
+            # what let it through: the scheme, the address family and the address
+            line += f" [{str(att['scheme']).upper()}, {att.get('family', '')} {att['address']}]"
         if att.get("technique") == "ipv6":
             v6_en, v6_zh = ipv6_leak_text(att)
             en.append(f"{v6_en} ({line})")
