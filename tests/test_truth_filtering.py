@@ -433,3 +433,27 @@ def test_a_router_that_resets_tls_on_the_sni_passes_with_its_control() -> None:
         "completed"), tls[0]
     assert not tls[0].get("inconclusive")
     assert "TLS reset on the SNI" in out.message.en
+
+
+@pytest.mark.lab
+def test_a_router_that_answers_https_with_its_own_certificate_shows_a_block_page() -> None:
+    """HTTPS to a blocked site is answered by the router itself: its own certificate
+    (for exam-router, not games.example), so the browser warns, and past the warning its
+    block page. Stopped, and named as such, not as a leak."""
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="router-cert", seats=1, cameras=[],
+                   blocked_sites_filter="http_host_tls_router_cert")
+    with running(spec, f"rdyt{os.getpid()}c") as lab:
+        out = _seat_audit(lab, {"blocked_urls": ["http://games.example/"]})
+    attempts = out.measured["attempts"]
+    assert not [a for a in attempts if a["leak"]], attempts
+    tls = [a for a in attempts if a.get("scheme") == "https" and a["technique"] == "plain"]
+    assert tls and tls[0]["blocked_by"] == "tls_block_page", attempts
+    assert "certificate for exam-router" in tls[0]["result"], tls[0]
+    assert "completed" in tls[0]["control"]
+    assert "block page after a certificate warning" in out.message.en
+    assert out.measured["features"]["block_notice"] == "pass"

@@ -66,14 +66,15 @@ def _dns(atts: list[dict[str, Any]]) -> FeatureEvidence:
         by_target.setdefault(str(a.get("target")), []).append(a)
     half: list[dict[str, Any]] = []
     for group in by_target.values():
-        if any(a.get("blocked_by") for a in group):
+        # filtered for certain: a name with no AAAA anywhere (inconclusive) is no filter
+        if any(a.get("blocked_by") and not a.get("inconclusive") for a in group):
             half += [a for a in group if a.get("answered")]
     if leaks or half:
         ev = FeatureEvidence(FAIL, leaks + half)
         ev.dns_leaks = [f"{a['request'].split()[2]} {a['request'].split()[1]} "
                         f"{', '.join(a['answered'])}" for a in half]
         return ev
-    if seat and not any(a.get("blocked_by") for a in seat):
+    if seat and not any(a.get("blocked_by") and not a.get("inconclusive") for a in seat):
         return FeatureEvidence(NOT_SHOWN, seat)  # names resolve: blocking by address only
     stopped = [a for a in seat if a.get("blocked_by") and not a.get("inconclusive")]
     if stopped:

@@ -14,11 +14,13 @@ from pathlib import Path
 from . import daemons
 from . import topology as t
 from .services import Listen, ServiceDef
+from .tls import site_certificate
 from .topology import Topology
 
 SEATS = f"{t.SEAT_FIRST}-{t.SEAT_LAST}"
 KEYWORD_FILTER_PORT = 3128
 SNI_FILTER_PORT = 3129
+ROUTER_CERT_NAME = "exam-router"  # the name on the router's own certificate
 
 
 def table_name(prefix: str) -> str:
@@ -73,6 +75,9 @@ def nft_ruleset(topo: Topology) -> str:
         if by == "http_host_tls_sni":
             redirects.append(f"{seats_in} ip daddr {sites} tcp dport 443 redirect to "
                              f':{SNI_FILTER_PORT} comment "blocked sites: TLS by SNI"')
+        if by == "http_host_tls_router_cert":
+            redirects.append(f"{seats_in} ip daddr {sites} tcp dport 443 redirect to :443 "
+                             'comment "blocked sites: the router answers HTTPS itself"')
     keyword = ""
     if redirects:
         lines = "\n".join(f"        {r}" for r in redirects)
@@ -138,9 +143,20 @@ def services(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[Serv
                 "sysServices 76",
             ],
         ),
-        daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")]),
+        _router_web(topo, folder),
         *_keyword_filter(topo),
     ]
+
+
+def _router_web(topo: Topology, folder: Path) -> ServiceDef:
+    ns = topo.ns("rtr")
+    if topo.spec.blocked_sites_filter != "http_host_tls_router_cert":
+        return daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")])
+    # the block notice over HTTPS, with the router's own certificate (not the site's)
+    cert, _ = site_certificate(folder, ROUTER_CERT_NAME)
+    return daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")],
+                          tls_sites=[(t.ROUTER_LAN, 443, "blocknotice")],
+                          certs={"blocknotice": cert.with_suffix("")})
 
 
 def _keyword_filter(topo: Topology) -> list[ServiceDef]:

@@ -47,6 +47,9 @@ PAGES = {
     "router": ("Router management", "Router management: behaviour management gateway login."),
     "examserver": ("Exam server", "Exam server: exam service is running."),
     "doh": ("DNS over HTTPS", "doh.example: DNS-over-HTTPS (RFC 8484) at /dns-query."),
+    # what the router serves, with its own certificate, in place of a blocked HTTPS site
+    "blocknotice": ("Access denied", "Access denied: this site is blocked by the exam room's "
+                    "router. 访问被拒绝：该网站已被拦截。"),
 }
 
 
