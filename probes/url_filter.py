@@ -2,8 +2,9 @@
 
 Run on a seat (by its agent) or, until agents are deployed, from the coordinator. The
 probe loads every exam URL and tries every must-block target the way a browser would
-(the seat's own DNS server, then HTTP(S) by name), says *how* each blocked target was
-stopped, and then tries the usual bypasses:
+(the seat's own DNS server, then HTTPS and HTTP by name, whatever scheme the site file
+writes), says *how* each blocked target was stopped (an HTTPS stop beside its control:
+the same handshake to an allowed site), and then tries the usual bypasses:
 
   direct_ip     the target's real address (learned at the coordinator from a control
                 resolver, or from other resolvers below) with the name in Host / SNI

@@ -56,8 +56,11 @@ def services(topo: Topology, folder: Path) -> list[ServiceDef]:
     tls_sites = [(t.SITES[name], 443, SITE_KINDS[name]) for name in HTTPS_SITES]
     if v6:
         tls_sites += [(address, 443, SITE_KINDS[name]) for name, address in t.SITES6.items()]
-    certs = {SITE_KINDS[name]: site_certificate(folder, name)[0].with_suffix("")
-             for name in HTTPS_SITES}
+    # shared hosting: the video site's certificate names every site on its address
+    hosted = {t.SITES[name]: tuple(n for n, a in zone().items() if a == t.SITES[name]
+                                   and n != name) for name in HTTPS_SITES}
+    certs = {SITE_KINDS[name]: site_certificate(folder, name, hosted[t.SITES[name]])[0]
+             .with_suffix("") for name in HTTPS_SITES}
     hostile = topo.spec.hostile_title_site
     return [
         daemons.websrv("inet-web", ns, sites,

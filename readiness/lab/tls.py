@@ -14,8 +14,10 @@ from pathlib import Path
 from .state import write_private
 
 
-def site_certificate(folder: Path, name: str) -> tuple[Path, Path]:
-    """(certificate, key) PEM files for `name` in folder/tls, made once per lab."""
+def site_certificate(folder: Path, name: str,
+                     also: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """(certificate, key) PEM files for `name` (and the names `also` hosted with it) in
+    folder/tls, made once per lab."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,15 +32,17 @@ def site_certificate(folder: Path, name: str) -> tuple[Path, Path]:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "readiness lab")])
     now = dt.datetime.now(dt.UTC)
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        alt = x509.DNSName(name)
+    alts: list[x509.GeneralName] = []
+    for each in (name, *also):
+        try:
+            alts.append(x509.IPAddress(ipaddress.ip_address(each)))
+        except ValueError:
+            alts.append(x509.DNSName(each))
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(alts), critical=False)
             .sign(key, hashes.SHA256()))
     write_private(key_path, key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
