@@ -195,3 +195,22 @@ def test_a_name_without_aaaa_anywhere_is_no_dns_leak_of_its_a_answer() -> None:
     assert features({"attempts": [a, aaaa]})["dns"].result == "not_shown"
     aaaa.pop("inconclusive")  # the control resolver has a AAAA: filtered for one type
     assert features({"attempts": [a, aaaa]})["dns"].result == "fail"
+
+
+def test_the_lab_routers_that_filter_http_by_host_only_or_tls_too() -> None:
+    """The rooms' rules (no root needed): by Host, HTTP to the blocked sites goes to the
+    router's filter and HTTPS is let through; with the SNI filter or the router's own
+    certificate, HTTPS is redirected to the router instead; by address, neither."""
+    from readiness.lab import LabSpec, router
+    from readiness.lab.topology import plan
+
+    def rules(by: str) -> str:
+        return router.nft_ruleset(plan(LabSpec(seats=2, blocked_sites_filter=by), "rdyx"))
+
+    host = rules("http_host")
+    assert "tcp dport 443 accept" in host and "tcp dport 80 redirect to :3128" in host
+    assert "dport 443 redirect" not in host
+    assert "tcp dport 443 redirect to :3129" in rules("http_host_tls_sni")
+    assert "tcp dport 443 redirect to :443" in rules("http_host_tls_router_cert")
+    by_address = rules("address")
+    assert "redirect" not in by_address and "dport 443 accept" not in by_address
