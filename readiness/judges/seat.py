@@ -272,7 +272,8 @@ def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str,
         cpu = f"CPU {m.get('cpu')!s}"
         if tier is None:
             what = Text(f"{cpu} cannot be compared with i{need}", f"{cpu} 无法与 i{need} 比较")
-            by_hand = Text("check it by hand", "请人工确认")
+            by_hand = Text(f"check by hand that its CPU is an i{need} or better",
+                           f"请人工确认其 CPU 为 i{need} 或更高")
             issues.append(Issue(Status.WARN, Text(f"{what.en}: {by_hand.en}",
                                                   f"{what.zh}：{by_hand.zh}"),
                                 (Finding("seat.cpu_unknown", what, by_hand),)))

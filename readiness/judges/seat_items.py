@@ -414,4 +414,4 @@ def finding(item: Item) -> Finding:
     return Finding(f"seat.{item.item}_{'out_of_spec' if item.verdict == 'fail' else 'below_rec'}",
                    Text(f"{item.item}: {item.found.en} (rule: {item.rule.en})",
                         f"{item.item}：{item.found.zh}（要求：{item.rule.zh}）"),
-                   Text(f"make it {item.rule.en}", f"请使其符合：{item.rule.zh}"))
+                   Text(f"set it up with {item.rule.en}", f"请按要求配置：{item.rule.zh}"))
