@@ -1,6 +1,7 @@
 """The report an inspector reads, checked on the drill room's own run and on the PNG
-renders of its PDF pages (issue 13): at most 20 pages, none blank, page 1 tells the
-verdict and what fails, one page holds the 40-seat plan, one page the filter matrix.
+renders of its PDF pages (issue 13): at most 26 pages (20 before the room grew), none
+blank, page 1 tells the verdict and what fails, one page holds the 40-seat plan, one page
+the filter matrix.
 
 The drill takes about 2.5 minutes (marker `lab`). READINESS_DRILL_DIR=runs/drill-...
 reuses a drill folder already made (its report is made again from its store, with the
@@ -86,9 +87,12 @@ def _ink(png: Path) -> float:
 
 
 @pytest.mark.lab
-def test_at_most_20_pages_and_none_blank(drill_pdf: dict) -> None:
+def test_at_most_26_pages_and_none_blank(drill_pdf: dict) -> None:
     pngs = drill_pdf["pngs"]
-    assert 1 <= len(pngs) <= 20, len(pngs)
+    # 20 pages held the drill of 324 checks; the room now has 371 (the recorder's, one
+    # LAN-FIXED-IP lease check per seat, SEAT-SPEC item by item), each a line of the
+    # appendix: 25 pages, measured; the bound still fails a report that doubles
+    assert 1 <= len(pngs) <= 26, len(pngs)
     for n, png in enumerate(pngs, 1):
         assert _ink(png) > 0.01, f"page {n} is blank"
 
