@@ -254,6 +254,7 @@ def test_shipped_room_has_every_fault_on() -> None:
         "dhcp_lease",
         "rogue_dhcp",
         "camera",
+        "flapping_link",
     }
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
@@ -261,6 +262,8 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-3"].audio is False
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
+    assert cams["cam-7"].stall_after_s == 2.5 and cams["cam-1"].stall_after_s is None
+    assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A17", 1.5, 2.5)]
     assert spec.effective_uplink_mbit() == 60
     # the faults that are switches of the room rather than entries of `faults`
     assert spec.keyword_filter == ["games"]
@@ -305,6 +308,23 @@ def test_spec_meaning_errors_point_at_the_fault(tmp_path: Path) -> None:
     text = str(caught.value)
     assert f"{bad}:3 faults[0].seat: A09 is not a seat of this room (A01-A03)" in text
     assert f"{bad}:4 faults[1].address: the lab only uses" in text
+
+
+def test_a_flapping_link_needs_a_seat_that_is_there(tmp_path: Path) -> None:
+    bad = tmp_path / "room.yaml"
+    bad.write_text(
+        "seats: 3\n"
+        "faults:\n"
+        "  - {kind: absent_seat, seat: A02}\n"
+        "  - {kind: flapping_link, seat: A02}\n"
+    )
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    assert f"{bad}:4 faults[1].seat: A02 is an absent seat" in str(caught.value)
+    bad.write_text("seats: 3\nfaults:\n  - {kind: flapping_link, seat: A03, down_s: 0.01}\n")
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    assert f"{bad}:3 faults[0].down_s" in str(caught.value)
 
 
 def test_healthy_spec_loads_from_a_file(tmp_path: Path) -> None:
