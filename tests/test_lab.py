@@ -263,7 +263,7 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
     assert cams["cam-7"].stall_after_s == 2.5 and cams["cam-1"].stall_after_s is None
-    assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A17", 1.5, 2.5)]
+    assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A09", 1.5, 2.5)]
     assert spec.effective_uplink_mbit() == 60
     # the faults that are switches of the room rather than entries of `faults`
     assert spec.keyword_filter == ["games"]
