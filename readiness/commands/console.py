@@ -49,11 +49,15 @@ class LiveProgress:
         self.task = self.progress.add_task(LABELS[lang]["checking"], total=total, now="")
 
     def __enter__(self) -> LiveProgress:
-        self.progress.start()
+        # only a terminal shows a bar (and erases it): written to a file or a pipe, rich
+        # would leave an empty line behind, one more than the 60-line screen counts
+        if self.progress.console.is_terminal:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def _refresh(self) -> None:
         names = list(self.running.values())
