@@ -33,8 +33,9 @@ Measurements (judged in readiness/judges/cameras.py):
   longest_gap_s  the longest time without a frame from the open to the window's end;
                  gap_from_s when it began (seconds into the stream by its own
                  timestamps, else since the open: when a stream stopped),
-                 gap_runnable_s how much of it the decoder's threads waited for a
-                 CPU (a gap the decoder spent runnable is this computer's load,
+                 gap_to_end whether it lasted to the window's end (no frame after it),
+                 gap_runnable_s how much of it the decoder's most held-back thread
+                 waited for a CPU (a gap the decoder spent runnable is this computer's load,
                  one it spent asleep in a read is the camera sending nothing)
   declared_fps   the frame rate the stream declares (CAP_PROP_FPS): the rate measured
                  from its timestamps is set against it (a camera dropping frames)
@@ -135,18 +136,29 @@ def capture(url: str, p: dict[str, Any], cv2: Any, np: Any) -> dict[str, Any]:
     return out
 
 
-def _runnable_s() -> float | None:
-    """Seconds this process's threads have spent runnable but waiting for a CPU
-    (/proc/self/task/*/schedstat, its second field): how much a busy machine held the
-    decoder back. None where the kernel does not say."""
-    total = 0
+def _run_delays() -> dict[str, int] | None:
+    """Nanoseconds each of this process's threads has spent runnable but waiting for a
+    CPU (/proc/self/task/*/schedstat, its second field), by thread id. None where the
+    kernel does not say."""
+    delays: dict[str, int] = {}
     try:
         for task in os.listdir("/proc/self/task"):
             with open(f"/proc/self/task/{task}/schedstat", encoding="ascii") as f:
-                total += int(f.read().split()[1])
+                delays[task] = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return total / 1e9
+    return delays
+
+
+def _held_back_s(before: dict[str, int] | None, after: dict[str, int] | None
+                 ) -> float | None:
+    """How long the most held-back thread waited for a CPU between two readings: how much
+    a busy machine held the decoder back. The most, not the sum: FFmpeg's threads that
+    wake to poll a silent socket each wait a little on a busy machine, and their sum
+    could exceed a gap in which the camera simply sent nothing."""
+    if before is None or after is None:
+        return None
+    return max((ns - before.get(tid, 0) for tid, ns in after.items()), default=0) / 1e9
 
 
 class _Gaps:
@@ -155,30 +167,36 @@ class _Gaps:
 
     def __init__(self, start: float) -> None:
         self.start = self.last = start
-        self.last_runnable = _runnable_s()
+        self.last_delays = _run_delays()
         self.longest = 0.0
         self.longest_from = 0.0
         self.longest_runnable: float | None = None
+        self.longest_to_end = False
+        self.after_longest = 0  # frames read since the longest gap began
         # stream time (the frames' own timestamps, ms): a decoder running behind reads
         # frames buffered before a stop late, the timestamps still say when they were made
         self.first_pts: float | None = None
         self.last_pts: float | None = None
         self.longest_from_pts: float | None = None
 
-    def until(self, now: float) -> None:
+    def until(self, now: float, end: bool = False) -> None:
         gap = now - self.last
         if gap > self.longest:
-            runnable = _runnable_s()
+            # a gap frames came after is a hiccup; one that lasts to the window's end is
+            # a stream that stopped (so is one ended only by the last read: a read that
+            # waited out its timeout may hand back one late frame)
+            self.longest_to_end = end
+            self.after_longest = 0
             self.longest, self.longest_from = gap, self.last - self.start
             self.longest_from_pts = None if self.first_pts is None or self.last_pts is None \
                 or self.last_pts < self.first_pts else (self.last_pts - self.first_pts) / 1000
-            self.longest_runnable = None if runnable is None or self.last_runnable is None \
-                else runnable - self.last_runnable
+            self.longest_runnable = _held_back_s(self.last_delays, _run_delays())
 
     def frame(self, now: float, pts_ms: float) -> None:
         self.until(now)
         self.last = now
-        self.last_runnable = _runnable_s()
+        self.last_delays = _run_delays()
+        self.after_longest += 1
         if self.first_pts is None:
             self.first_pts = pts_ms
         self.last_pts = pts_ms
@@ -188,6 +206,7 @@ class _Gaps:
         # when the gap began: by the stream's clock where its timestamps advance
         since = self.longest_from_pts if self.longest_from_pts else self.longest_from
         out["gap_from_s"] = round(since, 2)
+        out["gap_to_end"] = self.longest_to_end or self.after_longest <= 1
         if self.longest_runnable is not None:
             out["gap_runnable_s"] = round(self.longest_runnable, 2)
 
@@ -239,7 +258,7 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
         details.append(float(cv2.Laplacian(small, cv2.CV_64F).var()))
         grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32))
     ended = time.monotonic()
-    gaps.until(ended)
+    gaps.until(ended, end=True)
     gaps.report(out)
     # the whole window, a blocked last read included
     out["window_s"] = round(ended - measure_start, 2)

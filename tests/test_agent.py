@@ -459,6 +459,50 @@ def test_self_report_when_no_agent_answers() -> None:
     assert _self_report(port, when_absent="warn").status == Status.WARN
 
 
+def test_an_agent_slow_to_answer_its_health_look_still_runs_the_check(
+        tmp_path: Path) -> None:
+    # a seat PC too busy to answer in the quick look's time (a 5-s check gives it 1.25 s),
+    # made for real: the agent process is stopped for 2 s while the kernel still accepts
+    # its connections. It is there, so its check runs in the time left, never skipped.
+    with socket.socket() as spare:
+        spare.bind((HOST, 0))
+        port = spare.getsockname()[1]
+    proc = subprocess.Popen(
+        _agent_cmd("--config", str(_site_files(tmp_path)), "--bind", HOST, "--port", str(port)),
+        cwd=REPO, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _request(port, "GET", "/v1/health", timeout_s=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "agent did not start"
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGSTOP)
+        waking = threading.Timer(2.0, proc.send_signal, (signal.SIGCONT,))
+        waking.start()
+        outcome = _self_report(port)
+        waking.join()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+    assert outcome.status == Status.PASS, outcome.message.en
+    assert outcome.measured["hostname"] == socket.gethostname()
+
+
+def test_a_pc_that_accepts_and_never_answers_is_an_error_within_the_deadline() -> None:
+    with socket.socket() as mute:  # the port is open, nothing ever answers
+        mute.bind((HOST, 0))
+        mute.listen(8)
+        started = time.monotonic()
+        outcome = _self_report(mute.getsockname()[1])
+    assert outcome.status == Status.ERROR
+    assert "sent no reply" in outcome.message.en
+    assert time.monotonic() - started < 5.0
+
+
 def test_self_report_with_the_wrong_token(agent: AgentServer) -> None:
     outcome = _self_report(agent.port, token=WRONG)
     assert outcome.status == Status.ERROR

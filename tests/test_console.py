@@ -92,6 +92,29 @@ def test_drill_console_fits_60_lines_and_cuts_nothing(lang: str, tmp_path: Path)
         assert said.startswith("".join(f"{fixes.index(fix) + 1}.".split()))
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_fix_list_longer_than_the_screen_keeps_every_fail_and_counts_the_rest(
+        lang: str) -> None:
+    run = drill_run()
+    fixes = fix_list(run)
+    whole = summary_lines(run, lang, 80)
+    # the same run on a screen that leaves 12 lines fewer (a room with more faults)
+    after = 60 - len(whole) + 12
+    short = summary_lines(run, lang, 80, after=after)
+    assert len(short) <= 60 - after, "\n".join(short)
+    shown = _items(short)
+    # every fail still says where and what to do; what is left out is named by number
+    assert 0 < len(shown) < len(fixes)
+    assert all(f.status is not Status.FAIL for f in fixes[len(shown):])
+    assert short[-1].startswith(f"{len(shown) + 1}-{len(fixes)}. "), short[-3:]
+    assert str(len(fixes) - len(shown)) in short[-1]
+    assert all(cell_len(x) <= 80 for x in short)
+
+
+def _items(lines: list[str]) -> list[str]:
+    return [x for x in lines if re.match(r"\s?\d+\. ", x)]
+
+
 def test_each_problem_is_one_item_worst_first() -> None:
     run = drill_run()
     fixes = fix_list(run)

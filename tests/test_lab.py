@@ -256,10 +256,11 @@ def test_shipped_room_has_every_fault_on() -> None:
         "camera",
         "camera_not_recorded",
         "recorder_disk_full",
+        "flapping_link",
     }
     # the recorder records every camera but cam-4, on a full disk
     assert [c.name for c in spec.recorded_cameras()] == ["cam-1", "cam-2", "cam-3", "cam-5",
-                                                         "cam-6"]
+                                                         "cam-6", "cam-7"]
     assert spec.recorder_free_gb() == 0
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
@@ -267,6 +268,8 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-3"].audio is False
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
+    assert cams["cam-7"].stall_after_s == 2.5 and cams["cam-1"].stall_after_s is None
+    assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A09", 1.5, 2.5)]
     assert spec.effective_uplink_mbit() == 60
     # the faults that are switches of the room rather than entries of `faults`
     assert spec.keyword_filter == ["games"]
@@ -311,6 +314,23 @@ def test_spec_meaning_errors_point_at_the_fault(tmp_path: Path) -> None:
     text = str(caught.value)
     assert f"{bad}:3 faults[0].seat: A09 is not a seat of this room (A01-A03)" in text
     assert f"{bad}:4 faults[1].address: the lab only uses" in text
+
+
+def test_a_flapping_link_needs_a_seat_that_is_there(tmp_path: Path) -> None:
+    bad = tmp_path / "room.yaml"
+    bad.write_text(
+        "seats: 3\n"
+        "faults:\n"
+        "  - {kind: absent_seat, seat: A02}\n"
+        "  - {kind: flapping_link, seat: A02}\n"
+    )
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    assert f"{bad}:4 faults[1].seat: A02 is an absent seat" in str(caught.value)
+    bad.write_text("seats: 3\nfaults:\n  - {kind: flapping_link, seat: A03, down_s: 0.01}\n")
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    assert f"{bad}:3 faults[0].down_s" in str(caught.value)
 
 
 def test_healthy_spec_loads_from_a_file(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from readiness.checks import Check
 from readiness.results import Citation, ProbeOutcome, Status, Text
-from readiness.runner import Runner, run_checks
+from readiness.runner import MAX_LATE_GRANT_S, Runner, run_checks
 from readiness.subject import Kind, Subject
 
 
@@ -87,8 +87,30 @@ def run(checks: list[Check], probes: dict[str, Any]) -> list:
     return run_checks(runner_of(probes), checks)
 
 
+async def busy_coordinator(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    # other work on the proctor PC, as the loop sees it: every turn of it comes late
+    end = time.monotonic() + params["busy_s"]
+    while time.monotonic() < end:
+        time.sleep(params["turn_s"])
+        await asyncio.sleep(0)
+    return ok()
+
+
+async def budgeted(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+    # a probe that keeps 0.3 s of its deadline to say what it saw: nothing answered
+    try:
+        async with asyncio.timeout(deadline_s - 0.3):
+            await asyncio.sleep(60)
+    except TimeoutError:
+        pass
+    for _ in range(4):  # building the answer takes a few turns
+        await asyncio.sleep(0)
+    return ProbeOutcome(Status.FAIL, Text("no answer", "无应答"), {"value": 0})
+
+
 PROBES = {"sleeper": sleeper, "stubborn": stubborn, "broken": broken,
-          "silent_peer": silent_peer}
+          "silent_peer": silent_peer, "busy_coordinator": busy_coordinator,
+          "budgeted": budgeted}
 
 
 def test_overrunning_probe_becomes_error_at_its_deadline_and_others_still_report() -> None:
@@ -101,6 +123,24 @@ def test_overrunning_probe_becomes_error_at_its_deadline_and_others_still_report
     assert "deadline exceeded" in by["slow"].message.en
     assert by["quick"].status == Status.PASS
     assert elapsed < 1.5
+
+
+def test_a_busy_coordinator_does_not_turn_a_probes_fail_into_a_deadline_error() -> None:
+    # the probe's own timeout (0.7 s) and the runner's deadline (1 s) fall due in the same
+    # late turns of a loop that runs 0.25 s behind: what the probe saw is still its verdict
+    t0 = time.monotonic()
+    results = run([check("busy", "busy_coordinator", deadline_s=10, busy_s=2.0, turn_s=0.25),
+                   check("probe", "budgeted", deadline_s=1.0)], PROBES)
+    by = {r.check_id: r for r in results}
+    assert by["probe"].status == Status.FAIL, by["probe"].message.en
+    assert by["probe"].duration_s < 1.0 + MAX_LATE_GRANT_S
+    assert time.monotonic() - t0 < 4.0
+
+
+def test_an_idle_coordinator_grants_nothing_past_the_deadline() -> None:
+    results = run([check("slow", "sleeper", deadline_s=0.5, sleep_s=30)], PROBES)
+    assert results[0].status == Status.ERROR
+    assert results[0].duration_s < 0.5 + 0.3
 
 
 def test_deadline_holds_even_when_the_probe_ignores_cancellation() -> None:

@@ -20,6 +20,9 @@ from .auth import EXPIRED, FUTURE, WRONG_AGENT, agent_id, sign
 
 ReplyStatus = Literal["ok", "absent", "refused", "error"]
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+# the agent accepted the connection but its reply did not come in time: a PC that is on
+# with an agent listening, only slow (a busy seat PC, or a busy coordinator reading late)
+NO_REPLY = "no_reply"
 AUTH_CODES = frozenset({"missing_signature", "malformed_signature", "bad_signature",
                         EXPIRED, FUTURE, "replayed", WRONG_AGENT})
 
@@ -132,6 +135,7 @@ async def call_agent(address: str, port: int, path: str, body: dict[str, Any] | 
                       f"{timeout_s:g} s" if isinstance(exc, TimeoutError)
                       else f"the connection to {where} broke: {exc}")
             return AgentReply("error", reason, elapsed_s=time.monotonic() - started,
+                              error_code=NO_REPLY if isinstance(exc, TimeoutError) else None,
                               clock_skew_s=skew)
         elapsed = time.monotonic() - started
         if raw is None:

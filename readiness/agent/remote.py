@@ -19,7 +19,7 @@ from ..checks import COORDINATOR, AgentRoute
 from ..redact import Secret
 from ..results import AGENT_ABSENT, NO_ACTION, Finding, ProbeOutcome, Status, Text
 from .auth import BAD_SIGNATURE, EXPIRED, FUTURE, REPLAYED
-from .client import AgentReply, call_agent
+from .client import NO_REPLY, AgentReply, call_agent
 
 HEALTH = "/v1/health"
 RUN = "/v1/run"
@@ -95,6 +95,14 @@ def reply_problem(reply: AgentReply, where: str, when_absent: str = "skip",
                                             f"其代理无法应答：{reply.reason}"), NO_ACTION)
 
 
+def listening(health: AgentReply) -> bool:
+    """The agent is there: it answered the quick look, or it accepted the connection and
+    only its reply was late (a busy seat PC, or this PC too busy to read it in time).
+    Its probe then gets the check's own time; only a PC that is off, firewalled or without
+    an agent is given up on after the quick look."""
+    return health.status == "ok" or health.error_code == NO_REPLY
+
+
 def _own_addresses() -> set[str]:
     return {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
 
@@ -143,7 +151,7 @@ class AgentRemote:
         # a quick look first: a PC that is off or firewalled would otherwise hold the
         # whole deadline in connect, leaving no time for a stand-in from here
         health = await self.health(route, min(HEALTH_TIMEOUT_S, deadline_s / 4))
-        if health.status == "ok":
+        if listening(health):
             params = await self._prepared(route, params, end - time.monotonic())
             key = f"{route.address}:{route.port}:{probe}:{json.dumps(params, sort_keys=True)}"
             if probe in CACHED_PROBES:

@@ -37,7 +37,14 @@ from probes import throughput, throughput_serve
 from ..checks import AgentRoute
 from ..redact import Secret
 from ..results import ProbeOutcome, Status, Text
-from .remote import CALL_MARGIN_S, HEALTH_TIMEOUT_S, QUICK_ERROR_S, RETRY_PAUSE_S, AgentRemote
+from .remote import (
+    CALL_MARGIN_S,
+    HEALTH_TIMEOUT_S,
+    QUICK_ERROR_S,
+    RETRY_PAUSE_S,
+    AgentRemote,
+    listening,
+)
 
 PORT_CHECK_TIMEOUT_S = 1.0
 # the exam server's agent starts its load ports within this
@@ -132,7 +139,7 @@ async def run(params: dict[str, Any], deadline_s: float,
     server_route = AgentRoute("exam server", server, port)
     *replies, server_health = await asyncio.gather(
         *(remote.health(r, HEALTH_TIMEOUT_S) for r in [*routes, server_route]))
-    ready = [r for r, reply in zip(routes, replies, strict=True) if reply.status == "ok"]
+    ready = [r for r, reply in zip(routes, replies, strict=True) if listening(reply)]
     if not ready:
         return ProbeOutcome(Status.SKIP, Text(
             f"no seat agent answers in room {room}: the room load test runs on the "
@@ -142,7 +149,7 @@ async def run(params: dict[str, Any], deadline_s: float,
     base = int(params["base_port"])
     wanted = [base + i for i in range(len(ready))]
     serving: asyncio.Future[ProbeOutcome] | None = None
-    if server_health.status == "ok":
+    if listening(server_health):
         # the exam server runs the agent: it serves the load ports for this test only
         serving = asyncio.ensure_future(_serve_on_exam_server(
             remote, server_route, wanted, len(ready), end - time.monotonic() - 0.2))

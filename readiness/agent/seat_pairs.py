@@ -37,7 +37,7 @@ from probes import throughput
 from ..checks import AgentRoute
 from ..redact import Secret
 from ..results import ProbeOutcome, Status, Text
-from .remote import CALL_MARGIN_S, HEALTH_TIMEOUT_S, AgentRemote
+from .remote import CALL_MARGIN_S, HEALTH_TIMEOUT_S, AgentRemote, listening
 from .room_load import PORT_CHECK_TIMEOUT_S, open_ports
 
 # a seat whose re-test fails (not slow: no figure) gets another known-good partner
@@ -202,7 +202,7 @@ async def run(params: dict[str, Any], deadline_s: float,
     replies = await asyncio.gather(*(remote.health(r, HEALTH_TIMEOUT_S)
                                      for r in routes.values()))
     ready = [r for r, reply in zip(routes.values(), replies, strict=True)
-             if reply.status == "ok"]
+             if listening(reply)]
     absent = [s for s in seats if routes[s["label"]] not in ready]
     pairs = _Pairs(params, remote)
     figures: dict[str, SeatFigures] = {}

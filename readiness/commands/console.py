@@ -49,11 +49,15 @@ class LiveProgress:
         self.task = self.progress.add_task(LABELS[lang]["checking"], total=total, now="")
 
     def __enter__(self) -> LiveProgress:
-        self.progress.start()
+        # only a terminal shows a bar (and erases it): written to a file or a pipe, rich
+        # would leave an empty line behind, one more than the 60-line screen counts
+        if self.progress.console.is_terminal:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def _refresh(self) -> None:
         names = list(self.running.values())
@@ -165,6 +169,17 @@ def fix_lines(run: RunRecord, lang: str, width: int, room: int | None = None) ->
         short = wrap(w.where + say(lang, ": ", "：") + w.do, width, 4, head) if w.do else full
         items.append([full if len(full) <= FIX_LINES else short, full])
     spare = None if room is None else room - 1 - sum(len(shown) for shown, _ in items)
+    # a list longer than the screen: its least severe lines from the end (never a fail)
+    # become one line that says where they are; the report and the live page have them
+    # all under the same numbers
+    kept, rest_lines = len(items), []
+    while (spare is not None and spare < 0 and kept > 1
+           and fixes[kept - 1].status is not Status.FAIL):
+        kept -= 1
+        spare += len(items[kept][0]) + len(rest_lines)
+        rest_lines = _rest_line(lang, kept + 1, len(items), width)
+        spare -= len(rest_lines)
+    items = items[:kept]
     for item in items:
         shown, full = item
         grows = len(full) - len(shown)
@@ -176,7 +191,15 @@ def fix_lines(run: RunRecord, lang: str, width: int, room: int | None = None) ->
                "待修复，最严重的在前（完整数据见报告，编号相同）：")]
     for shown, _ in items:
         out += shown
-    return out
+    return out + rest_lines
+
+
+def _rest_line(lang: str, first: int, last: int, width: int) -> list[str]:
+    n = last - first + 1
+    return wrap(say(lang, f"{first}-{last}. {n} more, none a fail: in the report and on the "
+                          "live page, same numbers",
+                    f"{first}-{last}. 另有 {n} 项，均非不合格：见报告与实时页面，编号相同"),
+                width, 4, "")
 
 
 def summary_lines(run: RunRecord, lang: str, width: int = 80,

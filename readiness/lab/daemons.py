@@ -157,6 +157,7 @@ def camera(
     audio: bool,
     pattern: str,
     password: str | None = None,
+    stall_after_s: float | None = None,
 ) -> ServiceDef:
     # Debian's interpreter must not pick up the project interpreter's modules.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYENV"))}
@@ -184,8 +185,16 @@ def camera(
         pattern,
         "--auth",
         "none" if password is None else "digest",
+        *(["--stall-after", f"{stall_after_s:g}"] if stall_after_s is not None else []),
     ]
     return ServiceDef(name, ns, argv, [Listen("tcp", address, port)], env)
+
+
+def link_flapper(name: str, ns: str, port: str, down_s: float, up_s: float) -> ServiceDef:
+    """The flapping_link fault: the switch port `port` down and up until stopped."""
+    argv = [sys.executable, str(PACKAGE_DIR / "link_flapper.py"), "--label", ns,
+            "--port", port, "--down", f"{down_s:g}", "--up", f"{up_s:g}"]
+    return ServiceDef(name, ns, argv, [])
 
 
 WSD_PORT = 3702

@@ -216,6 +216,7 @@ def _build(spec: LabSpec, prefix: str) -> Lab:
         *lan.recorder(topo, folder, secrets),
         *lan.rogue_dhcp(topo, folder),
         *lan.agents(topo, site_file),
+        *lan.flapping_links(topo),
     ]
     started = [services.start(prefix, folder, d) for d in definitions]
     services.wait_ready(started, SERVICE_TIMEOUT_S)

@@ -74,6 +74,15 @@ def agents(topo: Topology, site_file: Path) -> list[ServiceDef]:
     return out
 
 
+def flapping_links(topo: Topology) -> list[ServiceDef]:
+    """The flapping_link faults: the seat's switch port goes down and up, so the seat
+    sees its carrier come and go (and counts it, as a real NIC does)."""
+    ports = {h.role: h.port for h in topo.hosts}
+    return [daemons.link_flapper(f"seat-{f.seat}-flap", topo.ns("sw"),
+                                 ports[f"seat-{f.seat}"], f.down_s, f.up_s)
+            for f in topo.spec.flapping() if f"seat-{f.seat}" in ports]
+
+
 def rogue_dhcp(topo: Topology, folder: Path) -> list[ServiceDef]:
     """The rogue_dhcp fault: dnsmasq as a DHCP server only (port=0: no DNS), offering its
     pool with itself as the gateway, the way a home router plugged into the exam switch
@@ -122,6 +131,7 @@ def cameras(topo: Topology, secrets: dict[str, str]) -> list[ServiceDef]:
             audio=cam.audio,
             pattern=cam.pattern,
             password=secrets["camera_password"] if cam.auth == "digest" else None,
+            stall_after_s=cam.stall_after_s,
         )
         for cam in topo.cameras
     ]

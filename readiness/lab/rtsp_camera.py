@@ -10,9 +10,9 @@ white and grey (a lens covered by a light cloth: bright but without detail), dar
 dimly lit room: mostly dark pixels, yet a moving object with edges), smpte (colour bars:
 with a live source the picture never changes, i.e. a frozen camera).
 
---stall-after S stops the video S seconds into each stream while the RTSP session stays
-open and answered: a camera whose encoder hung (the stream opens, good frames come for
-a moment, then nothing).
+--stall-after S stops the video (and the sound) S seconds into each stream while the
+RTSP session stays open and answered: a camera whose encoder hung (the stream opens, good
+frames come for a moment, then nothing).
 
 --auth digest puts the stream behind RTSP Digest authentication (GStreamer's RTSPAuth)
 for the user --user; the password comes from the environment variable
@@ -48,8 +48,10 @@ SOURCES = {
 }
 
 
-# the valve that stops the picture of a stalling camera (--stall-after)
+# the valves that stop the picture and the sound of a stalling camera (--stall-after):
+# "then nothing", as from an encoder that hung, while the session stays open
 STALL_VALVE = "stall"
+STALL_AUDIO_VALVE = "stall_audio"
 
 
 def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) -> str:
@@ -63,7 +65,7 @@ def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) ->
     sound = (
         " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
         "! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 "
-        "! mulawenc ! rtppcmupay name=pay1 pt=0"
+        f"! mulawenc ! valve name={STALL_AUDIO_VALVE} drop=false ! rtppcmupay name=pay1 pt=0"
     )
     return f"( {video}{sound if audio else ''} )"
 
@@ -90,11 +92,14 @@ def _stall_later(factory: GstRtspServer.RTSPMediaFactory, after_s: float) -> Non
     RTSP session stays open: the camera's encoder hung, its network still answers."""
 
     def configured(_factory: object, media: GstRtspServer.RTSPMedia) -> None:
-        valve = media.get_element().get_by_name(STALL_VALVE)
+        element = media.get_element()
+        valves = [v for v in (element.get_by_name(STALL_VALVE),
+                              element.get_by_name(STALL_AUDIO_VALVE)) if v is not None]
 
         def stall() -> bool:
-            log.info("stalling the video after %.1f s", after_s)
-            valve.set_property("drop", True)
+            log.info("stalling the stream after %.1f s", after_s)
+            for valve in valves:
+                valve.set_property("drop", True)
             return False
 
         GLib.timeout_add(int(after_s * 1000), stall)

@@ -65,6 +65,9 @@ class CameraSpec(_Strict):
     pattern: Pattern = "ball"  # black = covered lens, smpte = frozen picture
     # digest: the stream needs RTSP Digest auth, user admin, the lab secret camera_password
     auth: Literal["none", "digest"] = "none"
+    # the video stops this long into each stream while the RTSP session stays open (an
+    # encoder that hung): None, a camera that keeps sending
+    stall_after_s: float | None = Field(None, gt=0, le=60)
 
     @property
     def number(self) -> int:
@@ -165,6 +168,17 @@ class CameraFault(_Strict):
     fps: int | None = Field(None, ge=1, le=30)
     audio: bool | None = None
     pattern: Pattern | None = None
+    stall_after_s: float | None = Field(None, gt=0, le=60)
+
+
+class FlappingLink(_Strict):
+    """The seat's switch port goes down and up again and again for as long as the room is
+    up (a loose plug, a failing port): `down_s` without carrier, then `up_s` with it."""
+
+    kind: Literal["flapping_link"]
+    seat: SeatId
+    down_s: float = Field(1.5, ge=0.2, le=30)
+    up_s: float = Field(2.5, ge=0.2, le=30)
 
 
 class CameraNotRecorded(_Strict):
@@ -194,7 +208,8 @@ Fault = Annotated[
     | RogueDhcp
     | CameraFault
     | CameraNotRecorded
-    | RecorderDiskFull,
+    | RecorderDiskFull
+    | FlappingLink,
     Field(discriminator="kind"),
 ]
 
@@ -267,6 +282,10 @@ class LabSpec(_Strict):
         """The lifetime of the seat's address when it holds it as a DHCP lease."""
         leases = [f.lease_s for f in self.faults_of(DhcpLease) if f.seat == seat]
         return leases[-1] if leases else None
+
+    def flapping(self) -> list[FlappingLink]:
+        """The seats whose switch port goes down and up, each once (the last fault wins)."""
+        return list({f.seat: f for f in self.faults_of(FlappingLink)}.values())
 
     def seat_rate_mbit(self, seat: str) -> int:
         rates = [f.rate_mbit for f in self.faults_of(SeatLinkRate) if f.seat == seat]
@@ -365,6 +384,9 @@ def _meaning_problems(spec: LabSpec) -> list[tuple[PathKey, str]]:
             problems += [(at + (k,), m) for k, m in _rogue_dhcp_problems(spec, fault, i)]
         if isinstance(fault, CameraNotRecorded | RecorderDiskFull) and spec.recorder is None:
             problems.append((at + ("kind",), "the room has no recorder: add a recorder: section"))
+        if isinstance(fault, FlappingLink) and fault.seat in absent:
+            problems.append((at + ("seat",), f"{fault.seat} is an absent seat: it has no "
+                                             "switch port to go down and up"))
         if isinstance(fault, CameraFault | CameraNotRecorded) and fault.camera not in names:
             problems.append((at + ("camera",), f"{fault.camera} is not in the cameras list"))
     return problems
@@ -446,5 +468,6 @@ _FAULT_KINDS = {
         CameraFault,
         CameraNotRecorded,
         RecorderDiskFull,
+        FlappingLink,
     )
 }
