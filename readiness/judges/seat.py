@@ -303,22 +303,26 @@ def spec_verdict(outcome: ProbeOutcome, th: SeatSpecThresholds, label: str,
                                               f"{what.zh}（{action.zh}）"),
                             (Finding("seat.inventory_missing", what, action),)))
         role_items = []
-    for item in role_items:
-        if item.verdict == "pass":
-            continue
+    off = [i for i in role_items if i.verdict != "pass"]
+    for item in off:
         text = (Text(f"{item.item} not verified ({item.why.en if item.why else ''})",
                      f"{item.item} 未验证（{item.why.zh if item.why else ''}）")
                 if item.verdict == seat_items.NOT_VERIFIED else
                 Text(f"{item.item} {item.found.en}, rule: {item.rule.en}",
                      f"{item.item} {item.found.zh}，要求：{item.rule.zh}"))
-        issues.append(Issue(item.status, text, (seat_items.finding(item),)))
+        issues.append(Issue(item.status, text, ()))
+    # one finding per kind of work, not per item: a technician installs what the list
+    # names in one visit, and ten "set it up with" lines would bury the room's other fixes
+    issues += [Issue(status, Text("", ""), (finding,))
+               for status, finding in seat_items.grouped_findings(off)]
     m = dict(m)
     m.pop("inventory", None)
     m["items"] = [seat_items.as_dict(i, th, seed) for i in items]
     status = worst([Status.PASS, *(i.status for i in issues)])
-    if issues:
-        message = Text(f"{label}: " + "; ".join(i.text.en for i in issues),
-                       f"{label}：" + "；".join(i.text.zh for i in issues))
+    said = [i for i in issues if i.text.en]
+    if said:
+        message = Text(f"{label}: " + "; ".join(i.text.en for i in said),
+                       f"{label}：" + "；".join(i.text.zh for i in said))
     else:
         message = Text(f"{label}: all {len(items)} items meet the rule",
                        f"{label}：全部 {len(items)} 项符合要求")

@@ -405,13 +405,24 @@ def as_dict(item: Item, th: SeatSpecThresholds, seed: str | None) -> dict[str, A
             if cite else None}
 
 
-def finding(item: Item) -> Finding:
-    if item.verdict == NOT_VERIFIED:
-        why = item.why or Text("", "")
-        return Finding(f"seat.{item.item}_not_verified",
-                       Text(f"{item.item} not verified: {why.en}", f"{item.item} 未验证：{why.zh}"),
-                       Text(f"check by hand: {item.rule.en}", f"请人工确认：{item.rule.zh}"))
-    return Finding(f"seat.{item.item}_{'out_of_spec' if item.verdict == 'fail' else 'below_rec'}",
-                   Text(f"{item.item}: {item.found.en} (rule: {item.rule.en})",
-                        f"{item.item}：{item.found.zh}（要求：{item.rule.zh}）"),
-                   Text(f"set it up with {item.rule.en}", f"请按要求配置：{item.rule.zh}"))
+def grouped_findings(items: list[Item]) -> list[tuple[Status, Finding]]:
+    """The items off the rule as the fix list needs them: the required ones to set up,
+    the recommended ones, and the ones to check by hand, each one line naming them all."""
+    out: list[tuple[Status, Finding]] = []
+    groups = (
+        ("fail", Status.FAIL, "seat.out_of_spec", "set it up with", "请按要求配置",
+         "not what the certificate requires", "不符合证书要求"),
+        ("warn", Status.WARN, "seat.below_recommended", "when next upgraded, set it up with",
+         "下次升级时请配置", "below what the certificate recommends", "低于证书推荐配置"),
+        (NOT_VERIFIED, Status.WARN, "seat.items_not_verified", "check by hand",
+         "请人工确认", "not verified", "未验证"))
+    for verdict, status, code, do_en, do_zh, is_en, is_zh in groups:
+        chosen = [i for i in items if i.verdict == verdict]
+        if not chosen:
+            continue
+        names = ", ".join(i.item for i in chosen)
+        what = Text(f"{names}: {is_en}", f"{names}：{is_zh}")
+        action = Text(f"{do_en}: " + "; ".join(i.rule.en for i in chosen),
+                      f"{do_zh}：" + "；".join(i.rule.zh for i in chosen))
+        out.append((status, Finding(code, what, action)))
+    return out
