@@ -405,6 +405,21 @@ def as_dict(item: Item, th: SeatSpecThresholds, seed: str | None) -> dict[str, A
             if cite else None}
 
 
+# what each item is called in a fix (en, zh)
+ITEM_WORDS = {
+    "os": ("Windows", "操作系统"), "chrome": ("Chrome", "Chrome 浏览器"),
+    "firefox": ("Firefox", "Firefox 浏览器"), "input": ("input methods", "输入法"),
+    "office": ("Office", "Office"), "winrar": ("WinRAR", "WinRAR"),
+    "fscapture": ("FSCapture", "FSCapture"), "usb": ("the USB storage lock", "USB 存储封锁"),
+    "restore": ("the restore software", "还原软件"), "messaging": ("messaging software",
+                                                               "即时通讯软件"),
+    "ssd": ("an SSD", "固态硬盘"), "display": ("the display", "显示器"),
+    "nic": ("the network card", "网卡"), "cpu": ("the CPU", "CPU"), "ram": ("RAM", "内存"),
+    "disk": ("the disk", "硬盘"), "classroom": ("the electronic-classroom software",
+                                               "电子教室软件"),
+}
+
+
 def grouped_findings(items: list[Item]) -> list[tuple[Status, Finding]]:
     """The items off the rule as the fix list needs them: the required ones to set up,
     the recommended ones, and the ones to check by hand, each one line naming them all."""
@@ -420,9 +435,13 @@ def grouped_findings(items: list[Item]) -> list[tuple[Status, Finding]]:
         chosen = [i for i in items if i.verdict == verdict]
         if not chosen:
             continue
-        names = ", ".join(i.item for i in chosen)
-        what = Text(f"{names}: {is_en}", f"{names}：{is_zh}")
-        action = Text(f"{do_en}: " + "; ".join(i.rule.en for i in chosen),
-                      f"{do_zh}：" + "；".join(i.rule.zh for i in chosen))
+        what = Text("; ".join(f"{i.item}: {i.rule.en}" for i in chosen) + f" ({is_en})",
+                    "；".join(f"{i.item}：{i.rule.zh}" for i in chosen) + f"（{is_zh}）")
+        # the action names the items in words; each one's rule is in `what` (report, JSON)
+        action = Text(f"{do_en}: " + ", ".join(ITEM_WORDS.get(i.item, (i.item, i.item))[0]
+                                               for i in chosen)
+                      + " as the certificate lists them",
+                      f"{do_zh}：" + "、".join(ITEM_WORDS.get(i.item, (i.item, i.item))[1]
+                                              for i in chosen) + "（按证书要求）")
         out.append((status, Finding(code, what, action)))
     return out
