@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -60,6 +61,9 @@ OnStart = Callable[[Check], None]
 OnDone = Callable[[CheckResult], None]
 SecretLookup = Callable[[str], Secret | None]
 
+
+# threads for the probes' blocking calls (name lookups, SNMP engines, discovery windows)
+BLOCKING_THREADS = 32
 
 def _nothing(*_: Any) -> None:
     return None
@@ -279,6 +283,11 @@ def run_checks(runner: Runner, checks: list[Check]) -> list[CheckResult]:
     swallows its cancellation would hold the whole run past its deadline.
     """
     loop = asyncio.new_event_loop()
+    # The default pool (CPUs + 4: six threads on a 2-CPU proctor PC) queued a UPS's SNMP
+    # engine and the name lookups behind camera discovery's listening window and the
+    # recorder's reads, until their checks ran out of time. These threads mostly wait.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=BLOCKING_THREADS,
+                                                 thread_name_prefix="probe-blocking"))
     try:
         return loop.run_until_complete(runner.run(checks))
     finally:

@@ -425,10 +425,10 @@ def grouped_findings(items: list[Item]) -> list[tuple[Status, Finding]]:
     the recommended ones, and the ones to check by hand, each one line naming them all."""
     out: list[tuple[Status, Finding]] = []
     groups = (
-        ("fail", Status.FAIL, "seat.out_of_spec", "set it up with", "请按要求配置",
+        ("fail", Status.FAIL, "seat.out_of_spec", "set up", "请按证书要求配置",
          "not what the certificate requires", "不符合证书要求"),
-        ("warn", Status.WARN, "seat.below_recommended", "when next upgraded, set it up with",
-         "下次升级时请配置", "below what the certificate recommends", "低于证书推荐配置"),
+        ("warn", Status.WARN, "seat.below_recommended", "recommended when next upgraded",
+         "下次升级时建议配置", "below what the certificate recommends", "低于证书推荐配置"),
         (NOT_VERIFIED, Status.WARN, "seat.items_not_verified", "check by hand",
          "请人工确认", "not verified", "未验证"))
     for verdict, status, code, do_en, do_zh, is_en, is_zh in groups:
@@ -439,9 +439,8 @@ def grouped_findings(items: list[Item]) -> list[tuple[Status, Finding]]:
                     "；".join(f"{i.item}：{i.rule.zh}" for i in chosen) + f"（{is_zh}）")
         # the action names the items in words; each one's rule is in `what` (report, JSON)
         action = Text(f"{do_en}: " + ", ".join(ITEM_WORDS.get(i.item, (i.item, i.item))[0]
-                                               for i in chosen)
-                      + " as the certificate lists them",
+                                               for i in chosen),
                       f"{do_zh}：" + "、".join(ITEM_WORDS.get(i.item, (i.item, i.item))[1]
-                                              for i in chosen) + "（按证书要求）")
+                                              for i in chosen))
         out.append((status, Finding(code, what, action)))
     return out
