@@ -260,7 +260,7 @@ def test_shipped_room_has_every_fault_on() -> None:
     }
     # the recorder records every camera but cam-4, on a full disk
     assert [c.name for c in spec.recorded_cameras()] == ["cam-1", "cam-2", "cam-3", "cam-5",
-                                                         "cam-6", "cam-7"]
+                                                         "cam-6"]
     assert spec.recorder_free_gb() == 0
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
@@ -268,7 +268,7 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-3"].audio is False
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
-    assert cams["cam-7"].stall_after_s == 2.5 and cams["cam-1"].stall_after_s is None
+    assert all(c.stall_after_s is None for c in cams.values())  # the stall: test_truth_cameras
     assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A09", 1.5, 2.5)]
     assert spec.effective_uplink_mbit() == 60
     # the faults that are switches of the room rather than entries of `faults`

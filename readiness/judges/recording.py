@@ -44,11 +44,10 @@ def camera(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
         have = ", ".join(m.get("recordings") or []) or "none"
         what = Text(f"the recorder {recorder} has no recording of this camera (it records: "
                     f"{have})", f"录像机 {recorder} 没有该摄像头的录像（其录像：{have}）")
-        action = Text(f"add {name} to the recorder's channels and start its recording; if it "
-                      f"is recorded under another name, give its token as `recording` in "
-                      f"{params['site_field']}",
-                      f"请在录像机上添加 {name} 通道并开启录像；若以其他名称录像，请在 "
-                      f"{params['site_field']} 中填写其 `recording` 令牌")
+        action = Text(f"add {name} to the recorder and record it (recorded under another "
+                      f"name: its token as `recording` in {params['site_field']})",
+                      f"请在录像机上添加 {name} 通道并开启录像（以其他名称录像：在 "
+                      f"{params['site_field']} 中填写其 `recording` 令牌）")
         return _verdict(outcome, [Issue(Status.FAIL, Text(f"{what.en}: {action.en}",
                                                           f"{what.zh}：{action.zh}"),
                                         (Finding("recording.missing", what, action),))], what)
@@ -76,8 +75,7 @@ def camera(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOutcome:
     has_audio = "Audio" in (m.get("tracks") or []) or m.get("replay_audio") is True
     if th.audio_required and not has_audio:
         what = Text("its recording has no audio track", "录像没有音轨")
-        action = Text("turn on audio for this channel on the camera and record it on the "
-                      "recorder (video and audio stream)",
+        action = Text("record this channel with its audio (video and audio stream)",
                       "请在摄像头上开启该通道的音频，并在录像机上录制复合流（音视频）")
         issues.append(Issue(Status.FAIL, what, (Finding("recording.no_audio", what, action),)))
     size = f"{replay.get('width')}×{replay.get('height')}" if "width" in replay else ""
