@@ -41,6 +41,7 @@ import errno
 import ipaddress
 import random
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -316,18 +317,23 @@ def open_l2_socket(iface: str) -> Any:
         from scapy.error import Scapy_Exception
     except ImportError as exc:  # pragma: no cover - scapy is a dependency
         raise Layer2Unavailable(f"scapy is not installed ({exc})") from None
-    if getattr(conf.L2socket, "__name__", "") == "_NotAvailableSocket":
+    factory = conf.L2socket
+    if factory is None and sys.platform.startswith("linux"):
+        # someone reset it (a test's monkeypatch restoring the value from before
+        # scapy.arch was imported): Linux's own socket class is the one it holds
+        from scapy.arch.linux import L2Socket as factory
+    if getattr(factory, "__name__", "") == "_NotAvailableSocket":
         raise Layer2Unavailable("Npcap is not installed (https://npcap.com)")
     try:
         try:
             # promisc=False: answers come to our own MAC; promiscuous mode would change
             # the NIC's state for every other program on this PC.
-            sock = conf.L2socket(iface=iface, promisc=False, filter=BPF_FILTER)
+            sock = factory(iface=iface, promisc=False, filter=BPF_FILTER)
         except Scapy_Exception as exc:
             if "filter" not in str(exc).lower():
                 raise
             # No libpcap to compile the filter: read everything and filter in Python.
-            sock = conf.L2socket(iface=iface, promisc=False, nofilter=1)
+            sock = factory(iface=iface, promisc=False, nofilter=1)
     except PermissionError as exc:
         raise Layer2Unavailable(f"no permission to open a raw socket ({exc})") from None
     except OSError as exc:

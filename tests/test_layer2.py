@@ -51,6 +51,7 @@ def _no_frames_from_unit_tests(request: pytest.FixtureRequest,
     Lab tests run the probe in a lab namespace, in a subprocess, untouched by this."""
     if request.node.get_closest_marker("lab"):
         return
+    import scapy.arch  # noqa: F401 - so the restored L2socket is the real one, not None
     from scapy.config import conf
 
     class Forbidden:
@@ -140,6 +141,7 @@ def test_collector_keeps_every_mac_per_address_and_foreign_senders() -> None:
 def test_no_raw_socket_rights_is_warn_not_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     """Injected: scapy's socket constructor refuses as the kernel does without
     CAP_NET_RAW (the real refusal is test_lab_probe_without_cap_net_raw)."""
+    import scapy.arch  # noqa: F401 - so the restored L2socket is the real one, not None
     from scapy.config import conf
 
     class Refused:
