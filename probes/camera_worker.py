@@ -33,7 +33,6 @@ Measurements (judged in readiness/judges/cameras.py):
   longest_gap_s  the longest time without a frame from the open to the window's end;
                  gap_from_s when it began (seconds into the stream by its own
                  timestamps, else since the open: when a stream stopped),
-                 gap_to_end whether it lasted to the window's end (no frame after it),
                  gap_runnable_s how much of it the decoder's most held-back thread
                  waited for a CPU (a gap the decoder spent runnable is this computer's load,
                  one it spent asleep in a read is the camera sending nothing)
@@ -171,22 +170,15 @@ class _Gaps:
         self.longest = 0.0
         self.longest_from = 0.0
         self.longest_runnable: float | None = None
-        self.longest_to_end = False
-        self.after_longest = 0  # frames read since the longest gap began
         # stream time (the frames' own timestamps, ms): a decoder running behind reads
         # frames buffered before a stop late, the timestamps still say when they were made
         self.first_pts: float | None = None
         self.last_pts: float | None = None
         self.longest_from_pts: float | None = None
 
-    def until(self, now: float, end: bool = False) -> None:
+    def until(self, now: float) -> None:
         gap = now - self.last
         if gap > self.longest:
-            # a gap frames came after is a hiccup; one that lasts to the window's end is
-            # a stream that stopped (so is one ended only by the last read: a read that
-            # waited out its timeout may hand back one late frame)
-            self.longest_to_end = end
-            self.after_longest = 0
             self.longest, self.longest_from = gap, self.last - self.start
             self.longest_from_pts = None if self.first_pts is None or self.last_pts is None \
                 or self.last_pts < self.first_pts else (self.last_pts - self.first_pts) / 1000
@@ -196,7 +188,6 @@ class _Gaps:
         self.until(now)
         self.last = now
         self.last_delays = _run_delays()
-        self.after_longest += 1
         if self.first_pts is None:
             self.first_pts = pts_ms
         self.last_pts = pts_ms
@@ -206,7 +197,6 @@ class _Gaps:
         # when the gap began: by the stream's clock where its timestamps advance
         since = self.longest_from_pts if self.longest_from_pts else self.longest_from
         out["gap_from_s"] = round(since, 2)
-        out["gap_to_end"] = self.longest_to_end or self.after_longest <= 1
         if self.longest_runnable is not None:
             out["gap_runnable_s"] = round(self.longest_runnable, 2)
 
@@ -258,7 +248,7 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
         details.append(float(cv2.Laplacian(small, cv2.CV_64F).var()))
         grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32))
     ended = time.monotonic()
-    gaps.until(ended, end=True)
+    gaps.until(ended)
     gaps.report(out)
     # the whole window, a blocked last read included
     out["window_s"] = round(ended - measure_start, 2)

@@ -241,14 +241,3 @@ def test_fewer_frames_than_declared_without_a_stop_is_load_not_a_fault() -> None
 
 def test_a_gap_the_decoder_spent_waiting_for_a_cpu_is_not_a_stall() -> None:
     assert _picture(STARVED).status == Status.PASS
-
-
-def test_a_gap_that_frames_followed_is_not_a_stop() -> None:
-    # seen on a busy drill machine: a healthy camera's first frames came 1.5 s late, then
-    # the stream went on to the window's end; the decoder slept meanwhile
-    late_start = {**STOPPED, "read_failed": False, "longest_gap_s": 1.49, "gap_from_s": 0.0,
-                  "gap_to_end": False, "measured_frames": 8}
-    assert _picture(late_start).status == Status.PASS
-    # the same gap lasting to the window's end is the stop
-    assert _picture({**late_start, "gap_to_end": True}).status == Status.FAIL
-    assert _picture({**STOPPED, "gap_to_end": True}).status == Status.FAIL

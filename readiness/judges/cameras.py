@@ -60,10 +60,7 @@ def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
     runnable = m.get("gap_runnable_s")
     # a gap the decoder spent waiting for a CPU is this computer's load, not the camera
     idle = runnable is None or runnable < IDLE_SHARE * (gap or 0.0)
-    # frames came after the gap: the stream went on (a late start, a busy moment), it did
-    # not stop (a result measured before gap_to_end was said keeps the gap alone)
-    went_on = m.get("gap_to_end") is False
-    if gap is not None and gap >= gap_limit and idle and not went_on:
+    if gap is not None and gap >= gap_limit and idle:
         after = m.get("gap_from_s", 0.0)
         # the frame count against the rate over the window: how much of it had a picture
         rate = m.get("declared_fps") or fps
