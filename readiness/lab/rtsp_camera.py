@@ -70,6 +70,17 @@ def launch_line(width: int, height: int, fps: int, audio: bool, pattern: str) ->
     return f"( {video}{sound if audio else ''} )"
 
 
+def serve_until_stopped(server: GstRtspServer.RTSPServer) -> int:
+    """Serve until SIGTERM or SIGINT; the camera and the recorder's replay alike."""
+    loop = GLib.MainLoop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
+    # Drop sessions of clients that went away without TEARDOWN.
+    GLib.timeout_add_seconds(5, lambda: server.get_session_pool().cleanup() >= 0)
+    loop.run()
+    return 0
+
+
 def _require_digest(server: GstRtspServer.RTSPServer, factory: GstRtspServer.RTSPMediaFactory,
                     user: str, password: str) -> None:
     """Only `user` with `password` (RTSP Digest, as IP cameras ship) may see the stream."""
@@ -152,13 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("rtsp://%s:%d%s serving %s", args.address, args.port, args.path, line)
 
-    loop = GLib.MainLoop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
-    # Drop sessions of clients that went away without TEARDOWN.
-    GLib.timeout_add_seconds(5, lambda: server.get_session_pool().cleanup() >= 0)
-    loop.run()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":

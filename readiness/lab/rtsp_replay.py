@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -32,10 +31,10 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rtsp_camera import _require_digest  # noqa: E402
+from rtsp_camera import _require_digest, serve_until_stopped  # noqa: E402
 
 log = logging.getLogger("rtsp_replay")
 
@@ -155,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("replaying %d recordings on rtsp://%s:%d/replay/", len(recorded), args.address,
              args.port)
-    loop = GLib.MainLoop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, loop.quit)
-    GLib.timeout_add_seconds(5, lambda: server.get_session_pool().cleanup() >= 0)
-    loop.run()
-    return 0
+    return serve_until_stopped(server)
 
 
 if __name__ == "__main__":
