@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,11 +48,13 @@ def _drill_dir(tmp: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("the drill builds network namespaces: run as root")
     out = tmp / "runs"
-    subprocess.run(["readiness", "drill", "--out", str(out), "--no-report",
-                    "--prefix", f"rdyt{os.getpid()}r"], check=False,
-                   timeout=900, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "readiness", "drill", "--out", str(out),
+                           "--no-report", "--prefix", f"rdyt{os.getpid()}r"], check=False,
+                          timeout=900, capture_output=True, text=True)
+    said = f"exit {done.returncode}; the drill said:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
     found = sorted(out.glob("drill-*"))
-    assert found, "the drill made no run folder"
+    assert found, f"the drill made no run folder: {said}"
+    assert (found[-1] / "readiness.sqlite").exists(), f"the drill stored no run: {said}"
     return found[-1]
 
 
