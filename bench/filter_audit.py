@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from readiness.lab import LabSpec, down, missing_prerequisites, up  # noqa: E402
 from readiness.lab.internet import DOH_URL, EXTRA_BLOCKED  # noqa: E402
+from readiness.planning.knobs import knobs  # noqa: E402
 
 PREFIX = f"rdyb{os.getpid()}"
 TARGET_S = 30.0
@@ -79,7 +80,11 @@ def main() -> int:
     spec = LabSpec(name="filter-bench-room", seats=args.seats, cameras=[], agents=False,
                    faults=[{"kind": "blocked_site_open_by_ip", "site": "games.example"},
                            {"kind": "public_resolver_open"}])
+    # probes default nothing: the planners' knobs, then what this benchmark is about
     params: dict[str, Any] = {
+        **knobs("url_filter"), "mode": "exam_sites_only", "keywords": [],
+        "block_page_patterns": [], "block_hosts": [], "exam_windows": [],
+        "vantage_is_seat": True, "icmp": False,
         "exam_urls": ["http://exam.example/"], "blocked_urls": TARGETS,
         "bypass_resolver_addresses": [RESOLVER], "doh_urls": [DOH_URL],
         "sinkhole_addresses": ["198.18.10.1"], "local_networks": ["198.18.10.0/24"],

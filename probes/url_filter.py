@@ -2,8 +2,9 @@
 
 Run on a seat (by its agent) or, until agents are deployed, from the coordinator. The
 probe loads every exam URL and tries every must-block target the way a browser would
-(the seat's own DNS server, then HTTP(S) by name), says *how* each blocked target was
-stopped, and then tries the usual bypasses:
+(the seat's own DNS server, then HTTPS and HTTP by name, whatever scheme the site file
+writes), says *how* each blocked target was stopped (an HTTPS stop beside its control:
+the same handshake to an allowed site), and then tries the usual bypasses:
 
   direct_ip     the target's real address (learned at the coordinator from a control
                 resolver, or from other resolvers below) with the name in Host / SNI
@@ -132,6 +133,19 @@ class Target:
     def with_path(self, path: str) -> str:
         parts = urlsplit(self.url)
         return parts._replace(path=path.split("?")[0], query=path.partition("?")[2]).geturl()
+
+    def browser_schemes(self) -> list[Target]:
+        """This target as a browser reaches it: over HTTPS and HTTP whatever the site file
+        writes (a browser goes to https:// first; a filter of HTTP alone lets it
+        through). A port of its own stays with its written scheme."""
+        if self.scheme == "tcp" or self.port != http_fetch.default_port(self.scheme):
+            return [self]
+        other = "http" if self.scheme == "https" else "https"
+        parts = urlsplit(self.url)
+        host = parts.hostname or self.host
+        netloc = f"[{host}]" if ":" in host else host
+        url = parts._replace(scheme=other, netloc=netloc).geturl()
+        return [self, Target(url, other, self.host, http_fetch.default_port(other), self.path)]
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:
@@ -270,9 +284,18 @@ class Attempt:
     # the title of a page that loaded when it must not have (a leak): the network's
     # words, bounded, shown by reports as text only
     title: str = ""
+    scheme: str = ""  # http, https or tcp, for a request to a site
+    family: str = ""  # IPv4 or IPv6: the address family the request went over
+
+    def via(self) -> str:
+        """What let a request through: `HTTPS, IPv4 198.51.100.20`."""
+        if not (self.scheme and self.address):
+            return ""
+        return f"{self.scheme.upper()}, {self.family} {self.address}"
 
     def line(self) -> str:
-        return f"{self.request} -> {self.result}"
+        via = f" [{self.via()}]" if self.leak and self.via() else ""
+        return f"{self.request} -> {self.result}{via}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"technique": self.technique, "target": self.target,
@@ -292,6 +315,10 @@ class Attempt:
             out["control"] = self.control
         if self.address:
             out["address"] = self.address
+        if self.scheme:
+            out["scheme"] = self.scheme
+        if self.family:
+            out["family"] = self.family
         return out
 
 
@@ -300,6 +327,7 @@ FETCH_BLOCKS = {
     http_fetch.CONNECT_RESET: "tcp_reset",
     http_fetch.UNREACHABLE: "icmp_reject",
     http_fetch.TLS_RESET: "tls_sni_reset",
+    http_fetch.TLS_DROP: "tls_sni_drop",
     http_fetch.TLS_ERROR: "tls_intercepted",
     http_fetch.HTTP_RESET: "http_reset",
     http_fetch.HTTP_TIMEOUT: "http_drop",
@@ -334,7 +362,10 @@ HOW = {
     "tcp_reset": ("TCP reset", "TCP 重置"),
     "icmp_reject": ("ICMP reject", "ICMP 拒绝"),
     "tls_sni_reset": ("TLS reset on the SNI", "TLS 握手按 SNI 重置"),
+    "tls_sni_drop": ("TLS dropped at the ClientHello (SNI)", "TLS 握手按 SNI 丢弃"),
     "tls_intercepted": ("TLS intercepted", "TLS 被拦截"),
+    "tls_router_cert": ("the router's own certificate", "路由器自身的证书"),
+    "tls_block_page": ("block page after a certificate warning", "证书警告后的拦截页面"),
     "http_reset": ("reset after the request", "请求后被重置"),
     "http_drop": ("request dropped", "请求被丢弃"),
     "http_closed": ("closed after the request", "请求后被关闭"),
@@ -359,6 +390,8 @@ class _Audit:
         self.learned: dict[str, set[str]] = {}  # name -> addresses from bypass DNS
         self.has_ipv6 = False
         self.tcp_gates: dict[str, asyncio.Semaphore] = {}
+        self.must_load: list[Target] = []  # allowed sites: the HTTPS control goes to one
+        self._tls_control: asyncio.Task[tuple[bool, str]] | None = None
 
     async def limited(self, coro: Awaitable[T]) -> T:
         async with self.gate:
@@ -427,13 +460,21 @@ class _Audit:
                             strict_content: bool = False) -> Attempt:
         """A fetch of something that must be blocked: how it was stopped, or the leak."""
         att = Attempt(technique, target.url, f.request_text(), f.result_text())
+        warning = (f.tls or {}).get("warning", "")
+        # past a certificate warning, a certificate that does not even name the site is
+        # the router's own: whatever it serves is not the site
+        router_cert = bool(f.tls) and (bool(warning) or not self.p.verify_tls) \
+            and not http_fetch.certificate_names_host(f.tls, target.host)
+        if f.tls and (warning or router_cert):
+            att.result += _certificate_words(f.tls, warning)
         if f.outcome in FETCH_BLOCKS:
             att.blocked_by = FETCH_BLOCKS[f.outcome]
         elif f.outcome == http_fetch.RESPONSE:
-            if self.is_block_page(f):
-                att.blocked_by = "http_block_page"
-            elif self.is_block_redirect(f, target.host):
-                att.blocked_by = "http_redirect"
+            if self.is_block_page(f) or self.is_block_redirect(f, target.host):
+                att.blocked_by = "tls_block_page" if warning or router_cert else (
+                    "http_block_page" if self.is_block_page(f) else "http_redirect")
+            elif router_cert:
+                att.blocked_by = "tls_router_cert"
             elif strict_content and (f.status or 0) >= 400:
                 # the server was reached but served nothing for this path variant
                 att.blocked_by = ""
@@ -441,9 +482,39 @@ class _Audit:
             else:
                 att.leak = True
                 att.title = f.title[:MAX_TITLE]
+                if warning:
+                    att.note = ("the site's own page, behind a certificate warning a "
+                                "candidate can click through")
         else:
             att.note = "could not be tried: " + f.result_text()
         return att
+
+    async def tls_control(self) -> tuple[bool, str]:
+        """The control of an HTTPS stop, made once per audit: the same TLS handshake
+        to an allowed site outside the room, through the same router. When it
+        completes, a stop of a blocked site's handshake is the filter, not a path
+        that carries no HTTPS."""
+        if self._tls_control is None:
+            self._tls_control = asyncio.ensure_future(self._make_tls_control())
+        return await asyncio.shield(self._tls_control)
+
+    async def _make_tls_control(self) -> tuple[bool, str]:
+        for t in self.must_load:
+            if t.scheme == "tcp":
+                continue
+            addrs = ([x for x in self.seat_addresses(t.host) if ":" not in x]
+                     if t.is_name else [t.host])
+            if not addrs or all(self.is_local(x) for x in addrs):
+                continue
+            https = t.browser_schemes()[-1] if t.scheme == "http" else t
+            if https.scheme != "https":
+                continue
+            f = await self.fetch(https.with_path("/"), addrs[0], t.host)
+            done = f.tls is not None
+            return done, (f"control TLS handshake to the allowed site {t.host} "
+                          f"({addrs[0]}:{https.port}) -> "
+                          + ("completed" if done else f.result_text()))
+        return False, "no allowed site outside the room to compare an HTTPS stop with"
 
     # -- the steps -----------------------------------------------------------------------
 
@@ -462,10 +533,14 @@ class _Audit:
                 out += lookup.addresses
         return out
 
-    async def fetch(self, url: str, address: str, host: str, **kw: Any) -> Fetch:
+    async def fetch(self, url: str, address: str, host: str, past_warning: bool = True,
+                    **kw: Any) -> Fetch:
+        """One request. Past a certificate warning by default (what is behind it decides
+        whether a blocked site was reached); an exam site must load without one."""
         return await self.limited(http_fetch.fetch(
             url, address=address, host=host, connect_timeout_s=self.p.connect_timeout_s,
-            timeout_s=self.p.read_timeout_s, verify_tls=self.p.verify_tls, **kw))
+            timeout_s=self.p.read_timeout_s, verify_tls=self.p.verify_tls,
+            past_warning=past_warning, **kw))
 
     async def tcp_connect(self, address: str, port: int) -> str:
         async with self.gate:
@@ -518,7 +593,7 @@ class _Audit:
                 hops.append(f"TCP connect {addresses[0]}:{t.port} -> {state}")
                 return {"url": target.url, "ok": state == "open", "requests": hops,
                         "why": "" if state == "open" else state, "detail": hops[-1]}
-            f = await self.fetch(url, addresses[0], t.host)
+            f = await self.fetch(url, addresses[0], t.host, past_warning=False)
             hops.append(f.describe())
             if f.outcome in _SLOW:
                 # A candidate reloads a page that did not come; so does the audit, once:
@@ -625,6 +700,7 @@ async def _audit(p: _Params, deadline_s: float) -> tuple[_Audit, dict[str, Any]]
 
     must_block = list(p.blocked)
     must_load = list(p.exam)
+    a.must_load = must_load
     if p.mode == NO_INTERNET:
         must_load, outside = [], []
         for t in p.exam:
@@ -635,6 +711,7 @@ async def _audit(p: _Params, deadline_s: float) -> tuple[_Audit, dict[str, Any]]
                 must_load.append(t)
             else:
                 outside.append(t)
+        a.must_load = must_load
         must_block = outside + must_block
         blocked_names = list(dict.fromkeys(
             [t.host for t in must_block if t.is_name] + blocked_names))
@@ -778,8 +855,6 @@ async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
     else:
         plain = [t.host] if ":" not in t.host else []
         seat_v6 = [t.host] if ":" in t.host else []
-    for address in plain[:1]:
-        out.append(await _request(a, t, address, "plain"))
     # by address, with the name kept in Host / SNI. The control answers come from the
     # caller: run by a seat agent, only those in its site file are tried. The other
     # resolvers' answers were asked for by this probe itself, from allowed resolvers.
@@ -799,8 +874,9 @@ async def _blocked_target(a: _Audit, t: Target) -> list[Attempt]:
     # entry: it is what the candidate's browser would connect to (Happy Eyeballs).
     v6 = list(dict.fromkeys([*seat_v6, *(x for x in direct if ":" in x)]))[:MAX_ADDRESSES] \
         if a.has_ipv6 else []
-    jobs = [_request(a, t, x, "direct_ip") for x in v4]
-    jobs += [_request(a, t, x, "ipv6") for x in v6]
+    jobs: list[Awaitable[Any]] = [_each_scheme(a, t, x, "plain") for x in plain[:1]]
+    jobs += [_each_scheme(a, t, x, "direct_ip") for x in v4]
+    jobs += [_each_scheme(a, t, x, "ipv6") for x in v6]
     # subdomains: is the rule a wildcard?
     if t.is_name:
         jobs += [_subdomain_attempt(a, t, sub)
@@ -849,18 +925,49 @@ def _loads(a: _Audit, f: Fetch, host: str) -> bool:
             and not a.is_block_redirect(f, host) and (f.status or 0) < 400)
 
 
+TLS_STOPS = frozenset({"tls_sni_reset", "tls_sni_drop", "tls_intercepted", "tls_router_cert",
+                       "tls_block_page"})
+
+
+def _certificate_words(tls: dict[str, Any], warning: str) -> str:
+    names = ", ".join(str(n) for n in tls.get("names", [])[:3]) or "no name"
+    issuer = tls.get("issuer_cn") or "?"
+    said = f"certificate warning: {warning}; " if warning else ""
+    return f" ({said}certificate for {names}, issued by {issuer})"
+
+
 async def _request(a: _Audit, t: Target, address: str, technique: str,
-                   path: str | None = None) -> Attempt:
+                   path: str | None = None, as_written: Target | None = None) -> Attempt:
+    """One request for a must-block target `t` at `address`; `as_written` is the target
+    as the site file writes it when `t` is it in the other scheme."""
+    family = "IPv6" if ":" in address else "IPv4"
     if t.scheme == "tcp":
-        return await a.tcp_attempt(t, address, technique, must_block=True)
+        att = await a.tcp_attempt(t, address, technique, must_block=True)
+        att.scheme, att.family = t.scheme, family
+        return att
     url = t.with_path(path) if path else t.url
     if technique != "plain" or not t.is_name:
         url = http_fetch.url_with_address(url, address)
     f = await a.fetch(url, address, t.host)
     att = a.judge_blocked_fetch(f, t, technique,
                                 strict_content=technique in ("path", "path_variant"))
-    att.address = address
+    att.address, att.scheme, att.family = address, t.scheme, family
+    if as_written is not None:
+        att.target = as_written.url
+    if t.scheme == "https" and att.blocked_by:
+        ok, line = await a.tls_control()
+        att.control = line
+        if not ok and att.blocked_by in TLS_STOPS:
+            att.inconclusive = True
+            att.note = ("HTTPS does not get through to an allowed site either: this stop "
+                        "cannot be told from a path that carries no HTTPS")
     return att
+
+
+async def _each_scheme(a: _Audit, t: Target, address: str, technique: str) -> list[Attempt]:
+    """The request over HTTPS and HTTP, as a browser would make it."""
+    return await _gather([_request(a, s, address, technique, as_written=t)
+                          for s in t.browser_schemes()])
 
 
 async def _sinkhole_page(a: _Audit, t: Target, address: str) -> Attempt:

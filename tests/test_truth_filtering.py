@@ -378,3 +378,82 @@ def test_a_aaaa_answer_in_a_room_without_ipv6_never_asks_to_filter_both_a_and_aa
         assert dns.status == Status.FAIL
         words = dns.message.en + " ".join(f.action.en for f in dns.findings)
         assert ("A and AAAA" in words) is said, (v6, words)
+
+
+# -- HTTPS and HTTP whatever the site file writes (issue 19) --------------------------------
+
+
+@pytest.mark.lab
+def test_a_router_that_filters_http_by_host_but_lets_https_through_fails_naming_https(
+) -> None:
+    """The site file writes the blocked sample http://games.example/; the router stops
+    HTTP by its Host header with a block page and lets HTTPS through: a candidate's
+    browser, which goes to https:// first, loads the site. The leak names the scheme,
+    the address family and the address."""
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="https-hole", seats=1, cameras=[], blocked_sites_filter="http_host")
+    with running(spec, f"rdyt{os.getpid()}h") as lab:
+        out = _seat_audit(lab, {"blocked_urls": ["http://games.example/"]})
+    attempts = out.measured["attempts"]
+    http = [a for a in attempts if a["technique"] == "plain" and a.get("scheme") == "http"]
+    assert http and http[0]["blocked_by"] == "http_block_page", attempts
+    assert out.status == Status.FAIL, out.message.en
+    assert "GET https://games.example/ (198.51.100.20)" in out.message.en, out.message.en
+    assert "[HTTPS, IPv4 198.51.100.20]" in out.message.en
+    leak = next(a for a in attempts if a["leak"])
+    assert (leak["scheme"], leak["family"], leak["address"]) == (
+        "https", "IPv4", "198.51.100.20")
+    assert leak["target"] == "http://games.example/"  # as the site file writes it
+
+
+@pytest.mark.lab
+def test_a_router_that_resets_tls_on_the_sni_passes_with_its_control() -> None:
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="sni-reset", seats=1, cameras=[],
+                   blocked_sites_filter="http_host_tls_sni")
+    with running(spec, f"rdyt{os.getpid()}s") as lab:
+        out = _seat_audit(lab, {"blocked_urls": ["http://games.example/"]})
+    attempts = out.measured["attempts"]
+    assert out.status in (Status.PASS, Status.WARN), out.message.en
+    assert not [a for a in attempts if a["leak"]], attempts
+    tls = [a for a in attempts if a.get("scheme") == "https" and a["technique"] == "plain"]
+    assert tls and tls[0]["blocked_by"] == "tls_sni_reset", attempts
+    assert "SNI games.example" in tls[0]["result"]
+    # the control: the same handshake to the allowed exam site through the same router
+    assert tls[0]["control"].startswith(
+        "control TLS handshake to the allowed site exam.example (198.51.100.10:443) -> "
+        "completed"), tls[0]
+    assert not tls[0].get("inconclusive")
+    assert "TLS reset on the SNI" in out.message.en
+
+
+@pytest.mark.lab
+def test_a_router_that_answers_https_with_its_own_certificate_shows_a_block_page() -> None:
+    """HTTPS to a blocked site is answered by the router itself: its own certificate
+    (for exam-router, not games.example), so the browser warns, and past the warning its
+    block page. Stopped, and named as such, not as a leak."""
+    reason = _lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from readiness.lab import LabSpec, running
+
+    spec = LabSpec(name="router-cert", seats=1, cameras=[],
+                   blocked_sites_filter="http_host_tls_router_cert")
+    with running(spec, f"rdyt{os.getpid()}c") as lab:
+        out = _seat_audit(lab, {"blocked_urls": ["http://games.example/"]})
+    attempts = out.measured["attempts"]
+    assert not [a for a in attempts if a["leak"]], attempts
+    tls = [a for a in attempts if a.get("scheme") == "https" and a["technique"] == "plain"]
+    assert tls and tls[0]["blocked_by"] == "tls_block_page", attempts
+    assert "certificate for exam-router" in tls[0]["result"], tls[0]
+    assert "completed" in tls[0]["control"]
+    assert "block page after a certificate warning" in out.message.en
+    assert out.measured["features"]["block_notice"] == "pass"

@@ -31,6 +31,7 @@ CONNECT_TIMEOUT = "connect_timeout"  # no answer to the SYN: a silent drop
 CONNECT_RESET = "connect_reset"  # RST to the SYN
 UNREACHABLE = "unreachable"  # ICMP host/net/admin unreachable, or no route
 TLS_RESET = "tls_reset"  # reset or closed during the handshake (after the SNI was sent)
+TLS_DROP = "tls_drop"  # the ClientHello got no answer at all
 TLS_ERROR = "tls_error"  # alert or a certificate that does not prove the name
 HTTP_RESET = "http_reset"  # reset after the request was sent
 HTTP_TIMEOUT = "http_timeout"  # request sent, no answer
@@ -38,7 +39,8 @@ HTTP_CLOSED = "http_closed"  # closed without a status line
 RESPONSE = "response"  # an HTTP status line arrived
 ERROR = "error"  # anything else (bad URL, local socket trouble)
 
-BLOCKED_BEFORE_HTTP = frozenset({CONNECT_TIMEOUT, CONNECT_RESET, UNREACHABLE, TLS_RESET})
+BLOCKED_BEFORE_HTTP = frozenset({CONNECT_TIMEOUT, CONNECT_RESET, UNREACHABLE, TLS_RESET,
+                                 TLS_DROP})
 
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_HEAD = 64 * 1024
@@ -97,7 +99,8 @@ class Fetch:
             CONNECT_TIMEOUT: "no answer to the connection (silent drop)",
             CONNECT_RESET: "connection reset (TCP RST)",
             UNREACHABLE: "unreachable (ICMP reject or no route)",
-            TLS_RESET: "reset during the TLS handshake (SNI filter)",
+            TLS_RESET: f"reset at the TLS ClientHello (SNI {self.host})",
+            TLS_DROP: f"no answer to the TLS ClientHello (SNI {self.host})",
             TLS_ERROR: f"TLS failed: {self.detail}",
             HTTP_RESET: "reset after the request was sent",
             HTTP_TIMEOUT: "no answer to the request",
@@ -157,7 +160,53 @@ def _tls_info(writer: asyncio.StreamWriter) -> dict[str, Any] | None:
         subject = dict(x[0] for x in cert.get("subject", ()))
         info["subject_cn"] = subject.get("commonName", "")
         info["not_after"] = cert.get("notAfter", "")
+    der = obj.getpeercert(binary_form=True)
+    if der:
+        info.update(certificate_facts(der))
     return info
+
+
+def certificate_facts(der: bytes) -> dict[str, Any]:
+    """What a certificate says of itself, read without trusting it: whose it is (its
+    names), who issued it and its SHA-256 fingerprint. A filter audit compares them with
+    the name it asked for: a router's own certificate names the router, not the site."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    out: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return out
+
+    def cn(name: x509.Name) -> str:
+        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(found[0].value) if found else ""
+
+    names: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+        names += [str(a) for a in san.value.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    subject_cn = cn(cert.subject)
+    out.update(subject_cn=subject_cn, issuer_cn=cn(cert.issuer),
+               names=names or ([subject_cn] if subject_cn else []))
+    return out
+
+
+def certificate_names_host(tls: dict[str, Any] | None, host: str) -> bool:
+    """The certificate was issued for `host` (one `*.` wildcard label allowed)."""
+    host = host.lower().rstrip(".")
+    for name in (tls or {}).get("names", []):
+        name = str(name).lower().rstrip(".")
+        if name == host or (name.startswith("*.") and "." in host
+                            and host.split(".", 1)[1] == name[2:]):
+            return True
+    return False
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
@@ -233,10 +282,15 @@ async def fetch(url: str, *, address: str | None = None, host: str | None = None
                 method: str = "GET", body: bytes | None = None,
                 headers: dict[str, str] | None = None, connect_timeout_s: float = 3.0,
                 timeout_s: float = 5.0, verify_tls: bool = True,
-                max_body: int = DEFAULT_MAX_BODY, user_agent: str = USER_AGENT) -> Fetch:
+                max_body: int = DEFAULT_MAX_BODY, user_agent: str = USER_AGENT,
+                past_warning: bool = False) -> Fetch:
     """Send one request to `address` (default: the URL's host, which must then be an
     address) with Host/SNI `host` (default: the URL's host). Never raises for network
-    trouble: the outcome says what happened."""
+    trouble: the outcome says what happened.
+
+    `past_warning`: a certificate that does not verify is what a browser warns about;
+    go on past the warning as a candidate could (a second handshake without
+    verification) and read the page, with the warning in `tls["warning"]`."""
     parts = urlsplit(url)
     url_host = parts.hostname or ""
     name = host or url_host
@@ -252,8 +306,17 @@ async def fetch(url: str, *, address: str | None = None, host: str | None = None
         return result
     started = time.monotonic()
     try:
-        return await _exchange(result, parts, scheme, body, headers or {}, connect_timeout_s,
-                               timeout_s, verify_tls, max_body, user_agent)
+        await _exchange(result, parts, scheme, body, headers or {}, connect_timeout_s,
+                        timeout_s, verify_tls, max_body, user_agent)
+        warning = result.detail.removeprefix("certificate: ")
+        if past_warning and verify_tls and result.outcome == TLS_ERROR \
+                and result.detail.startswith("certificate: "):
+            behind = Fetch(result.method, result.url, result.host, result.address, result.port)
+            await _exchange(behind, parts, scheme, body, headers or {}, connect_timeout_s,
+                            timeout_s, False, max_body, user_agent)
+            behind.tls = {**(behind.tls or {}), "warning": warning}
+            result = behind
+        return result
     finally:
         result.elapsed_ms = (time.monotonic() - started) * 1000
 
@@ -284,7 +347,7 @@ async def _exchange(result: Fetch, parts: Any, scheme: str, body: bytes | None,
                 result.outcome = TLS_RESET
                 return result
             except TimeoutError:
-                result.outcome, result.detail = TLS_RESET, "no answer to the TLS handshake"
+                result.outcome, result.detail = TLS_DROP, "no answer to the TLS handshake"
                 return result
             except OSError as exc:
                 result.outcome, result.detail = TLS_RESET, str(exc)

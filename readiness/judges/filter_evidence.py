@@ -24,7 +24,7 @@ TECHNIQUES = {
     "keyword": ("keyword", "path", "path_variant"),
     "ipv6": ("ipv6",),
 }
-NOTICE = ("http_block_page", "http_redirect")
+NOTICE = ("http_block_page", "http_redirect", "tls_block_page")
 
 
 @dataclass
@@ -66,14 +66,15 @@ def _dns(atts: list[dict[str, Any]]) -> FeatureEvidence:
         by_target.setdefault(str(a.get("target")), []).append(a)
     half: list[dict[str, Any]] = []
     for group in by_target.values():
-        if any(a.get("blocked_by") for a in group):
+        # filtered for certain: a name with no AAAA anywhere (inconclusive) is no filter
+        if any(a.get("blocked_by") and not a.get("inconclusive") for a in group):
             half += [a for a in group if a.get("answered")]
     if leaks or half:
         ev = FeatureEvidence(FAIL, leaks + half)
         ev.dns_leaks = [f"{a['request'].split()[2]} {a['request'].split()[1]} "
                         f"{', '.join(a['answered'])}" for a in half]
         return ev
-    if seat and not any(a.get("blocked_by") for a in seat):
+    if seat and not any(a.get("blocked_by") and not a.get("inconclusive") for a in seat):
         return FeatureEvidence(NOT_SHOWN, seat)  # names resolve: blocking by address only
     stopped = [a for a in seat if a.get("blocked_by") and not a.get("inconclusive")]
     if stopped:
@@ -108,5 +109,7 @@ def ipv6_leak_text(att: dict[str, Any]) -> tuple[str, str]:
     """An IPv6 leak named as one: the router filters IPv4 only."""
     host = str(att.get("target", "")).split("//")[-1].split("/")[0] or "this site"
     address = att.get("address") or "?"
-    return (f"the router filters IPv4 only; {host} answers over IPv6 at {address}",
-            f"路由器只过滤 IPv4；{host} 可通过 IPv6 地址 {address} 访问")
+    scheme = str(att.get("scheme") or "").upper()
+    over_en, over_zh = (f" over {scheme}", f"（{scheme}）") if scheme else ("", "")
+    return (f"the router filters IPv4 only; {host} answers over IPv6 at {address}{over_en}",
+            f"路由器只过滤 IPv4；{host} 可通过 IPv6 地址 {address} 访问{over_zh}")

@@ -240,6 +240,9 @@ def _leak_words(leaks: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     en, zh = [], []
     for att in leaks:
         line = f"{att['request']} -> {att['result']}"
+        if att.get("scheme") and att.get("address"):
+            # what let it through: the scheme, the address family and the address
+            line += f" [{str(att['scheme']).upper()}, {att.get('family', '')} {att['address']}]"
         if att.get("technique") == "ipv6":
             v6_en, v6_zh = ipv6_leak_text(att)
             en.append(f"{v6_en} ({line})")
@@ -289,6 +292,13 @@ def _audit_verdict(m: dict[str, Any]) -> tuple[Status, Text, list[Finding]]:
         if v6_only:
             fix = Text("make the router filter IPv6 as well, or turn IPv6 off on the exam LAN",
                        "请让路由器同样过滤 IPv6，或在考场局域网关闭 IPv6")
+        elif leaks and all(a.get("scheme") == "https" for a in leaks) and any(
+                a.get("scheme") == "http" and a.get("blocked_by") for a in attempts):
+            # HTTP to the same sites was stopped: the filter sees HTTP only
+            fix = Text("the router filters HTTP only: stop HTTPS to these sites as well (by "
+                       "the TLS server name, SNI, or by address)",
+                       "路由器只过滤了 HTTP：请同样拦截到这些网站的 HTTPS（按 TLS 的 SNI "
+                       "服务器名，或按地址）")
         elif leaks and bypass:
             fix = Text("fix the router's filter (block by address as well as by name, and "
                        "close port 53 and DoH to outside resolvers)",

@@ -112,18 +112,25 @@ def throughput_server(name: str, ns: str, address: str, ports: range) -> Service
 
 
 def websrv(name: str, ns: str, sites: list[tuple[str, int, str]],
-           hostile_title_kinds: list[str] | None = None) -> ServiceDef:
-    """One process of readiness.lab.websrv serving each (address, port, kind); the pages
-    of `hostile_title_kinds` carry a script tag as their raw title."""
+           hostile_title_kinds: list[str] | None = None,
+           tls_sites: list[tuple[str, int, str]] | None = None,
+           certs: dict[str, Path] | None = None) -> ServiceDef:
+    """One process of readiness.lab.websrv serving each (address, port, kind), and each
+    of `tls_sites` over HTTPS with the certificate `certs[kind]` (a path without .crt /
+    .key); the pages of `hostile_title_kinds` carry a script tag as their raw title."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IMPORT_ROOT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "readiness.lab.websrv", "--label", ns]
-    for address, port, kind in sites:
-        host = f"[{address}]" if ":" in address else address
-        argv += ["--site", f"{host}:{port}={kind}"]
+    for flag, group in (("--site", sites), ("--tls-site", tls_sites or [])):
+        for address, port, kind in group:
+            host = f"[{address}]" if ":" in address else address
+            argv += [flag, f"{host}:{port}={kind}"]
+    for kind, prefix in (certs or {}).items():
+        argv += ["--cert", f"{kind}={prefix}"]
     for kind in hostile_title_kinds or []:
         argv += ["--hostile-title", kind]
-    return ServiceDef(name, ns, argv, [Listen("tcp", a, p) for a, p, _ in sites], env)
+    listens = [Listen("tcp", a, p) for a, p, _ in [*sites, *(tls_sites or [])]]
+    return ServiceDef(name, ns, argv, listens, env)
 
 
 AGENT_PORT = 8765

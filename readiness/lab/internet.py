@@ -9,6 +9,7 @@ from pathlib import Path
 from . import daemons
 from . import topology as t
 from .services import ServiceDef
+from .tls import site_certificate
 from .topology import Topology
 
 SITE_KINDS = {
@@ -22,6 +23,10 @@ SITE_KINDS = {
 # resolvers do: the filter audit tries it as a bypass of the room's DNS filter.
 DOH_NAME = "doh.example"
 DOH_URL = f"http://{DOH_NAME}/dns-query"
+
+# The sites a browser reaches over HTTPS too (each with a certificate for its own name):
+# the exam site (the control of an HTTPS stop) and the blocked samples.
+HTTPS_SITES = ("exam.example", *t.BLOCKED_SITES)
 
 # More sites the room must block, for audits of many targets: names hosted on the
 # video site's server (shared hosting: many names, one address). The router knows
@@ -48,10 +53,19 @@ def services(topo: Topology, folder: Path) -> list[ServiceDef]:
         # the blocked sites answer on IPv6 too, and the public resolver says so (AAAA)
         records += [f"address=/{name}/{address}" for name, address in t.SITES6.items()]
         sites += [(address, 80, SITE_KINDS[name]) for name, address in t.SITES6.items()]
+    tls_sites = [(t.SITES[name], 443, SITE_KINDS[name]) for name in HTTPS_SITES]
+    if v6:
+        tls_sites += [(address, 443, SITE_KINDS[name]) for name, address in t.SITES6.items()]
+    # shared hosting: the video site's certificate names every site on its address
+    hosted = {t.SITES[name]: tuple(n for n, a in zone().items() if a == t.SITES[name]
+                                   and n != name) for name in HTTPS_SITES}
+    certs = {SITE_KINDS[name]: site_certificate(folder, name, hosted[t.SITES[name]])[0]
+             .with_suffix("") for name in HTTPS_SITES}
     hostile = topo.spec.hostile_title_site
     return [
         daemons.websrv("inet-web", ns, sites,
-                       hostile_title_kinds=[SITE_KINDS[hostile]] if hostile else []),
+                       hostile_title_kinds=[SITE_KINDS[hostile]] if hostile else [],
+                       tls_sites=tls_sites, certs=certs),
         # Authoritative for the lab's names; every other name does not exist (NXDOMAIN),
         # as a public resolver would answer for a name nobody registered.
         daemons.dnsmasq(

@@ -14,10 +14,13 @@ from pathlib import Path
 from . import daemons
 from . import topology as t
 from .services import Listen, ServiceDef
+from .tls import site_certificate
 from .topology import Topology
 
 SEATS = f"{t.SEAT_FIRST}-{t.SEAT_LAST}"
 KEYWORD_FILTER_PORT = 3128
+SNI_FILTER_PORT = 3129
+ROUTER_CERT_NAME = "exam-router"  # the name on the router's own certificate
 
 
 def table_name(prefix: str) -> str:
@@ -32,6 +35,12 @@ def nft_ruleset(topo: Topology) -> str:
         "ct state established,related accept",
         f'iifname "{t.ROUTER_WAN_NIC}" drop comment "the internet starts no connection inward"',
     ]
+    by = spec.blocked_sites_filter
+    if blocked_ips and by == "http_host":
+        rules.append(
+            f"ip saddr {SEATS} ip daddr {{ {', '.join(blocked_ips)} }} tcp dport 443 accept "
+            'comment "blocked sites: HTTPS is not filtered (blocked_sites_filter http_host)"'
+        )
     if blocked_ips:
         rules.append(
             f'ip daddr {{ {", ".join(blocked_ips)} }} drop comment "blocked sites, by address"'
@@ -52,16 +61,30 @@ def nft_ruleset(topo: Topology) -> str:
         )
     rules.append(f'ip saddr {SEATS} drop comment "seats: nothing else leaves the room"')
     body = "\n".join(f"        {r}" for r in rules)
-    keyword = ""
+    redirects = []
+    seats_in = f'iifname "{t.ROUTER_LAN_NIC}" ip saddr {SEATS}'
     if spec.keyword_filter:
         # only what seats may reach goes through the keyword filter: every other
         # destination still meets the drop rules above
-        rule = (f'iifname "{t.ROUTER_LAN_NIC}" ip saddr {SEATS} ip daddr {t.EXAM_SITE} '
-                f'tcp dport 80 redirect to :{KEYWORD_FILTER_PORT} comment "keyword filter"')
+        redirects.append(f"{seats_in} ip daddr {t.EXAM_SITE} tcp dport 80 redirect to "
+                         f':{KEYWORD_FILTER_PORT} comment "keyword filter"')
+    if blocked_ips and by != "address":
+        sites = f"{{ {', '.join(blocked_ips)} }}"
+        redirects.append(f"{seats_in} ip daddr {sites} tcp dport 80 redirect to "
+                         f':{KEYWORD_FILTER_PORT} comment "blocked sites: HTTP by Host"')
+        if by == "http_host_tls_sni":
+            redirects.append(f"{seats_in} ip daddr {sites} tcp dport 443 redirect to "
+                             f':{SNI_FILTER_PORT} comment "blocked sites: TLS by SNI"')
+        if by == "http_host_tls_router_cert":
+            redirects.append(f"{seats_in} ip daddr {sites} tcp dport 443 redirect to :443 "
+                             'comment "blocked sites: the router answers HTTPS itself"')
+    keyword = ""
+    if redirects:
+        lines = "\n".join(f"        {r}" for r in redirects)
         keyword = f"""
     chain keyword_in {{
         type nat hook prerouting priority dstnat; policy accept;
-        {rule}
+{lines}
     }}"""
     # a router that filters IPv4 only: its table never sees an IPv6 packet
     family = "ip" if spec.ipv4_only_router_with_ipv6 else "inet"
@@ -87,9 +110,11 @@ def write_nft(topo: Topology, folder: Path) -> Path:
 
 def services(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[ServiceDef]:
     ns = topo.ns("rtr")
-    # An empty address answers NXDOMAIN: the name does not exist for the room.
-    blocked = [f"address=/{site}/" for site in t.BLOCKED_SITES]
-    if topo.spec.ipv4_only_router_with_ipv6:
+    # An empty address answers NXDOMAIN: the name does not exist for the room. A router
+    # that filters by Host / SNI answers the names (it needs no DNS filter).
+    by_dns = topo.spec.blocked_sites_filter == "address"
+    blocked = [f"address=/{site}/" for site in t.BLOCKED_SITES] if by_dns else []
+    if topo.spec.ipv4_only_router_with_ipv6 and by_dns:
         # DNS filtering for A only: AAAA still gets the site's real IPv6 address
         blocked += [f"address=/{site}/{t.SITES6[site]}" for site in t.BLOCKED_SITES]
     return [
@@ -118,14 +143,26 @@ def services(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[Serv
                 "sysServices 76",
             ],
         ),
-        daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")]),
+        _router_web(topo, folder),
         *_keyword_filter(topo),
     ]
 
 
+def _router_web(topo: Topology, folder: Path) -> ServiceDef:
+    ns = topo.ns("rtr")
+    if topo.spec.blocked_sites_filter != "http_host_tls_router_cert":
+        return daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")])
+    # the block notice over HTTPS, with the router's own certificate (not the site's)
+    cert, _ = site_certificate(folder, ROUTER_CERT_NAME)
+    return daemons.websrv("rtr-web", ns, [(t.ROUTER_LAN, 80, "router")],
+                          tls_sites=[(t.ROUTER_LAN, 443, "blocknotice")],
+                          certs={"blocknotice": cert.with_suffix("")})
+
+
 def _keyword_filter(topo: Topology) -> list[ServiceDef]:
     words = topo.spec.keyword_filter
-    if not words:
+    by = topo.spec.blocked_sites_filter
+    if not words and by == "address":
         return []
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(daemons.IMPORT_ROOT),
@@ -134,5 +171,11 @@ def _keyword_filter(topo: Topology) -> list[ServiceDef]:
             "--listen", f"{t.ROUTER_LAN}:{KEYWORD_FILTER_PORT}"]
     for word in words:
         argv += ["--word", word]
-    return [ServiceDef("rtr-keyword-filter", topo.ns("rtr"), argv,
-                       [Listen("tcp", t.ROUTER_LAN, KEYWORD_FILTER_PORT)], env)]
+    listens = [Listen("tcp", t.ROUTER_LAN, KEYWORD_FILTER_PORT)]
+    if by != "address":
+        for site in t.BLOCKED_SITES:
+            argv += ["--host", site]
+    if by == "http_host_tls_sni":
+        argv += ["--sni-listen", f"{t.ROUTER_LAN}:{SNI_FILTER_PORT}"]
+        listens.append(Listen("tcp", t.ROUTER_LAN, SNI_FILTER_PORT))
+    return [ServiceDef("rtr-keyword-filter", topo.ns("rtr"), argv, listens, env)]

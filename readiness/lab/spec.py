@@ -242,6 +242,14 @@ class LabSpec(_Strict):
     # cover IPv4 only: its nftables table is `ip` family and its DNS answers AAAA for the
     # blocked names, so they are reached over IPv6 (readiness/lab/topology.py)
     ipv4_only_router_with_ipv6: bool = False
+    # how the router stops the blocked sample sites: "address" drops their addresses and
+    # its DNS answers NXDOMAIN for their names; "http_host" answers their names and stops
+    # HTTP by its Host header (a block page) but lets HTTPS through; "http_host_tls_sni"
+    # stops HTTP by Host as well and resets the TLS handshake whose ClientHello names one
+    # (readiness/lab/keyword_filter.py); "http_host_tls_router_cert" stops HTTP by Host and
+    # answers HTTPS to them itself, with its own certificate and a block page
+    blocked_sites_filter: Literal["address", "http_host", "http_host_tls_sni",
+                                  "http_host_tls_router_cert"] = "address"
     # this blocked site's page title is `<script>alert(1)</script>`, served raw: a report
     # must show what the network sent as text, never as markup
     hostile_title_site: Literal["games.example", "video.example"] | None = None

@@ -1,7 +1,9 @@
 """The lab's web servers: one process, one site per (address, port).
 
 Run inside a lab namespace as
-`python -m readiness.lab.websrv --site 198.51.100.10:80=exam --site ...`.
+`python -m readiness.lab.websrv --site 198.51.100.10:80=exam --site ...`; a site given with
+`--tls-site 198.51.100.10:443=exam` speaks HTTPS with the certificate `--cert exam=PREFIX`
+names (PREFIX.crt, PREFIX.key, made by readiness.lab.tls when the lab is built).
 Kinds: exam (exam.example), games / video (blocked samples), speed (LibreSpeed-compatible
 endpoints plus a large file), router (the router's management page), examserver (the
 exam service on the room's server), doh (DNS-over-HTTPS, RFC 8484, at `/dns-query`,
@@ -20,6 +22,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -44,6 +47,9 @@ PAGES = {
     "router": ("Router management", "Router management: behaviour management gateway login."),
     "examserver": ("Exam server", "Exam server: exam service is running."),
     "doh": ("DNS over HTTPS", "doh.example: DNS-over-HTTPS (RFC 8484) at /dns-query."),
+    # what the router serves, with its own certificate, in place of a blocked HTTPS site
+    "blocknotice": ("Access denied", "Access denied: this site is blocked by the exam room's "
+                    "router. 访问被拒绝：该网站已被拦截。"),
 }
 
 
@@ -200,6 +206,16 @@ class Server6(Server):
     address_family = socket.AF_INET6
 
 
+def serve_tls(server: Server, cert_prefix: str) -> None:
+    """Wrap the listening socket: each connection's handshake then runs in its own
+    handler thread (not in the accept loop), so a client that stalls its ClientHello
+    holds up nobody."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{cert_prefix}.crt", f"{cert_prefix}.key")
+    server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                    do_handshake_on_connect=False)
+
+
 def parse_site(text: str) -> tuple[str, int, str]:
     """ADDRESS:PORT=KIND, an IPv6 address in brackets ([2001:db8::20]:80=games)."""
     match = re.fullmatch(r"(?:([0-9.]+)|\[([0-9a-fA-F:]+)\]):(\d+)=(\w+)", text)
@@ -212,19 +228,33 @@ def parse_site(text: str) -> tuple[str, int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--site", type=parse_site, action="append", required=True)
+    parser.add_argument("--site", type=parse_site, action="append", default=[])
+    parser.add_argument("--tls-site", type=parse_site, action="append", default=[],
+                        help="ADDRESS:PORT=KIND served over HTTPS (needs --cert KIND=PREFIX)")
+    parser.add_argument("--cert", action="append", default=[],
+                        help="KIND=PREFIX: PREFIX.crt and PREFIX.key for that kind's HTTPS")
     parser.add_argument("--label", default="", help="the lab namespace (to find us in ps)")
     parser.add_argument("--hostile-title", action="append", default=[], choices=list(PAGES),
                         help=f"pages of this kind have the raw title {HOSTILE_TITLE}")
     args = parser.parse_args(argv)
+    certs = dict(c.split("=", 1) for c in args.cert)
+    missing = sorted({kind for _, _, kind in args.tls_site} - set(certs))
+    if missing:
+        parser.error(f"--tls-site of {', '.join(missing)} without --cert KIND=PREFIX")
+    if not args.site and not args.tls_site:
+        parser.error("give at least one --site or --tls-site")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     servers: list[Server] = []
-    for address, port, kind in args.site:
+    sites = [(*x, False) for x in args.site] + [(*x, True) for x in args.tls_site]
+    for address, port, kind, tls in sites:
         handler = type(f"{kind}Handler", (SiteHandler,),
                        {"kind": kind, "hostile_title": kind in args.hostile_title})
         server_class = Server6 if ":" in address else Server
-        servers.append(server_class((address, port), handler))
-        log.info("serving %s on %s:%d", kind, address, port)
+        server = server_class((address, port), handler)
+        if tls:
+            serve_tls(server, certs[kind])
+        servers.append(server)
+        log.info("serving %s on %s:%d%s", kind, address, port, " (HTTPS)" if tls else "")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
