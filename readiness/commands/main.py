@@ -59,8 +59,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import socket
-
     from ..check_run import SelectionError, execute, load, plan_run, select
     from ..output.json_writer import write_json
     from ..output.junit_writer import write_junit
@@ -91,7 +89,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with LiveProgress(console, len(plan.checks), lang) as live:
         record = execute(site, profile, plan, concurrency=args.concurrency,
                          on_start=live.on_start, on_done=live.on_done, serial=args.serial)
-    heading = Heading(run_context(record, site, socket.gethostname()))
+    heading = Heading(run_context(record, site))
     # what shares the screen with the summary: the saved run's lines, and the drill's own
     after = DRILL_OWN_LINES + SAVED_LINES_BRIEF if args.drill else SAVED_LINES + 2
     after += len(plan.warnings)
