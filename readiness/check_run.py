@@ -8,6 +8,7 @@ progress, JSON, JUnit, the evidence log) stays with the caller.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,7 +161,7 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
         site_name=site.name, site_code=site.model.site.code, profile_id=profile.id,
         certificate=profile.certificate, started_at=started, finished_at=finished,
         verdict=overall_verdict(results, plan.required, plan.unproven), results=results,
-        required=plan.required)
+        required=plan.required, measured_from=socket.gethostname())
 
 
 __all__ = ["Selection", "SelectionError", "execute", "load", "plan_run", "select"]

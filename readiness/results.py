@@ -236,3 +236,6 @@ class RunRecord:
     verdict: Verdict
     results: list[CheckResult]
     required: set[str] = field(default_factory=set)
+    # the host name of the machine that coordinated the run (the proctor PC or the
+    # evaluation server): page 1 and the console say where it was measured from
+    measured_from: str = ""

@@ -49,7 +49,7 @@ def vantage_words(run: RunRecord, host: str | None = None) -> Text:
 def run_context(run: RunRecord, site: Site | None, host: str | None = None) -> RunContext:
     tz = site.tz if site is not None else DEFAULT_TZ
     found = _session(site, run.started_at) if site is not None else None
-    vantage = vantage_words(run, host)
+    vantage = vantage_words(run, host or run.measured_from or None)
     if site is None:
         return RunContext(tz, Text("exam session not known: give the site file (--config)",
                                    "考试场次未知：请提供站点文件（--config）"),

@@ -25,10 +25,10 @@ from .results import CheckResult, Citation, Finding, RunRecord, Status, Text, Ve
 from .rules import Trend, trends
 from .subject import Subject
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # columns a newer schema added to a table an older store already has: (table, column, type)
 ADDED_COLUMNS = (("results", "subject", "TEXT"), ("results", "aspect", "TEXT"),
-                 ("results", "findings", "TEXT"))
+                 ("results", "findings", "TEXT"), ("runs", "measured_from", "TEXT"))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
     verdict TEXT NOT NULL,
     trigger TEXT NOT NULL,
     required TEXT NOT NULL,
-    evidence_ref TEXT
+    evidence_ref TEXT,
+    measured_from TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE TABLE IF NOT EXISTS results (
@@ -172,12 +173,12 @@ class ResultsStore:
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO runs (site, site_code, profile, certificate_en, certificate_zh,"
-                " started_at, finished_at, verdict, trigger, required, evidence_ref)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " started_at, finished_at, verdict, trigger, required, evidence_ref,"
+                " measured_from) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (text(run.site_name), text(run.site_code), run.profile_id,
                  text(run.certificate.en), text(run.certificate.zh), _utc(run.started_at),
                  _utc(run.finished_at), run.verdict.value, trigger,
-                 as_json(sorted(run.required)), evidence_ref))
+                 as_json(sorted(run.required)), evidence_ref, text(run.measured_from)))
             run_id = int(cur.lastrowid or 0)
             db.executemany(
                 "INSERT INTO results (run_id, position, check_id, requirement, title_en,"
@@ -239,7 +240,8 @@ class ResultsStore:
             started_at=_time(row["started_at"]), finished_at=_time(row["finished_at"]),
             verdict=Verdict(row["verdict"]), results=[_result(r) for r in results],
             required=set(json.loads(row["required"])), run_id=row["id"],
-            trigger=row["trigger"], evidence_ref=row["evidence_ref"])
+            trigger=row["trigger"], evidence_ref=row["evidence_ref"],
+            measured_from=row["measured_from"] or "")
 
     def latest_run_id(self, site_code: str | None = None) -> int | None:
         where, params = self._filter(None, site_code)

@@ -40,11 +40,22 @@ def _leftover_namespaces() -> list[str]:
             if line.startswith("rdyt")]
 
 
+_AT_START = pytest.StashKey[set[str]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # another suite on the same machine (a developer's beside a CI-exact run) has lab
+    # namespaces of its own: only what appeared during this session is this one's
+    if os.geteuid() == 0:
+        session.config.stash[_AT_START] = set(_leftover_namespaces())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # The lab promises to leave nothing behind; the suite as a whole proves it.
     if os.geteuid() != 0:
         return
-    left = _leftover_namespaces()
+    before = session.config.stash.get(_AT_START, set())
+    left = [name for name in _leftover_namespaces() if name not in before]
     if left:
         session.config.stash.setdefault(_LEFT, left)  # type: ignore[arg-type]
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -212,7 +212,7 @@ def test_a_store_of_the_schema_before_findings_is_brought_up_to_date(tmp_path: P
     new = store.load_run(store.save_run(run))
     assert new is not None and new.results == run.results and new.results[1].findings
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_history_command(store: ResultsStore) -> None:
@@ -253,6 +253,45 @@ def test_history_fits_80_columns_in_the_sites_time_and_names_each_trigger(
     # the site's time with its offset
     assert "+08:00" in text and f"{T0:%Y-%m-%d %H:%M}" in text
     assert "212 Mbit/s" in text and "941 Mbit/s" in text
+
+
+def test_a_store_of_schema_3_learns_where_runs_were_measured_from(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite"
+    run = make_run(T0, [10], {}, [Status.PASS], {})
+    old_id = ResultsStore(path).save_run(run)
+    with sqlite3.connect(path) as db:  # as a store of schema 3 was: no measured_from
+        db.execute("ALTER TABLE runs DROP COLUMN measured_from")
+        db.execute("PRAGMA user_version = 3")
+    store = ResultsStore(path)
+    old = store.load_run(old_id)
+    assert old is not None and old.measured_from == ""
+    run.measured_from = "proctor-a09"
+    new = store.load_run(store.save_run(run))
+    assert new is not None and new.measured_from == "proctor-a09"
+
+
+def test_the_measuring_machine_is_signed_and_an_edit_of_it_is_found(tmp_path: Path) -> None:
+    from readiness.evidence.keys import init_keys
+    from readiness.evidence.run_trust import run_trust
+
+    init_keys(tmp_path / "keys")
+    run = make_run(T0, [150.0], {"A01": 900.0}, [Status.PASS], {"room 1": 40})
+    run.measured_from = "proctor-a09"
+    done = recording.record_run(run, [], trigger="manual",
+                                log_path=tmp_path / "evidence.jsonl", key_dir=tmp_path / "keys",
+                                store_path=tmp_path / "readiness.sqlite")
+    store = ResultsStore(tmp_path / "readiness.sqlite")
+
+    def trust() -> str:
+        stored = store.load_run(done.run_id or 0)
+        assert stored is not None
+        return run_trust(stored, log=tmp_path / "evidence.jsonl", key_dir=tmp_path / "keys",
+                         store=store.path).status
+
+    assert trust() == "verified"
+    with sqlite3.connect(store.path) as db:  # "measured from the evaluation server"
+        db.execute("UPDATE runs SET measured_from = 'eval-server'")
+    assert trust() == "mismatch"
 
 
 def test_record_run_signs_then_stores_with_a_link_to_the_proof(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from readiness import __version__
 from readiness.results import ProbeOutcome, Status, Text
 from readiness.vocabulary import DHCP, STATIC, UNKNOWN
 
-from . import inventory
+from . import inventory, link_watch
 
 # psutil.NicDuplex values, so parsing needs no psutil
 _DUPLEX = {2: "full", 1: "half", 0: UNKNOWN}
@@ -77,6 +77,8 @@ class RawFacts:
     lease_left_s: dict[str, int] = field(default_factory=dict)
     # software, display, disks' type, USB storage (readiness/agent/inventory.py)
     inventory: dict[str, Any] = field(default_factory=dict)
+    # interface -> (carrier changes, over how many seconds) lately (link_watch.py)
+    link_changes: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- pure parsing
@@ -236,7 +238,9 @@ def _prefixlen(netmask: str | None) -> int | None:
 
 def build_nics(if_addrs: dict[str, list[IfAddr]], if_stats: dict[str, IfStat],
                addressing: dict[str, str],
-               lease_left_s: dict[str, int] | None = None) -> list[dict[str, Any]]:
+               lease_left_s: dict[str, int] | None = None,
+               link_changes: dict[str, tuple[int, float]] | None = None
+               ) -> list[dict[str, Any]]:
     nics = []
     for name in sorted(set(if_addrs) | set(if_stats)):
         addrs = if_addrs.get(name, [])
@@ -256,6 +260,9 @@ def build_nics(if_addrs: dict[str, list[IfAddr]], if_stats: dict[str, IfStat],
             "duplex": duplex_name(stats.duplex) if stats else UNKNOWN,
             "mtu": stats.mtu if stats else None,
             "ipv4": v4,
+            **({"link_changes": {"count": (link_changes or {})[name][0],
+                                 "over_s": round((link_changes or {})[name][1])}}
+               if name in (link_changes or {}) else {}),
         })
     return nics
 
@@ -282,7 +289,8 @@ def build_report(raw: RawFacts, *, version: str = __version__,
         "disks": disks,
         "partitions": partitions,
         "disk_total_gb": round(disk_total / 1e9, 1),
-        "nics": build_nics(raw.if_addrs, raw.if_stats, raw.addressing, raw.lease_left_s),
+        "nics": build_nics(raw.if_addrs, raw.if_stats, raw.addressing, raw.lease_left_s,
+                           raw.link_changes),
         "addressing_source": raw.addressing_source,
         "default_gateway": raw.gateway,
         "dns_servers": raw.dns_servers,
@@ -450,6 +458,7 @@ def gather() -> RawFacts:
         dns_servers=dns,
         lease_left_s=_linux_lease_lifetimes(),
         inventory=inventory.current(),
+        link_changes=link_watch.WATCH.recent(),
     )
 
 

@@ -522,10 +522,12 @@ def serve(bind: str, port: int, token: Secret, allow: AllowList, *,
 
     async def main() -> None:
         from .inventory import read_in_background
+        from .link_watch import WATCH
 
         loop = asyncio.get_running_loop()
         _bounded_executor(loop, server.limits.workers)
         read_in_background()  # the seat's software, read once before the first run asks
+        WATCH.start()  # its links' carrier changes from now on: a flapping link shows
         stop = asyncio.Event()
         if sys.platform != "win32":
             for sig in (signal.SIGTERM, signal.SIGINT):

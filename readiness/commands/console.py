@@ -112,11 +112,13 @@ def header_lines(run: RunRecord, lang: str, width: int, heading: Heading | None)
 
 
 def rule_lines(run: RunRecord, lang: str, width: int) -> list[str]:
-    """Each rule under its verdict, a few lines in all (-v gives each its figure)."""
+    """Each rule by its name under its verdict, a few lines in all (-v gives each its
+    figure); the codes are the report's and the appendix's."""
     words = STATUS_WORDS[lang]
     by_req: dict[str, list[CheckResult]] = OrderedDict()
     for r in run.results:
         by_req.setdefault(r.requirement, []).append(r)
+    titles = {req: results[0].title for req, results in by_req.items()}
     verdicts = {req: worst([r.status for r in results]) for req, results in by_req.items()}
     word_w = max(cell_len(w) for w in words.values()) + 2
     out = []
@@ -125,7 +127,8 @@ def rule_lines(run: RunRecord, lang: str, width: int) -> list[str]:
         if not reqs:
             continue
         first = words[status] + " " * (word_w - cell_len(words[status]))
-        out += wrap("  ".join(reqs), width, word_w, first)
+        names = [titles[req].get(lang) for req in reqs]
+        out += wrap(say(lang, "; ", "；").join(names), width, word_w, first)
     return out
 
 

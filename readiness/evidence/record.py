@@ -101,6 +101,7 @@ def run_body(run: RunRecord, secrets: list[Secret]) -> dict[str, Any]:
         "started_at": run.started_at.astimezone(UTC).isoformat(),
         "finished_at": run.finished_at.astimezone(UTC).isoformat(),
         "required": sorted(run.required),
+        "measured_from": run.measured_from,
         "results": len(run.results),
         "counts": {s.value: counts.get(s.value, 0) for s in Status},
         "tool": f"readiness {__version__}",

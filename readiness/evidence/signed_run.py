@@ -30,7 +30,9 @@ RESULT_FIELDS = ("status", "requirement", "subject", "aspect", "target", "measur
                  "threshold", "message", "findings", "title", "citation", "vantage",
                  "check_id", "run", "started_at", "duration_s")
 RUN_FIELDS = ("verdict", "counts", "results", "required", "site", "profile", "run",
-              "started_at", "finished_at")
+              "started_at", "finished_at", "measured_from")
+# run fields a newer readiness added: a record signed before them is compared without
+RUN_FIELDS_ADDED = ("measured_from",)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ def first_difference(stored: RunRecord, signed: SignedRun) -> Text | None:
             f"{len(signed.results)} 条")
     mine_run = run_body(stored, [])
     for name in RUN_FIELDS:
+        if name in RUN_FIELDS_ADDED and name not in signed.body:
+            continue
         if mine_run.get(name) != signed.body.get(name):
             return Text(
                 f"the run: the store says {name} = {_shown(mine_run.get(name))}, the signed "

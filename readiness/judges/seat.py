@@ -9,7 +9,8 @@ the lab's veth NICs always say 10000 Mb/s full duplex.
 judge_params (both judges): address (the host's configured address, also how its NIC
 is recognised), label, port (the agent's, for messages).
   seat.self_report  fail_below_mbps, warn_below_mbps (optional), warn_half_duplex,
-                    require_static (false)
+                    warn_link_changes (the NIC's carrier changes lately: an unstable
+                    link), require_static (false)
   seat.spec         thresholds (SeatSpecThresholds), role ("seat", or "proctor": the
                     electronic classroom and the software items), seed (the profile's
                     seed file, for each item's citation); every item is judged by
@@ -59,6 +60,25 @@ def _duration(seconds: int) -> tuple[str, str]:
     if hours:
         return f"{hours} h {minutes} min", f"{hours} 小时 {minutes} 分钟"
     return f"{minutes} min", f"{minutes} 分钟"
+
+
+# carrier changes in the agent's window (readiness/agent/link_watch.py) that make a link
+# unstable: one down and one up. A PC's link does not drop while it is in use.
+LINK_CHANGES_WARN = 2
+
+
+def _link_changes(nic_name: str, count: int, over_s: float) -> Issue:
+    downs = (count + 1) // 2
+    minutes = max(1, round(over_s / 60))
+    what = Text(f"unstable link: {nic_name} lost its link {downs} time(s) in the last "
+                f"{minutes} min ({count} carrier changes counted by the PC itself)",
+                f"链路不稳定：网卡 {nic_name} 在最近 {minutes} 分钟内断开 {downs} 次（本机计得 "
+                f"{count} 次载波变化）")
+    action = Text("reseat or replace the cable, then check the switch port (its link light "
+                  "going off and on) and the PC's network card",
+                  "请重新插紧或更换网线，再检查交换机端口（指示灯时灭时亮）和电脑网卡")
+    return Issue(Status.WARN, Text(f"{what.en}: {action.en}", f"{what.zh}：{action.zh}"),
+                 (Finding("seat.link_changes", what, action),))
 
 
 def _dhcp_lease(label: str, address: str, left_s: int | None) -> Issue:
@@ -158,6 +178,13 @@ def report_verdict(report: dict[str, Any], address: str, label: str,
                                               f"{what.zh}：{action.zh}）"),
                             (Finding("seat.half_duplex",
                                      Text(f"{what.en})", f"{what.zh}）"), action),)))
+    changes = nic.get("link_changes") or {}
+    if changes:
+        measured["link_changes"] = changes.get("count")
+        measured["link_changes_over_s"] = changes.get("over_s")
+    if params.get("warn_link_changes") and (changes.get("count") or 0) >= LINK_CHANGES_WARN:
+        issues.append(_link_changes(nic_name, int(changes["count"]),
+                                    float(changes.get("over_s") or 0)))
     if params.get("require_static") and measured["addressing"] != STATIC:
         if measured["addressing"] == UNKNOWN:
             what = Text("the OS does not tell whether its address is fixed",

@@ -20,6 +20,7 @@ def to_document(run: RunRecord, lang: str) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat(),
         "verdict": run.verdict.value,
         "required": sorted(run.required),
+        "measured_from": run.measured_from,
         "results": [r.to_dict(lang) for r in run.results],
     }
 

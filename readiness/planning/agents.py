@@ -56,7 +56,7 @@ def plan_nic_speed(ctx: PlanContext, req: Requirement, room: Room) -> list[Check
     """LAN-SPEED as the seat's own NIC negotiated it (1000 full duplex = gigabit)."""
     th = thresholds_of(req, LanSpeedThresholds)
     gigabit = th.nic_speed_mbps
-    rule: dict[str, Any] = {"warn_half_duplex": True}
+    rule: dict[str, Any] = {"warn_half_duplex": True, "warn_link_changes": True}
     if th.required_class == "gigabit":
         rule["fail_below_mbps"] = gigabit
     else:

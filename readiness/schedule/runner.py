@@ -277,7 +277,8 @@ def rebuild_from_evidence(log_path: Path, key: str,
             profile_id=body["profile"]["id"], certificate=Text(**body["profile"]["certificate"]),
             started_at=started_at, finished_at=datetime.fromisoformat(body["finished_at"]),
             verdict=Verdict(body["verdict"]), results=results,
-            required=set(body.get("required", [])))
+            required=set(body.get("required", [])),
+            measured_from=str(body.get("measured_from") or ""))
         return run, record_hash(record)
     return None
 

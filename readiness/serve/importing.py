@@ -38,7 +38,8 @@ def run_from_json(doc: dict[str, Any]) -> RunRecord:
         started_at=datetime.fromisoformat(doc["started_at"]),
         finished_at=datetime.fromisoformat(doc["finished_at"]),
         verdict=Verdict(doc["verdict"]), results=[result_from_json(r) for r in doc["results"]],
-        required=set(doc.get("required") or []))
+        required=set(doc.get("required") or []),
+        measured_from=str(doc.get("measured_from") or ""))
 
 
 def store_run(run: RunRecord, *, store: str, log: str, key_dir: str,
