@@ -592,3 +592,5 @@ KINDS = (
     CheckKind(probe="snmp_ups", run=run_ups, params=_SNMP, judges=("snmp.ups",),
               secrets=_SNMP_SECRETS),
 )
+# each check of these kinds opens one SNMP session (readiness/check_run.py prewarms engines)
+ENGINE_PROBES = frozenset(kind.probe for kind in KINDS)

@@ -130,6 +130,14 @@ def _apply_facts(checks: list[Check], facts: PreviousFacts) -> None:
             check.params["previous_uptime_s"], check.params["previous_checked_at"] = before
 
 
+def _prewarm_snmp(checks: list[Check]) -> None:
+    """The SNMP engines this run's own SNMP checks will open, built before the load."""
+    from probes.engines.snmp_client import prewarm
+    from probes.snmp_device import ENGINE_PROBES
+
+    prewarm(sum(1 for c in checks if c.agent is None and c.probe in ENGINE_PROBES))
+
+
 def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
             on_start: OnStart = _nothing, on_done: OnDone = _nothing,
             serial: bool = False) -> RunRecord:
@@ -139,6 +147,7 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
     from .results import overall_verdict
     from .runner import Runner, run_checks
 
+    _prewarm_snmp(plan.checks)
     started = datetime.now(UTC)
     runner = Runner(profile, coordinator_probes(), concurrency=concurrency,
                     on_start=on_start, on_done=on_done, secret=site.secret,

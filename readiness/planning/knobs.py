@@ -9,7 +9,10 @@ from typing import Any
 
 # a web request: short enough for 40 seats at once, long enough for a busy router
 _WEB = {"connect_timeout_s": 3.0, "read_timeout_s": 5.0, "verify_tls": True}
-_SNMP = {"timeout_s": 2.0, "retries": 1}
+# an SNMP request is sent again every 2 s until the check's budget is spent: an answer
+# that a busy coordinator read late is still an answer; a silent device is still silent
+# at the end of the budget (probes/engines/snmp_client.py stops at it)
+_SNMP = {"timeout_s": 2.0, "retries": 4}
 
 KNOBS: dict[str, dict[str, Any]] = {
     # one echo may take a second before it counts as lost; one TCP port two to accept;
