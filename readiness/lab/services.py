@@ -22,10 +22,12 @@ from .state import ServiceRecord
 
 log = logging.getLogger(__name__)
 
+# the simulated devices' CPU weight over the coordinator's, and the seats' under it
+# (see start())
+DEVICE_NICE = -10
+SEAT_NICE = 5
 # Children of this process, by lab prefix, so `down` can reap them (no zombies are left
 # behind when the lab runs inside a long-lived process such as pytest).
-# the simulated devices' CPU weight over the coordinator's (see start())
-DEVICE_NICE = -10
 _children: dict[str, list[subprocess.Popen[bytes]]] = {}
 
 _TCP_LISTEN, _UDP_UNCONNECTED = "0A", "07"
@@ -81,14 +83,16 @@ def start(prefix: str, folder: Path, definition: ServiceDef) -> Started:
             )
         except OSError as exc:
             raise LabError(f"cannot start {definition.name}: {exc}") from None
-    if not definition.namespace.endswith("-proctor") and "-seat-" not in definition.namespace:
-        # On a site the cameras, recorder, UPS, switch and router are machines of their
-        # own: the load of forty seats and the proctor PC never slows them. Here they share
-        # the CPUs with the seats' agents and the coordinator, so they get them first
-        # (their threads and children inherit it): a drill finds the room's faults, not a
-        # lab device starved into one. Seats and coordinator compete as before.
+    # On a site the cameras, recorder, UPS, switch and router are machines of their own,
+    # and so is each seat: the load of forty seats never slows the proctor PC or a
+    # device. Here they share the CPUs, so the devices get them first and the forty
+    # seats' agents last (their threads and children inherit it): a drill finds the
+    # room's faults, not a lab device or the coordinator starved into one.
+    nice = (SEAT_NICE if "-seat-" in definition.namespace else
+            0 if definition.namespace.endswith("-proctor") else DEVICE_NICE)
+    if nice:
         try:
-            os.setpriority(os.PRIO_PROCESS, process.pid, DEVICE_NICE)
+            os.setpriority(os.PRIO_PROCESS, process.pid, nice)
         except OSError:
             pass  # not root: the lab still works, only less like separate machines
     _children.setdefault(prefix, []).append(process)
