@@ -202,3 +202,30 @@ def test_a_seat_whose_link_flaps_is_named_for_an_unstable_link(drill: tuple) -> 
     assert [f["code"] for f in a09["findings"]] == ["lan.unstable_link"], a09["findings"]
     replies = a09["measured"]["replies"]
     assert "00" in replies and "1" in replies, replies
+
+
+def test_a_site_whose_https_the_router_lets_through_leaks_over_https(drill: tuple) -> None:
+    """video.example: HTTP stopped by Host (a block page), HTTPS let through (the room's
+    https_unfiltered fault). A candidate's browser goes to https:// first."""
+    _, doc = drill
+    https, http = [], []
+    for r in doc["results"]:
+        if r["requirement"] != "WAN-POLICY" or r["subject"]["kind"] != "seat":
+            continue
+        for a in r["measured"].get("attempts", []):
+            if a.get("technique") != "plain" or "video.example" not in a.get("request", ""):
+                continue
+            (https if a["request"].startswith("GET https://") else http).append(a)
+    assert https and http
+    # never called blocked: the filter lets it through (a busy seat may leave one unproven)
+    assert not [a for a in https if a.get("blocked_by")], https
+    leaked = [a for a in https if a.get("leak")]
+    assert len(leaked) >= len(https) - 3, [a["result"] for a in https]
+    assert all(a.get("scheme") == "https" and a.get("address") == "198.51.100.21"
+               for a in leaked)
+    # its HTTP was stopped by the router's block page, so the HTTPS leak is the finding
+    assert all(a.get("blocked_by") == "http_block_page" for a in http), http
+    seat = next(r for r in doc["results"] if r["requirement"] == "WAN-POLICY"
+                and r["subject"]["kind"] == "seat" and r["status"] == "fail")
+    assert "[HTTPS, IPv4 198.51.100.21]" in json.dumps(seat["measured"]["attempts"]) or \
+        "https://video.example/" in json.dumps(seat["measured"])

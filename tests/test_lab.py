@@ -248,6 +248,7 @@ def test_shipped_room_has_every_fault_on() -> None:
         "duplicate_address",
         "drops_ping",
         "blocked_site_open_by_ip",
+        "https_unfiltered",
         "public_resolver_open",
         "slow_uplink",
         "no_agent",

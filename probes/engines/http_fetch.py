@@ -44,6 +44,11 @@ BLOCKED_BEFORE_HTTP = frozenset({CONNECT_TIMEOUT, CONNECT_RESET, UNREACHABLE, TL
 
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_HEAD = 64 * 1024
+# what a filter answers with (connection or handshake stopped): after a handshake that
+# already brought the site's certificate, such an answer is load, not the filter
+_STOPS = frozenset({CONNECT_TIMEOUT, CONNECT_RESET, UNREACHABLE, TLS_RESET, TLS_DROP})
+# connections past a certificate warning before a stop there is called load
+PAST_WARNING_TRIES = 2
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) readiness-filter-audit/1"
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
@@ -311,9 +316,21 @@ async def fetch(url: str, *, address: str | None = None, host: str | None = None
         warning = result.detail.removeprefix("certificate: ")
         if past_warning and verify_tls and result.outcome == TLS_ERROR \
                 and result.detail.startswith("certificate: "):
-            behind = Fetch(result.method, result.url, result.host, result.address, result.port)
-            await _exchange(behind, parts, scheme, body, headers or {}, connect_timeout_s,
-                            timeout_s, False, max_body, user_agent)
+            for _ in range(PAST_WARNING_TRIES):
+                behind = Fetch(result.method, result.url, result.host, result.address,
+                               result.port)
+                await _exchange(behind, parts, scheme, body, headers or {},
+                                connect_timeout_s, timeout_s, False, max_body, user_agent)
+                if behind.outcome not in _STOPS:
+                    break
+            if behind.outcome in _STOPS:
+                # The first handshake reached the site and brought its certificate: a
+                # filter stops that one too. A stop of the next connection only is a
+                # busy seat or path, never proof of a block (nor of a leak).
+                said = behind.result_text()
+                behind.outcome, behind.detail = ERROR, (
+                    f"the site's TLS answered with its certificate, then going past the "
+                    f"warning got {said} twice: too busy to tell")
             behind.tls = {**(behind.tls or {}), "warning": warning}
             result = behind
         return result

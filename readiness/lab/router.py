@@ -41,6 +41,10 @@ def nft_ruleset(topo: Topology) -> str:
             f"ip saddr {SEATS} ip daddr {{ {', '.join(blocked_ips)} }} tcp dport 443 accept "
             'comment "blocked sites: HTTPS is not filtered (blocked_sites_filter http_host)"'
         )
+    http_only = _http_only_ips(topo) if by == "address" else []
+    for address in http_only:
+        rules.append(f"ip saddr {SEATS} ip daddr {address} tcp dport 443 accept "
+                     'comment "fault https_unfiltered: HTTPS is not filtered"')
     if blocked_ips:
         rules.append(
             f'ip daddr {{ {", ".join(blocked_ips)} }} drop comment "blocked sites, by address"'
@@ -68,6 +72,10 @@ def nft_ruleset(topo: Topology) -> str:
         # destination still meets the drop rules above
         redirects.append(f"{seats_in} ip daddr {t.EXAM_SITE} tcp dport 80 redirect to "
                          f':{KEYWORD_FILTER_PORT} comment "keyword filter"')
+    if http_only:
+        redirects.append(f"{seats_in} ip daddr {{ {', '.join(http_only)} }} tcp dport 80 "
+                         f'redirect to :{KEYWORD_FILTER_PORT} comment "fault '
+                         'https_unfiltered: HTTP by Host"')
     if blocked_ips and by != "address":
         sites = f"{{ {', '.join(blocked_ips)} }}"
         redirects.append(f"{seats_in} ip daddr {sites} tcp dport 80 redirect to "
@@ -102,6 +110,13 @@ table {family} {table_name(topo.prefix)} {{
 """
 
 
+def _http_only_ips(topo: Topology) -> list[str]:
+    """The https_unfiltered fault's sites (still blocked otherwise): their addresses."""
+    opened = topo.spec.open_blocked_sites()
+    return [t.SITES[s] for s in t.BLOCKED_SITES
+            if s in topo.spec.https_unfiltered_sites() and s not in opened]
+
+
 def write_nft(topo: Topology, folder: Path) -> Path:
     path = folder / "conf" / "rtr-nftables.nft"
     path.write_text(nft_ruleset(topo))
@@ -113,10 +128,12 @@ def services(topo: Topology, folder: Path, secrets: dict[str, str]) -> list[Serv
     # An empty address answers NXDOMAIN: the name does not exist for the room. A router
     # that filters by Host / SNI answers the names (it needs no DNS filter).
     by_dns = topo.spec.blocked_sites_filter == "address"
-    blocked = [f"address=/{site}/" for site in t.BLOCKED_SITES] if by_dns else []
+    # a site filtered by Host (the https_unfiltered fault) has its name answered
+    named = [s for s in t.BLOCKED_SITES if s not in topo.spec.https_unfiltered_sites()]
+    blocked = [f"address=/{site}/" for site in named] if by_dns else []
     if topo.spec.ipv4_only_router_with_ipv6 and by_dns:
         # DNS filtering for A only: AAAA still gets the site's real IPv6 address
-        blocked += [f"address=/{site}/{t.SITES6[site]}" for site in t.BLOCKED_SITES]
+        blocked += [f"address=/{site}/{t.SITES6[site]}" for site in named]
     return [
         daemons.dnsmasq(
             "rtr-dnsmasq",
@@ -162,7 +179,8 @@ def _router_web(topo: Topology, folder: Path) -> ServiceDef:
 def _keyword_filter(topo: Topology) -> list[ServiceDef]:
     words = topo.spec.keyword_filter
     by = topo.spec.blocked_sites_filter
-    if not words and by == "address":
+    http_only = sorted(topo.spec.https_unfiltered_sites()) if by == "address" else []
+    if not words and by == "address" and not http_only:
         return []
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(daemons.IMPORT_ROOT),
@@ -172,9 +190,8 @@ def _keyword_filter(topo: Topology) -> list[ServiceDef]:
     for word in words:
         argv += ["--word", word]
     listens = [Listen("tcp", t.ROUTER_LAN, KEYWORD_FILTER_PORT)]
-    if by != "address":
-        for site in t.BLOCKED_SITES:
-            argv += ["--host", site]
+    for site in t.BLOCKED_SITES if by != "address" else http_only:
+        argv += ["--host", site]
     if by == "http_host_tls_sni":
         argv += ["--sni-listen", f"{t.ROUTER_LAN}:{SNI_FILTER_PORT}"]
         listens.append(Listen("tcp", t.ROUTER_LAN, SNI_FILTER_PORT))

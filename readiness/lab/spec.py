@@ -132,6 +132,16 @@ class BlockedSiteOpenByIp(_Strict):
     site: Literal["games.example", "video.example"]
 
 
+class HttpsUnfiltered(_Strict):
+    """The router stops this blocked site's HTTP by its Host header (a block page) and
+    lets its HTTPS through; its DNS answers the name. What a candidate's browser, going to
+    https:// first, loads: the audit must find the HTTPS leak (the other blocked site
+    stays stopped by name and address)."""
+
+    kind: Literal["https_unfiltered"]
+    site: Literal["games.example", "video.example"]
+
+
 class PublicResolverOpen(_Strict):
     kind: Literal["public_resolver_open"]
 
@@ -202,6 +212,7 @@ Fault = Annotated[
     | DropsPing
     | DhcpLease
     | BlockedSiteOpenByIp
+    | HttpsUnfiltered
     | PublicResolverOpen
     | SlowUplink
     | NoAgent
@@ -297,6 +308,11 @@ class LabSpec(_Strict):
 
     def open_blocked_sites(self) -> set[str]:
         return {f.site for f in self.faults_of(BlockedSiteOpenByIp)}
+
+    def https_unfiltered_sites(self) -> set[str]:
+        """Blocked sites whose HTTP alone the router filters (the https_unfiltered fault;
+        blocked_sites_filter "http_host" does it for every blocked site)."""
+        return {f.site for f in self.faults_of(HttpsUnfiltered)}
 
     def public_resolver_open(self) -> bool:
         return bool(self.faults_of(PublicResolverOpen))
