@@ -6,12 +6,11 @@ A check whose verdict differs is printed with both messages; the run's wall time
 the checks that ended in `error` are printed for each run.
 
 On a real site the cameras, seat PCs, switch, UPS and router are other machines: work on
-the proctor PC does not slow them. In the lab they share this machine's CPUs, so in both
-runs every process in the room's namespaces other than the proctor's (where the drill's
-`readiness check` runs) gets a higher CPU weight (nice -10) as soon as it appears; the
-coordinator and the spinning processes share what is left at the same weight. Without
-it a busy machine turns camera encoders and iperf3 into the fault, which is not what is
-measured here.
+the proctor PC does not slow them. In the lab they share this machine's CPUs, so the lab
+itself weighs them (readiness/lab/services.py): the devices at nice -10, the coordinator
+and the spinning processes at 0, the forty seats' agents at nice 5. Without it a busy
+machine turns camera encoders and iperf3 into the fault, which is not what is measured
+here.
 
     sudo flock /tmp/readiness-lab.lock python bench/drill_under_load.py [--hogs N]
 
@@ -28,7 +27,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,44 +34,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = f"rdyl{os.getpid()}"
 SPIN = "while True: pass"
-# the simulated devices' weight over the proctor PC's work (see above)
-DEVICE_NICE = -10
-
-
-def _weigh_devices(stop: threading.Event) -> None:
-    """Until `stop`: every process in the room's namespaces but the proctor's, niced."""
-    done: set[int] = set()
-    while not stop.wait(0.5):
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                                timeout=10).stdout.split()
-        for ns in listed:
-            if not ns.startswith(f"{PREFIX}-") or ns == f"{PREFIX}-proctor":
-                continue
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                  text=True, timeout=10).stdout.split()
-            for pid in {int(p) for p in pids} - done:
-                try:
-                    # every thread of it: the agents and cameras run several
-                    for task in os.listdir(f"/proc/{pid}/task"):
-                        os.setpriority(os.PRIO_PROCESS, int(task), DEVICE_NICE)
-                    done.add(pid)
-                except OSError:
-                    pass  # gone already
-
-
 def drill(out: Path) -> tuple[float, dict[str, Any]]:
     """(wall time, result.json) of one `readiness drill` into `out`."""
     argv = [sys.executable, "-m", "readiness", "drill", "--prefix", PREFIX, "--out",
             str(out), "--no-report", "--lang", "en"]
     started = time.monotonic()
-    stop = threading.Event()
-    weigher = threading.Thread(target=_weigh_devices, args=(stop,), daemon=True)
-    weigher.start()
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200, cwd=REPO)
-    finally:
-        stop.set()
-        weigher.join(15)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200, cwd=REPO)
     wall = time.monotonic() - started
     found = sorted(out.glob("drill-*/result.json"))
     if not found:

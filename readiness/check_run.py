@@ -143,7 +143,7 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
             serial: bool = False) -> RunRecord:
     """Run a plan: every check, a result for each rule without one, the verdict.
     `serial`: one throughput test at a time (the old schedule), not one per link."""
-    from .registry import coordinator_probes
+    from .registry import coordinator_probes, decoding_probes
     from .results import overall_verdict
     from .runner import Runner, run_checks
 
@@ -151,7 +151,8 @@ def execute(site: Site, profile: Profile, plan: Plan, *, concurrency: int = 64,
     started = datetime.now(UTC)
     runner = Runner(profile, coordinator_probes(), concurrency=concurrency,
                     on_start=on_start, on_done=on_done, secret=site.secret,
-                    agent_token=site.secret("agent.token"), serial=serial)
+                    agent_token=site.secret("agent.token"), serial=serial,
+                    decoders=decoding_probes())
     results = run_checks(runner, plan.checks)
     finished = datetime.now(UTC)
     for req_id, status, message, finding in plan.placeholders:

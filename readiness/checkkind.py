@@ -54,6 +54,9 @@ class CheckKind:
     runs_on: frozenset[str] = frozenset({COORDINATOR})
     # on a seat's agent, one at a time (it loads the seat's link)
     exclusive: bool = False
+    # decodes video on the machine that runs it: CPU-bound, so at most one per CPU at a
+    # time (readiness/runner.py), its deadline counted from its turn
+    decodes_video: bool = False
     # the secrets the probe takes as its third argument
     secrets: tuple[str, ...] = ()
     leg_of: str | None = None

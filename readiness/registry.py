@@ -37,6 +37,11 @@ def deadline(probe: str, params: dict[str, Any], *, via_agent: bool = False,
     return HEALTH_TIMEOUT_S + retry + need + CALL_MARGIN_S + 0.5
 
 
+def decoding_probes() -> frozenset[str]:
+    """The kinds that decode video where they run (CheckKind.decodes_video)."""
+    return frozenset(name for name, k in all_kinds().items() if k.decodes_video)
+
+
 def coordinator_probes() -> dict[str, ProbeFn]:
     """The probes this machine (the coordinator) runs, by name."""
     return {name: k.run for name, k in all_kinds().items() if COORDINATOR in k.runs_on}

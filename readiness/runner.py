@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -75,8 +76,12 @@ class Runner:
                  secret: SecretLookup = lambda _path: None, agent_token: Secret | None = None,
                  outcome_judges_: dict[str, OutcomeJudge] | None = None,
                  results_judges_: dict[str, ResultsJudge] | None = None,
-                 serial: bool = False):
+                 serial: bool = False, decoders: frozenset[str] = frozenset()):
         self.profile = profile
+        # probes that decode video here: more of them at once than CPUs only makes each
+        # slower, until every camera misses its deadline on a busy proctor PC
+        self.decoders = decoders
+        self.decode_gate = asyncio.Semaphore(max(1, os.cpu_count() or 1))
         self.serial = serial
         self.probes = probes
         self.concurrency = concurrency
@@ -209,6 +214,9 @@ class Runner:
                 result = await self._measure(check, gate)
         elif check.quiet_links:
             async with board.hold(check.quiet_links, quiet=True):
+                result = await self._measure(check, gate)
+        elif check.agent is None and check.probe in self.decoders:
+            async with self.decode_gate:
                 result = await self._measure(check, gate)
         else:
             result = await self._measure(check, gate)

@@ -345,3 +345,31 @@ def test_pings_wait_for_the_cable_they_cross_never_for_each_other_even_serial() 
         assert _overlap(spans, "ping0", "ping3") and _overlap(spans, "ping1", "ping2")
         if not serial:
             assert _overlap(spans, "ping0", "other")
+
+
+def test_video_decoders_take_turns_one_per_cpu_each_with_its_whole_deadline() -> None:
+    """Six cameras on a proctor PC: more decoders than CPUs only make each slower; they
+    take turns, and a camera that waited still gets its whole deadline."""
+    import os
+
+    from readiness.registry import decoding_probes
+
+    running, most = 0, 0
+
+    async def decode(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.3)
+        running -= 1
+        return ok(f"decoded within {deadline_s:g} s")
+
+    checks = [check(f"cam-{n}", "decode", deadline_s=0.5) for n in range(6)]
+    results = run_checks(runner_of({"decode": decode}, decoders=frozenset({"decode"})),
+                         checks)
+    cpus = max(1, os.cpu_count() or 1)
+    assert most == min(cpus, 6)
+    # each one 0.3 s of a 0.5-s deadline: all pass although the last ones started late
+    assert [r.status for r in results] == [Status.PASS] * 6
+    # the picture and the recorder's replay are the kinds that decode
+    assert {"camera_picture", "camera_recording"} <= decoding_probes()
