@@ -18,6 +18,7 @@ from readiness.fixlist import fix_list, fix_words
 from readiness.results import RunRecord, Status, worst
 from readiness.serve.importing import run_from_json
 from readiness.subject import Kind
+from readiness.words import STATUS_WORDS
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL = Path(__file__).parent / "fixtures" / "drill_result.json"
@@ -90,6 +91,31 @@ def test_drill_console_fits_60_lines_and_cuts_nothing(lang: str, tmp_path: Path)
         for part in (words.where, words.do):
             assert "".join(part.split()) in said, (part, lines[a:b])
         assert said.startswith("".join(f"{fixes.index(fix) + 1}.".split()))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_twelve_fails_fill_the_screen_and_the_passing_rules_leave_it(
+        lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drill room with its recorder and HTTPS faults (twelve fail items, none folded):
+    the rules that pass or were skipped leave the screen before a fail would."""
+    busy = Path(__file__).parent / "fixtures" / "drill_result_12_fails.json"
+    monkeypatch.setattr(sys.modules[__name__], "drill_run",
+                        lambda: run_from_json(json.loads(busy.read_text())))
+    run = drill_run()
+    lines, _, _ = _drill_console(lang, tmp_path)
+    assert len(lines) <= 60, "\n".join(lines)
+    fails = [f for f in fix_list(run) if f.status is Status.FAIL]
+    assert len(fails) == 12
+    said = "".join("".join(lines).split())
+    for fix in fails:
+        words = fix_words(fix, lang)
+        assert "".join(words.do.split()) in said, words.do
+    words = STATUS_WORDS[lang]
+    starts = {x.split()[0] for x in lines if x and not x[0].isspace()}
+    assert words[Status.FAIL] in starts and words[Status.WARN] in starts
+    # English names take more lines: there the passing rules are counted on the verdict
+    # line instead; the Chinese screen has room for them
+    assert (words[Status.PASS] in starts) is (lang == "zh")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -111,7 +111,13 @@ def header_lines(run: RunRecord, lang: str, width: int, heading: Heading | None)
     return out
 
 
-def rule_lines(run: RunRecord, lang: str, width: int) -> list[str]:
+# the verdicts whose rules the summary names; on a full screen only those to act on
+ALL_VERDICTS = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
+TO_ACT_ON = (Status.FAIL, Status.ERROR, Status.WARN)
+
+
+def rule_lines(run: RunRecord, lang: str, width: int,
+               verdicts_shown: tuple[Status, ...] = ALL_VERDICTS) -> list[str]:
     """Each rule by its name under its verdict, a few lines in all (-v gives each its
     figure); the codes are the report's and the appendix's."""
     words = STATUS_WORDS[lang]
@@ -122,7 +128,7 @@ def rule_lines(run: RunRecord, lang: str, width: int) -> list[str]:
     verdicts = {req: worst([r.status for r in results]) for req, results in by_req.items()}
     word_w = max(cell_len(w) for w in words.values()) + 2
     out = []
-    for status in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP):
+    for status in verdicts_shown:
         reqs = [req for req, s in verdicts.items() if s is status]
         if not reqs:
             continue
@@ -212,15 +218,21 @@ def summary_lines(run: RunRecord, lang: str, width: int = 80,
     verdict, the numbered fix list (and with -v each rule's figure and the passing
     checks). `after`: lines printed around it on the same screen (the drill's own, the
     saved run's): the fix list shows as many figures as one screen leaves room for."""
-    out = header_lines(run, lang, width, heading)
-    out.append("")
-    out += _figure_lines(run, lang, width) if show_passing else rule_lines(run, lang, width)
-    room = SCREEN_LINES - after - len(out) - 1
-    fixes = fix_lines(run, lang, width, room)
-    if fixes:
-        out += ["", *fixes]
+    head = header_lines(run, lang, width, heading)
     if show_passing:
-        out += _passing(run, lang, width)
+        out = [*head, "", *_figure_lines(run, lang, width)]
+        fixes = fix_lines(run, lang, width, SCREEN_LINES - after - len(out) - 1)
+        out += ["", *fixes] if fixes else []
+        return out + _passing(run, lang, width)
+    # A fail is never folded: where the fails alone fill the screen, the rules that pass
+    # or were skipped leave it (the verdict line counts them), then the blank line.
+    for shown, gap in ((ALL_VERDICTS, [""]), (TO_ACT_ON, [""]), (TO_ACT_ON, [])):
+        out = [*head, "", *rule_lines(run, lang, width, shown)]
+        fixes = fix_lines(run, lang, width, SCREEN_LINES - after - len(out) - len(gap))
+        if fixes:
+            out += [*gap, *fixes]
+        if len(out) + after <= SCREEN_LINES:
+            break
     return out
 
 
