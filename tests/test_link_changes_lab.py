@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from readiness.agent import link_watch
 from readiness.lab import LabSpec, missing_prerequisites, running
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,8 +35,9 @@ def test_a_flapping_seat_link_is_named_by_the_seats_own_agent(tmp_path: Path) ->
         site["rooms"][0]["seats"] = {"A01-A02": "198.18.10.101-102"}
         path = tmp_path / "site.yaml"
         path.write_text(yaml.safe_dump(site, allow_unicode=True))
-        # the agents count from their start: let a few flaps happen
-        time.sleep(8)
+        # the agents count once the links have settled after their start: let a few flaps
+        # happen after that
+        time.sleep(link_watch.SETTLE_S + 10)
         out = tmp_path / "r.json"
         proc = subprocess.run(
             lab.exec_argv("proctor", [sys.executable, "-m", "readiness", "check", str(path),

@@ -50,6 +50,16 @@ def test_only_the_changes_within_the_window_count() -> None:
     assert changes == 0 and span <= link_watch.WINDOW_S + link_watch.SAMPLE_S
 
 
+def test_a_started_watch_says_nothing_until_the_link_has_settled() -> None:
+    # a NIC renegotiating in the seconds after boot, when the agent has just started, is
+    # not a flapping link
+    counts = {"eth0": 3}
+    watch = link_watch.LinkWatch(lambda: dict(counts))
+    watch.start(settle_s=3600)
+    counts["eth0"] = 9
+    assert watch.recent() == {}
+
+
 def _report(changes: tuple[int, float] | None) -> dict[str, Any]:
     raw = sr.RawFacts(
         hostname="seat-a09", os={"system": "Linux", "name": "Debian"}, cpu_model="x",

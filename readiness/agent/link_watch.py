@@ -19,6 +19,9 @@ from pathlib import Path
 # that one cable moved during set-up is forgotten before the check
 WINDOW_S = 600.0
 SAMPLE_S = 5.0
+# a NIC that comes up at boot may renegotiate once or twice in its first seconds, often
+# after the agent started: the watch starts counting after this
+SETTLE_S = 30.0
 SYS_NET = Path("/sys/class/net")
 
 
@@ -46,6 +49,8 @@ class LinkWatch:
         self._samples: deque[tuple[float, dict[str, int]]] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # a watch sampled by hand (tests, or an agent that never called start) counts at once
+        self._settled = True
 
     def sample(self) -> None:
         now, counts = self._clock(), self._read()
@@ -57,7 +62,9 @@ class LinkWatch:
 
     def recent(self) -> dict[str, tuple[int, float]]:
         """Per interface: carrier changes since the oldest kept sample, and over how many
-        seconds. Empty until the watch has run for at least one sample period."""
+        seconds. Empty until the watch has settled and run for one sample period."""
+        if not self._settled:
+            return {}
         self.sample()
         with self._lock:
             first_at, first = self._samples[0]
@@ -68,13 +75,17 @@ class LinkWatch:
         return {name: (max(0, count - first[name]), span)
                 for name, count in last.items() if name in first}
 
-    def start(self) -> None:
-        """Sample in the background for as long as the agent runs (a daemon thread)."""
+    def start(self, settle_s: float = SETTLE_S) -> None:
+        """Sample in the background for as long as the agent runs (a daemon thread),
+        from `settle_s` on; until then `recent` has nothing to say."""
         if self._thread is not None or not self._read():
             return  # started already, or this OS keeps no counters
-        self.sample()
+        self._settled = False
 
         def loop() -> None:
+            time.sleep(settle_s)
+            self.sample()
+            self._settled = True
             while True:
                 time.sleep(SAMPLE_S)
                 self.sample()
