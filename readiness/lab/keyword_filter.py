@@ -141,15 +141,22 @@ async def _serve_tls(hosts: list[str], reader: asyncio.StreamReader,
     await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
 
+BACKLOG = 4096
+
+
 async def main_async(host: str, port: int, words: list[str], hosts: list[str] | None = None,
                      sni_listen: tuple[str, int] | None = None) -> None:
     hosts = hosts or []
+    # every seat's whole audit passes here at once (up to 64 requests in flight from each
+    # of 40 seats): asyncio's default backlog of 100 dropped SYNs, and a seat then saw its
+    # exam site silently dropped (a lab artefact, not the filter modelled)
     server = await asyncio.start_server(lambda r, w: _serve(words, hosts, r, w), host, port,
-                                        limit=MAX_HEAD)
+                                        limit=MAX_HEAD, backlog=BACKLOG)
     servers = [server]
     if sni_listen:
         servers.append(await asyncio.start_server(lambda r, w: _serve_tls(hosts, r, w),
-                                                  *sni_listen, limit=MAX_HEAD))
+                                                  *sni_listen, limit=MAX_HEAD,
+                                                  backlog=BACKLOG))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -199,7 +199,9 @@ class SiteHandler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    # forty seats' audits at once (each up to 64 requests in flight): a short accept queue
+    # drops SYNs, which a seat reads as a silent drop of the site (a lab artefact)
+    request_queue_size = 4096
 
 
 class Server6(Server):
