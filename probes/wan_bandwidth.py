@@ -38,6 +38,7 @@ many the median is over, their spread, settled or stopped at max_s), settled, me
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import secrets
@@ -469,7 +470,10 @@ def _http_measure(p: _Params, plan: _HttpPlan,
 async def _iperf3_direction(p: _Params, reverse: bool) -> SettledRate:
     # the time agreed with the server is past the cap: the rule ends the test first
     agreed_s = math.ceil(p.rule.max_s) + 1
-    for attempt in range(2):
+    # a stock server whose last test this client ended early (the rule settled) stays busy
+    # until that test's agreed time is over: ask again each second until then
+    busy_until = time.monotonic() + agreed_s + 1.0
+    for attempt in itertools.count():
         settling = Settling(p.rule)
 
         def enough(nbytes: int, seconds: float, s: Settling = settling) -> bool:
@@ -482,7 +486,7 @@ async def _iperf3_direction(p: _Params, reverse: bool) -> SettledRate:
             return settling.result()
         except Iperf3Busy:
             # the stock server serves one test at a time: someone else's may be ending
-            if attempt:
+            if attempt and time.monotonic() >= busy_until:
                 raise EndpointWrong(f"iperf3 server {p.host}:{p.port} is busy with "
                                     "another test") from None
             await asyncio.sleep(1.0)
