@@ -39,7 +39,7 @@ WORKER = Path(__file__).with_name("camera_worker.py")
 CHILD_START_S = 1.0
 # A second, patient open of a stream that opened without a picture (camera_worker): room
 # for it also after a first read that waited its whole read timeout for a key frame
-REOPEN_S = 6.0
+REOPEN_S = 9.0
 
 
 def _url_with_credentials(url: str, username: str | None, password: str | None) -> str:

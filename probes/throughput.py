@@ -45,7 +45,11 @@ NO_SERVER_PREFIX = "cannot reach the iperf3 server"
 # an MTU black hole (the handshake passes, full-size segments vanish): the path's packet
 # size is then tried with DF echoes, within this much time kept back from the deadline.
 STALLED_MBPS = 10.0
-DF_RESERVE_S = 1.3
+# Two rounds of echoes, each waiting DF_ROUND_S for the replies: a second at idle, and
+# room for a coordinator busy with a whole room's pairs (half a second per round missed
+# the echoes of the drill room's black hole under that load)
+DF_ROUND_S = 1.0
+DF_RESERVE_S = 2 * DF_ROUND_S + 0.8
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ async def _path_size(host: str) -> dict[str, Any] | None:
     too when this computer may not send ICMP or the host does not answer echoes at all."""
     try:
         async with asyncio.timeout(DF_RESERVE_S - 0.2):
-            size = await path_mtu.probe(host)
+            size = await path_mtu.probe(host, DF_ROUND_S)
     except (path_mtu.IcmpUnavailable, OSError, TimeoutError, ValueError):
         return None
     if not size.black_hole:

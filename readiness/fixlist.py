@@ -255,12 +255,16 @@ def _fix(groups: list[list[_Unit]], seats: dict[str | None, list[str]],
                    key=lambda q: rank.get(q, 99))
     if len(groups) > 1 and about is None:
         # several devices of a room, each with its own things to do
-        points = [Point(p.do, p.figure, Text(member_label(g[0].subject),
-                                             member_label(g[0].subject)))
-                  for g in groups for p in _points(g, g[0].subject)]
+        # one device may have several groups (a camera without audio and unrecorded):
+        # the line counts devices, and each device's things to do stay together
+        by_device: OrderedDict[Subject, list[list[_Unit]]] = OrderedDict()
+        for g in groups:
+            by_device.setdefault(g[0].subject, []).append(g)
+        points = [Point(p.do, p.figure, Text(member_label(device), member_label(device)))
+                  for device, gs in by_device.items() for g in gs for p in _points(g, device)]
         first = groups[0][0].subject
-        where = Text(devices_label(first.kind, first.room, len(groups), "en"),
-                     devices_label(first.kind, first.room, len(groups), "zh"))
+        where = Text(devices_label(first.kind, first.room, len(by_device), "en"),
+                     devices_label(first.kind, first.room, len(by_device), "zh"))
     else:
         points = [p for g in groups for p in _points(g, about)]
     names = [titles.get(q, Text(q, q)) for q in reqs]

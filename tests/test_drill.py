@@ -231,3 +231,33 @@ def test_a_site_whose_https_the_router_lets_through_leaks_over_https(drill: tupl
                 and r["subject"]["kind"] == "seat" and r["status"] == "fail")
     assert "[HTTPS, IPv4 198.51.100.21]" in json.dumps(seat["measured"]["attempts"]) or \
         "https://video.example/" in json.dumps(seat["measured"])
+
+
+def test_a_camera_whose_picture_stops_fails_saying_after_how_long(drill: tuple) -> None:
+    _, doc = drill
+    # config/lab/room.yaml: cam-7's video stops 2.5 s into each stream, its session open
+    cam7 = result(doc, "CAM-RES/lab/cam-7")
+    assert cam7["status"] == "fail", cam7
+    assert "stopped after" in cam7["message"], cam7["message"]
+    assert "camera.stalled" in [f["code"] for f in cam7["findings"]]
+    # CAM-COUNT follows: cam-1 and cam-3 are the room's only live pictures
+    count = result(doc, "CAM-COUNT/lab")
+    assert count["measured"]["working_cameras"] == 2, count
+    assert count["measured"]["configured_cameras"] == 6
+
+
+def test_a_seat_behind_an_mtu_black_hole_is_named_with_the_size_that_gets_through(
+        drill: tuple) -> None:
+    """config/lab/room.yaml: A15's path drops packets over 1200 bytes; it has no agent,
+    so the coordinator measures it against its `readiness throughput-server`."""
+    _, doc = drill
+    for path in ("download", "upload"):
+        a15 = result(doc, f"LAN-SPEED/lab/A15/{path}")
+        assert a15["status"] == "fail", a15
+        assert "MTU black hole" in a15["message"], a15["message"]
+        assert "duplex" not in a15["message"] and "cable" not in a15["message"]
+        assert [f["code"] for f in a15["findings"]] == ["throughput.mtu_black_hole"]
+        size = a15["measured"]["path_mtu"]
+        assert 1192 <= size["largest_ok"] <= 1200 < size["smallest_lost"] <= 1208, size
+    # small packets pass: its reachability is not what fails
+    assert seat_result(doc, "A15")["status"] == "pass"

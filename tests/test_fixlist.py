@@ -323,3 +323,25 @@ def test_a_result_stored_before_findings_is_its_own_line_in_its_own_words() -> N
     run = RunRecord("s", "S", "cbec", Text("c", "c"), NOW, NOW, Verdict.NOT_READY, old, set())
     assert [fix_words(f, "en").figure for f in fix_list(run)] == ["seat A01 is off",
                                                                     "seat A02 is off"]
+
+
+def test_a_rooms_cameras_line_counts_cameras_and_keeps_each_cameras_fixes_together() -> None:
+    """Two cameras, one of them with two problems (no audio, not recorded): "2 cameras",
+    and that camera's two things to do side by side, not split by the other camera's."""
+    cams = [Subject(Kind.CAMERA, f"cam-{n}", ROOM, f"198.18.10.20{n}") for n in (1, 2)]
+
+    def fail(req: str, cam: Subject, code: str, do: str) -> CheckResult:
+        what = Text(f"{cam.name}: {code}", f"{cam.name}：{code}")
+        outcome = ProbeOutcome(Status.FAIL, what, {}, findings=[
+            Finding(code, what, Text(do, do))])
+        return _result(req, f"{req}/{ROOM}/{cam.name}", cam, outcome)
+
+    results = [fail("CAM-AUDIO", cams[0], "camera.no_audio", "turn on audio"),
+               fail("CAM-RES", cams[1], "camera.frozen", "restart the camera"),
+               fail("CAM-STORE", cams[0], "recording.missing", "record it")]
+    run = RunRecord("s", "S", "cbec", Text("c", "c"), NOW, NOW, Verdict.NOT_READY, results,
+                    {"CAM-AUDIO", "CAM-RES", "CAM-STORE"})
+    [line] = fix_list(run)
+    assert line.where.en == f"room {ROOM}: 2 cameras", line.where.en
+    do = fix_words(line, "en").do
+    assert do.index("turn on audio") < do.index("record it") < do.index("restart"), do

@@ -3,6 +3,7 @@ where it was measured from, and the whole room at once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,12 +13,14 @@ from readiness.judges.registry import outcome_judges
 from readiness.judges.throughput import (
     LoadFigures,
     judge_load,
+    judge_pair_seat,
     judge_room_load,
     judge_seat,
     path_verdict,
 )
 from readiness.planning import thresholds_of
-from readiness.results import ProbeOutcome, Status, Text
+from readiness.results import CheckResult, ProbeOutcome, Status, Text
+from readiness.subject import Kind, Subject
 
 CBEC = LanSpeedThresholds(gigabit_class_min_mbps=500, fast_ethernet_class_min_mbps=80,
                           required_class="fast_ethernet", nic_speed_mbps=1000)
@@ -112,6 +115,29 @@ def test_stand_in_from_the_coordinator_says_so() -> None:
         "940 Mbit/s from 198.18.10.107 to the coordinator")
     assert judged.message.zh.startswith("A07 无代理；改由协调机")
     assert judged.measured["vantage"] == "coordinator"
+
+
+def test_a_stand_in_that_found_an_mtu_black_hole_names_it_in_both_directions() -> None:
+    """The seat pairs check measured an agent-less seat from the coordinator: its first
+    test stalled and the DF echoes found the size (readiness/agent/seat_pairs.py runs no
+    second test then), so neither direction has a figure; both name the size."""
+    size = {"largest_ok": 1200, "smallest_lost": 1208, "by": "DF echoes"}
+    figures = {"A15": {"upload_mbps": 0.0, "download_mbps": None, "partner": "coordinator",
+                       "vantage": "coordinator", "retested": False,
+                       "problem": "0 Mbit/s from 198.18.10.115 to this computer",
+                       "path_mtu": size}}
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    source = CheckResult("LAN-SPEED", Text("t", "t"), Subject(Kind.ROOM, "lab", "lab"),
+                         "coordinator", Status.PASS, Text("pairs", "pairs"),
+                         {"per_seat": figures}, {}, None, now, 1.0, "LAN-SPEED/lab/pairs")
+    for path in ("upload", "download"):
+        judged = judge_pair_seat([source], {
+            "source": "LAN-SPEED/lab/pairs", "seat": "A15", "path": path, "thresholds": CBEC,
+            "address": "198.18.10.115", "port": 5201})
+        assert judged.status == Status.FAIL, (path, judged.message.en)
+        assert "MTU black hole" in judged.message.en and "1200 bytes" in judged.message.en
+        assert "duplex" not in judged.message.en
+        assert [f.code for f in judged.findings] == ["throughput.mtu_black_hole"]
 
 
 def test_no_agent_and_no_server_is_a_skip_naming_both() -> None:

@@ -258,10 +258,11 @@ def test_shipped_room_has_every_fault_on() -> None:
         "camera_not_recorded",
         "recorder_disk_full",
         "flapping_link",
+        "mtu_black_hole",
     }
     # the recorder records every camera but cam-4, on a full disk
     assert [c.name for c in spec.recorded_cameras()] == ["cam-1", "cam-2", "cam-3", "cam-5",
-                                                         "cam-6"]
+                                                         "cam-6", "cam-7"]
     assert spec.recorder_free_gb() == 0
     cams = {c.name: c for c in spec.effective_cameras()}
     assert (cams["cam-1"].width, cams["cam-1"].height, cams["cam-1"].audio) == (1920, 1080, True)
@@ -269,8 +270,12 @@ def test_shipped_room_has_every_fault_on() -> None:
     assert cams["cam-3"].audio is False
     assert cams["cam-4"].pattern == "black"
     assert cams["cam-5"].pattern == "smpte"
-    assert all(c.stall_after_s is None for c in cams.values())  # the stall: test_truth_cameras
+    assert cams["cam-7"].stall_after_s == 2.5 and cams["cam-1"].stall_after_s is None
     assert [(f.seat, f.down_s, f.up_s) for f in spec.flapping()] == [("A09", 1.5, 2.5)]
+    # A15: no agent, `readiness throughput-server` instead, behind a 1200-byte path
+    assert not spec.agent_on("A15") and spec.throughput_server_on("A15")
+    assert spec.mtu_black_hole("A15") == 1200 and spec.mtu_black_hole("A14") is None
+    assert not spec.throughput_server_on("A09")
     assert spec.effective_uplink_mbit() == 60
     # the faults that are switches of the room rather than entries of `faults`
     assert spec.keyword_filter == ["games"]
@@ -332,6 +337,31 @@ def test_a_flapping_link_needs_a_seat_that_is_there(tmp_path: Path) -> None:
     with pytest.raises(LabSpecError) as caught:
         load_spec(bad)
     assert f"{bad}:3 faults[0].down_s" in str(caught.value)
+
+
+def test_an_mtu_black_hole_needs_a_seat_that_is_there_and_a_real_size(tmp_path: Path) -> None:
+    bad = tmp_path / "room.yaml"
+    bad.write_text(
+        "seats: 3\n"
+        "faults:\n"
+        "  - {kind: absent_seat, seat: A02}\n"
+        "  - {kind: mtu_black_hole, seat: A02}\n"
+    )
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    assert f"{bad}:4 faults[1].seat: A02 is an absent seat" in str(caught.value)
+    bad.write_text(
+        "seats: 3\n"
+        "faults:\n"
+        "  - {kind: mtu_black_hole, seat: A03, mtu: 1500}\n"
+        "  - {kind: https_unfiltered, site: nowhere.example}\n"
+    )
+    with pytest.raises(LabSpecError) as caught:
+        load_spec(bad)
+    text = str(caught.value)
+    assert f"{bad}:3 faults[0].mtu" in text
+    # every kind of fault is named by its own key, not by the kind's tag
+    assert f"{bad}:4 faults[1].site" in text, text
 
 
 def test_healthy_spec_loads_from_a_file(tmp_path: Path) -> None:

@@ -75,12 +75,15 @@ class SeatFigures:
     problem: str = ""
     # nothing listens on the seat's throughput port (no agent, no throughput server)
     no_server: bool = False
+    # the path drops large packets (probes/throughput.py's DF echoes after a stalled test)
+    path_mtu: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"upload_mbps": self.upload_mbps, "download_mbps": self.download_mbps,
                 "partner": self.partner, "vantage": self.vantage, "retested": self.retested,
                 **({"problem": self.problem} if self.problem else {}),
-                **({"no_server": True} if self.no_server else {})}
+                **({"no_server": True} if self.no_server else {}),
+                **({"path_mtu": self.path_mtu} if self.path_mtu else {})}
 
 
 class _Pairs:
@@ -125,8 +128,15 @@ async def _stand_in(seat: dict[str, Any], params: dict[str, Any], deadline_s: fl
             "duration_s": params["duration_s"], "omit_s": params["omit_s"],
             "connect_timeout_s": params["connect_timeout_s"], "parallel": 1}
     up = await throughput.run({**test, "reverse": True}, deadline_s / 2)
+    fig = SeatFigures(vantage="coordinator", partner="coordinator",
+                      path_mtu=up.measured.get("path_mtu"))
+    if fig.path_mtu:
+        # the DF echoes went both ways: the path's size holds for the download too, and
+        # a second test would only stall the same way
+        fig.problem = up.message.en
+        return fig
     down = await throughput.run({**test, "reverse": False}, deadline_s / 2)
-    fig = SeatFigures(vantage="coordinator", partner="coordinator")
+    fig.path_mtu = down.measured.get("path_mtu")
     for outcome, attr in ((up, "upload_mbps"), (down, "download_mbps")):
         mbps = outcome.measured.get("throughput_mbps")
         if isinstance(mbps, int | float):

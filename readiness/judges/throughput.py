@@ -343,6 +343,8 @@ def _pair_outcome(source: CheckResult, params: dict[str, Any]) -> ProbeOutcome:
         measured["stand_in"] = True
     if fig.get("no_server"):
         measured["no_server"] = True
+    if fig.get("path_mtu"):
+        measured["path_mtu"] = fig["path_mtu"]
     if not isinstance(mbps, int | float):
         problem = str(fig.get("problem") or "not measured")
         return ProbeOutcome(Status.ERROR, Text(problem, problem), measured)

@@ -9,7 +9,7 @@ from . import daemons
 from . import topology as t
 from .services import Listen, ServiceDef
 from .shell import run_all
-from .spec import MAX_SEATS, DropsPing
+from .spec import MAX_SEATS, DropsPing, MtuBlackHole
 from .topology import Topology
 
 # The room load test gives every seat a port of its own on the exam server, from 5301
@@ -67,10 +67,16 @@ def agents(topo: Topology, site_file: Path) -> list[ServiceDef]:
     if topo.spec.agents:
         out.append(daemons.agent("srv-agent", topo.ns("srv"), t.SERVER, site_file))
     for host in topo.hosts:
-        if host.role.startswith("seat-") and topo.spec.agent_on(host.role[len("seat-"):]):
-            address = host.address.split("/")[0]
+        seat = host.role[len("seat-"):] if host.role.startswith("seat-") else None
+        address = host.address.split("/")[0]
+        if seat and topo.spec.agent_on(seat):
             out.append(daemons.agent(f"{host.role}-agent", topo.ns(host.role), address,
                                      site_file))
+        elif seat and topo.spec.throughput_server_on(seat):
+            # what a technician starts on a PC without the agent, on iperf3's port
+            out.append(daemons.throughput_server(
+                f"{host.role}-throughput", topo.ns(host.role), address,
+                range(t.IPERF_PORT, t.IPERF_PORT + 1)))
     return out
 
 
@@ -147,14 +153,40 @@ DROP_PING_NFT = """table inet rdy_seat_fw {
 """
 
 
+
+
+def _mtu_black_hole_nft(mtu: int) -> str:
+    """Every IPv4 packet over `mtu` bytes dropped both ways, without an ICMP error: what
+    a switch port set below 1500 does to the PC behind it. nft in the seat's namespace
+    rather than the switch port's MTU: a veth lets the kernel's GSO super-packets past
+    its MTU check, while `ip length` sees every packet the seat's stack sends or gets."""
+    return f"""table ip rdy_seat_mtu {{
+  chain inbound {{
+    type filter hook input priority 0; policy accept;
+    ip length > {mtu} drop
+  }}
+  chain outbound {{
+    type filter hook output priority 0; policy accept;
+    ip length > {mtu} drop
+  }}
+}}
+"""
+
+
 def seat_firewalls(topo: Topology) -> None:
-    """The drops_ping faults: the seat works (ARP, its agent) but ignores ping."""
+    """The drops_ping faults (the seat works, ARP and its agent, but ignores ping) and
+    the mtu_black_hole ones (small packets pass, large ones vanish)."""
     jobs: list[tuple[list[str], str | None, str]] = []
+    roles = {h.role for h in topo.hosts}
     for fault in topo.spec.faults_of(DropsPing):
-        role = f"seat-{fault.seat}"
-        if any(h.role == role for h in topo.hosts):
-            jobs.append((["ip", "netns", "exec", topo.ns(role), "nft", "-f", "-"],
-                         DROP_PING_NFT, f"making {fault.seat} drop ping"))
+        if f"seat-{fault.seat}" in roles:
+            jobs.append((["ip", "netns", "exec", topo.ns(f"seat-{fault.seat}"), "nft", "-f",
+                          "-"], DROP_PING_NFT, f"making {fault.seat} drop ping"))
+    for fault in topo.spec.faults_of(MtuBlackHole):
+        if f"seat-{fault.seat}" in roles:
+            jobs.append((["ip", "netns", "exec", topo.ns(f"seat-{fault.seat}"), "nft", "-f",
+                          "-"], _mtu_black_hole_nft(fault.mtu),
+                         f"making {fault.seat}'s path drop packets over {fault.mtu} bytes"))
     if jobs:
         run_all(jobs)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -152,10 +153,23 @@ class SlowUplink(_Strict):
 
 
 class NoAgent(_Strict):
-    """The seat's PC is up but nobody started `readiness agent` on it."""
+    """The seat's PC is up but nobody started `readiness agent` on it; with
+    `throughput_server`, `readiness throughput-server` runs there instead (how a room
+    without agents has its seats' throughput measured from the coordinator)."""
 
     kind: Literal["no_agent"]
     seat: SeatId
+    throughput_server: bool = False
+
+
+class MtuBlackHole(_Strict):
+    """The seat's path drops every IPv4 packet larger than `mtu` bytes without a word
+    (no ICMP "fragmentation needed"), as a switch port or a VLAN set below 1500 does:
+    a TCP handshake and small requests pass, bulk data stalls."""
+
+    kind: Literal["mtu_black_hole"]
+    seat: SeatId
+    mtu: int = Field(1200, ge=576, le=1499)
 
 
 class RogueDhcp(_Strict):
@@ -220,7 +234,8 @@ Fault = Annotated[
     | CameraFault
     | CameraNotRecorded
     | RecorderDiskFull
-    | FlappingLink,
+    | FlappingLink
+    | MtuBlackHole,
     Field(discriminator="kind"),
 ]
 
@@ -288,6 +303,17 @@ class LabSpec(_Strict):
 
     def agent_on(self, seat: str) -> bool:
         return self.agents and seat not in {f.seat for f in self.faults_of(NoAgent)}
+
+    def throughput_server_on(self, seat: str) -> bool:
+        """`readiness throughput-server` runs on this agent-less seat."""
+        return not self.agent_on(seat) and any(
+            f.seat == seat and f.throughput_server for f in self.faults_of(NoAgent))
+
+    def mtu_black_hole(self, seat: str) -> int | None:
+        """The largest IPv4 packet that gets to or from this seat, when its path is an
+        MTU black hole."""
+        sizes = [f.mtu for f in self.faults_of(MtuBlackHole) if f.seat == seat]
+        return sizes[-1] if sizes else None
 
     def lease_s(self, seat: str) -> int | None:
         """The lifetime of the seat's address when it holds it as a DHCP lease."""
@@ -400,6 +426,9 @@ def _meaning_problems(spec: LabSpec) -> list[tuple[PathKey, str]]:
             problems += [(at + (k,), m) for k, m in _rogue_dhcp_problems(spec, fault, i)]
         if isinstance(fault, CameraNotRecorded | RecorderDiskFull) and spec.recorder is None:
             problems.append((at + ("kind",), "the room has no recorder: add a recorder: section"))
+        if isinstance(fault, MtuBlackHole) and fault.seat in absent:
+            problems.append((at + ("seat",), f"{fault.seat} is an absent seat: it has no "
+                                             "path to drop packets on"))
         if isinstance(fault, FlappingLink) and fault.seat in absent:
             problems.append((at + ("seat",), f"{fault.seat} is an absent seat: it has no "
                                              "switch port to go down and up"))
@@ -469,21 +498,5 @@ def _issues(exc: ValidationError, source: YamlSource) -> list[ConfigIssue]:
 
 _FAULT_KINDS = {
     m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
-    for m in (
-        SeatLinkRate,
-        AbsentSeat,
-        WrongSubnet,
-        DuplicateAddress,
-        DropsPing,
-        DhcpLease,
-        BlockedSiteOpenByIp,
-        PublicResolverOpen,
-        SlowUplink,
-        NoAgent,
-        RogueDhcp,
-        CameraFault,
-        CameraNotRecorded,
-        RecorderDiskFull,
-        FlappingLink,
-    )
+    for m in typing.get_args(typing.get_args(Fault)[0])
 }

@@ -333,8 +333,9 @@ class CameraTile:
 
 
 def camera_tiles(run: RunRecord, site: Site | None) -> list[CameraTile]:
-    """One tile per camera (the site file's order, then any other the results are
-    about), holding every result whose subject is that camera, whatever its rule."""
+    """One tile per camera the run has results about (in the site file's order, then any
+    other), holding every result whose subject is that camera, whatever its rule. A
+    camera added to the site file after the run has no tile: the report shows the run."""
     tiles: dict[tuple[str | None, str], CameraTile] = {}
     if site is not None:
         for room in site.model.rooms:
@@ -347,7 +348,7 @@ def camera_tiles(run: RunRecord, site: Site | None) -> list[CameraTile]:
         tile = tiles.setdefault(key, CameraTile(r.subject.room, r.subject.name, None))
         tile.address = tile.address or r.subject.address
         tile.results.append(r)
-    return list(tiles.values())
+    return [t for t in tiles.values() if t.results]
 
 
 def room_camera_results(run: RunRecord) -> list[CheckResult]:
