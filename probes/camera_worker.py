@@ -35,7 +35,14 @@ Measurements (judged in readiness/judges/cameras.py):
                  timestamps, else since the open: when a stream stopped),
                  gap_runnable_s how much of it the decoder's most held-back thread
                  waited for a CPU (a gap the decoder spent runnable is this computer's load,
-                 one it spent asleep in a read is the camera sending nothing)
+                 one it spent asleep in a read is the camera sending nothing),
+                 gap_queued_bytes what the camera had sent that this process had not yet
+                 read when the gap ended (its TCP receive queues): a decoder behind a
+                 camera that keeps sending leaves data waiting, one whose camera stopped
+                 finds nothing; absent where the kernel's socket table cannot be read;
+                 gap_to_end true when the stream did not come back from it: the window
+                 ended, or the read that ended it waited out its timeout (FFmpeg then
+                 hands over the frames still in its decoder: stale, not a resumed stream)
   declared_fps   the frame rate the stream declares (CAP_PROP_FPS): the rate measured
                  from its timestamps is set against it (a camera dropping frames)
   failed_read_s  how long the read that failed waited (about read_timeout_s: the
@@ -59,6 +66,8 @@ GRID = (64, 36)
 SMALL = (320, 180)
 SNAPSHOT_WIDTH = 640
 DARK_LUMA = 32
+# a read that waited this share of its timeout or more waited it out
+TIMED_OUT = 0.9
 
 
 def _median(values: list[float]) -> float:
@@ -160,6 +169,38 @@ def _held_back_s(before: dict[str, int] | None, after: dict[str, int] | None
     return max((ns - before.get(tid, 0) for tid, ns in after.items()), default=0) / 1e9
 
 
+def _socket_inodes() -> set[str]:
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    return inodes
+
+
+def _queued_bytes() -> int | None:
+    """Bytes waiting unread in this process's TCP receive queues (FFmpeg's RTSP-over-TCP
+    connection is its only one), from /proc/self/net/tcp and tcp6 (rx_queue, by socket
+    inode). None where they cannot be read."""
+    try:
+        inodes = _socket_inodes()
+        total, found = 0, False
+        for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+            with open(table, encoding="ascii") as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[9] in inodes:
+                        total += int(fields[4].split(":")[1], 16)
+                        found = True
+    except (OSError, ValueError, IndexError):
+        return None
+    return total if found else None
+
+
 class _Gaps:
     """The longest time without a frame since the stream opened, when it began, and
     how much of it the decoder spent waiting for a CPU rather than for the camera."""
@@ -170,22 +211,27 @@ class _Gaps:
         self.longest = 0.0
         self.longest_from = 0.0
         self.longest_runnable: float | None = None
+        self.longest_queued: int | None = None
+        self.longest_to_end = False
         # stream time (the frames' own timestamps, ms): a decoder running behind reads
         # frames buffered before a stop late, the timestamps still say when they were made
         self.first_pts: float | None = None
         self.last_pts: float | None = None
         self.longest_from_pts: float | None = None
 
-    def until(self, now: float) -> None:
+    def until(self, now: float, end: bool = False) -> None:
+        """The gap up to `now`: a frame's arrival, or (`end`) the window's end."""
         gap = now - self.last
         if gap > self.longest:
+            self.longest_to_end = end
             self.longest, self.longest_from = gap, self.last - self.start
             self.longest_from_pts = None if self.first_pts is None or self.last_pts is None \
                 or self.last_pts < self.first_pts else (self.last_pts - self.first_pts) / 1000
             self.longest_runnable = _held_back_s(self.last_delays, _run_delays())
+            self.longest_queued = _queued_bytes()
 
-    def frame(self, now: float, pts_ms: float) -> None:
-        self.until(now)
+    def frame(self, now: float, pts_ms: float, timed_out: bool = False) -> None:
+        self.until(now, end=timed_out)
         self.last = now
         self.last_delays = _run_delays()
         if self.first_pts is None:
@@ -199,6 +245,9 @@ class _Gaps:
         out["gap_from_s"] = round(since, 2)
         if self.longest_runnable is not None:
             out["gap_runnable_s"] = round(self.longest_runnable, 2)
+        if self.longest_queued is not None:
+            out["gap_queued_bytes"] = self.longest_queued
+        out["gap_to_end"] = self.longest_to_end
 
 
 def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any) -> None:
@@ -225,6 +274,7 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
     grids: list[Any] = []
     measure_start = time.monotonic()
     measure_end = measure_start + float(p["measure_s"])
+    read_timeout = float(p["read_timeout_s"])
     while not out.get("read_failed") and time.monotonic() < measure_end:
         asked = time.monotonic()
         ok, frame = cap.read()
@@ -236,7 +286,7 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
             out["failed_read_s"] = round(now - asked, 2)
             break
         stamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
-        gaps.frame(now, stamps[-1])
+        gaps.frame(now, stamps[-1], timed_out=now - asked >= TIMED_OUT * read_timeout)
         arrivals.append(now)
         out["frames"] += 1
         last = frame
@@ -248,7 +298,7 @@ def _measure(cap: Any, p: dict[str, Any], out: dict[str, Any], cv2: Any, np: Any
         details.append(float(cv2.Laplacian(small, cv2.CV_64F).var()))
         grids.append(cv2.resize(gray, GRID, interpolation=cv2.INTER_AREA).astype(np.float32))
     ended = time.monotonic()
-    gaps.until(ended)
+    gaps.until(ended, end=True)
     gaps.report(out)
     # the whole window, a blocked last read included
     out["window_s"] = round(ended - measure_start, 2)

@@ -10,6 +10,8 @@ tested against GStreamer cameras in tests/test_camera_probe.py.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from typing import Any
 
 import numpy as np
@@ -99,3 +101,24 @@ def test_a_second_open_that_fails_keeps_what_the_first_one_saw(
     assert set(cv2.analyses[1:]) == {camera_worker.PATIENT_ANALYSIS}
     assert out["opened"] and out["frames"] == 0
     assert "did no better" in out["reopened"]
+
+
+def test_unread_bytes_are_counted_from_the_kernels_socket_table() -> None:
+    """A real TCP connection on loopback: what the peer sent and we did not read yet is
+    what a decoder behind its camera leaves waiting; after reading, nothing waits."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        try:
+            before = camera_worker._queued_bytes()
+            assert before == 0, before
+            peer.sendall(b"x" * 50_000)
+            time.sleep(0.2)
+            assert camera_worker._queued_bytes() == 50_000
+            got = 0
+            while got < 50_000:
+                got += len(client.recv(65536))
+            assert camera_worker._queued_bytes() == 0
+        finally:
+            client.close()
+            peer.close()

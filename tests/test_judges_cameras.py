@@ -241,3 +241,37 @@ def test_fewer_frames_than_declared_without_a_stop_is_load_not_a_fault() -> None
 
 def test_a_gap_the_decoder_spent_waiting_for_a_cpu_is_not_a_stall() -> None:
     assert _picture(STARVED).status == Status.PASS
+
+
+def test_a_stop_on_a_busy_pc_is_a_stop_for_the_time_the_decoder_was_not_held_back() -> None:
+    # the drill's cam-7 (5 fps, stops 2.5 s into the stream) under a CPU hog: its decoder
+    # waited for a CPU 1.66 s of the 3.06-s gap; for the other 1.4 s no frame came
+    busy = {**STOPPED, "fps": 5.0, "declared_fps": 5.0, "measured_frames": 4,
+            "window_s": 6.5, "longest_gap_s": 3.06, "gap_from_s": 1.4,
+            "gap_runnable_s": 1.66}
+    out = _picture(busy)
+    assert out.status == Status.FAIL and "stopped after 1.4 s" in out.message.en, out.message
+
+
+def test_unread_data_at_the_end_of_a_gap_tells_a_decoder_behind_from_a_stopped_camera(
+        ) -> None:
+    # cam-7 under a CPU hog again: one of FFmpeg's threads was runnable 3.03 s of the
+    # 3.05-s gap, but nothing the camera sent waited unread: the camera stopped
+    stopped = {**STOPPED, "fps": 5.0, "declared_fps": 5.0, "longest_gap_s": 3.05,
+               "gap_from_s": 1.0, "gap_runnable_s": 3.03, "gap_queued_bytes": 0,
+               "gap_to_end": True}
+    assert _picture(stopped).status == Status.FAIL
+    # a 15-fps camera that came back after 1.25 s (the lab's encoder on a busy host),
+    # its decoder held back 0.6 s of it: a second it was not held back is no stop
+    resumed = {**HEALTHY_WINDOW, "fps": 15.0, "longest_gap_s": 1.25, "gap_runnable_s": 0.6,
+               "gap_queued_bytes": 13051, "gap_to_end": False}
+    assert _picture(resumed).status == Status.PASS
+    # a gap the stream came back from with 41 kB waiting: the decoder was behind
+    caught_up = {**resumed, "longest_gap_s": 1.73, "gap_runnable_s": 0.49,
+                 "gap_queued_bytes": 41611}
+    assert _picture(caught_up).status == Status.PASS
+    # the same gap with 600 kB waiting to be read: the camera kept sending, this PC was
+    # behind
+    behind = {**HEALTHY_WINDOW, "longest_gap_s": 3.05, "gap_runnable_s": 0.2,
+              "gap_queued_bytes": 600_000, "gap_to_end": True}
+    assert _picture(behind).status == Status.PASS

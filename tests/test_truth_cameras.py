@@ -234,6 +234,8 @@ def test_a_camera_that_stops_sending_fails_saying_after_how_long(
     # it did send a picture first: the stop is what fails it, not a missing stream
     assert m["frames"] > 0 and 1.0 <= m["gap_from_s"] <= 4.0, m
     assert m["longest_gap_s"] >= 1.0 and m["gap_runnable_s"] < m["longest_gap_s"] / 2, m
+    # it never came back, and nothing it sent waited unread: the camera, not this PC
+    assert m["gap_to_end"] is True and m["gap_queued_bytes"] < 32 * 1024, json.dumps(m)
 
 
 def test_cam_count_does_not_count_a_stalled_camera(

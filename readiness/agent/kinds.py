@@ -25,7 +25,7 @@ def kinds() -> list[CheckKind]:
                       float(p["connect_timeout_s"]))),
         CheckKind(probe="seat_pairs", run=seat_pairs.run,
                   params=knobs("room", "seats", "agent_port", "port", "duration_s", "omit_s",
-                               "connect_timeout_s", "good_mbps"),
+                               "connect_timeout_s", "good_mbps", "class_floors_mbps"),
                   judges=("throughput.pairs",), secrets=("token",),
                   budget=lambda p: seat_pairs.pairs_deadline(
                       len(p["seats"]), int(p["duration_s"]), int(p["omit_s"]),

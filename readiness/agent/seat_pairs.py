@@ -42,6 +42,8 @@ from .room_load import PORT_CHECK_TIMEOUT_S, open_ports
 
 # a seat whose re-test fails (not slow: no figure) gets another known-good partner
 MAX_RETESTS = 3
+# a slow figure at least this share of good_mbps is re-tested once more alone
+BORDERLINE = 0.7
 SERVE_MARGIN_S = 1.0
 # a partner drops a seat that went silent this long mid-test
 SERVE_IDLE_S = 3.0
@@ -94,6 +96,7 @@ class _Pairs:
                      "parallel": 1, "reverse": False,
                      "connect_timeout_s": float(params["connect_timeout_s"])}
         self.good_mbps = float(params["good_mbps"])
+        self.floors = sorted((float(f) for f in params["class_floors_mbps"]), reverse=True)
         self.wait_s = pair_test_s(self.test["duration_s"], self.test["omit_s"],
                                   self.test["connect_timeout_s"])
 
@@ -119,6 +122,16 @@ class _Pairs:
 
     def fast(self, up: float | None, down: float | None) -> bool:
         return up is not None and down is not None and min(up, down) >= self.good_mbps
+
+    def borderline(self, fig: SeatFigures) -> bool:
+        """Measured slow, and just under a link class's floor (within BORDERLINE of it):
+        maybe a shared link rather than a slower one (a 100M port measures a fifth of the
+        gigabit floor, but may fall just under the 100M floor beside other pairs)."""
+        up, down = fig.upload_mbps, fig.download_mbps
+        if up is None or down is None or self.fast(up, down):
+            return False
+        low = min(up, down)
+        return any(BORDERLINE * floor <= low < floor for floor in self.floors)
 
 
 async def _stand_in(seat: dict[str, Any], params: dict[str, Any], deadline_s: float
@@ -201,35 +214,29 @@ async def _pair_waves(pairs: _Pairs, couples: list[tuple[AgentRoute, AgentRoute]
     return waves, width
 
 
-async def run(params: dict[str, Any], deadline_s: float,
-              secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
-    end = time.monotonic() + deadline_s - 0.3
-    seats = list(params["seats"])
-    remote = AgentRemote((secrets or {}).get("token"), _nowhere)
-    routes = {s["label"]: AgentRoute(str(s["label"]), str(s["address"]),
-                                     int(params["agent_port"]), retry_quick_error=True)
-              for s in seats}
-    replies = await asyncio.gather(*(remote.health(r, HEALTH_TIMEOUT_S)
-                                     for r in routes.values()))
-    ready = [r for r, reply in zip(routes.values(), replies, strict=True)
-             if listening(reply)]
-    absent = [s for s in seats if routes[s["label"]] not in ready]
-    pairs = _Pairs(params, remote)
-    figures: dict[str, SeatFigures] = {}
-    by_stand_in = asyncio.ensure_future(_stand_ins(absent, params, end))
-
-    couples = [(ready[i], ready[i + 1]) for i in range(0, len(ready) - 1, 2)]
-    waves, width = await _pair_waves(pairs, couples, figures, end)
+async def _retests(pairs: _Pairs, ready: list[AgentRoute], figures: dict[str, SeatFigures],
+                   width: int, end: float) -> int:
+    """Each seat that was slow or failed in the waves, again against a seat known to be
+    fast, up to MAX_RETESTS times for a failure and once more alone for a borderline
+    figure, while time allows. Returns the re-test rounds run."""
     good = [r for r in ready if r.label in figures
             and pairs.fast(figures[r.label].upload_mbps, figures[r.label].download_mbps)]
     suspects = [r for r in ready if r not in good]
-    rounds = waves
+    rounds = 0
     tries: dict[str, int] = {}
     # a known-good seat that then fails others (a duplicated address answers for it, its
     # agent went away) is no partner to judge by: after two such failures it is dropped
     partner_failures: dict[str, int] = {}
-    while suspects and good and time.monotonic() + pairs.wait_s + SERVE_MARGIN_S < end:
-        wave, suspects = suspects[:min(len(good), width)], suspects[min(len(good), width):]
+    # seats re-tested beside other pairs that came out just under the class: once more,
+    # the only pair on the LAN (a borderline figure is the shared load's as much as the
+    # seat's: on the 2-CPU lab host 496 against 521 Mbit/s from one run to the next)
+    alone: list[AgentRoute] = []
+    while (suspects or alone) and good \
+            and time.monotonic() + pairs.wait_s + SERVE_MARGIN_S < end:
+        if suspects:
+            wave, suspects = suspects[:min(len(good), width)], suspects[min(len(good), width):]
+        else:
+            wave = [alone.pop(0)]
         rounds += 1
 
         async def retest(x: AgentRoute, g: AgentRoute) -> tuple[AgentRoute, AgentRoute, bool]:
@@ -255,12 +262,38 @@ async def run(params: dict[str, Any], deadline_s: float,
             partner_failures[g.label] = partner_failures.get(g.label, 0) + 1
             if tries[x.label] < MAX_RETESTS:
                 suspects.append(x)  # once more, against another known-good seat
+        if len(wave) > 1:
+            alone += [x for x, _, failed in done if not failed
+                      and pairs.borderline(figures[x.label])]
         good = [g for g in good if partner_failures.get(g.label, 0) < 2]
     for r in suspects:
         fig = figures.setdefault(r.label, SeatFigures())
         if fig.partner == "":
             fig.problem = ("no seat known to be fast was left to pair it with"
                            if good else "no other seat's agent answers to pair it with")
+    return rounds
+
+
+async def run(params: dict[str, Any], deadline_s: float,
+              secrets: dict[str, Secret] | None = None) -> ProbeOutcome:
+    end = time.monotonic() + deadline_s - 0.3
+    seats = list(params["seats"])
+    remote = AgentRemote((secrets or {}).get("token"), _nowhere)
+    routes = {s["label"]: AgentRoute(str(s["label"]), str(s["address"]),
+                                     int(params["agent_port"]), retry_quick_error=True)
+              for s in seats}
+    replies = await asyncio.gather(*(remote.health(r, HEALTH_TIMEOUT_S)
+                                     for r in routes.values()))
+    ready = [r for r, reply in zip(routes.values(), replies, strict=True)
+             if listening(reply)]
+    absent = [s for s in seats if routes[s["label"]] not in ready]
+    pairs = _Pairs(params, remote)
+    figures: dict[str, SeatFigures] = {}
+    by_stand_in = asyncio.ensure_future(_stand_ins(absent, params, end))
+
+    couples = [(ready[i], ready[i + 1]) for i in range(0, len(ready) - 1, 2)]
+    waves, width = await _pair_waves(pairs, couples, figures, end)
+    rounds = waves + await _retests(pairs, ready, figures, width, end)
     figures.update(await by_stand_in)
     measured: dict[str, Any] = {
         "per_seat": {label: f.as_dict() for label, f in figures.items()},

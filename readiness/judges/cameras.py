@@ -38,12 +38,12 @@ FROZEN_MOTION = 30.0
 _UNMEASURED = (Status.ERROR, Status.SKIP)
 # A stall: no frame for this long, or for three frame intervals of a slow camera.
 STALL_GAP_S = 1.0
+# Unread data at a gap's end this large: the camera kept sending and the decoder was
+# behind (a 5-fps 1080p camera sends this much in a fifth of a second)
+QUEUED_BYTES = 32 * 1024
 # A read that failed after waiting this long waited out its timeout: the session was
 # open and sent nothing (a stream that ends fails its read at once).
 WAITED_S = 1.0
-# A gap in which the decoder was runnable less than this share of the time: it slept in
-# a read, waiting for the camera.
-IDLE_SHARE = 0.5
 
 
 def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
@@ -57,10 +57,22 @@ def _stall(m: dict[str, Any]) -> tuple[Text, Finding] | None:
     restart = Text("restart the camera; if it happens again, check its power supply, "
                    "its encoder load (bitrate, resolution) and its cable",
                    "请重启摄像头；如再次出现，请检查其供电、编码负载（码率、分辨率）和网线")
-    runnable = m.get("gap_runnable_s")
-    # a gap the decoder spent waiting for a CPU is this computer's load, not the camera
-    idle = runnable is None or runnable < IDLE_SHARE * (gap or 0.0)
-    if gap is not None and gap >= gap_limit and idle:
+    queued = m.get("gap_queued_bytes")
+    if isinstance(queued, int) and queued >= QUEUED_BYTES:
+        # what the camera sent waited unread when the gap ended: the decoder was behind
+        # (this PC's load), the camera was sending
+        held_back = gap or 0.0
+    elif m.get("gap_to_end") and isinstance(queued, int):
+        # the stream did not come back and nothing it sent waited: the camera stopped,
+        # however long FFmpeg's threads waited for a CPU meanwhile (one was runnable
+        # 3.03 s of a 3.05-s stop)
+        held_back = 0.0
+    else:
+        # a gap the stream came back from (or no socket table): the part of it the
+        # decoder's most held-back thread waited for a CPU is this PC's load, the rest
+        # the camera's
+        held_back = m.get("gap_runnable_s") or 0.0
+    if gap is not None and gap - held_back >= gap_limit:
         after = m.get("gap_from_s", 0.0)
         # the frame count against the rate over the window: how much of it had a picture
         rate = m.get("declared_fps") or fps

@@ -62,10 +62,18 @@ def services(topo: Topology, folder: Path) -> list[ServiceDef]:
     certs = {SITE_KINDS[name]: site_certificate(folder, name, hosted[t.SITES[name]])[0]
              .with_suffix("") for name in HTTPS_SITES}
     hostile = topo.spec.hostile_title_site
+    # the exam site is a server of its own, as on the internet: every seat's audit takes
+    # its controls there, and one process serving it beside the blocked sites' HTTPS
+    # left a seat's control unanswered under a whole room's audits
+    exam = SITE_KINDS["exam.example"]
     return [
-        daemons.websrv("inet-web", ns, sites,
+        daemons.websrv("inet-web-exam", ns, [s for s in sites if s[2] == exam],
+                       tls_sites=[s for s in tls_sites if s[2] == exam],
+                       certs={exam: certs[exam]}),
+        daemons.websrv("inet-web", ns, [s for s in sites if s[2] != exam],
                        hostile_title_kinds=[SITE_KINDS[hostile]] if hostile else [],
-                       tls_sites=tls_sites, certs=certs),
+                       tls_sites=[s for s in tls_sites if s[2] != exam],
+                       certs={k: v for k, v in certs.items() if k != exam}),
         # Authoritative for the lab's names; every other name does not exist (NXDOMAIN),
         # as a public resolver would answer for a name nobody registered.
         daemons.dnsmasq(

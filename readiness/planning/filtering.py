@@ -226,6 +226,11 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
     # not proven (the probe turns pass and fail into warn)
     here = {**audit_params(ctx, room, mode, cfg, COORDINATOR), "vantage_is_seat": False,
             **_control(cfg)}
+    # never beside the uplink's bandwidth test: on a full uplink a connection to a blocked
+    # site goes unanswered as if the router dropped it (a seat's whole audit read 44
+    # attempts as stopped while the WAN floor test ran), and an exam site as if it were
+    # down. Audits run beside each other (a quiet claim).
+    quiet = frozenset({uplink_link(room.id)})
     if ctx.site.secret("agent.token") is None or not seats:
         return [Check(
             check_id=f"{req_id}/{room.id}/{suffix}coordinator",
@@ -236,6 +241,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
             params=here,
             threshold=threshold,
             deadline_s=AUDIT_DEADLINE_S,
+            quiet_links=quiet,
             judge="filtering.audit",
             judge_params={"router": subjects.router(room)},
         )]
@@ -253,6 +259,7 @@ def _audit_checks(ctx: PlanContext, req_id: str, room: Room, mode: str, cfg: Aud
         params=dict(seat_params),
         threshold=threshold,
         deadline_s=AUDIT_DEADLINE_S,
+        quiet_links=quiet,
         agent=AgentRoute(seat.label, seat.address, _agent_port(ctx),
                          when_absent="warn",
                          prepare="url_filter_control", prepare_params=_control(cfg)),

@@ -145,7 +145,10 @@ def _pairs_checks(ctx: PlanContext, room: Room, seats: list[Seat],
                     "seats": [{"label": s.label, "address": s.address} for s in seats],
                     "agent_port": ctx.site.model.agent.port, "port": SEAT_PORT,
                     "duration_s": duration, "omit_s": omit,
-                    "connect_timeout_s": CONNECT_TIMEOUT_S, "good_mbps": good}
+                    "connect_timeout_s": CONNECT_TIMEOUT_S, "good_mbps": good,
+                    # a figure just under one of these is tried again alone
+                    "class_floors_mbps": [th.gigabit_class_min_mbps,
+                                          th.fast_ethernet_class_min_mbps]}
     pairs = Check(
         check_id=pairs_id, requirement="LAN-SPEED",
         subject=subjects.room_subject(room), aspect="pairs",
