@@ -343,18 +343,23 @@ class FixWords:
     rules: str
 
 
-def _who(p: Point, text: str, lang: str) -> str:
-    if p.who is None:
-        return text
-    return f"{p.who.get(lang)}{'：' if lang == 'zh' else ': '}{text}"
+def _by_device(parts: list[tuple[Text | None, str]], lang: str) -> str:
+    """The parts of a line, each device named once before its own (they come together,
+    fixlist groups them by device): "cam-4 (…): uncover the lens; add it to the recorder"."""
+    sep = "；" if lang == "zh" else "; "
+    out: list[str] = []
+    said: Text | None = None
+    for who, text in dict.fromkeys(parts):
+        if who is not None and who != said:
+            text = f"{who.get(lang)}{'：' if lang == 'zh' else ': '}{text}"
+        said = who
+        out.append(text)
+    return sep.join(out)
 
 
 def fix_words(fix: Fix, lang: str) -> FixWords:
-    zh = lang == "zh"
-    sep = "；" if zh else "; "
-    do = sep.join(dict.fromkeys(_who(p, p.do.get(lang), lang) for p in fix.points
-                                if p.do.get(lang)))
-    figure = sep.join(dict.fromkeys(_who(p, p.figure.get(lang), lang) for p in fix.points))
+    do = _by_device([(p.who, p.do.get(lang)) for p in fix.points if p.do.get(lang)], lang)
+    figure = _by_device([(p.who, p.figure.get(lang)) for p in fix.points], lang)
     return FixWords(fix.where.get(lang), do, figure, fix.rules.get(lang))
 
 

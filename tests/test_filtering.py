@@ -560,3 +560,61 @@ def test_the_planned_checks_run_from_the_proctor(lab: Any, tmp_path: Path) -> No
     assert results["FILTER-FEATURES/lab/remote_management"]["status"] == "warn"
     assert results["FILTER-FEATURES/lab/ip"]["status"] == "fail"
     assert results["FILTER-FEATURES/lab/dns"]["status"] == "fail"
+
+
+def test_a_seats_two_audits_are_one_run_on_its_agent(tmp_path: Path) -> None:
+    """WAN-POLICY and FILTER-FEATURES audit a seat the same way in an exam-sites-only
+    room: planned with the same params, they are one url_filter run on the seat's agent
+    (and one control lookup at the coordinator for every seat), each rule judging its
+    own copy. The agent's side is counted, not run: the runs themselves are the lab
+    tests' (tests/test_truth_filtering.py)."""
+    import yaml
+    from test_speed_pairs import SEATS, _site_file
+
+    from readiness.agent.client import AgentReply
+    from readiness.agent.remote import AgentRemote
+    from readiness.config.load import load_site
+    from readiness.config.profile import load_profile
+    from readiness.planning import PlanContext, build_plan
+
+    path = _site_file(tmp_path, 8765, method="pairs", seats=SEATS)
+    data = yaml.safe_load(path.read_text())
+    data["rooms"][0]["blocked_samples"] = ["http://games.example/"]
+    path.write_text(yaml.safe_dump(data))
+    site = load_site(path)
+    plan = build_plan(PlanContext(site, load_profile("cbec")),
+                      only={"WAN-POLICY", "FILTER-FEATURES"})
+    audits = [c for c in plan.checks if c.probe == "url_filter" and c.agent is not None]
+    label = audits[0].agent.label
+    mine = [c for c in audits if c.agent.label == label]
+    assert {c.requirement for c in mine} == {"WAN-POLICY", "FILTER-FEATURES"}, mine
+    assert mine[0].params == mine[1].params
+
+    calls: list[str] = []
+    prepared: list[str] = []
+
+    async def local(name: str, params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
+        prepared.append(name)
+        return ProbeOutcome(Status.PASS, Text("", ""), {"params": {"control_answers": {}}})
+
+    class Counted(AgentRemote):
+        async def health(self, route: Any, timeout_s: float) -> AgentReply:
+            return AgentReply("ok")
+
+        async def _call(self, route: Any, where: str, probe: str, params: dict[str, Any],
+                        end: float) -> ProbeOutcome:
+            calls.append(route.label)
+            await asyncio.sleep(0.01)
+            return ProbeOutcome(Status.PASS, Text("audited", "audited"), {"attempts": []})
+
+    remote = Counted(site.secret("agent.token"), local, own_addresses=set)
+
+    async def run_all() -> list[ProbeOutcome]:
+        return await asyncio.gather(*(remote.run(c.agent, "url_filter", c.params, 30.0)
+                                      for c in audits))
+
+    outcomes = asyncio.run(run_all())
+    seats = {c.agent.label for c in audits}
+    assert sorted(calls) == sorted(seats), calls  # one run per seat
+    assert prepared == ["url_filter_control"], prepared  # one lookup for them all
+    assert len({id(o) for o in outcomes}) == len(outcomes)  # each its own copy

@@ -345,3 +345,6 @@ def test_a_rooms_cameras_line_counts_cameras_and_keeps_each_cameras_fixes_togeth
     assert line.where.en == f"room {ROOM}: 2 cameras", line.where.en
     do = fix_words(line, "en").do
     assert do.index("turn on audio") < do.index("record it") < do.index("restart"), do
+    # each camera named once, before its own things to do
+    assert do == ("cam-1 (198.18.10.201): turn on audio; record it; "
+                  "cam-2 (198.18.10.202): restart the camera"), do

@@ -8,6 +8,7 @@ gets the same behaviour by putting an `AgentRoute` on its Check.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -28,8 +29,11 @@ HEALTH_TIMEOUT_S = 2.0
 CALL_MARGIN_S = 1.0
 QUICK_ERROR_S = 1.0
 RETRY_PAUSE_S = 0.5
-# asked once per agent per run, however many checks read it
-CACHED_PROBES = frozenset({"self_report"})
+# asked once per agent per run with the same params, however many checks read it: the
+# self-report (three rules), and a seat's filter audit (WAN-POLICY and FILTER-FEATURES
+# audit the same way in exam-sites-only rooms: run twice, forty seats sent twice the
+# requests at once and a seat's connections went unanswered)
+CACHED_PROBES = frozenset({"self_report", "url_filter"})
 
 LocalRun = Callable[[str, dict[str, Any], float], Awaitable[ProbeOutcome]]
 
@@ -155,8 +159,9 @@ class AgentRemote:
             params = await self._prepared(route, params, end - time.monotonic())
             key = f"{route.address}:{route.port}:{probe}:{json.dumps(params, sort_keys=True)}"
             if probe in CACHED_PROBES:
-                outcome = await self._once(key, lambda: self._call(
-                    route, where, probe, params, end))
+                # each check judges its own copy
+                outcome = copy.deepcopy(await self._once(key, lambda: self._call(
+                    route, where, probe, params, end)))
             else:
                 outcome = await self._call(route, where, probe, params, end)
             if outcome.measured.get("agent") not in ("no_probe", "absent"):
@@ -176,9 +181,12 @@ class AgentRemote:
                         ) -> dict[str, Any]:
         if route.prepare is None:
             return params
-        # at most an eighth of the time: the probe on the agent is what the check is for
-        ready = await self.local(route.prepare, {**(route.prepare_params or {}),
-                                                 "params": params}, max(0.5, left_s / 8))
+        # at most an eighth of the time: the probe on the agent is what the check is for;
+        # once per run for the same params (forty seats' audits ask the same)
+        asked = {**(route.prepare_params or {}), "params": params}
+        key = f"prepare:{route.prepare}:{json.dumps(asked, sort_keys=True)}"
+        prepare = route.prepare
+        ready = await self._once(key, lambda: self.local(prepare, asked, max(0.5, left_s / 8)))
         return {**params, **(ready.measured.get("params") or {})}
 
     async def _call(self, route: AgentRoute, where: str, probe: str,

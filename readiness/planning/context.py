@@ -6,7 +6,8 @@ without importing each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +25,9 @@ class PlanContext:
     profile: Profile
     # folder where probes may write evidence (snapshots...); None = keep none
     evidence_dir: Path | None = None
+    # fresh for each plan: names made from it no resolver can have cached, the same in
+    # every check of the plan (so two rules' identical seat audits are one run)
+    run_token: str = field(default_factory=lambda: secrets.token_hex(5))
 
 
 def thresholds_of(req: Requirement, model: type[M]) -> M:

@@ -22,7 +22,6 @@ block (see AuditConfig). Verdicts are readiness/judges/filtering.py's.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -202,7 +201,7 @@ def audit_params(ctx: PlanContext, room: Room, mode: str, cfg: AuditConfig,
         "local_networks": [room.subnet, *(f"{h}/32" for h in room_hosts
                                           if ipaddress.ip_address(h) not in subnet)],
         # a fresh name each run: no resolver can have it cached, so its answer is live
-        "subdomain_label": f"rdy-{secrets.token_hex(5)}",
+        "subdomain_label": f"rdy-{ctx.run_token}",
         "exam_windows": [[s.isoformat(), e.isoformat()]
                          for s, e in ctx.site.session_windows()],
         "vantage_is_seat": True,
