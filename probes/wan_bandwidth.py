@@ -38,7 +38,6 @@ many the median is over, their spread, settled or stopped at max_s), settled, me
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import os
 import secrets
@@ -473,7 +472,8 @@ async def _iperf3_direction(p: _Params, reverse: bool) -> SettledRate:
     # a stock server whose last test this client ended early (the rule settled) stays busy
     # until that test's agreed time is over: ask again each second until then
     busy_until = time.monotonic() + agreed_s + 1.0
-    for attempt in itertools.count():
+    asked_before = False
+    while True:
         settling = Settling(p.rule)
 
         def enough(nbytes: int, seconds: float, s: Settling = settling) -> bool:
@@ -486,15 +486,15 @@ async def _iperf3_direction(p: _Params, reverse: bool) -> SettledRate:
             return settling.result()
         except Iperf3Busy:
             # the stock server serves one test at a time: someone else's may be ending
-            if attempt and time.monotonic() >= busy_until:
+            if asked_before and time.monotonic() >= busy_until:
                 raise EndpointWrong(f"iperf3 server {p.host}:{p.port} is busy with "
                                     "another test") from None
+            asked_before = True
             await asyncio.sleep(1.0)
         except Iperf3ConnectError as exc:
             raise EndpointUnreachable(str(exc)) from None
         except Iperf3Error as exc:
             raise EndpointWrong(f"iperf3 {p.host}:{p.port}: {exc}") from None
-    raise AssertionError("unreachable")
 
 
 def _method(rule: SettleRule, streams: int) -> str:
