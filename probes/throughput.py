@@ -106,7 +106,7 @@ def deadline_for(duration_s: int, omit_s: int, connect_timeout_s: float) -> floa
     return needed_s(duration_s, omit_s, connect_timeout_s) + 1.0 + DF_RESERVE_S
 
 
-async def _path_size(host: str) -> dict[str, Any] | None:
+async def path_size(host: str) -> dict[str, Any] | None:
     """The path's packet size when it is an MTU black hole (DF echoes), else None; None
     too when this computer may not send ICMP or the host does not answer echoes at all."""
     try:
@@ -129,7 +129,7 @@ async def _with_path_size(host: str, outcome: ProbeOutcome) -> ProbeOutcome:
     stalled = isinstance(m.get("throughput_mbps"), int | float) \
         and m["throughput_mbps"] < STALLED_MBPS
     if failed or stalled:
-        size = await _path_size(host)
+        size = await path_size(host)
         if size:
             m["path_mtu"] = size
     return outcome

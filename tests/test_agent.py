@@ -159,7 +159,10 @@ def _timed_self_report(port: int) -> float:
 def test_health_is_open_and_tells_only_the_version(agent: AgentServer) -> None:
     status, data = _request(agent.port, "GET", "/v1/health")
     assert status == 200
-    assert set(data) == {"agent", "version"}
+    assert set(data) == {"agent", "version", "padding"}
+    # padding only: larger than one full-size packet (an MTU black hole loses it), and
+    # nothing in it but dots
+    assert set(data["padding"]) == {"."} and len(json.dumps(data)) > 1500
 
 
 def test_missing_signature_is_401(agent: AgentServer) -> None:

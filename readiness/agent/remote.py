@@ -16,7 +16,10 @@ from typing import Any
 
 import psutil
 
+from probes import throughput
+
 from ..checks import COORDINATOR, AgentRoute
+from ..judges.throughput import mtu_black_hole
 from ..redact import Secret
 from ..results import AGENT_ABSENT, NO_ACTION, Finding, ProbeOutcome, Status, Text
 from .auth import BAD_SIGNATURE, EXPIRED, FUTURE, REPLAYED
@@ -121,6 +124,7 @@ class AgentRemote:
         self._own = own_addresses
         self._health: dict[tuple[str, int], asyncio.Future[AgentReply]] = {}
         self._cached: dict[str, asyncio.Future[ProbeOutcome]] = {}
+        self._paths: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     def _once(self, key: str, make: Callable[[], Awaitable[ProbeOutcome]]
               ) -> Awaitable[ProbeOutcome]:
@@ -155,6 +159,10 @@ class AgentRemote:
         # a quick look first: a PC that is off or firewalled would otherwise hold the
         # whole deadline in connect, leaving no time for a stand-in from here
         health = await self.health(route, min(HEALTH_TIMEOUT_S, deadline_s / 4))
+        if health.error_code == NO_REPLY:
+            hole = await self._black_hole(route, where, health)
+            if hole is not None:
+                return hole
         if listening(health):
             params = await self._prepared(route, params, end - time.monotonic())
             key = f"{route.address}:{route.port}:{probe}:{json.dumps(params, sort_keys=True)}"
@@ -176,6 +184,30 @@ class AgentRemote:
                 if problem is not None:
                     return problem
         return await self._absent(route, where, probe, reason, end)
+
+    async def _black_hole(self, route: AgentRoute, where: str, health: AgentReply,
+                          ) -> ProbeOutcome | None:
+        """An agent that accepted the connection and whose (padded) health reply never
+        came: when small DF echoes to it pass and large ones vanish, the path is an MTU
+        black hole, and every reply of that agent is lost the same way. Tested once per
+        address per run; None when the path is whole (a busy PC, answering late)."""
+        task = self._paths.get(route.address)
+        if task is None:
+            task = self._paths[route.address] = asyncio.ensure_future(
+                throughput.path_size(route.address))
+        size = await asyncio.shield(task)
+        if size is None:
+            return None
+        measured = {"agent": "no_reply", "reason": health.reason, "path_mtu": size}
+        words = mtu_black_hole(measured, f"between this computer and {route.label}",
+                               f"本机与 {route.label} 之间")
+        assert words is not None
+        text, finding = words
+        return ProbeOutcome(Status.ERROR, Text(
+            f"the agent on {where} accepted the connection, but its reply never arrived: "
+            f"{text.en}",
+            f"{where} 上的代理接受了连接，但其回复始终未到：{text.zh}"), measured,
+            findings=[finding])
 
     async def _prepared(self, route: AgentRoute, params: dict[str, Any], left_s: float,
                         ) -> dict[str, Any]:

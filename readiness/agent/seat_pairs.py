@@ -97,6 +97,7 @@ class _Pairs:
                      "connect_timeout_s": float(params["connect_timeout_s"])}
         self.good_mbps = float(params["good_mbps"])
         self.floors = sorted((float(f) for f in params["class_floors_mbps"]), reverse=True)
+        self.path_sizes: dict[str, dict[str, Any]] = {}
         self.wait_s = pair_test_s(self.test["duration_s"], self.test["omit_s"],
                                   self.test["connect_timeout_s"])
 
@@ -111,6 +112,10 @@ class _Pairs:
             **self.test, "host": partner.address, "port": self.port,
             "reverse_port": self.port + 1}, self.wait_s)
         served, got = await asyncio.gather(serve, both)
+        for route, outcome in ((partner, served), (client, got)):
+            # the coordinator found this seat's replies lost in an MTU black hole
+            if outcome.measured.get("agent") == "no_reply" and outcome.measured.get("path_mtu"):
+                self.path_sizes[route.label] = outcome.measured["path_mtu"]
         up, down = got.measured.get("upload_mbps"), got.measured.get("download_mbps")
         if got.status is Status.PASS and isinstance(up, int | float) \
                 and isinstance(down, int | float):
@@ -294,6 +299,10 @@ async def run(params: dict[str, Any], deadline_s: float,
     couples = [(ready[i], ready[i + 1]) for i in range(0, len(ready) - 1, 2)]
     waves, width = await _pair_waves(pairs, couples, figures, end)
     rounds = waves + await _retests(pairs, ready, figures, width, end)
+    for label, size in pairs.path_sizes.items():
+        fig = figures.setdefault(label, SeatFigures())
+        if fig.upload_mbps is None or fig.download_mbps is None:
+            fig.path_mtu = size
     figures.update(await by_stand_in)
     measured: dict[str, Any] = {
         "per_seat": {label: f.as_dict() for label, f in figures.items()},

@@ -21,7 +21,8 @@ checked before a packet goes there, like the targets in its params.
 
 Endpoints (JSON in, JSON out, one request per connection):
 
-  GET  /v1/health       unauthenticated: agent name and version, nothing else
+  GET  /v1/health       unauthenticated: agent name and version, nothing else (padded
+                        past one full-size packet: see HEALTH_PADDING)
   POST /v1/self-report  signed: this machine's inventory (self_report.py)
   POST /v1/run          signed: {"probe": name, "params": {...}, "deadline_s": n} runs a
                         registered probe, if every target in params is in the site
@@ -59,6 +60,11 @@ from .self_report import collect
 log = logging.getLogger("readiness.agent")
 
 HEALTH = "/v1/health"
+# The health reply is larger than one full-size Ethernet packet: a path that drops large
+# packets without a word (an MTU black hole) loses it as it loses every real reply, and
+# the coordinator, seeing the connection accepted and no reply, tests the path's packet
+# size (readiness/agent/remote.py) instead of waiting out every check of that seat.
+HEALTH_PADDING = "." * 1600
 SELF_REPORT = "/v1/self-report"
 RUN = "/v1/run"
 DEFAULT_PORT = 8765
@@ -400,7 +406,8 @@ class AgentServer:
     async def _dispatch(self, request: _Request, writer: asyncio.StreamWriter,
                         ) -> tuple[int, dict[str, Any], str]:
         if request.path == HEALTH:
-            return 200, {"agent": "readiness", "version": __version__}, ""
+            return 200, {"agent": "readiness", "version": __version__,
+                         "padding": HEALTH_PADDING}, ""
         try:
             self.verifier.verify(request.method, request.target, request.headers,
                                  request.body, request.agent)
