@@ -604,15 +604,17 @@ def test_the_full_drill_room_is_quick_to_build_and_remove(lab_host: None) -> Non
         up_s = time.monotonic() - started
         present = status(prefix).namespaces
         # sw rtr inet, srv proctor ups, seats, cameras, the rogue DHCP server, the recorder
-        assert len(present) == 3 + 3 + 39 + 6 + 1 + 1
+        assert len(present) == 3 + 3 + 39 + 7 + 1 + 1
         assert lab.ns("seat-A13") not in present
         assert "rate 100Mbit" in qdisc(lab, "seat-A07", "eth0")
-        assert up_s < 30, f"up took {up_s:.1f} s"
+        # a guard against a build that hangs, not the figure (a timed test flakes on a
+        # shared host): the drill's wall times are bench/drill_under_load.py's
+        assert up_s < 60, f"up took {up_s:.1f} s"
     finally:
         started = time.monotonic()
         down(prefix)
         down_s = time.monotonic() - started
-    assert down_s < 10, f"down took {down_s:.1f} s"
+    assert down_s < 20, f"down took {down_s:.1f} s"
     assert leftovers(prefix) == []
 
 
