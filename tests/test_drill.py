@@ -261,3 +261,27 @@ def test_a_seat_behind_an_mtu_black_hole_is_named_with_the_size_that_gets_throug
         assert 1192 <= size["largest_ok"] <= 1200 < size["smallest_lost"] <= 1208, size
     # small packets pass: its reachability is not what fails
     assert seat_result(doc, "A15")["status"] == "pass"
+
+
+def test_a_name_the_open_resolver_answers_is_a_dns_bypass_until_the_site_loads(
+        drill: tuple) -> None:
+    """The open public resolver answers speed.example (a blocked target) for every seat,
+    but the router drops its address: that answer bypasses the DNS filter, it is no
+    site leak. games.example, whose address is open, does load: that one is."""
+    _, doc = drill
+    seats = [r for r in doc["results"] if r["requirement"] == "WAN-POLICY"
+             and r["subject"]["kind"] == "seat" and r["status"] == "fail"]
+    assert len(seats) >= 30, len(seats)
+    for seat in seats:
+        attempts = seat["measured"]["attempts"]
+        answered = [a for a in attempts if a["technique"] == "resolver"
+                    and "speed.example" in a["request"] and a.get("leak")]
+        assert answered, seat["id"]  # the open resolver answered the blocked name
+        loaded = [a for a in attempts if a.get("leak") and a["technique"] != "resolver"
+                  and "speed.example" in a["request"]]
+        assert loaded == [], (seat["id"], loaded)  # ... and the site never loaded
+        content = [a for a in attempts if a.get("leak")
+                   and a["technique"] not in ("resolver", "doh")]
+        assert seat["message"].startswith(f"{len(content)} request(s) that must be "
+                                          "blocked got through"), seat["message"][:80]
+        assert all("speed.example" not in a["request"] for a in content)

@@ -42,7 +42,8 @@ from .room_load import PORT_CHECK_TIMEOUT_S, open_ports
 
 # a seat whose re-test fails (not slow: no figure) gets another known-good partner
 MAX_RETESTS = 3
-# a slow figure at least this share of good_mbps is re-tested once more alone
+# a slow figure at least this share of a class floor (class_floors_mbps) is re-tested
+# once more alone
 BORDERLINE = 0.7
 SERVE_MARGIN_S = 1.0
 # a partner drops a seat that went silent this long mid-test
