@@ -412,6 +412,18 @@ def _cut_short(seen: _Seen) -> PingStats:
     return stats
 
 
+def _mark_own(address: str, outcome: ProbeOutcome) -> ProbeOutcome:
+    """`own_address` when the address is this computer's own (the proctor PC checking
+    itself): its echoes never leave the machine, so their time says nothing of the LAN,
+    only of how busy this computer is (a judge must not call the LAN slow for it)."""
+    import psutil
+
+    own = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    if address in own:
+        outcome.measured["own_address"] = True
+    return outcome
+
+
 async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         p = _Params.parse(params)
@@ -423,7 +435,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
     try:
         # Backstop only: every wait inside is already cut to fit the budget.
         async with asyncio.timeout(deadline_s - margin_s):
-            return await _probe(p, deadline_s, seen_box)
+            return _mark_own(p.address, await _probe(p, deadline_s, seen_box))
     except TimeoutError:
         ran_s = time.monotonic() - start
         if seen_box and seen_box[0].ping is not None:
@@ -432,7 +444,7 @@ async def run(params: dict[str, Any], deadline_s: float) -> ProbeOutcome:
             outcome = _outcome(p, seen, stats, cut_short_s=ran_s)
             if stats.count != p.count:
                 outcome.measured["count"] = stats.count
-            return outcome
+            return _mark_own(p.address, outcome)
         return _error(f"checking {p.address} did not finish within {deadline_s:g} s",
                       f"检查 {p.address} 未能在 {deadline_s:g} 秒内完成")
 

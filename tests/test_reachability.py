@@ -35,7 +35,7 @@ from probes import reachability
 from probes.engines import icmp
 from readiness.config.profile import LanSubnetThresholds
 from readiness.judges import lan
-from readiness.results import ProbeOutcome, Status
+from readiness.results import ProbeOutcome, Status, Text
 
 T = TypeVar("T")
 
@@ -182,6 +182,22 @@ def test_slow_average_warns() -> None:
     issue = lan.icmp_issue(_measured(_stats(10, 6.0)), _thresholds())
     assert issue and issue[0] == Status.WARN and "6.0 ms on average" in issue[1].en
     assert lan.icmp_issue(_measured(_stats(10, 6.0)), _thresholds(warn_rtt_ms=7)) is None
+
+
+def test_this_computers_own_address_is_not_called_slow() -> None:
+    """The proctor PC checking itself: its echoes never leave it, so a busy moment (7.6 ms
+    seen on the loaded lab host) says nothing of the LAN."""
+    from probes.reachability import _mark_own
+
+    own = _mark_own("127.0.0.1", ProbeOutcome(Status.PASS, Text("", ""),
+                                              _measured(_stats(10, 7.6)))).measured
+    assert own["own_address"] is True
+    assert lan.icmp_issue(own, _thresholds()) is None
+    # another address at the same time is slow
+    other = _mark_own("198.18.0.99", ProbeOutcome(Status.PASS, Text("", ""),
+                                                  _measured(_stats(10, 7.6)))).measured
+    assert "own_address" not in other
+    assert lan.icmp_issue(other, _thresholds()) is not None
 
 
 def test_no_answer_messages() -> None:

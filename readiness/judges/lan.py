@@ -213,7 +213,8 @@ def _loss_or_latency(m: dict[str, Any], th: LanSubnetThresholds) -> Issue | None
         return Issue(status, Text(f"{address} {found.en}: {action.en}",
                                   f"{address} 的 {found.zh}：{action.zh}"),
                      (Finding("lan.loss", found, action),))
-    if avg is not None and avg > th.warn_rtt_ms:
+    # echoes to this computer's own address never cross the LAN: no time to judge it by
+    if avg is not None and avg > th.warn_rtt_ms and not m.get("own_address"):
         slow = Text(f"{avg:.1f} ms on average, limit {th.warn_rtt_ms:g} ms (timed by {what})",
                     f"{what_zh} 平均 {avg:.1f} ms，上限 {th.warn_rtt_ms:g} ms")
         action = Text("check for an overloaded switch, a faulty cable or a busy PC",
@@ -283,11 +284,12 @@ def judge_reachability(outcome: ProbeOutcome, params: dict[str, Any]) -> ProbeOu
         open_en = f"; port{plural} {', '.join(ports)} open" if ports else ""
         open_zh = f"；端口 {', '.join(ports)} 可连接" if ports else ""
         avg = m["rtt_avg_ms"] or 0.0
+        timed_en, timed_zh = (("this computer itself", "即本机") if m.get("own_address")
+                              else (f"{_ms(avg)} ms on average", f"平均 {_ms(avg)} ms"))
         return ProbeOutcome(Status.PASS, Text(
-            f"{address} answers {m['received']}/{m['count']} pings, "
-            f"{_ms(avg)} ms on average{open_en}",
-            f"{address} 回应了 {m['received']}/{m['count']} 个 ping，"
-            f"平均 {_ms(avg)} ms{open_zh}"), shown)
+            f"{address} answers {m['received']}/{m['count']} pings, {timed_en}{open_en}",
+            f"{address} 回应了 {m['received']}/{m['count']} 个 ping，{timed_zh}{open_zh}"),
+            shown)
     issues = worst_first(issues)
     message = Text("; ".join(i.text.en for i in issues), "；".join(i.text.zh for i in issues))
     return ProbeOutcome(issues[0].status, message, shown, findings=findings_of(issues))
