@@ -56,6 +56,7 @@ from readiness.results import ProbeOutcome, Status, Text
 from . import l2_sweep
 from .engines import tcp_connect
 from .engines.icmp import NEEDS, IcmpUnavailable, PingStats, ping, resolve_ipv4
+from .engines.own_addresses import own_addresses
 
 # Below this an echo on a healthy but busy LAN could be counted lost.
 MIN_REPLY_TIMEOUT_S = 0.2
@@ -416,10 +417,7 @@ def _mark_own(address: str, outcome: ProbeOutcome) -> ProbeOutcome:
     """`own_address` when the address is this computer's own (the proctor PC checking
     itself): its echoes never leave the machine, so their time says nothing of the LAN,
     only of how busy this computer is (a judge must not call the LAN slow for it)."""
-    import psutil
-
-    own = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    if address in own:
+    if address in own_addresses():
         outcome.measured["own_address"] = True
     return outcome
 

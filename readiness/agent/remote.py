@@ -14,9 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psutil
-
 from probes import throughput
+from probes.engines.own_addresses import own_addresses as this_computers_addresses
 
 from ..checks import COORDINATOR, AgentRoute
 from ..judges.throughput import mtu_black_hole
@@ -110,15 +109,11 @@ def listening(health: AgentReply) -> bool:
     return health.status == "ok" or health.error_code == NO_REPLY
 
 
-def _own_addresses() -> set[str]:
-    return {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-
-
 class AgentRemote:
     """Per run: one health look and one answer per cacheable probe per agent."""
 
     def __init__(self, token: Secret | None, local: LocalRun,
-                 own_addresses: Callable[[], set[str]] = _own_addresses):
+                 own_addresses: Callable[[], set[str]] = this_computers_addresses):
         self.token = token
         self.local = local
         self._own = own_addresses
